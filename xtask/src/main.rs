@@ -1,0 +1,93 @@
+//! The project's own tasks, run with cargo alone: `cargo xtask --help`.
+
+use std::path::PathBuf;
+use std::process::{Command, ExitCode};
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(about = "The SSE toolkit's project tasks")]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Fuzz the decoder with cargo-fuzz (needs a nightly toolchain;
+    /// installs cargo-fuzz if it is missing).
+    Fuzz {
+        /// How long to fuzz.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// The fuzz target to run.
+        #[arg(long, default_value = "decode")]
+        target: String,
+    },
+    /// Run the criterion benchmarks (figures go into BENCHMARKS.md by hand).
+    Bench {
+        /// Extra arguments for criterion, e.g. a filter such as `decode`.
+        args: Vec<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let result = match Cli::parse().task {
+        Task::Fuzz { seconds, target } => fuzz(seconds, &target),
+        Task::Bench { args } => bench(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    // xtask lives one level below the workspace root.
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_default()
+}
+
+fn fuzz(seconds: u64, target: &str) -> Result<(), String> {
+    let has_nightly = Command::new("cargo")
+        .args(["+nightly", "--version"])
+        .output()
+        .is_ok_and(|out| out.status.success());
+    if !has_nightly {
+        return Err("cargo-fuzz needs a nightly toolchain: `rustup toolchain install nightly`".into());
+    }
+    let has_cargo_fuzz = Command::new("cargo")
+        .args(["fuzz", "--version"])
+        .output()
+        .is_ok_and(|out| out.status.success());
+    if !has_cargo_fuzz {
+        run(Command::new("cargo").args(["install", "--locked", "cargo-fuzz"]))?;
+    }
+    let max_time = format!("-max_total_time={seconds}");
+    run(Command::new("cargo")
+        .current_dir(workspace_root().join("sse-core"))
+        .args(["+nightly", "fuzz", "run", target, "--", &max_time]))
+}
+
+fn bench(args: &[String]) -> Result<(), String> {
+    run(Command::new("cargo")
+        .current_dir(workspace_root())
+        .args(["bench", "-p", "sse-core", "--bench", "wire", "--"])
+        .args(args))
+}
+
+fn run(command: &mut Command) -> Result<(), String> {
+    let status = command
+        .status()
+        .map_err(|err| format!("could not start {command:?}: {err}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{command:?} failed with {status}"))
+    }
+}
