@@ -143,7 +143,11 @@ mod tests {
 
     fn encoded(event: &Event) -> String {
         let bytes = event.encode();
-        assert_eq!(bytes.len(), event.encoded_len(), "length precomputed exactly");
+        assert_eq!(
+            bytes.len(),
+            event.encoded_len(),
+            "length precomputed exactly"
+        );
         String::from_utf8(bytes.to_vec()).unwrap()
     }
 

@@ -255,11 +255,7 @@ mod tests {
 
     #[test]
     fn reports_the_first_error() {
-        let err = Event::builder()
-            .id("\0")
-            .event("\n")
-            .build()
-            .unwrap_err();
+        let err = Event::builder().id("\0").event("\n").build().unwrap_err();
         assert!(matches!(err, EventError::InvalidId(_)));
     }
 

@@ -59,7 +59,9 @@ fn fuzz(seconds: u64, target: &str) -> Result<(), String> {
         .output()
         .is_ok_and(|out| out.status.success());
     if !has_nightly {
-        return Err("cargo-fuzz needs a nightly toolchain: `rustup toolchain install nightly`".into());
+        return Err(
+            "cargo-fuzz needs a nightly toolchain: `rustup toolchain install nightly`".into(),
+        );
     }
     let has_cargo_fuzz = Command::new("cargo")
         .args(["fuzz", "--version"])
