@@ -1,5 +1,8 @@
 //! The project's own tasks, run with cargo alone: `cargo xtask --help`.
 
+// A command-line tool: its diagnostics are meant for the terminal.
+#![allow(clippy::print_stderr)]
+
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 
