@@ -1,12 +1,14 @@
 //! The project's own tasks, run with cargo alone: `cargo xtask --help`.
 
 // A command-line tool: its diagnostics are meant for the terminal.
-#![allow(clippy::print_stderr)]
+#![allow(clippy::print_stderr, clippy::print_stdout)]
 
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 
 use clap::{Parser, Subcommand};
+
+mod bench_summary;
 
 #[derive(Parser)]
 #[command(about = "The SSE toolkit's project tasks")]
@@ -27,9 +29,14 @@ enum Task {
         #[arg(long, default_value = "decode")]
         target: String,
     },
-    /// Run the criterion benchmarks (figures go into BENCHMARKS.md by hand).
+    /// Run the criterion benchmarks, then print a summary with each
+    /// benchmark's ratio against its baseline from the same run.
     Bench {
+        /// Only summarise the last run's results, without running anything.
+        #[arg(long)]
+        summary_only: bool,
         /// Extra arguments for criterion, e.g. a filter such as `decode`.
+        #[arg(last = true)]
         args: Vec<String>,
     },
 }
@@ -37,7 +44,10 @@ enum Task {
 fn main() -> ExitCode {
     let result = match Cli::parse().task {
         Task::Fuzz { seconds, target } => fuzz(seconds, &target),
-        Task::Bench { args } => bench(&args),
+        Task::Bench { summary_only, args } => {
+            let ran = if summary_only { Ok(()) } else { bench(&args) };
+            ran.and_then(|()| bench_summary::print(&workspace_root().join("target/criterion")))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
