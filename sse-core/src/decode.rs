@@ -211,7 +211,9 @@ impl Decoder {
         self
     }
 
-    /// Sets the largest event data accepted, in bytes.
+    /// Sets the largest event data accepted, in bytes of the stream. (Data
+    /// may grow when decoded: each invalid UTF-8 byte becomes a 3-byte
+    /// U+FFFD.)
     #[must_use]
     pub fn max_event_len(mut self, bytes: usize) -> Self {
         self.fields.max_event_len = bytes;

@@ -117,8 +117,19 @@ fn decode_in_chunks(bytes: &[u8], cuts: &[usize]) -> Vec<Decoded> {
     out
 }
 
+/// How many stream bytes `text` came from: each invalid byte became a
+/// 3-byte U+FFFD, and a real U+FFFD was 3 bytes already.
+fn stream_len(text: &str) -> usize {
+    text.len() - 2 * text.matches('\u{FFFD}').count()
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(512))]
+    // A fixed seed keeps CI deterministic; `cargo xtask fuzz` explores.
+    #![proptest_config(ProptestConfig {
+        cases: 512,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(0x55E_C0DE),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn one_event_round_trips_under_any_chunking(
@@ -152,7 +163,7 @@ proptest! {
             start = cut;
             while let Some(item) = decoder.next_item() {
                 if let Ok(Decoded::Event(event)) = item {
-                    prop_assert!(event.data().len() < 128);
+                    prop_assert!(stream_len(event.data()) < 128);
                 }
             }
         }
