@@ -46,6 +46,20 @@ fn encode(c: &mut Criterion) {
         })
     });
 
+    // The baseline: what a hand-rolled encoder does, one `format!` with no
+    // validation and no line splitting (so unsafe for arbitrary input).
+    group.bench_function("json_100B_format", |b| {
+        let mut id = 1_764_000_000_000u64;
+        b.iter(|| {
+            id += 1;
+            let frame = format!(
+                "id: {id}\nevent: notification\ndata: {}\n\n",
+                black_box(JSON_100)
+            );
+            black_box(Bytes::from(frame))
+        })
+    });
+
     group.bench_function("json_100B_prebuilt", |b| {
         let event = Event::builder()
             .event("notification")

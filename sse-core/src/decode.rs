@@ -25,6 +25,8 @@ use std::time::Duration;
 
 use smol_str::SmolStr;
 
+use crate::event::small_str;
+
 pub use stream::{DecodeStream, StreamError};
 
 /// The default bound on one line: 1 MiB.
@@ -433,16 +435,6 @@ impl Fields {
         self.discarding_event = true;
         self.data = Vec::new();
         self.event_type.clear();
-    }
-}
-
-/// `SmolStr::new` first looks for runs of whitespace it can represent
-/// specially, which costs more than the copy itself on short names and ids.
-fn small_str(text: &str) -> SmolStr {
-    if text.len() <= 23 {
-        SmolStr::new_inline(text)
-    } else {
-        SmolStr::new(text)
     }
 }
 

@@ -8,6 +8,8 @@
 
 use std::time::Duration;
 
+use smol_str::SmolStr;
+
 /// Why an [`Event`] could not be built.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -52,8 +54,9 @@ pub enum EventError {
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Event {
-    pub(crate) id: Option<String>,
-    pub(crate) event: Option<String>,
+    // Names and ids are short: kept inline, they cost no allocation.
+    pub(crate) id: Option<SmolStr>,
+    pub(crate) event: Option<SmolStr>,
     pub(crate) retry: Option<Duration>,
     pub(crate) comments: Vec<String>,
     pub(crate) data: String,
@@ -152,12 +155,12 @@ impl EventBuilder {
     /// Sets the event name; an empty name means the default, `message`.
     ///
     /// A name holding CR or LF makes [`build`](Self::build) fail.
-    pub fn event(mut self, name: impl Into<String>) -> Self {
-        let name = name.into();
-        if name.contains(['\r', '\n']) {
-            self.fail(EventError::InvalidEventName(name));
+    pub fn event(mut self, name: impl AsRef<str>) -> Self {
+        let name = name.as_ref();
+        if memchr::memchr2(b'\r', b'\n', name.as_bytes()).is_some() {
+            self.fail(EventError::InvalidEventName(name.to_owned()));
         } else {
-            self.event.event = (!name.is_empty()).then_some(name);
+            self.event.event = (!name.is_empty()).then(|| small_str(name));
         }
         self
     }
@@ -166,12 +169,12 @@ impl EventBuilder {
     /// when it reconnects.
     ///
     /// An id holding CR, LF or NUL makes [`build`](Self::build) fail.
-    pub fn id(mut self, id: impl Into<String>) -> Self {
-        let id = id.into();
-        if id.contains(['\r', '\n', '\0']) {
-            self.fail(EventError::InvalidId(id));
+    pub fn id(mut self, id: impl AsRef<str>) -> Self {
+        let id = id.as_ref();
+        if memchr::memchr3(b'\r', b'\n', b'\0', id.as_bytes()).is_some() {
+            self.fail(EventError::InvalidId(id.to_owned()));
         } else {
-            self.event.id = Some(id);
+            self.event.id = Some(small_str(id));
         }
         self
     }
@@ -200,6 +203,16 @@ impl EventBuilder {
 
     fn fail(&mut self, err: EventError) {
         self.error.get_or_insert(err);
+    }
+}
+
+/// A `SmolStr` without `SmolStr::new`'s search for whitespace runs it could
+/// represent specially, which costs more than the copy on names and ids.
+pub(crate) fn small_str(text: &str) -> SmolStr {
+    if text.len() <= 23 {
+        SmolStr::new_inline(text)
+    } else {
+        SmolStr::new(text)
     }
 }
 

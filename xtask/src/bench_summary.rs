@@ -11,6 +11,8 @@ use serde_json::Value;
 const PAIRS: &[(&str, &str)] = &[
     ("sse-core", "eventsource-stream"),
     ("sse-core-stream", "eventsource-stream"),
+    ("json_100B", "json_100B_format"),
+    ("json_100B_prebuilt", "json_100B_format"),
 ];
 
 struct Result {
