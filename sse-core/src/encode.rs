@@ -56,15 +56,31 @@ impl Event {
     /// # Ok::<(), sse_core::EventError>(())
     /// ```
     pub fn encode(&self) -> Bytes {
-        let mut buf = BytesMut::with_capacity(self.encoded_len());
-        self.encode_into(&mut buf);
-        buf.freeze()
+        self.encode_as(self.id.as_deref())
     }
 
     /// Appends the encoded frame to `buf`, for callers that batch frames.
     pub fn encode_into(&self, buf: &mut BytesMut) {
-        buf.reserve(self.encoded_len());
-        if let Some(id) = &self.id {
+        self.write(buf, self.id.as_deref());
+    }
+
+    /// The exact length of [`encode`](Self::encode)'s output.
+    pub fn encoded_len(&self) -> usize {
+        self.len_as(self.id.as_deref())
+    }
+
+    /// Encodes the event with `id` in place of its own: how a broker stamps
+    /// the id it assigned. `id` must come from the crate (digits), never
+    /// from outside, as it is not validated here.
+    pub(crate) fn encode_as(&self, id: Option<&str>) -> Bytes {
+        let mut buf = BytesMut::with_capacity(self.len_as(id));
+        self.write(&mut buf, id);
+        buf.freeze()
+    }
+
+    fn write(&self, buf: &mut BytesMut, id: Option<&str>) {
+        buf.reserve(self.len_as(id));
+        if let Some(id) = id {
             put_line(buf, b"id", id);
         }
         put_comments(buf, &self.comments);
@@ -78,9 +94,8 @@ impl Event {
         buf.put_u8(b'\n');
     }
 
-    /// The exact length of [`encode`](Self::encode)'s output.
-    pub fn encoded_len(&self) -> usize {
-        let id = self.id.as_ref().map_or(0, |id| line_len(b"id", id));
+    fn len_as(&self, id: Option<&str>) -> usize {
+        let id = id.map_or(0, |id| line_len(b"id", id));
         let event = self.event.as_ref().map_or(0, |e| line_len(b"event", e));
         let retry = self
             .retry

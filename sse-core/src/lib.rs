@@ -23,8 +23,10 @@
 //!
 //! - `json` (default): [`EventBuilder::json_data`] serialises data with `serde_json`.
 
+pub mod broker;
 pub mod decode;
 pub mod encode;
 mod event;
+pub mod metrics;
 
 pub use event::{Event, EventBuilder, EventError};

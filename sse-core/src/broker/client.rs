@@ -1,0 +1,217 @@
+//! One client's stream: its cursor read out of the log as chunks of bytes.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::{Bytes, BytesMut};
+use futures_core::Stream;
+use tokio::time::{Instant, Sleep};
+
+use super::{Shared, State};
+use crate::encode::keep_alive;
+
+/// The frames for one client, as a `futures::Stream` of `Bytes` that any
+/// framework can send as a streaming response body.
+///
+/// Frames queued since the last poll come as one chunk, so the framework
+/// makes one write for them. The stream sends `: heartbeat` when it has been
+/// idle for the broker's heartbeat interval, and ends when the client lags
+/// too far behind or the broker shuts down. Dropping it (as a framework does
+/// when the client goes away) unsubscribes the client at once.
+///
+/// Polling needs a Tokio runtime with time enabled, for the heartbeat.
+#[derive(Debug)]
+#[must_use = "streams do nothing unless polled"]
+pub struct ClientStream {
+    shared: Arc<Shared>,
+    key: usize,
+    client_id: u64,
+    reset: bool,
+    preamble: Option<Bytes>,
+    /// Created at the first poll, which runs inside the runtime.
+    heartbeat: Option<Pin<Box<Sleep>>>,
+    last_write: Instant,
+    ended: bool,
+}
+
+impl ClientStream {
+    pub(super) fn new(shared: Arc<Shared>, key: usize, client_id: u64, reset: bool) -> Self {
+        Self {
+            shared,
+            key,
+            client_id,
+            reset,
+            preamble: None,
+            heartbeat: None,
+            last_write: Instant::now(),
+            ended: false,
+        }
+    }
+
+    /// This connection's id, unique within the broker.
+    pub fn client_id(&self) -> u64 {
+        self.client_id
+    }
+
+    /// Whether the last event id given at subscription could not be
+    /// honoured, so events before the replay may have been lost.
+    pub fn reset(&self) -> bool {
+        self.reset
+    }
+
+    /// Sends `bytes` before anything else (for instance a `retry:` and a
+    /// greeting event). Replaces an earlier preamble.
+    pub fn with_preamble(mut self, bytes: Bytes) -> Self {
+        self.preamble = Some(bytes);
+        self
+    }
+
+    fn end(&mut self) -> Poll<Option<Bytes>> {
+        self.ended = true;
+        Poll::Ready(None)
+    }
+
+    /// The frames after the cursor, as one chunk; registers for a wake-up
+    /// when there are none.
+    fn read(&mut self, cx: &mut Context<'_>) -> Read {
+        let mut guard = self.shared.lock();
+        let State {
+            log,
+            clients,
+            closed,
+            ..
+        } = &mut *guard;
+        if *closed {
+            return Read::End;
+        }
+        let Some(client) = clients.get_mut(self.key) else {
+            return Read::End;
+        };
+        if client.lagged {
+            return Read::End;
+        }
+        if client.cursor < log.floor() {
+            // Frames it never read were evicted: it fell too far behind.
+            client.lagged = true;
+            self.shared.metrics.lagged.inc();
+            return Read::End;
+        }
+        let mut first: Option<Bytes> = None;
+        let mut rest: Option<BytesMut> = None;
+        let mut count = 0;
+        for entry in log.after(client.cursor) {
+            if !client.topics.iter().any(|(t, _)| *t == entry.topic) {
+                continue;
+            }
+            count += 1;
+            match (&first, &mut rest) {
+                (None, _) => first = Some(entry.frame.clone()),
+                (Some(head), None) => {
+                    let mut buf = BytesMut::with_capacity(head.len() + entry.frame.len() * 2);
+                    buf.extend_from_slice(head);
+                    buf.extend_from_slice(&entry.frame);
+                    rest = Some(buf);
+                }
+                (Some(_), Some(buf)) => buf.extend_from_slice(&entry.frame),
+            }
+        }
+        // Nothing after the newest id can be for this client yet, matching
+        // or not: skip it all next time.
+        client.cursor = log.newest();
+        client.pending = 0;
+        match rest.map(BytesMut::freeze).or(first) {
+            Some(chunk) => Read::Chunk(chunk, count),
+            None => {
+                if !client
+                    .waker
+                    .as_ref()
+                    .is_some_and(|w| w.will_wake(cx.waker()))
+                {
+                    client.waker = Some(cx.waker().clone());
+                }
+                Read::Nothing
+            }
+        }
+    }
+
+    /// A heartbeat, if the stream has been idle for the interval.
+    fn poll_heartbeat(&mut self, cx: &mut Context<'_>) -> Poll<Bytes> {
+        let interval = self.shared.config.heartbeat;
+        let due = self.last_write + interval;
+        let sleep = self
+            .heartbeat
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(due)));
+        // Writes do not move the timer (that would cost a timer update per
+        // chunk); a timer that fires early is moved to the real deadline.
+        loop {
+            match sleep.as_mut().poll(cx) {
+                Poll::Ready(()) if Instant::now() >= due => {
+                    let now = Instant::now();
+                    self.last_write = now;
+                    sleep.as_mut().reset(now + interval);
+                    return Poll::Ready(keep_alive());
+                }
+                Poll::Ready(()) => sleep.as_mut().reset(due),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+}
+
+enum Read {
+    Chunk(Bytes, u64),
+    Nothing,
+    End,
+}
+
+impl Stream for ClientStream {
+    type Item = Bytes;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
+        if self.ended {
+            return Poll::Ready(None);
+        }
+        match self.read(cx) {
+            Read::End => return self.end(),
+            Read::Chunk(chunk, count) => {
+                self.shared.metrics.delivered.inc_by(count);
+                self.last_write = Instant::now();
+                let chunk = match self.preamble.take() {
+                    Some(preamble) => [preamble, chunk].concat().into(),
+                    None => chunk,
+                };
+                return Poll::Ready(Some(chunk));
+            }
+            Read::Nothing => {}
+        }
+        if let Some(preamble) = self.preamble.take() {
+            self.last_write = Instant::now();
+            return Poll::Ready(Some(preamble));
+        }
+        self.poll_heartbeat(cx).map(Some)
+    }
+}
+
+impl Drop for ClientStream {
+    fn drop(&mut self) {
+        let mut state = self.shared.lock();
+        let State {
+            topics, clients, ..
+        } = &mut *state;
+        let Some(client) = clients.try_remove(self.key) else {
+            return;
+        };
+        for (topic, slot) in client.topics {
+            if let Some(subscribers) = topics.get_mut(&topic) {
+                subscribers.try_remove(slot);
+                if subscribers.is_empty() {
+                    topics.remove(&topic);
+                }
+            }
+        }
+        drop(state);
+        self.shared.metrics.clients.dec();
+    }
+}
