@@ -138,7 +138,7 @@ impl EventBuilder {
     /// let event = sse_core::Event::builder()
     ///     .json_data(&serde_json::json!({"user": 7, "text": "a\nb"}))
     ///     .build()?;
-    /// assert_eq!(event.data(), r#"{"text":"a\nb","user":7}"#);
+    /// assert_eq!(event.data(), r#"{"user":7,"text":"a\nb"}"#);
     /// # Ok::<(), sse_core::EventError>(())
     /// ```
     #[cfg(feature = "json")]

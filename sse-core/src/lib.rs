@@ -1,10 +1,12 @@
 //! Framework-agnostic Server-Sent Events.
 //!
 //! `sse-core` holds everything about SSE that does not depend on a web
-//! framework: the [`Event`] model and its wire encoder, and a [`decode`]r
-//! that follows the WHATWG parsing rules exactly. The `sse-axum`,
-//! `sse-actix`, `sse-warp`, `sse-rocket` and `sse-poem` crates expose it as
-//! their framework's native types.
+//! framework: the [`Event`] model and its wire [`encode`]r, a [`decode`]r
+//! that follows the WHATWG parsing rules exactly, the [`broker`] (topics,
+//! fan-out, replay by last event id, slow clients, heartbeats,
+//! [`metrics`]), and the example servers' HTTP [`contract`] in plain request
+//! and response parts. The `sse-axum`, `sse-actix`, `sse-warp`, `sse-rocket`
+//! and `sse-poem` crates expose it as their framework's native types.
 //!
 //! ```
 //! use sse_core::{Event, decode::{Decoded, Decoder}};
@@ -22,8 +24,11 @@
 //! # Features
 //!
 //! - `json` (default): [`EventBuilder::json_data`] serialises data with `serde_json`.
+//! - `contract` (default): the [`contract`] module, the framework-free HTTP routes.
 
 pub mod broker;
+#[cfg(feature = "contract")]
+pub mod contract;
 pub mod decode;
 pub mod encode;
 mod event;

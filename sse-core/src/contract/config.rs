@@ -1,0 +1,119 @@
+//! The example servers' options, with the contract's defaults.
+
+use std::time::Duration;
+
+use crate::broker::BrokerConfig;
+
+/// Every option of the contract's option table, with its default.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Config {
+    /// Listen address, `HOST:PORT`; port 0 picks a free port.
+    pub addr: String,
+    /// Idle time after which a stream sends a `: heartbeat` comment.
+    pub heartbeat: Duration,
+    /// Sent to clients as `retry:`.
+    pub retry: Duration,
+    /// Events kept for replay; 0 disables replay.
+    pub history: usize,
+    /// Events older than this are not replayed.
+    pub history_ttl: Duration,
+    /// Events queued for one client before it counts as lagging.
+    pub client_buffer: usize,
+    /// Concurrent streams; above it `/events` answers 503.
+    pub max_clients: usize,
+    /// Largest accepted publish body, in bytes.
+    pub max_body: usize,
+    /// When set, publishing needs `Authorization: Bearer <token>`.
+    pub publish_token: Option<String>,
+    /// Multi-instance mode: broker and history in Redis.
+    pub redis: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let broker = BrokerConfig::default();
+        Self {
+            addr: "127.0.0.1:3000".into(),
+            heartbeat: broker.heartbeat,
+            retry: Duration::from_secs(3),
+            history: broker.history,
+            history_ttl: broker.history_ttl,
+            client_buffer: broker.client_buffer,
+            max_clients: broker.max_clients,
+            max_body: 65_536,
+            publish_token: None,
+            redis: None,
+        }
+    }
+}
+
+impl Config {
+    /// The broker's part of the configuration.
+    pub fn broker_config(&self) -> BrokerConfig {
+        BrokerConfig {
+            history: self.history,
+            history_ttl: self.history_ttl,
+            client_buffer: self.client_buffer,
+            heartbeat: self.heartbeat,
+            max_clients: self.max_clients,
+        }
+    }
+}
+
+/// A duration option's value was not understood.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid duration {given:?}: {reason} (write it like 250ms, 3s or 5m)")]
+pub struct DurationError {
+    given: String,
+    reason: String,
+}
+
+/// Parses a duration such as `250ms`, `3s`, `5m` or `1h 30m`.
+///
+/// ```
+/// use std::time::Duration;
+/// use sse_core::contract::parse_duration;
+///
+/// assert_eq!(parse_duration("250ms")?, Duration::from_millis(250));
+/// assert_eq!(parse_duration("5m")?, Duration::from_secs(300));
+/// assert!(parse_duration("soon").is_err());
+/// # Ok::<(), sse_core::contract::DurationError>(())
+/// ```
+pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
+    humantime::parse_duration(text.trim()).map_err(|err| DurationError {
+        given: text.to_owned(),
+        reason: err.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_contract_s() {
+        let config = Config::default();
+        assert_eq!(config.addr, "127.0.0.1:3000");
+        assert_eq!(config.heartbeat, Duration::from_secs(30));
+        assert_eq!(config.retry, Duration::from_secs(3));
+        assert_eq!(config.history, 1000);
+        assert_eq!(config.history_ttl, Duration::from_secs(300));
+        assert_eq!(config.client_buffer, 256);
+        assert_eq!(config.max_clients, 100_000);
+        assert_eq!(config.max_body, 65_536);
+        assert_eq!(config.publish_token, None);
+        assert_eq!(config.redis, None);
+    }
+
+    #[test]
+    fn durations_in_the_contract_s_forms() {
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("3s"), Ok(Duration::from_secs(3)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        for bad in ["", "3", "s", "-1s", "3 parsecs"] {
+            let err = parse_duration(bad).unwrap_err();
+            assert!(err.to_string().contains("250ms"), "{err}");
+        }
+    }
+}

@@ -1,0 +1,302 @@
+//! The example servers' HTTP contract (`CONTRACT.md`) without a framework.
+//!
+//! A [`Hub`] holds the broker and the configuration, and answers each route
+//! from plain request parts with a plain [`Response`]. An adapter only
+//! translates its framework's request into those parts and the `Response`
+//! into its framework's response, so every framework behaves identically.
+//!
+//! ```
+//! use sse_core::contract::{Body, Config, Hub, NotifyRequest};
+//!
+//! let hub = Hub::new(Config::default());
+//! let response = hub.notify(NotifyRequest {
+//!     query: Some("topic=news"),
+//!     content_type: Some(b"application/json"),
+//!     authorization: None,
+//!     body: br#"{"title": "hello"}"#,
+//! });
+//! assert_eq!(response.status, 200);
+//! let Body::Full(body) = response.body else { unreachable!() };
+//! assert!(body.starts_with(br#"{"sent":0,"id":""#));
+//! ```
+
+mod config;
+mod query;
+
+use bytes::Bytes;
+use serde_json::json;
+
+pub use config::{Config, DurationError, parse_duration};
+pub use query::{MAX_NAME_LEN, MAX_TOPICS, QueryError};
+
+use crate::Event;
+use crate::broker::{Broker, BrokerError, ClientStream};
+use crate::encode;
+
+/// The demo page served at `GET /`.
+pub const INDEX_HTML: &str = include_str!("index.html");
+
+/// A response in framework-free terms.
+#[derive(Debug)]
+pub struct Response {
+    /// The HTTP status code.
+    pub status: u16,
+    /// Header names (lower case) and values, all visible ASCII.
+    pub headers: Vec<(&'static str, String)>,
+    /// The body.
+    pub body: Body,
+}
+
+/// A response body: complete, or an endless event stream.
+#[derive(Debug)]
+pub enum Body {
+    /// The whole body.
+    Full(Bytes),
+    /// An event stream, to be sent chunk by chunk as it yields, unbuffered.
+    Stream(ClientStream),
+}
+
+/// The parts of `POST /notify` the contract reads.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NotifyRequest<'a> {
+    /// The query string, without `?`.
+    pub query: Option<&'a str>,
+    /// The `Content-Type` header.
+    pub content_type: Option<&'a [u8]>,
+    /// The `Authorization` header.
+    pub authorization: Option<&'a [u8]>,
+    /// The body. Read at most [`Hub::max_body`]` + 1` bytes of it: what is
+    /// longer is refused as too large either way.
+    pub body: &'a [u8],
+}
+
+/// The parts of `GET /events` the contract reads.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EventsRequest<'a> {
+    /// The query string, without `?`.
+    pub query: Option<&'a str>,
+    /// The `Last-Event-ID` header.
+    pub last_event_id: Option<&'a [u8]>,
+}
+
+/// The contract's routes over one broker; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Hub {
+    broker: Broker,
+    config: std::sync::Arc<Config>,
+}
+
+impl Hub {
+    /// A hub with an in-memory broker built from `config`.
+    pub fn new(config: Config) -> Self {
+        let broker = Broker::new(config.broker_config());
+        Self::with_broker(config, broker)
+    }
+
+    /// A hub over an existing broker (which keeps its own broker settings).
+    pub fn with_broker(config: Config, broker: Broker) -> Self {
+        Self {
+            broker,
+            config: std::sync::Arc::new(config),
+        }
+    }
+
+    /// The broker, to publish from application code or to shut down.
+    pub fn broker(&self) -> &Broker {
+        &self.broker
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The largest publish body accepted; adapters stop reading one byte
+    /// after it.
+    pub fn max_body(&self) -> usize {
+        self.config.max_body
+    }
+
+    /// `GET /events`: subscribe, replay, then stream live events.
+    pub fn events(&self, request: EventsRequest<'_>) -> Response {
+        let query = match query::events_query(request.query.unwrap_or("")) {
+            Ok(query) => query,
+            Err(err) => return error(400, &err.to_string()),
+        };
+        // The header wins; an empty id counts as absent.
+        let header = request
+            .last_event_id
+            .filter(|id| !id.is_empty())
+            .map(String::from_utf8_lossy);
+        let last_event_id = header.or_else(|| {
+            query
+                .last_event_id
+                .filter(|id| !id.is_empty())
+                .map(Into::into)
+        });
+        let stream = match self
+            .broker
+            .subscribe(&query.topics, last_event_id.as_deref())
+        {
+            Ok(stream) => stream,
+            Err(err) => return unavailable(&err),
+        };
+        let mut preamble = encode::retry(self.config.retry).to_vec();
+        preamble.extend_from_slice(&control_event(
+            "connected",
+            &json!({ "clientId": stream.client_id() }),
+        ));
+        if stream.reset() {
+            preamble.extend_from_slice(&control_event(
+                "reset",
+                &json!({ "lastEventId": last_event_id.as_deref().unwrap_or_default() }),
+            ));
+        }
+        Response {
+            status: 200,
+            headers: vec![
+                ("content-type", "text/event-stream".into()),
+                ("cache-control", "no-cache".into()),
+                ("x-accel-buffering", "no".into()),
+                ("connection", "keep-alive".into()),
+            ],
+            body: Body::Stream(stream.with_preamble(preamble.into())),
+        }
+    }
+
+    /// `POST /notify`: publish the JSON body as one event.
+    pub fn notify(&self, request: NotifyRequest<'_>) -> Response {
+        if let Some(token) = &self.config.publish_token
+            && !bearer_matches(request.authorization, token)
+        {
+            let mut response = error(401, "publishing needs Authorization: Bearer <token>");
+            response.headers.push(("www-authenticate", "Bearer".into()));
+            return response;
+        }
+        if !is_json(request.content_type) {
+            return error(
+                415,
+                "the body must be JSON, sent as Content-Type: application/json",
+            );
+        }
+        if request.body.len() > self.config.max_body {
+            let limit = self.config.max_body;
+            return error(413, &format!("the body is larger than {limit} bytes"));
+        }
+        let query = match query::notify_query(request.query.unwrap_or("")) {
+            Ok(query) => query,
+            Err(err) => return error(400, &err.to_string()),
+        };
+        let value: serde_json::Value = match serde_json::from_slice(request.body) {
+            Ok(value) => value,
+            Err(err) => return error(400, &format!("the body is not valid JSON: {err}")),
+        };
+        let event = match Event::builder()
+            .event(&query.event)
+            .json_data(&value)
+            .build()
+        {
+            Ok(event) => event,
+            // The query checks make this unreachable; answer it all the same.
+            Err(err) => return error(400, &err.to_string()),
+        };
+        match self.broker.publish(&query.topic, &event) {
+            Ok(published) => json_response(
+                200,
+                &json!({ "sent": published.sent, "id": published.id.to_string() }),
+            ),
+            Err(err) => unavailable(&err),
+        }
+    }
+
+    /// `GET /metrics`: the Prometheus text exposition.
+    pub fn metrics(&self) -> Response {
+        Response {
+            status: 200,
+            headers: vec![("content-type", crate::metrics::CONTENT_TYPE.into())],
+            body: Body::Full(self.broker.render_metrics().into()),
+        }
+    }
+
+    /// `GET /healthz`: `200 ok`.
+    pub fn healthz(&self) -> Response {
+        Response {
+            status: 200,
+            headers: vec![("content-type", "text/plain; charset=utf-8".into())],
+            body: Body::Full(Bytes::from_static(b"ok")),
+        }
+    }
+
+    /// `GET /`: the demo page.
+    pub fn index(&self) -> Response {
+        Response {
+            status: 200,
+            headers: vec![("content-type", "text/html; charset=utf-8".into())],
+            body: Body::Full(Bytes::from_static(INDEX_HTML.as_bytes())),
+        }
+    }
+}
+
+/// An event with no id, so it never moves the client's last event id.
+fn control_event(name: &str, data: &serde_json::Value) -> Bytes {
+    Event::builder()
+        .event(name)
+        .json_data(data)
+        .build()
+        .map(|event| event.encode())
+        .unwrap_or_default()
+}
+
+fn json_response(status: u16, body: &serde_json::Value) -> Response {
+    Response {
+        status,
+        headers: vec![("content-type", "application/json".into())],
+        body: Body::Full(body.to_string().into()),
+    }
+}
+
+fn error(status: u16, message: &str) -> Response {
+    json_response(status, &json!({ "error": message }))
+}
+
+fn unavailable(err: &BrokerError) -> Response {
+    let mut response = error(503, &err.to_string());
+    response.headers.push(("retry-after", "1".into()));
+    response
+}
+
+/// `application/json`, in any case, with or without parameters.
+fn is_json(content_type: Option<&[u8]>) -> bool {
+    let Some(value) = content_type else {
+        return false;
+    };
+    let media_type = value.split(|&b| b == b';').next().unwrap_or_default();
+    media_type
+        .trim_ascii()
+        .eq_ignore_ascii_case(b"application/json")
+}
+
+/// `Bearer <token>` (the scheme in any case), compared in constant time so
+/// that response timing does not reveal how much of a guess was right.
+fn bearer_matches(authorization: Option<&[u8]>, token: &str) -> bool {
+    let Some(value) = authorization else {
+        return false;
+    };
+    let Some((scheme, given)) = value.split_at_checked(7) else {
+        return false;
+    };
+    if !scheme.eq_ignore_ascii_case(b"Bearer ") {
+        return false;
+    }
+    let given = given.trim_ascii();
+    let expected = token.as_bytes();
+    given.len() == expected.len()
+        && given
+            .iter()
+            .zip(expected)
+            .fold(0u8, |diff, (a, b)| diff | (a ^ b))
+            == 0
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,230 @@
+//! Query strings and the values the contract reads from them.
+
+use std::borrow::Cow;
+
+use percent_encoding::percent_decode;
+
+/// The most topics one stream may take.
+pub const MAX_TOPICS: usize = 32;
+/// The longest topic and event name, in bytes.
+pub const MAX_NAME_LEN: usize = 64;
+
+/// A request's query was refused; the message says why, for the client.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum QueryError {
+    /// A parameter was not UTF-8 once percent-decoded.
+    #[error("query parameter {0:?} is not valid UTF-8 once percent-decoded")]
+    NotUtf8(String),
+    /// More `topic` parameters than a stream may take.
+    #[error("too many topic parameters: a stream takes at most {MAX_TOPICS}")]
+    TooManyTopics,
+    /// A `topic` parameter given where only one is allowed.
+    #[error("give one topic to publish to, not several")]
+    SeveralTopics,
+    /// A topic that is empty, too long, or holds a control character.
+    #[error("invalid topic {0:?}: a topic is 1 to {MAX_NAME_LEN} bytes with no control characters")]
+    Topic(String),
+    /// An event name that is empty, too long, or holds a control character.
+    #[error(
+        "invalid event name {0:?}: an event name is 1 to {MAX_NAME_LEN} bytes with no control characters"
+    )]
+    EventName(String),
+}
+
+/// The decoded `key=value` pairs of a query string, in order.
+pub(crate) fn pairs(
+    query: &str,
+) -> impl Iterator<Item = Result<(String, String), QueryError>> + '_ {
+    query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            Ok((decode(key)?, decode(value)?))
+        })
+}
+
+fn decode(part: &str) -> Result<String, QueryError> {
+    let spaced: Cow<'_, str> = if part.contains('+') {
+        part.replace('+', " ").into()
+    } else {
+        part.into()
+    };
+    percent_decode(spaced.as_bytes())
+        .decode_utf8()
+        .map(Cow::into_owned)
+        .map_err(|_| QueryError::NotUtf8(part.to_owned()))
+}
+
+/// A name (topic or event) is 1 to 64 bytes with no control characters.
+fn valid_name(name: &str) -> bool {
+    (1..=MAX_NAME_LEN).contains(&name.len()) && !name.chars().any(char::is_control)
+}
+
+pub(crate) fn check_topic(topic: String) -> Result<String, QueryError> {
+    if valid_name(&topic) {
+        Ok(topic)
+    } else {
+        Err(QueryError::Topic(topic))
+    }
+}
+
+pub(crate) fn check_event_name(name: String) -> Result<String, QueryError> {
+    if valid_name(&name) {
+        Ok(name)
+    } else {
+        Err(QueryError::EventName(name))
+    }
+}
+
+/// What `GET /events` reads from its query.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct EventsQuery {
+    pub(crate) topics: Vec<String>,
+    pub(crate) last_event_id: Option<String>,
+}
+
+pub(crate) fn events_query(query: &str) -> Result<EventsQuery, QueryError> {
+    let mut parsed = EventsQuery::default();
+    for pair in pairs(query) {
+        let (key, value) = pair?;
+        match key.as_str() {
+            "topic" if parsed.topics.len() == MAX_TOPICS => return Err(QueryError::TooManyTopics),
+            "topic" => parsed.topics.push(check_topic(value)?),
+            "lastEventId" => parsed.last_event_id = Some(value),
+            _ => {}
+        }
+    }
+    if parsed.topics.is_empty() {
+        parsed.topics.push("default".into());
+    }
+    Ok(parsed)
+}
+
+/// What `POST /notify` reads from its query.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct NotifyQuery {
+    pub(crate) topic: String,
+    pub(crate) event: String,
+}
+
+pub(crate) fn notify_query(query: &str) -> Result<NotifyQuery, QueryError> {
+    let mut topic = None;
+    let mut event = None;
+    for pair in pairs(query) {
+        let (key, value) = pair?;
+        match key.as_str() {
+            "topic" if topic.is_some() => return Err(QueryError::SeveralTopics),
+            "topic" => topic = Some(check_topic(value)?),
+            "event" => event = Some(check_event_name(value)?),
+            _ => {}
+        }
+    }
+    Ok(NotifyQuery {
+        topic: topic.unwrap_or_else(|| "default".into()),
+        event: event.unwrap_or_else(|| "notification".into()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_defaults_to_the_default_topic() {
+        assert_eq!(
+            events_query("").unwrap(),
+            EventsQuery {
+                topics: vec!["default".into()],
+                last_event_id: None
+            }
+        );
+    }
+
+    #[test]
+    fn events_reads_repeated_topics_and_the_last_event_id() {
+        let parsed = events_query("topic=a&x=1&topic=b%20c&topic=d+e&lastEventId=42").unwrap();
+        assert_eq!(parsed.topics, ["a", "b c", "d e"]);
+        assert_eq!(parsed.last_event_id.as_deref(), Some("42"));
+    }
+
+    #[test]
+    fn topics_are_checked() {
+        let long = "x".repeat(65);
+        for bad in [
+            "topic=",
+            "topic",
+            "topic=a%0Ab",
+            "topic=%7F",
+            &format!("topic={long}"),
+        ] {
+            assert!(
+                matches!(events_query(bad), Err(QueryError::Topic(_))),
+                "{bad}"
+            );
+        }
+        assert!(events_query(&format!("topic={}", "x".repeat(64))).is_ok());
+        assert!(
+            events_query("topic=%C3%A9t%C3%A9").is_ok(),
+            "non-ASCII is fine"
+        );
+    }
+
+    #[test]
+    fn topics_are_capped() {
+        let many = |n: usize| vec!["topic=a"; n].join("&");
+        assert!(events_query(&many(MAX_TOPICS)).is_ok());
+        assert_eq!(
+            events_query(&many(MAX_TOPICS + 1)),
+            Err(QueryError::TooManyTopics)
+        );
+        assert_eq!(events_query(&many(5000)), Err(QueryError::TooManyTopics));
+    }
+
+    #[test]
+    fn non_utf8_and_odd_encodings_are_handled() {
+        assert!(matches!(
+            events_query("topic=%FF"),
+            Err(QueryError::NotUtf8(_))
+        ));
+        assert!(matches!(
+            events_query("lastEventId=%C3"),
+            Err(QueryError::NotUtf8(_))
+        ));
+        // Broken escapes stay literal, as browsers and the url crate do.
+        assert_eq!(events_query("topic=%zz").unwrap().topics, ["%zz"]);
+        assert_eq!(events_query("&&topic=a&&").unwrap().topics, ["a"]);
+        assert_eq!(events_query("topic=a=b").unwrap().topics, ["a=b"]);
+    }
+
+    #[test]
+    fn notify_defaults_and_checks() {
+        assert_eq!(
+            notify_query("").unwrap(),
+            NotifyQuery {
+                topic: "default".into(),
+                event: "notification".into()
+            }
+        );
+        assert_eq!(
+            notify_query("topic=t&event=e").unwrap(),
+            NotifyQuery {
+                topic: "t".into(),
+                event: "e".into()
+            }
+        );
+        assert_eq!(
+            notify_query("topic=a&topic=b"),
+            Err(QueryError::SeveralTopics)
+        );
+        for bad in ["event=", "event=a%0Db", "event=a%0Ab", "event=%00"] {
+            assert!(
+                matches!(notify_query(bad), Err(QueryError::EventName(_))),
+                "{bad}"
+            );
+        }
+        let long = format!("event={}", "e".repeat(65));
+        assert!(matches!(notify_query(&long), Err(QueryError::EventName(_))));
+    }
+}

@@ -1,0 +1,416 @@
+use futures::{FutureExt, StreamExt};
+
+use super::*;
+use crate::broker::BrokerConfig;
+use crate::decode::{Decoded, Decoder};
+
+fn hub_with(config: Config) -> Hub {
+    let broker = Broker::with_first_id(config.broker_config(), 1000);
+    Hub::with_broker(config, broker)
+}
+
+fn hub() -> Hub {
+    hub_with(Config::default())
+}
+
+fn header<'a>(response: &'a Response, name: &str) -> Option<&'a str> {
+    response
+        .headers
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| v.as_str())
+}
+
+fn json_body(response: Response) -> serde_json::Value {
+    let Body::Full(bytes) = response.body else {
+        panic!("expected a full body");
+    };
+    serde_json::from_slice(&bytes).expect("a JSON body")
+}
+
+fn publish(hub: &Hub, query: &str, body: &str) -> Response {
+    hub.notify(NotifyRequest {
+        query: Some(query),
+        content_type: Some(b"application/json"),
+        authorization: None,
+        body: body.as_bytes(),
+    })
+}
+
+/// What the stream has ready now, decoded.
+fn ready(response: &mut Response) -> Vec<Decoded> {
+    let Body::Stream(stream) = &mut response.body else {
+        panic!("expected a stream");
+    };
+    let mut decoder = Decoder::new();
+    while let Some(Some(chunk)) = stream.next().now_or_never() {
+        decoder.feed(&chunk);
+    }
+    std::iter::from_fn(|| decoder.next_item())
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// (event, data, last event id) of the events.
+fn events(items: &[Decoded]) -> Vec<(String, String, String)> {
+    items
+        .iter()
+        .filter_map(|item| match item {
+            Decoded::Event(e) => Some((
+                e.event().to_owned(),
+                e.data().to_owned(),
+                e.last_event_id().to_owned(),
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+fn subscribe(hub: &Hub, query: &str, last_event_id: Option<&str>) -> Response {
+    hub.events(EventsRequest {
+        query: Some(query),
+        last_event_id: last_event_id.map(str::as_bytes),
+    })
+}
+
+#[tokio::test]
+async fn events_answers_with_the_stream_headers_and_preamble() {
+    let hub = hub();
+    let mut response = subscribe(&hub, "", None);
+    assert_eq!(response.status, 200);
+    assert_eq!(header(&response, "content-type"), Some("text/event-stream"));
+    assert_eq!(header(&response, "cache-control"), Some("no-cache"));
+    assert_eq!(header(&response, "x-accel-buffering"), Some("no"));
+    assert_eq!(header(&response, "connection"), Some("keep-alive"));
+    let items = ready(&mut response);
+    assert_eq!(items[0], Decoded::Retry(std::time::Duration::from_secs(3)));
+    let connected = events(&items);
+    assert_eq!(connected.len(), 1);
+    let (name, data, id) = &connected[0];
+    assert_eq!((name.as_str(), id.as_str()), ("connected", ""));
+    let data: serde_json::Value = serde_json::from_str(data).unwrap();
+    assert!(data["clientId"].as_u64().is_some());
+}
+
+#[tokio::test]
+async fn client_ids_are_unique() {
+    let hub = hub();
+    let mut ids = std::collections::HashSet::new();
+    for _ in 0..5 {
+        let mut response = subscribe(&hub, "", None);
+        let (_, data, _) = events(&ready(&mut response)).remove(0);
+        assert!(ids.insert(data));
+    }
+}
+
+#[tokio::test]
+async fn notify_publishes_compact_json_under_the_event_name() {
+    let hub = hub();
+    let mut stream = subscribe(&hub, "topic=news", None);
+    ready(&mut stream);
+    let response = publish(
+        &hub,
+        "topic=news&event=headline",
+        "{ \"b\": 1,\n \"a\": [1, 2] }",
+    );
+    assert_eq!(response.status, 200);
+    assert_eq!(
+        json_body(response),
+        serde_json::json!({"sent": 1, "id": "1000"})
+    );
+    assert_eq!(
+        events(&ready(&mut stream)),
+        [(
+            "headline".to_owned(),
+            r#"{"b":1,"a":[1,2]}"#.to_owned(),
+            "1000".to_owned()
+        )]
+    );
+}
+
+#[tokio::test]
+async fn notify_defaults_to_the_default_topic_and_notification() {
+    let hub = hub();
+    let mut stream = subscribe(&hub, "", None);
+    ready(&mut stream);
+    assert_eq!(publish(&hub, "", "\"hi\"").status, 200);
+    assert_eq!(
+        events(&ready(&mut stream)),
+        [("notification".into(), "\"hi\"".into(), "1000".into())]
+    );
+}
+
+#[tokio::test]
+async fn replay_by_header_by_query_and_header_over_query() {
+    let hub = hub();
+    for i in 0..3 {
+        publish(&hub, "", &i.to_string());
+    }
+    let replayed = |query: &str, header: Option<&str>| -> Vec<String> {
+        let mut response = subscribe(&hub, query, header);
+        events(&ready(&mut response))
+            .into_iter()
+            .filter(|(name, _, _)| name == "notification")
+            .map(|(_, data, _)| data)
+            .collect()
+    };
+    assert_eq!(replayed("", Some("1000")), ["1", "2"]);
+    assert_eq!(replayed("lastEventId=1001", None), ["2"]);
+    assert_eq!(
+        replayed("lastEventId=1000", Some("1001")),
+        ["2"],
+        "header wins"
+    );
+    assert_eq!(
+        replayed("lastEventId=1000", Some("")),
+        ["1", "2"],
+        "empty header is absent"
+    );
+    assert!(
+        replayed("lastEventId=", None).is_empty(),
+        "empty query id is absent"
+    );
+}
+
+#[tokio::test]
+async fn unhonourable_ids_send_reset_then_everything_retained() {
+    let hub = hub();
+    publish(&hub, "", "1");
+    publish(&hub, "", "2");
+    let huge = "9".repeat(10_000);
+    for given in [
+        "garbage",
+        "99999999",
+        "1002",
+        "-5",
+        huge.as_str(),
+        "1\u{0}2",
+    ] {
+        let mut response = subscribe(&hub, "", Some(given));
+        let got = events(&ready(&mut response));
+        let names: Vec<&str> = got.iter().map(|(n, _, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            ["connected", "reset", "notification", "notification"],
+            "{given:.20}"
+        );
+        let (_, reset, reset_id) = &got[1];
+        assert_eq!(reset_id, "", "reset carries no id");
+        let reset: serde_json::Value = serde_json::from_str(reset).unwrap();
+        assert_eq!(reset["lastEventId"], given);
+    }
+}
+
+#[tokio::test]
+async fn a_non_utf8_last_event_id_header_resets() {
+    let hub = hub();
+    publish(&hub, "", "1");
+    let mut response = hub.events(EventsRequest {
+        query: None,
+        last_event_id: Some(b"\xFF\xFE"),
+    });
+    assert_eq!(response.status, 200);
+    let names: Vec<String> = events(&ready(&mut response))
+        .into_iter()
+        .map(|e| e.0)
+        .collect();
+    assert_eq!(names, ["connected", "reset", "notification"]);
+}
+
+#[tokio::test]
+async fn bad_event_queries_answer_400_with_a_json_error() {
+    let hub = hub();
+    let many = vec!["topic=a"; 5000].join("&");
+    for query in ["topic=", "topic=%FF", "topic=a%0Ab", many.as_str()] {
+        let response = subscribe(&hub, query, None);
+        assert_eq!(response.status, 400, "{query:.30}");
+        assert!(json_body(response)["error"].as_str().is_some());
+    }
+    assert_eq!(hub.broker().client_count(), 0);
+}
+
+#[tokio::test]
+async fn above_max_clients_events_answers_503_with_retry_after() {
+    let hub = hub_with(Config {
+        max_clients: 1,
+        ..Config::default()
+    });
+    let _first = subscribe(&hub, "", None);
+    let refused = subscribe(&hub, "", None);
+    assert_eq!(refused.status, 503);
+    assert_eq!(header(&refused, "retry-after"), Some("1"));
+    assert!(
+        json_body(refused)["error"]
+            .as_str()
+            .unwrap()
+            .contains("too many clients")
+    );
+}
+
+#[tokio::test]
+async fn notify_errors_in_order_and_nothing_published() {
+    let hub = hub_with(Config {
+        publish_token: Some("s3cret".into()),
+        max_body: 16,
+        ..Config::default()
+    });
+    let request = |auth: Option<&'static [u8]>, ct: Option<&'static [u8]>, query, body| {
+        hub.notify(NotifyRequest {
+            query: Some(query),
+            content_type: ct,
+            authorization: auth,
+            body,
+        })
+    };
+    let good_auth = Some(&b"Bearer s3cret"[..]);
+    let json = Some(&b"application/json"[..]);
+    let cases: [(u16, Response); 12] = [
+        (
+            401,
+            request(None, None, "topic=", b"not json and far too long"),
+        ),
+        (401, request(Some(b"Bearer wrong!"), json, "", b"1")),
+        (401, request(Some(b"Basic s3cret"), json, "", b"1")),
+        (401, request(Some(b"Bearer"), json, "", b"1")),
+        (
+            415,
+            request(good_auth, None, "topic=", b"not json and far too long"),
+        ),
+        (415, request(good_auth, Some(b"text/plain"), "", b"1")),
+        (
+            415,
+            request(good_auth, Some(b"application/jsonx"), "", b"1"),
+        ),
+        (
+            413,
+            request(good_auth, json, "topic=", b"not json and far too long"),
+        ),
+        (400, request(good_auth, json, "topic=", b"1")),
+        (400, request(good_auth, json, "event=a%0Ab", b"1")),
+        (400, request(good_auth, json, "", b"{\"a\":")),
+        (400, request(good_auth, json, "", b"\xFF")),
+    ];
+    for (i, (status, response)) in cases.into_iter().enumerate() {
+        assert_eq!(response.status, status, "case {i}");
+        if status == 401 {
+            assert_eq!(header(&response, "www-authenticate"), Some("Bearer"));
+        }
+        assert!(json_body(response)["error"].is_string(), "case {i}");
+    }
+    assert_eq!(
+        hub.broker().stats().published,
+        0,
+        "nothing published on error"
+    );
+    let ok = request(
+        Some(b"bearer s3cret"),
+        Some(b"Application/JSON; charset=utf-8"),
+        "",
+        b"[1]",
+    );
+    assert_eq!(ok.status, 200);
+    assert_eq!(hub.broker().stats().published, 1);
+}
+
+#[tokio::test]
+async fn a_body_exactly_at_the_limit_is_accepted() {
+    let hub = hub_with(Config {
+        max_body: 4,
+        ..Config::default()
+    });
+    assert_eq!(publish(&hub, "", "1234").status, 200);
+    assert_eq!(publish(&hub, "", "12345").status, 413);
+}
+
+#[tokio::test]
+async fn injection_through_name_topic_or_data_is_impossible() {
+    let hub = hub();
+    let mut stream = subscribe(&hub, "topic=t", None);
+    ready(&mut stream);
+    for query in [
+        "topic=t&event=x%0Aid:%201",
+        "topic=t%0Adata:x",
+        "topic=t&event=x%0D%0A%0D%0Adata:%20y",
+    ] {
+        assert_eq!(publish(&hub, query, "1").status, 400, "{query}");
+    }
+    let sneaky = r#""line\nid: 666\n\nevent: evil\ndata: gotcha""#;
+    assert_eq!(publish(&hub, "topic=t", sneaky).status, 200);
+    let got = events(&ready(&mut stream));
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].0, "notification");
+    assert_eq!(got[0].1, sneaky, "JSON escapes keep it on one data line");
+    assert_eq!(got[0].2, "1000");
+}
+
+#[tokio::test]
+async fn healthz_metrics_and_the_demo_page() {
+    let hub = hub();
+    let health = hub.healthz();
+    assert_eq!(health.status, 200);
+    assert!(matches!(health.body, Body::Full(ref b) if &b[..] == b"ok"));
+
+    let _stream = subscribe(&hub, "", None);
+    publish(&hub, "", "1");
+    let metrics = hub.metrics();
+    assert_eq!(
+        header(&metrics, "content-type"),
+        Some(crate::metrics::CONTENT_TYPE)
+    );
+    let Body::Full(text) = metrics.body else {
+        panic!()
+    };
+    let text = String::from_utf8(text.to_vec()).unwrap();
+    assert!(text.contains("sse_clients 1"), "{text}");
+    assert!(text.contains("sse_events_published_total 1"), "{text}");
+
+    let page = hub.index();
+    assert_eq!(
+        header(&page, "content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    let Body::Full(html) = page.body else {
+        panic!()
+    };
+    let html = String::from_utf8(html.to_vec()).unwrap();
+    for needle in [
+        "new EventSource(",
+        "/notify",
+        "lastEventId",
+        "attempts",
+        "readyState",
+    ] {
+        assert!(html.contains(needle), "{needle}");
+    }
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "no external assets"
+    );
+}
+
+#[test]
+fn bearer_parsing() {
+    assert!(bearer_matches(Some(b"Bearer t"), "t"));
+    assert!(bearer_matches(Some(b"BEARER t "), "t"));
+    assert!(!bearer_matches(Some(b"Bearer tt"), "t"));
+    assert!(!bearer_matches(Some(b"Bearer "), "t"));
+    assert!(!bearer_matches(Some(b"Bear"), "t"));
+    assert!(!bearer_matches(None, "t"));
+}
+
+#[test]
+fn broker_settings_come_from_the_config() {
+    let config = Config {
+        history: 7,
+        client_buffer: 9,
+        ..Config::default()
+    };
+    assert_eq!(
+        config.broker_config(),
+        BrokerConfig {
+            history: 7,
+            client_buffer: 9,
+            ..BrokerConfig::default()
+        }
+    );
+}
