@@ -13,6 +13,7 @@ const PAIRS: &[(&str, &str)] = &[
     ("sse-core-stream", "eventsource-stream"),
     ("json_100B", "json_100B_format"),
     ("json_100B_prebuilt", "json_100B_format"),
+    ("sse-core", "tokio-broadcast"),
 ];
 
 struct Result {
@@ -81,19 +82,17 @@ pub(crate) fn print(criterion_dir: &Path) -> std::result::Result<(), String> {
 /// "N.N× `baseline`" when the result has a baseline in the same group and
 /// parameter.
 fn ratio(result: &Result, all: &[Result]) -> Option<String> {
-    let (_, baseline) = PAIRS
+    PAIRS
         .iter()
-        .find(|(contender, _)| *contender == result.function)?;
-    let base = all.iter().find(|other| {
-        other.function == *baseline
-            && other.group == result.group
-            && other.parameter == result.parameter
-    })?;
-    Some(format!(
-        "{:.1}× {}",
-        base.mean_ns / result.mean_ns,
-        baseline
-    ))
+        .filter(|(contender, _)| *contender == result.function)
+        .find_map(|(_, baseline)| {
+            let base = all.iter().find(|other| {
+                other.function == *baseline
+                    && other.group == result.group
+                    && other.parameter == result.parameter
+            })?;
+            Some(format!("{:.2}× {baseline}", base.mean_ns / result.mean_ns))
+        })
 }
 
 fn time(ns: f64) -> String {

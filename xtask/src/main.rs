@@ -92,7 +92,7 @@ fn fuzz(seconds: u64, target: &str) -> Result<(), String> {
 fn bench(args: &[String]) -> Result<(), String> {
     run(Command::new("cargo")
         .current_dir(workspace_root())
-        .args(["bench", "-p", "sse-core", "--bench", "wire", "--"])
+        .args(["bench", "-p", "sse-core", "--"])
         .args(args))
 }
 

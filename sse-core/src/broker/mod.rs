@@ -42,7 +42,6 @@ use log::Log;
 /// How a [`Broker`] bounds memory and treats clients. The defaults are
 /// those of the example servers' contract.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct BrokerConfig {
     /// Events kept for replay; 0 disables replay.
     pub history: usize,

@@ -6,7 +6,6 @@ use crate::broker::BrokerConfig;
 
 /// Every option of the contract's option table, with its default.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct Config {
     /// Listen address, `HOST:PORT`; port 0 picks a free port.
     pub addr: String,

@@ -1,0 +1,120 @@
+//! Heap per idle subscription, measured with a counting allocator, beside a
+//! `tokio::sync::broadcast` receiver as the baseline. Prints a Markdown
+//! table; `cargo xtask bench` runs it.
+
+// A global allocator can only be written with `unsafe`; it forwards to the
+// system allocator and only counts.
+#![allow(unsafe_code, clippy::print_stdout)]
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicIsize, Ordering};
+use std::task::{Context, Poll};
+
+use futures::Stream;
+use futures::task::noop_waker_ref;
+use sse_core::broker::{Broker, BrokerConfig, ClientStream};
+
+struct Counting;
+
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LIVE.fetch_add(
+            new_size as isize - layout.size() as isize,
+            Ordering::Relaxed,
+        );
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+fn live() -> isize {
+    LIVE.load(Ordering::Relaxed)
+}
+
+const CLIENTS: usize = 100_000;
+
+fn main() {
+    // `cargo bench` passes criterion-style arguments; a filter that names
+    // none of this file's measurements skips them.
+    let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    if filter.is_some_and(|f| !"memory/idle_subscription".contains(&f)) {
+        return;
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("a runtime");
+    let _guard = rt.enter();
+    let mut cx = Context::from_waker(noop_waker_ref());
+
+    let broker = Broker::new(BrokerConfig {
+        max_clients: CLIENTS,
+        ..BrokerConfig::default()
+    });
+    // One client first, so the topic's map entry and slabs exist.
+    let _first = broker.subscribe(["feed"], None).expect("room");
+
+    let before = live();
+    let mut streams: Vec<ClientStream> = Vec::with_capacity(CLIENTS);
+    let vec_bytes = live() - before;
+    for _ in 1..CLIENTS {
+        streams.push(broker.subscribe(["feed"], None).expect("room"));
+    }
+    let subscribed = live() - before - vec_bytes;
+
+    let before_poll = live();
+    let arming = std::time::Instant::now();
+    for stream in &mut streams {
+        // Idle: no event, so this registers the waker and arms the heartbeat.
+        assert!(matches!(
+            Pin::new(stream).poll_next(&mut cx),
+            Poll::Ready(Some(_)) | Poll::Pending
+        ));
+    }
+    let polled = live() - before_poll;
+    let arming = arming.elapsed();
+    // A stream lives in the framework's task: count its own size too, as
+    // the baseline's receivers are counted inside their Vec.
+    let stream_size = std::mem::size_of::<ClientStream>() as f64;
+    let per_subscribed = subscribed as f64 / (CLIENTS - 1) as f64 + stream_size;
+    let per_idle = per_subscribed + polled as f64 / (CLIENTS - 1) as f64;
+    drop(streams);
+
+    let (sender, _) = tokio::sync::broadcast::channel::<bytes::Bytes>(256);
+    let before = live();
+    let receivers: Vec<_> = (0..CLIENTS).map(|_| sender.subscribe()).collect();
+    let per_receiver = (live() - before) as f64 / CLIENTS as f64;
+    drop(receivers);
+
+    println!("| benchmark | heap per client | vs baseline |");
+    println!("|---|---|---|");
+    println!(
+        "| memory/idle_subscription/sse-core, subscribed | {per_subscribed:.0} B | {:.1}× tokio-broadcast |",
+        per_subscribed / per_receiver
+    );
+    println!(
+        "| memory/idle_subscription/sse-core, idle (polled: waker and heartbeat armed) | {per_idle:.0} B | {:.1}× tokio-broadcast |",
+        per_idle / per_receiver
+    );
+    println!("| memory/idle_subscription/tokio-broadcast | {per_receiver:.0} B |  |");
+    println!(
+        "\nFirst poll of {} idle streams (waker registered, heartbeat timer armed): {:.1} ms",
+        CLIENTS - 1,
+        arming.as_secs_f64() * 1e3
+    );
+}
