@@ -122,7 +122,8 @@ impl Event {
 #[must_use = "an EventBuilder does nothing until `build` is called"]
 pub struct EventBuilder {
     event: Event,
-    error: Option<EventError>,
+    // Boxed: the builder moves through every call, so keep it small.
+    error: Option<Box<EventError>>,
 }
 
 impl EventBuilder {
@@ -196,13 +197,13 @@ impl EventBuilder {
     /// The event, or the first error met while building it.
     pub fn build(self) -> Result<Event, EventError> {
         match self.error {
-            Some(err) => Err(err),
+            Some(err) => Err(*err),
             None => Ok(self.event),
         }
     }
 
     fn fail(&mut self, err: EventError) {
-        self.error.get_or_insert(err);
+        self.error.get_or_insert_with(|| Box::new(err));
     }
 }
 
