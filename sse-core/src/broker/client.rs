@@ -1,6 +1,7 @@
 //! One client's stream: its cursor read out of the log as chunks of bytes.
 
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -66,6 +67,15 @@ impl ClientStream {
     pub fn with_preamble(mut self, bytes: Bytes) -> Self {
         self.preamble = Some(bytes);
         self
+    }
+
+    /// The stream as `Result` items, which most frameworks' streaming
+    /// bodies ask for; it never yields an error.
+    pub fn try_chunks<E>(self) -> TryChunks<E> {
+        TryChunks {
+            stream: self,
+            error: PhantomData,
+        }
     }
 
     fn end(&mut self) -> Poll<Option<Bytes>> {
@@ -157,6 +167,32 @@ impl ClientStream {
                 Poll::Pending => return Poll::Pending,
             }
         }
+    }
+}
+
+/// A [`ClientStream`] whose items are `Ok(chunk)`, from
+/// [`ClientStream::try_chunks`].
+#[derive(Debug)]
+#[must_use = "streams do nothing unless polled"]
+pub struct TryChunks<E> {
+    stream: ClientStream,
+    error: PhantomData<fn() -> E>,
+}
+
+impl<E> TryChunks<E> {
+    /// The client stream.
+    pub fn get_ref(&self) -> &ClientStream {
+        &self.stream
+    }
+}
+
+impl<E> Stream for TryChunks<E> {
+    type Item = Result<Bytes, E>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        Pin::new(&mut self.stream)
+            .poll_next(cx)
+            .map(|chunk| chunk.map(Ok))
     }
 }
 

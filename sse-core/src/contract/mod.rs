@@ -47,6 +47,48 @@ pub struct Response {
     pub body: Body,
 }
 
+#[cfg(feature = "http")]
+impl Response {
+    /// Converts into an `http::Response` (the type axum, warp and poem
+    /// build on), `body` turning the [`Body`] into the framework's body.
+    pub fn into_http<B>(self, body: impl FnOnce(Body) -> B) -> http::Response<B> {
+        let mut response = http::Response::new(body(self.body));
+        *response.status_mut() = http::StatusCode::from_u16(self.status)
+            .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+        for (name, value) in self.headers {
+            // The contract writes only valid names and ASCII values.
+            if let (Ok(name), Ok(value)) = (
+                http::HeaderName::from_bytes(name.as_bytes()),
+                http::HeaderValue::try_from(value),
+            ) {
+                response.headers_mut().append(name, value);
+            }
+        }
+        response
+    }
+}
+
+impl Response {
+    /// A `200` event stream with the contract's headers, for handlers that
+    /// subscribe through the broker themselves.
+    pub fn stream(stream: ClientStream) -> Self {
+        Response {
+            status: 200,
+            headers: stream_headers(),
+            body: Body::Stream(stream),
+        }
+    }
+}
+
+fn stream_headers() -> Vec<(&'static str, String)> {
+    vec![
+        ("content-type", "text/event-stream".into()),
+        ("cache-control", "no-cache".into()),
+        ("x-accel-buffering", "no".into()),
+        ("connection", "keep-alive".into()),
+    ]
+}
+
 /// A response body: complete, or an endless event stream.
 #[derive(Debug)]
 pub enum Body {
@@ -65,8 +107,8 @@ pub struct NotifyRequest<'a> {
     pub content_type: Option<&'a [u8]>,
     /// The `Authorization` header.
     pub authorization: Option<&'a [u8]>,
-    /// The body. Read at most [`Hub::max_body`]` + 1` bytes of it: what is
-    /// longer is refused as too large either way.
+    /// The body. Read at most [`Hub::max_body`]` + 1` bytes of it (see
+    /// [`read_body`]): what is longer is refused as too large either way.
     pub body: &'a [u8],
 }
 
@@ -123,17 +165,8 @@ impl Hub {
             Ok(query) => query,
             Err(err) => return error(400, &err.to_string()),
         };
-        // The header wins; an empty id counts as absent.
-        let header = request
-            .last_event_id
-            .filter(|id| !id.is_empty())
-            .map(String::from_utf8_lossy);
-        let last_event_id = header.or_else(|| {
-            query
-                .last_event_id
-                .filter(|id| !id.is_empty())
-                .map(Into::into)
-        });
+        let last_event_id = header_id(request.last_event_id)
+            .or_else(|| query.last_event_id.filter(|id| !id.is_empty()));
         let stream = match self
             .broker
             .subscribe(&query.topics, last_event_id.as_deref())
@@ -152,16 +185,7 @@ impl Hub {
                 &json!({ "lastEventId": last_event_id.as_deref().unwrap_or_default() }),
             ));
         }
-        Response {
-            status: 200,
-            headers: vec![
-                ("content-type", "text/event-stream".into()),
-                ("cache-control", "no-cache".into()),
-                ("x-accel-buffering", "no".into()),
-                ("connection", "keep-alive".into()),
-            ],
-            body: Body::Stream(stream.with_preamble(preamble.into())),
-        }
+        Response::stream(stream.with_preamble(preamble.into()))
     }
 
     /// `POST /notify`: publish the JSON body as one event.
@@ -209,6 +233,12 @@ impl Hub {
         }
     }
 
+    /// The answer when a publish body could not be read (the client went
+    /// away or sent a broken body).
+    pub fn unreadable_body(&self, err: &dyn std::fmt::Display) -> Response {
+        error(400, &format!("the body could not be read: {err}"))
+    }
+
     /// `GET /metrics`: the Prometheus text exposition.
     pub fn metrics(&self) -> Response {
         Response {
@@ -235,6 +265,70 @@ impl Hub {
             body: Body::Full(Bytes::from_static(INDEX_HTML.as_bytes())),
         }
     }
+}
+
+/// The last event id a client sent: the `Last-Event-ID` header, else the
+/// `lastEventId` query parameter (`EventSource` cannot set headers on its
+/// first connect). An empty value counts as absent; a header that is not
+/// UTF-8 is decoded lossily, so it resets rather than being ignored.
+///
+/// ```
+/// use sse_core::contract::last_event_id;
+///
+/// assert_eq!(last_event_id(Some(b"7"), Some("lastEventId=5")).as_deref(), Some("7"));
+/// assert_eq!(last_event_id(Some(b""), Some("lastEventId=5")).as_deref(), Some("5"));
+/// assert_eq!(last_event_id(None, Some("topic=a")), None);
+/// ```
+pub fn last_event_id(header: Option<&[u8]>, query: Option<&str>) -> Option<String> {
+    header_id(header).or_else(|| {
+        query::pairs(query?)
+            .filter_map(Result::ok)
+            .filter(|(key, _)| key == "lastEventId")
+            .map(|(_, value)| value)
+            .last()
+            .filter(|id| !id.is_empty())
+    })
+}
+
+fn header_id(header: Option<&[u8]>) -> Option<String> {
+    header
+        .filter(|id| !id.is_empty())
+        .map(|id| String::from_utf8_lossy(id).into_owned())
+}
+
+/// Reads a request body from its chunks, stopping one byte past
+/// `max_body`: enough for [`Hub::notify`] to refuse it as too large without
+/// ever holding more.
+///
+/// ```
+/// use futures::{executor::block_on, stream};
+/// use sse_core::contract::read_body;
+///
+/// let chunks = stream::iter([Ok::<_, std::io::Error>(&b"0123"[..]), Ok(b"4567")]);
+/// assert_eq!(block_on(read_body(chunks, 5))?, b"012345");
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub async fn read_body<S, B, E>(chunks: S, max_body: usize) -> Result<Vec<u8>, E>
+where
+    S: futures_core::Stream<Item = Result<B, E>>,
+    B: bytes::Buf,
+{
+    let mut chunks = std::pin::pin!(chunks);
+    let mut body = Vec::new();
+    while body.len() <= max_body {
+        let next = std::future::poll_fn(|cx| chunks.as_mut().poll_next(cx)).await;
+        let Some(chunk) = next else {
+            break;
+        };
+        let mut chunk = chunk?;
+        while chunk.has_remaining() && body.len() <= max_body {
+            let piece = chunk.chunk();
+            let take = piece.len().min(max_body + 1 - body.len());
+            body.extend_from_slice(&piece[..take]);
+            chunk.advance(take);
+        }
+    }
+    Ok(body)
 }
 
 /// An event with no id, so it never moves the client's last event id.

@@ -414,3 +414,45 @@ fn broker_settings_come_from_the_config() {
         }
     );
 }
+
+#[test]
+fn read_body_stops_one_byte_past_the_limit() {
+    use futures::{executor::block_on, stream};
+    let chunks = |parts: Vec<&'static [u8]>| stream::iter(parts.into_iter().map(Ok::<_, ()>));
+    assert_eq!(
+        block_on(read_body(chunks(vec![b"ab", b"cd"]), 10)),
+        Ok(b"abcd".to_vec())
+    );
+    assert_eq!(
+        block_on(read_body(chunks(vec![b"abcdef"]), 3)),
+        Ok(b"abcd".to_vec())
+    );
+    assert_eq!(
+        block_on(read_body(chunks(vec![b"ab", b"cd", b"ef"]), 2)),
+        Ok(b"abc".to_vec())
+    );
+    assert_eq!(block_on(read_body(chunks(vec![]), 2)), Ok(Vec::new()));
+    let failing = stream::iter([Ok(&b"a"[..]), Err("gone")]);
+    assert_eq!(block_on(read_body(failing, 10)), Err("gone"));
+    // An endless body is not read to its end.
+    let endless = stream::repeat(Ok::<_, ()>(&b"xxxx"[..]));
+    assert_eq!(block_on(read_body(endless, 6)).map(|b| b.len()), Ok(7));
+}
+
+#[test]
+fn last_event_id_prefers_the_header() {
+    assert_eq!(
+        last_event_id(Some(b"1"), Some("lastEventId=2")).as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        last_event_id(None, Some("lastEventId=2&lastEventId=3")).as_deref(),
+        Some("3")
+    );
+    assert_eq!(last_event_id(Some(b""), Some("lastEventId=")), None);
+    assert_eq!(
+        last_event_id(Some(b"\xFF"), None).as_deref(),
+        Some("\u{FFFD}")
+    );
+    assert_eq!(last_event_id(None, Some("lastEventId=%FF")), None);
+}

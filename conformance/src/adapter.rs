@@ -1,0 +1,220 @@
+//! The checks every adapter crate runs against its own routes, served
+//! in-process on an ephemeral port: the native response streams unbuffered,
+//! the last event id is read in the framework's idiom, a disconnect is
+//! noticed at once, and compression does not hold events back.
+
+use std::time::{Duration, Instant};
+
+use sse_core::contract::Hub;
+use sse_core::decode::Decoded;
+
+use crate::client::{Error, EventStream, eventually, http_client, notify, open};
+
+/// An adapter's routes served at `base` (`http://127.0.0.1:PORT`), over
+/// `hub`.
+#[derive(Debug, Clone)]
+pub struct Server {
+    /// `http://HOST:PORT`, without a trailing slash.
+    pub base: String,
+    /// The hub the routes serve, for its broker's counters.
+    pub hub: Hub,
+}
+
+/// How fast a published event must reach a waiting client.
+const PROMPT: Duration = Duration::from_millis(500);
+
+fn ensure(condition: bool, message: impl FnOnce() -> String) -> Result<(), Error> {
+    if condition { Ok(()) } else { Err(message()) }
+}
+
+/// Reads the `retry:` and `connected` preamble.
+async fn preamble(stream: &mut EventStream) -> Result<(), Error> {
+    let retry = stream.next_item().await?;
+    ensure(matches!(retry, Decoded::Retry(_)), || {
+        format!("expected retry first, got {retry:?}")
+    })?;
+    let connected = stream.next_event().await?;
+    ensure(connected.event() == "connected", || {
+        format!("expected the connected event, got {connected:?}")
+    })
+}
+
+/// `GET /events` answers with the contract's headers and preamble.
+pub async fn response_headers_and_preamble(server: &Server) -> Result<(), Error> {
+    let mut stream = open(&http_client(), &server.base, "/events", &[]).await?;
+    ensure(stream.status == 200, || format!("status {}", stream.status))?;
+    for (name, value) in [
+        ("content-type", "text/event-stream"),
+        ("cache-control", "no-cache"),
+        ("x-accel-buffering", "no"),
+    ] {
+        ensure(stream.header(name) == Some(value), || {
+            format!("{name}: {:?}, expected {value:?}", stream.header(name))
+        })?;
+    }
+    preamble(&mut stream).await
+}
+
+/// The last event id is read from `Last-Event-ID`, else from `lastEventId`,
+/// the header winning when both are given.
+pub async fn last_event_id_header_then_query(server: &Server) -> Result<(), Error> {
+    let client = http_client();
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let published = server
+            .hub
+            .broker()
+            .publish("replay", &sse_core::Event::new(i.to_string()))
+            .map_err(|e| e.to_string())?;
+        ids.push(published.id.to_string());
+    }
+    let cases = [
+        (
+            format!("/events?topic=replay"),
+            vec![("last-event-id", ids[0].as_str())],
+            "1",
+        ),
+        (
+            format!("/events?topic=replay&lastEventId={}", ids[1]),
+            vec![],
+            "2",
+        ),
+        (
+            format!("/events?topic=replay&lastEventId={}", ids[0]),
+            vec![("last-event-id", ids[1].as_str())],
+            "2",
+        ),
+    ];
+    for (path, headers, first) in cases {
+        let mut stream = open(&client, &server.base, &path, &headers).await?;
+        preamble(&mut stream).await?;
+        let event = stream.next_event().await?;
+        ensure(event.data() == first, || {
+            format!(
+                "{path} {headers:?}: replay started at {:?}, expected {first:?}",
+                event.data()
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// Events published after a silence reach the client at once, one by one,
+/// with nothing buffered anywhere in the framework.
+pub async fn flushes_each_event_at_once(server: &Server) -> Result<(), Error> {
+    let client = http_client();
+    let mut stream = open(&client, &server.base, "/events?topic=flush", &[]).await?;
+    preamble(&mut stream).await?;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    for i in 0..3 {
+        let sent = Instant::now();
+        let (status, _) = notify(&client, &server.base, "topic=flush", &i.to_string()).await?;
+        ensure(status == 200, || format!("publish answered {status}"))?;
+        let event = stream.next_event().await?;
+        let took = sent.elapsed();
+        ensure(event.data() == i.to_string(), || format!("got {event:?}"))?;
+        ensure(took < PROMPT, || {
+            format!("event {i} took {took:?} to arrive")
+        })?;
+    }
+    Ok(())
+}
+
+/// Dropping the connection, even while the stream is idle, removes the
+/// client within a second.
+pub async fn notices_disconnect(server: &Server) -> Result<(), Error> {
+    let broker = server.hub.broker();
+    let before = broker.client_count();
+    let mut stream = open(&http_client(), &server.base, "/events?topic=gone", &[]).await?;
+    preamble(&mut stream).await?;
+    eventually(Duration::from_secs(1), "the subscription", || {
+        broker.client_count() == before + 1
+    })
+    .await?;
+    drop(stream);
+    eventually(Duration::from_secs(1), "noticing the disconnect", || {
+        broker.client_count() == before
+    })
+    .await
+}
+
+/// `POST /notify` reads the body with the contract's checks, refusing an
+/// oversized one without reading it all.
+pub async fn notify_reads_the_body(server: &Server) -> Result<(), Error> {
+    let client = http_client();
+    let (status, body) = notify(&client, &server.base, "topic=n&event=e", r#"{"a":1}"#).await?;
+    ensure(status == 200 && body.contains("\"sent\""), || {
+        format!("{status} {body}")
+    })?;
+    let too_big = format!("\"{}\"", "x".repeat(server.hub.max_body()));
+    let (status, body) = notify(&client, &server.base, "topic=n", &too_big).await?;
+    ensure(status == 413, || format!("oversized body: {status} {body}"))?;
+    let response = client
+        .post(format!("{}/notify", server.base))
+        .header("content-type", "text/plain")
+        .body("1")
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    ensure(response.status().as_u16() == 415, || {
+        format!("text/plain: {}", response.status())
+    })
+}
+
+/// `/metrics`, `/healthz` and `/` answer.
+pub async fn other_routes(server: &Server) -> Result<(), Error> {
+    let client = http_client();
+    for (path, content_type, needle) in [
+        ("/healthz", "text/plain", "ok"),
+        ("/metrics", "application/openmetrics-text", "sse_clients"),
+        ("/", "text/html", "EventSource"),
+    ] {
+        let response = client
+            .get(format!("{}{path}", server.base))
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = response.status().as_u16();
+        let ct = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let body = response.text().await.map_err(|e| e.to_string())?;
+        ensure(
+            status == 200 && ct.starts_with(content_type) && body.contains(needle),
+            || format!("{path}: {status} {ct} {body:.80}"),
+        )?;
+    }
+    Ok(())
+}
+
+/// The server compresses an ordinary response (`/`) for a client that
+/// accepts gzip: proof that a compression check ran with compression on.
+pub async fn compresses_other_responses(server: &Server) -> Result<(), Error> {
+    let client = reqwest::Client::builder()
+        .no_gzip()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let response = client
+        .get(format!("{}/", server.base))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let encoding = response.headers().get("content-encoding").cloned();
+    ensure(encoding.as_ref().is_some_and(|v| v == "gzip"), || {
+        format!("the demo page came with content-encoding {encoding:?}, expected gzip")
+    })
+}
+
+/// Every adapter check but compression, in order; the first failure.
+pub async fn all(server: &Server) -> Result<(), Error> {
+    response_headers_and_preamble(server).await?;
+    last_event_id_header_then_query(server).await?;
+    notify_reads_the_body(server).await?;
+    other_routes(server).await?;
+    notices_disconnect(server).await?;
+    flushes_each_event_at_once(server).await
+}

@@ -1,0 +1,35 @@
+//! The contract's responses as axum responses.
+
+use std::convert::Infallible;
+
+use axum::body::Body;
+use axum::response::{IntoResponse, Response};
+use sse_core::broker::ClientStream;
+use sse_core::contract;
+
+/// A [`contract::Response`] (or a bare [`ClientStream`]) as an axum
+/// response; an event stream becomes a body that is written chunk by chunk
+/// as the broker yields, with no buffering.
+#[derive(Debug)]
+pub struct SseResponse(pub contract::Response);
+
+impl From<contract::Response> for SseResponse {
+    fn from(response: contract::Response) -> Self {
+        Self(response)
+    }
+}
+
+impl From<ClientStream> for SseResponse {
+    fn from(stream: ClientStream) -> Self {
+        Self(contract::Response::stream(stream))
+    }
+}
+
+impl IntoResponse for SseResponse {
+    fn into_response(self) -> Response {
+        self.0.into_http(|body| match body {
+            contract::Body::Full(bytes) => Body::from(bytes),
+            contract::Body::Stream(stream) => Body::from_stream(stream.try_chunks::<Infallible>()),
+        })
+    }
+}
