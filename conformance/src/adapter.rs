@@ -70,7 +70,7 @@ pub async fn last_event_id_header_then_query(server: &Server) -> Result<(), Erro
     }
     let cases = [
         (
-            format!("/events?topic=replay"),
+            "/events?topic=replay".to_owned(),
             vec![("last-event-id", ids[0].as_str())],
             "1",
         ),
