@@ -19,8 +19,10 @@ async fn serve(compress: bool) -> Server {
     if compress {
         app = app.layer(CompressionLayer::new());
     }
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("an ephemeral port");
+    let addr = listener.local_addr().expect("a bound address");
     tokio::spawn(async move { axum::serve(listener, app).await });
     Server {
         base: format!("http://{addr}"),
