@@ -99,6 +99,31 @@ pub async fn last_event_id_header_then_query(server: &Server) -> Result<(), Erro
     Ok(())
 }
 
+/// The adapter's `LastEventId` extractor, mounted by the test at `path`
+/// on a route answering `format!("{:?}", id)`, reads the header first,
+/// then the query.
+pub async fn last_event_id_extractor(server: &Server, path: &str) -> Result<(), Error> {
+    let client = http_client();
+    let cases = [
+        ("", None, "None"),
+        ("?lastEventId=4", None, "Some(\"4\")"),
+        ("?lastEventId=4", Some("5"), "Some(\"5\")"),
+        ("?lastEventId=4", Some(""), "Some(\"4\")"),
+    ];
+    for (query, header, expected) in cases {
+        let mut request = client.get(format!("{}{path}{query}", server.base));
+        if let Some(id) = header {
+            request = request.header("last-event-id", id);
+        }
+        let response = request.send().await.map_err(|e| e.to_string())?;
+        let got = response.text().await.map_err(|e| e.to_string())?;
+        ensure(got == expected, || {
+            format!("{query} {header:?}: {got}, expected {expected}")
+        })?;
+    }
+    Ok(())
+}
+
 /// Events published after a silence reach the client at once, one by one,
 /// with nothing buffered anywhere in the framework.
 pub async fn flushes_each_event_at_once(server: &Server) -> Result<(), Error> {

@@ -43,17 +43,9 @@ async fn last_event_id_from_header_then_query() {
     adapter::last_event_id_header_then_query(&server)
         .await
         .unwrap();
-    let client = sse_conformance::client::http_client();
-    let get = |query: &'static str, header: Option<&'static str>| {
-        let mut request = client.get(format!("{}/id{query}", server.base));
-        if let Some(id) = header {
-            request = request.header("last-event-id", id);
-        }
-        async move { request.send().await.unwrap().text().await.unwrap() }
-    };
-    assert_eq!(get("", None).await, "None");
-    assert_eq!(get("?lastEventId=4", None).await, "Some(\"4\")");
-    assert_eq!(get("?lastEventId=4", Some("5")).await, "Some(\"5\")");
+    adapter::last_event_id_extractor(&server, "/id")
+        .await
+        .unwrap();
 }
 
 #[tokio::test]

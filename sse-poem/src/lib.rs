@@ -1,12 +1,35 @@
-//! Server-Sent Events for poem 3.
+//! Server-Sent Events for poem 3, on [`sse_core`].
 //!
-//! This crate will expose [`sse_core`] as poem 3's native types; until
-//! that adapter lands it only re-exports the core, so that applications can
-//! already depend on the crate of their framework.
+//! Mount the whole SSE contract (`/events`, `/notify`, `/metrics`,
+//! `/healthz`, `/`) and add your own routes to the same `Route`, then
+//! publish from anywhere through the [`Hub`]'s broker:
 //!
+//! ```no_run
+//! use poem::{Server, get, handler, listener::TcpListener};
+//! use sse_core::{Event, contract::{Config, Hub}};
+//!
+//! #[handler]
+//! fn hello() -> &'static str {
+//!     "your own route"
+//! }
+//!
+//! # async fn run() -> std::io::Result<()> {
+//! let hub = Hub::new(Config::default());
+//! let app = sse_poem::routes(hub.clone()).at("/hello", get(hello));
+//! hub.broker().publish("default", &Event::new("server started")).ok();
+//! Server::new(TcpListener::bind("127.0.0.1:3000")).run(app).await
+//! # }
 //! ```
-//! let frame = sse_poem::sse_core::Event::new("hello").encode();
-//! assert_eq!(&frame[..], b"data: hello\n\n");
-//! ```
+//!
+//! In your own handlers, [`SseResponse`] turns a client stream into a
+//! response, and [`LastEventId`] extracts the id a reconnecting client sent.
 
+mod extract;
+mod response;
+mod routes;
+
+pub use extract::LastEventId;
+pub use response::SseResponse;
+pub use routes::routes;
 pub use sse_core;
+pub use sse_core::contract::Hub;

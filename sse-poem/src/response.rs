@@ -1,0 +1,38 @@
+//! The contract's responses as poem responses.
+
+use poem::{Body, IntoResponse, Response};
+use sse_core::broker::ClientStream;
+use sse_core::contract;
+
+/// A [`contract::Response`] (or a bare [`ClientStream`]) as a poem
+/// response; an event stream becomes a body that is written chunk by chunk
+/// as the broker yields, with no buffering.
+#[derive(Debug)]
+pub struct SseResponse(pub contract::Response);
+
+impl From<contract::Response> for SseResponse {
+    fn from(response: contract::Response) -> Self {
+        Self(response)
+    }
+}
+
+impl From<ClientStream> for SseResponse {
+    fn from(stream: ClientStream) -> Self {
+        Self(contract::Response::stream(stream))
+    }
+}
+
+impl IntoResponse for SseResponse {
+    fn into_response(self) -> Response {
+        let response = self.0.into_http(|body| match body {
+            contract::Body::Full(bytes) => Body::from(bytes),
+            contract::Body::Stream(stream) => {
+                Body::from_bytes_stream(stream.try_chunks::<std::io::Error>())
+            }
+        });
+        let (parts, body) = response.into_parts();
+        let mut response = Response::builder().status(parts.status).body(body);
+        *response.headers_mut() = parts.headers;
+        response
+    }
+}
