@@ -1,12 +1,36 @@
-//! Server-Sent Events for actix-web 4.
+//! Server-Sent Events for actix-web 4, on [`sse_core`].
 //!
-//! This crate will expose [`sse_core`] as actix-web 4's native types; until
-//! that adapter lands it only re-exports the core, so that applications can
-//! already depend on the crate of their framework.
+//! Configure the whole SSE contract (`/events`, `/notify`, `/metrics`,
+//! `/healthz`, `/`) beside your own services in one line, and publish from
+//! anywhere through the [`Hub`]'s broker:
 //!
+//! ```no_run
+//! use actix_web::{App, HttpServer, web};
+//! use sse_core::{Event, contract::{Config, Hub}};
+//!
+//! # async fn run() -> std::io::Result<()> {
+//! let hub = Hub::new(Config::default());
+//! hub.broker().publish("default", &Event::new("server started")).ok();
+//! HttpServer::new(move || {
+//!     App::new()
+//!         .route("/hello", web::get().to(|| async { "your own route" }))
+//!         .configure(sse_actix::configure(hub.clone()))
+//! })
+//! .bind(("127.0.0.1", 3000))?
+//! .run()
+//! .await
+//! # }
 //! ```
-//! let frame = sse_actix::sse_core::Event::new("hello").encode();
-//! assert_eq!(&frame[..], b"data: hello\n\n");
-//! ```
+//!
+//! In your own handlers, [`SseResponse`] turns a client stream into a
+//! response, and [`LastEventId`] extracts the id a reconnecting client sent.
 
+mod extract;
+mod response;
+mod routes;
+
+pub use extract::LastEventId;
+pub use response::SseResponse;
+pub use routes::configure;
 pub use sse_core;
+pub use sse_core::contract::Hub;
