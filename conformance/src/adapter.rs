@@ -148,6 +148,18 @@ pub async fn flushes_each_event_at_once(server: &Server) -> Result<(), Error> {
 /// Dropping the connection, even while the stream is idle, removes the
 /// client within a second.
 pub async fn notices_disconnect(server: &Server) -> Result<(), Error> {
+    disconnect_noticed_within(server, Duration::from_secs(1)).await
+}
+
+/// The weaker guarantee of frameworks that only notice a gone client when
+/// a write fails: the client is removed within two heartbeats and a second
+/// (the first write after the close still succeeds; the next one fails).
+pub async fn notices_disconnect_by_heartbeat(server: &Server) -> Result<(), Error> {
+    let heartbeat = server.hub.config().heartbeat;
+    disconnect_noticed_within(server, heartbeat * 2 + Duration::from_secs(1)).await
+}
+
+async fn disconnect_noticed_within(server: &Server, wait: Duration) -> Result<(), Error> {
     let broker = server.hub.broker();
     let before = broker.client_count();
     let mut stream = open(&http_client(), &server.base, "/events?topic=gone", &[]).await?;
@@ -157,7 +169,7 @@ pub async fn notices_disconnect(server: &Server) -> Result<(), Error> {
     })
     .await?;
     drop(stream);
-    eventually(Duration::from_secs(1), "noticing the disconnect", || {
+    eventually(wait, "noticing the disconnect", || {
         broker.client_count() == before
     })
     .await

@@ -9,7 +9,11 @@ use sse_core::contract::{Config, Hub};
 
 /// Starts the server on its own actix system thread, as actix wants.
 async fn serve(compress: bool) -> Server {
-    let hub = Hub::new(Config::default());
+    serve_with(Config::default(), compress).await
+}
+
+async fn serve_with(config: Config, compress: bool) -> Server {
+    let hub = Hub::new(config);
     let (sender, receiver) = tokio::sync::oneshot::channel();
     let app_hub = hub.clone();
     std::thread::spawn(move || {
@@ -88,4 +92,20 @@ async fn streams_through_compression() {
         .await
         .unwrap();
     adapter::flushes_each_event_at_once(&server).await.unwrap();
+}
+
+#[tokio::test]
+async fn notices_disconnect_by_heartbeat() {
+    adapter::notices_disconnect_by_heartbeat(
+        &serve_with(
+            Config {
+                heartbeat: std::time::Duration::from_millis(250),
+                ..Config::default()
+            },
+            false,
+        )
+        .await,
+    )
+    .await
+    .unwrap();
 }

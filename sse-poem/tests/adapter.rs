@@ -14,7 +14,11 @@ fn last_id(LastEventId(id): LastEventId) -> String {
 }
 
 async fn serve(compress: bool) -> Served {
-    let hub = Hub::new(Config::default());
+    serve_with(Config::default(), compress).await
+}
+
+async fn serve_with(config: Config, compress: bool) -> Served {
+    let hub = Hub::new(config);
     let routes = sse_poem::routes(hub.clone()).at("/id", get(last_id));
     let acceptor = TcpListener::bind("127.0.0.1:0")
         .into_acceptor()
@@ -84,4 +88,20 @@ async fn streams_through_compression() {
         .await
         .unwrap();
     adapter::flushes_each_event_at_once(&server).await.unwrap();
+}
+
+#[tokio::test]
+async fn notices_disconnect_by_heartbeat() {
+    adapter::notices_disconnect_by_heartbeat(
+        &serve_with(
+            Config {
+                heartbeat: std::time::Duration::from_millis(250),
+                ..Config::default()
+            },
+            false,
+        )
+        .await,
+    )
+    .await
+    .unwrap();
 }

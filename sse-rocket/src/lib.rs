@@ -1,12 +1,41 @@
-//! Server-Sent Events for Rocket 0.5.
+//! Server-Sent Events for Rocket 0.5, on [`sse_core`].
 //!
-//! This crate will expose [`sse_core`] as Rocket 0.5's native types; until
-//! that adapter lands it only re-exports the core, so that applications can
-//! already depend on the crate of their framework.
+//! Mount the whole SSE contract (`/events`, `/notify`, `/metrics`,
+//! `/healthz`, `/`) beside your own routes in one line, with the [`Hub`] in
+//! managed state, and publish from anywhere through its broker:
 //!
+//! ```no_run
+//! use rocket::get;
+//! use sse_core::{Event, contract::{Config, Hub}};
+//!
+//! #[get("/hello")]
+//! fn hello() -> &'static str {
+//!     "your own route"
+//! }
+//!
+//! # async fn run() -> Result<(), rocket::Error> {
+//! let hub = Hub::new(Config::default());
+//! hub.broker().publish("default", &Event::new("server started")).ok();
+//! rocket::build()
+//!     .manage(hub)
+//!     .mount("/", rocket::routes![hello])
+//!     .mount("/", sse_rocket::routes())
+//!     .launch()
+//!     .await?;
+//! # Ok(())
+//! # }
 //! ```
-//! let frame = sse_rocket::sse_core::Event::new("hello").encode();
-//! assert_eq!(&frame[..], b"data: hello\n\n");
-//! ```
+//!
+//! In your own handlers, [`SseResponse`] turns a client stream into a
+//! response, and [`LastEventId`] is the request guard for the id a
+//! reconnecting client sent.
 
+mod extract;
+mod response;
+mod routes;
+
+pub use extract::LastEventId;
+pub use response::SseResponse;
+pub use routes::routes;
 pub use sse_core;
+pub use sse_core::contract::Hub;

@@ -1,0 +1,53 @@
+//! The contract's responses as Rocket responses.
+
+use std::io::Cursor;
+
+use rocket::Request;
+use rocket::futures::StreamExt;
+use rocket::http::Status;
+use rocket::response::stream::ReaderStream;
+use rocket::response::{self, Responder, Response};
+use sse_core::broker::ClientStream;
+use sse_core::contract;
+
+/// A [`contract::Response`] (or a bare [`ClientStream`]) as a Rocket
+/// response; an event stream becomes a body that is written chunk by chunk
+/// as the broker yields, with no buffering.
+#[derive(Debug)]
+pub struct SseResponse(pub contract::Response);
+
+impl From<contract::Response> for SseResponse {
+    fn from(response: contract::Response) -> Self {
+        Self(response)
+    }
+}
+
+impl From<ClientStream> for SseResponse {
+    fn from(stream: ClientStream) -> Self {
+        Self(contract::Response::stream(stream))
+    }
+}
+
+impl<'r> Responder<'r, 'static> for SseResponse {
+    fn respond_to(self, _: &'r Request<'_>) -> response::Result<'static> {
+        let contract::Response {
+            status,
+            headers,
+            body,
+        } = self.0;
+        let mut response = Response::build();
+        response.status(Status::new(status));
+        for (name, value) in headers {
+            response.raw_header(name, value);
+        }
+        match body {
+            contract::Body::Full(bytes) => {
+                response.sized_body(bytes.len(), Cursor::new(bytes));
+            }
+            contract::Body::Stream(stream) => {
+                response.streamed_body(ReaderStream::from(stream.map(Cursor::new)));
+            }
+        }
+        response.ok()
+    }
+}

@@ -1,0 +1,78 @@
+//! The contract's routes, to mount with the [`Hub`] in managed state.
+
+use std::convert::Infallible;
+
+use rocket::data::{Data, ToByteUnit};
+use rocket::request::{FromRequest, Outcome};
+use rocket::{Request, Route, State, get, post};
+use sse_core::contract::{EventsRequest, Hub, NotifyRequest};
+
+use crate::SseResponse;
+
+/// `/events`, `/notify`, `/metrics`, `/healthz` and `/`, to mount at `/`
+/// on a Rocket that manages a [`Hub`].
+pub fn routes() -> Vec<Route> {
+    rocket::routes![events, notify, metrics, healthz, index]
+}
+
+/// The request parts the contract reads, as they came.
+struct Parts {
+    query: Option<String>,
+    last_event_id: Option<String>,
+    content_type: Option<String>,
+    authorization: Option<String>,
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for Parts {
+    type Error = Infallible;
+
+    async fn from_request(request: &'r Request<'_>) -> Outcome<Self, Infallible> {
+        let header = |name| request.headers().get_one(name).map(str::to_owned);
+        Outcome::Success(Parts {
+            query: request.uri().query().map(|q| q.as_str().to_owned()),
+            last_event_id: header("Last-Event-ID"),
+            content_type: header("Content-Type"),
+            authorization: header("Authorization"),
+        })
+    }
+}
+
+#[get("/events")]
+fn events(hub: &State<Hub>, parts: Parts) -> SseResponse {
+    SseResponse(hub.events(EventsRequest {
+        query: parts.query.as_deref(),
+        last_event_id: parts.last_event_id.as_deref().map(str::as_bytes),
+    }))
+}
+
+#[post("/notify", data = "<body>")]
+async fn notify(hub: &State<Hub>, parts: Parts, body: Data<'_>) -> SseResponse {
+    // One byte past the limit is enough to refuse the body as too large.
+    let limit = (hub.max_body() as u64).saturating_add(1).bytes();
+    let body = match body.open(limit).into_bytes().await {
+        Ok(body) => body.into_inner(),
+        Err(err) => return SseResponse(hub.unreadable_body(&err)),
+    };
+    SseResponse(hub.notify(NotifyRequest {
+        query: parts.query.as_deref(),
+        content_type: parts.content_type.as_deref().map(str::as_bytes),
+        authorization: parts.authorization.as_deref().map(str::as_bytes),
+        body: &body,
+    }))
+}
+
+#[get("/metrics")]
+fn metrics(hub: &State<Hub>) -> SseResponse {
+    SseResponse(hub.metrics())
+}
+
+#[get("/healthz")]
+fn healthz(hub: &State<Hub>) -> SseResponse {
+    SseResponse(hub.healthz())
+}
+
+#[get("/")]
+fn index(hub: &State<Hub>) -> SseResponse {
+    SseResponse(hub.index())
+}
