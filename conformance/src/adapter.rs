@@ -255,3 +255,77 @@ pub async fn all(server: &Server) -> Result<(), Error> {
     notices_disconnect(server).await?;
     flushes_each_event_at_once(server).await
 }
+
+/// The adapter test suite, for an adapter crate's `tests/adapter.rs`.
+///
+/// `serve` is an `async fn(Config, compress: bool) -> Server` that serves
+/// the adapter's routes over a hub built from the config, plus a route at
+/// `/id` answering `format!("{:?}", last_event_id)` through the adapter's
+/// extractor. `idle_disconnect` holds attributes for the strict disconnect
+/// test (an `#[ignore = "why"]` where the framework cannot meet it), and
+/// `with_compression` names the compression test, for frameworks that
+/// have compression of their own.
+#[macro_export]
+macro_rules! adapter_tests {
+    (
+        serve: $serve:path,
+        idle_disconnect: [$(#[$idle:meta])*],
+        $(with_compression: $compression:ident,)?
+    ) => {
+        use $crate::adapter as checks;
+        use ::sse_core::contract::Config as SuiteConfig;
+
+        #[::tokio::test]
+        async fn response_headers_and_preamble() {
+            let server = $serve(SuiteConfig::default(), false).await;
+            checks::response_headers_and_preamble(&server).await.unwrap();
+        }
+
+        #[::tokio::test]
+        async fn last_event_id_from_header_then_query() {
+            let server = $serve(SuiteConfig::default(), false).await;
+            checks::last_event_id_header_then_query(&server).await.unwrap();
+            checks::last_event_id_extractor(&server, "/id").await.unwrap();
+        }
+
+        #[::tokio::test]
+        async fn notify_and_other_routes() {
+            let server = $serve(SuiteConfig::default(), false).await;
+            checks::notify_reads_the_body(&server).await.unwrap();
+            checks::other_routes(&server).await.unwrap();
+        }
+
+        #[::tokio::test]
+        async fn flushes_each_event_at_once() {
+            let server = $serve(SuiteConfig::default(), false).await;
+            checks::flushes_each_event_at_once(&server).await.unwrap();
+        }
+
+        #[::tokio::test]
+        $(#[$idle])*
+        async fn notices_disconnect() {
+            let server = $serve(SuiteConfig::default(), false).await;
+            checks::notices_disconnect(&server).await.unwrap();
+        }
+
+        #[::tokio::test]
+        async fn notices_disconnect_by_heartbeat() {
+            let config = SuiteConfig {
+                heartbeat: ::std::time::Duration::from_millis(250),
+                ..SuiteConfig::default()
+            };
+            let server = $serve(config, false).await;
+            checks::notices_disconnect_by_heartbeat(&server).await.unwrap();
+        }
+
+        $(
+            #[::tokio::test]
+            async fn $compression() {
+                let server = $serve(SuiteConfig::default(), true).await;
+                checks::compresses_other_responses(&server).await.unwrap();
+                checks::response_headers_and_preamble(&server).await.unwrap();
+                checks::flushes_each_event_at_once(&server).await.unwrap();
+            }
+        )?
+    };
+}
