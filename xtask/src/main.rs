@@ -29,6 +29,15 @@ enum Task {
         #[arg(long, default_value = "decode")]
         target: String,
     },
+    /// Build the five example servers in release mode, run the black-box
+    /// contract checks against each, print the matrix and write it to
+    /// `conformance/RESULTS.md`.
+    Conformance {
+        /// Run the streaming and replay checks through nginx (not available
+        /// yet).
+        #[arg(long)]
+        via_nginx: bool,
+    },
     /// Run the criterion benchmarks, then print a summary with each
     /// benchmark's ratio against its baseline from the same run.
     Bench {
@@ -44,6 +53,7 @@ enum Task {
 fn main() -> ExitCode {
     let result = match Cli::parse().task {
         Task::Fuzz { seconds, target } => fuzz(seconds, &target),
+        Task::Conformance { via_nginx } => conformance(via_nginx),
         Task::Bench { summary_only, args } => {
             let ran = if summary_only { Ok(()) } else { bench(&args) };
             ran.and_then(|()| bench_summary::print(&workspace_root().join("target/criterion")))
@@ -87,6 +97,51 @@ fn fuzz(seconds: u64, target: &str) -> Result<(), String> {
     run(Command::new("cargo")
         .current_dir(workspace_root().join("sse-core"))
         .args(["+nightly", "fuzz", "run", target, "--", &max_time]))
+}
+
+const FRAMEWORKS: [&str; 5] = ["axum", "actix", "warp", "rocket", "poem"];
+
+fn conformance(via_nginx: bool) -> Result<(), String> {
+    if via_nginx {
+        return Err("--via-nginx is not available yet (issue 4); run without it".into());
+    }
+    let root = workspace_root();
+    run(Command::new("cargo").current_dir(&root).args([
+        "build",
+        "--release",
+        "-p",
+        "sse-examples",
+        "--bins",
+    ]))?;
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("no runtime: {e}"))?;
+    let columns = runtime.block_on(async {
+        let mut columns = Vec::new();
+        for framework in FRAMEWORKS {
+            let target = sse_conformance::checks::Target {
+                framework: framework.into(),
+                binary: root.join("target/release").join(framework),
+            };
+            eprintln!("checking {framework}…");
+            columns.push((
+                framework.to_owned(),
+                sse_conformance::checks::run_all(&target).await,
+            ));
+        }
+        columns
+    });
+    let report = sse_conformance::report::markdown(&columns);
+    println!("{report}");
+    let path = root.join("conformance/RESULTS.md");
+    std::fs::write(&path, &report).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    eprintln!("written to {}", path.display());
+    let failed = columns
+        .iter()
+        .any(|(_, outcomes)| outcomes.iter().any(|(_, o)| o.is_err()));
+    if failed {
+        Err("some checks failed".into())
+    } else {
+        Ok(())
+    }
 }
 
 fn bench(args: &[String]) -> Result<(), String> {

@@ -1,0 +1,571 @@
+//! Black-box checks of `CONTRACT.md` against a server process: each check
+//! starts the server under test with the options it needs, talks to it
+//! only over HTTP, and stops it.
+
+use std::future::Future;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use sse_core::decode::Decoded;
+
+use crate::client::{Error, EventStream, http_client, notify, open, within};
+
+/// A server binary under test, such as `target/release/axum`.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The framework's name, for reports.
+    pub framework: String,
+    /// The example binary.
+    pub binary: PathBuf,
+}
+
+/// A started server; killed when dropped.
+#[derive(Debug)]
+pub struct Running {
+    /// `http://HOST:PORT`.
+    pub base: String,
+    process: Child,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+impl Target {
+    /// Starts the server on an ephemeral loopback port with `options`.
+    pub async fn start(&self, options: &[&str]) -> Result<Running, Error> {
+        let binary = self.binary.clone();
+        let options: Vec<String> = options.iter().map(|o| (*o).to_owned()).collect();
+        let started = tokio::task::spawn_blocking(move || {
+            let mut process = Command::new(&binary)
+                .args(["--addr", "127.0.0.1:0"])
+                .args(&options)
+                .env("RUST_LOG", "warn")
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
+            let Some(stdout) = process.stdout.take() else {
+                return Err("no stdout".to_owned());
+            };
+            // From here on, dropping `running` kills the process.
+            let mut running = Running {
+                base: String::new(),
+                process,
+            };
+            let mut line = String::new();
+            BufReader::new(stdout)
+                .read_line(&mut line)
+                .map_err(|e| format!("reading the first line: {e}"))?;
+            running.base = line
+                .trim()
+                .strip_prefix("listening on ")
+                .ok_or_else(|| format!("unexpected first line {line:?}"))?
+                .to_owned();
+            ensure(!running.base.ends_with(":0"), || {
+                format!("announced {} instead of the real port", running.base)
+            })?;
+            Ok(running)
+        });
+        within(started, "the server start")
+            .await?
+            .map_err(|e| format!("start task failed: {e}"))?
+    }
+}
+
+impl Running {
+    /// Sends SIGTERM.
+    pub fn terminate(&self) -> Result<(), Error> {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.process.id().to_string()])
+            .status()
+            .map_err(|e| e.to_string())?;
+        ensure(status.success(), || "kill -TERM failed".into())
+    }
+
+    /// Waits up to `limit` for the process to exit; its exit code.
+    pub async fn exit_code_within(&mut self, limit: Duration) -> Result<Option<i32>, Error> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            if let Some(status) = self.process.try_wait().map_err(|e| e.to_string())? {
+                return Ok(status.code());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(format!("the process was still running after {limit:?}"));
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+/// A check's future.
+pub type CheckFuture<'a> = Pin<Box<dyn Future<Output = Result<(), Error>> + Send + 'a>>;
+/// A check: its name and how to run it against a target.
+pub type Check = (&'static str, for<'a> fn(&'a Target) -> CheckFuture<'a>);
+
+/// Every check, in the order a report lists them.
+pub const CHECKS: &[Check] = &[
+    ("preamble and headers", |t| {
+        Box::pin(preamble_and_headers(t))
+    }),
+    ("publish and receive exactly", |t| {
+        Box::pin(publish_and_receive(t))
+    }),
+    ("topics, several per client", |t| Box::pin(topics(t))),
+    ("multi-line and non-ASCII data", |t| {
+        Box::pin(multi_line_and_unicode(t))
+    }),
+    ("replay by header, by query, header wins", |t| {
+        Box::pin(replay(t))
+    }),
+    ("reset for ids that cannot be honoured", |t| {
+        Box::pin(reset(t))
+    }),
+    ("history TTL", |t| Box::pin(history_ttl(t))),
+    ("heartbeat after the idle interval", |t| {
+        Box::pin(heartbeat(t))
+    }),
+    ("503 above max clients", |t| Box::pin(max_clients(t))),
+    ("notify errors publish nothing", |t| {
+        Box::pin(notify_errors(t))
+    }),
+    ("no injection through name, topic or data", |t| {
+        Box::pin(injection(t))
+    }),
+    ("metrics series move", |t| Box::pin(metrics(t))),
+    ("healthz and demo page", |t| Box::pin(healthz_and_page(t))),
+    ("no leaked clients after disconnects", |t| {
+        Box::pin(no_leaks(t))
+    }),
+    ("graceful shutdown", |t| Box::pin(graceful_shutdown(t))),
+];
+
+fn ensure(condition: bool, message: impl FnOnce() -> String) -> Result<(), Error> {
+    if condition { Ok(()) } else { Err(message()) }
+}
+
+async fn subscribe(
+    base: &str,
+    query: &str,
+    headers: &[(&str, &str)],
+) -> Result<EventStream, Error> {
+    let mut stream = open(&http_client(), base, &format!("/events{query}"), headers).await?;
+    ensure(stream.status == 200, || {
+        format!("/events{query}: status {}", stream.status)
+    })?;
+    let retry = stream.next_item().await?;
+    ensure(matches!(retry, Decoded::Retry(_)), || {
+        format!("expected retry first, got {retry:?}")
+    })?;
+    let connected = stream.next_event().await?;
+    ensure(
+        connected.event() == "connected" && connected.last_event_id().is_empty(),
+        || format!("expected connected without id, got {connected:?}"),
+    )?;
+    Ok(stream)
+}
+
+/// Publishes and returns the id the server gave.
+async fn publish(base: &str, query: &str, json: &str) -> Result<String, Error> {
+    let (status, body) = notify(&http_client(), base, query, json).await?;
+    ensure(status == 200, || {
+        format!("publish {query}: {status} {body}")
+    })?;
+    let value: serde_json::Value = serde_json::from_str(&body).map_err(|e| e.to_string())?;
+    value["id"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| format!("no id in {body}"))
+}
+
+/// The value of a metric series in `/metrics`.
+async fn metric(base: &str, series: &str) -> Result<f64, Error> {
+    let text = http_client()
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?
+        .text()
+        .await
+        .map_err(|e| e.to_string())?;
+    text.lines()
+        .find_map(|line| {
+            let (name, value) = line.split_once(' ')?;
+            (name == series).then(|| value.trim().parse().ok())?
+        })
+        .ok_or_else(|| format!("no {series} in /metrics"))
+}
+
+async fn preamble_and_headers(target: &Target) -> Result<(), Error> {
+    let server = target.start(&["--retry", "1500ms"]).await?;
+    let mut stream = open(&http_client(), &server.base, "/events", &[]).await?;
+    for (name, value) in [
+        ("content-type", "text/event-stream"),
+        ("cache-control", "no-cache"),
+        ("x-accel-buffering", "no"),
+    ] {
+        ensure(stream.header(name) == Some(value), || {
+            format!("{name}: {:?}", stream.header(name))
+        })?;
+    }
+    let retry = stream.next_item().await?;
+    ensure(retry == Decoded::Retry(Duration::from_millis(1500)), || {
+        format!("{retry:?}")
+    })?;
+    let connected = stream.next_event().await?;
+    let data: serde_json::Value =
+        serde_json::from_str(connected.data()).map_err(|e| e.to_string())?;
+    ensure(data["clientId"].is_u64(), || {
+        format!("connected data {data}")
+    })
+}
+
+async fn publish_and_receive(target: &Target) -> Result<(), Error> {
+    let server = target.start(&[]).await?;
+    let mut stream = subscribe(&server.base, "?topic=t", &[]).await?;
+    let mut last: Option<u128> = None;
+    for i in 0..5 {
+        let id = publish(
+            &server.base,
+            "topic=t&event=order",
+            &format!("{{ \"n\": {i} }}"),
+        )
+        .await?;
+        let event = stream.next_event().await?;
+        ensure(event.event() == "order", || {
+            format!("event name {}", event.event())
+        })?;
+        ensure(event.data() == format!("{{\"n\":{i}}}"), || {
+            format!("data {}", event.data())
+        })?;
+        ensure(event.last_event_id() == id, || {
+            format!("id {} != {id}", event.last_event_id())
+        })?;
+        let numeric: u128 = id.parse().map_err(|_| format!("id {id} is not decimal"))?;
+        ensure(last.is_none_or(|l| numeric > l), || {
+            format!("ids not increasing at {id}")
+        })?;
+        last = Some(numeric);
+    }
+    Ok(())
+}
+
+async fn topics(target: &Target) -> Result<(), Error> {
+    let server = target.start(&[]).await?;
+    let mut a = subscribe(&server.base, "?topic=a", &[]).await?;
+    let mut ab = subscribe(&server.base, "?topic=a&topic=b", &[]).await?;
+    let mut default = subscribe(&server.base, "", &[]).await?;
+    publish(&server.base, "topic=b", "\"b\"").await?;
+    publish(&server.base, "topic=a", "\"a\"").await?;
+    publish(&server.base, "", "\"d\"").await?;
+    ensure(a.next_event().await?.data() == "\"a\"", || {
+        "topic a got another topic".into()
+    })?;
+    let first = ab.next_event().await?;
+    let second = ab.next_event().await?;
+    ensure(first.data() == "\"b\"" && second.data() == "\"a\"", || {
+        format!("a+b got {} then {}", first.data(), second.data())
+    })?;
+    ensure(default.next_event().await?.data() == "\"d\"", || {
+        "default topic".into()
+    })
+}
+
+async fn multi_line_and_unicode(target: &Target) -> Result<(), Error> {
+    let server = target.start(&[]).await?;
+    let mut stream = subscribe(&server.base, "?topic=u", &[]).await?;
+    let json = r#"{"text":"line one\nline two\r\nthree","emoji":"café ☕ 日本"}"#;
+    publish(&server.base, "topic=u&event=%C3%A9v%C3%A9nement", json).await?;
+    let event = stream.next_event().await?;
+    ensure(event.event() == "événement", || {
+        format!("name {}", event.event())
+    })?;
+    ensure(event.data() == json, || format!("data {}", event.data()))
+}
+
+async fn replay(target: &Target) -> Result<(), Error> {
+    let server = target.start(&[]).await?;
+    let mut ids = Vec::new();
+    for i in 0..4 {
+        ids.push(publish(&server.base, "topic=r", &i.to_string()).await?);
+    }
+    let cases = [
+        (
+            "?topic=r".to_owned(),
+            vec![("last-event-id", ids[0].as_str())],
+            ["1", "2", "3"].as_slice(),
+        ),
+        (
+            format!("?topic=r&lastEventId={}", ids[1]),
+            vec![],
+            ["2", "3"].as_slice(),
+        ),
+        (
+            format!("?topic=r&lastEventId={}", ids[0]),
+            vec![("last-event-id", ids[2].as_str())],
+            ["3"].as_slice(),
+        ),
+    ];
+    for (query, headers, expected) in cases {
+        let mut stream = subscribe(&server.base, &query, &headers).await?;
+        for want in expected {
+            let event = stream.next_event().await?;
+            ensure(event.data() == *want, || {
+                format!("{query} {headers:?}: got {}", event.data())
+            })?;
+        }
+    }
+    Ok(())
+}
+
+async fn reset(target: &Target) -> Result<(), Error> {
+    let server = target.start(&["--history", "2"]).await?;
+    let mut ids = Vec::new();
+    for i in 0..4 {
+        ids.push(publish(&server.base, "topic=r", &i.to_string()).await?);
+    }
+    let future = (ids[3].parse::<u128>().map_err(|e| e.to_string())? + 1000).to_string();
+    for given in ["garbage", future.as_str(), ids[0].as_str()] {
+        let mut stream = subscribe(&server.base, "?topic=r", &[("last-event-id", given)]).await?;
+        let reset = stream.next_event().await?;
+        ensure(
+            reset.event() == "reset" && reset.last_event_id().is_empty(),
+            || format!("{given}: expected reset, got {reset:?}"),
+        )?;
+        let data: serde_json::Value =
+            serde_json::from_str(reset.data()).map_err(|e| e.to_string())?;
+        ensure(data["lastEventId"] == given, || {
+            format!("reset data {data}")
+        })?;
+        for want in ["2", "3"] {
+            let event = stream.next_event().await?;
+            ensure(event.data() == want, || {
+                format!("{given}: replayed {}", event.data())
+            })?;
+        }
+    }
+    Ok(())
+}
+
+async fn history_ttl(target: &Target) -> Result<(), Error> {
+    let server = target.start(&["--history-ttl", "1s"]).await?;
+    let old = publish(&server.base, "topic=ttl", "\"old\"").await?;
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    publish(&server.base, "topic=ttl", "\"new\"").await?;
+    let mut stream = subscribe(&server.base, "?topic=ttl", &[("last-event-id", &old)]).await?;
+    let event = stream.next_event().await?;
+    ensure(event.data() == "\"new\"", || {
+        format!("replayed {} after the TTL", event.data())
+    })
+}
+
+async fn heartbeat(target: &Target) -> Result<(), Error> {
+    let server = target.start(&["--heartbeat", "300ms"]).await?;
+    let mut stream = subscribe(&server.base, "", &[]).await?;
+    let started = tokio::time::Instant::now();
+    let item = stream.next_item_within(Duration::from_secs(2)).await?;
+    let took = started.elapsed();
+    ensure(item == Decoded::Comment("heartbeat".into()), || {
+        format!("got {item:?}")
+    })?;
+    ensure(
+        (Duration::from_millis(200)..Duration::from_millis(1000)).contains(&took),
+        || format!("heartbeat after {took:?}, expected about 300ms"),
+    )
+}
+
+async fn max_clients(target: &Target) -> Result<(), Error> {
+    let server = target.start(&["--max-clients", "1"]).await?;
+    let _first = subscribe(&server.base, "", &[]).await?;
+    let refused = open(&http_client(), &server.base, "/events", &[]).await?;
+    ensure(refused.status == 503, || {
+        format!("second stream: {}", refused.status)
+    })?;
+    ensure(refused.header("retry-after").is_some(), || {
+        "no Retry-After".into()
+    })
+}
+
+async fn notify_errors(target: &Target) -> Result<(), Error> {
+    let server = target
+        .start(&["--publish-token", "s3cret", "--max-body", "16"])
+        .await?;
+    let client = http_client();
+    let post = |query: &str, content_type: Option<&str>, auth: Option<&str>, body: &str| {
+        let mut request = client
+            .post(format!("{}/notify?{query}", server.base))
+            .body(body.to_owned());
+        if let Some(ct) = content_type {
+            request = request.header("content-type", ct);
+        }
+        if let Some(auth) = auth {
+            request = request.header("authorization", auth);
+        }
+        async move {
+            let response = request.send().await.map_err(|e| e.to_string())?;
+            let status = response.status().as_u16();
+            let body = response.text().await.map_err(|e| e.to_string())?;
+            Ok::<_, Error>((status, body))
+        }
+    };
+    let json = Some("application/json");
+    let auth = Some("Bearer s3cret");
+    let cases = [
+        (
+            401,
+            post("topic=", None, None, "far too long and not json").await?,
+        ),
+        (401, post("", json, Some("Bearer nope"), "1").await?),
+        (
+            415,
+            post(
+                "topic=",
+                Some("text/plain"),
+                auth,
+                "far too long and not json",
+            )
+            .await?,
+        ),
+        (
+            413,
+            post("topic=", json, auth, "far too long and not json").await?,
+        ),
+        (400, post("topic=", json, auth, "1").await?),
+        (400, post("event=", json, auth, "1").await?),
+        (400, post("", json, auth, "{").await?),
+    ];
+    for (i, (want, (status, body))) in cases.into_iter().enumerate() {
+        ensure(status == want, || {
+            format!("case {i}: {status} {body}, expected {want}")
+        })?;
+        let value: serde_json::Value =
+            serde_json::from_str(&body).map_err(|e| format!("case {i}: {e}"))?;
+        ensure(value["error"].is_string(), || {
+            format!("case {i}: body {body}")
+        })?;
+    }
+    let published = metric(&server.base, "sse_events_published_total").await?;
+    ensure(published == 0.0, || {
+        format!("{published} events published by refused requests")
+    })?;
+    let (status, _) = post("", Some("application/json; charset=utf-8"), auth, "[1]").await?;
+    ensure(status == 200, || {
+        format!("a valid publish answered {status}")
+    })
+}
+
+async fn injection(target: &Target) -> Result<(), Error> {
+    let server = target.start(&[]).await?;
+    let mut stream = subscribe(&server.base, "?topic=t", &[]).await?;
+    for query in [
+        "topic=t&event=x%0Aid:%201",
+        "topic=t%0Adata:x",
+        "topic=t&event=x%0D%0A%0D%0Adata:y",
+    ] {
+        let (status, _) = notify(&http_client(), &server.base, query, "1").await?;
+        ensure(status == 400, || format!("{query}: {status}"))?;
+    }
+    let sneaky = r#""a\n\nid: 666\nevent: evil\ndata: b""#;
+    let id = publish(&server.base, "topic=t", sneaky).await?;
+    let event = stream.next_event().await?;
+    ensure(
+        event.event() == "notification" && event.data() == sneaky && event.last_event_id() == id,
+        || format!("got {event:?}"),
+    )
+}
+
+async fn metrics(target: &Target) -> Result<(), Error> {
+    let server = target.start(&[]).await?;
+    let mut stream = subscribe(&server.base, "", &[]).await?;
+    publish(&server.base, "", "1").await?;
+    stream.next_event().await?;
+    for (series, at_least) in [
+        ("sse_clients", 1.0),
+        ("sse_events_published_total", 1.0),
+        ("sse_events_delivered_total", 1.0),
+        ("sse_clients_lagged_total", 0.0),
+        ("sse_history_events", 1.0),
+    ] {
+        let value = metric(&server.base, series).await?;
+        ensure(value >= at_least, || format!("{series} = {value}"))?;
+    }
+    Ok(())
+}
+
+async fn healthz_and_page(target: &Target) -> Result<(), Error> {
+    let server = target.start(&[]).await?;
+    let client = http_client();
+    let health = client
+        .get(format!("{}/healthz", server.base))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    ensure(health.status() == 200, || {
+        format!("healthz {}", health.status())
+    })?;
+    let body = health.text().await.map_err(|e| e.to_string())?;
+    ensure(body == "ok", || format!("healthz body {body:?}"))?;
+    let page = client
+        .get(format!("{}/", server.base))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let html = page.text().await.map_err(|e| e.to_string())?;
+    ensure(
+        html.contains("EventSource") && html.contains("/notify"),
+        || "the demo page".into(),
+    )
+}
+
+async fn no_leaks(target: &Target) -> Result<(), Error> {
+    let server = target.start(&["--heartbeat", "250ms"]).await?;
+    let mut streams = Vec::new();
+    for _ in 0..10 {
+        streams.push(subscribe(&server.base, "?topic=leak", &[]).await?);
+    }
+    ensure(metric(&server.base, "sse_clients").await? == 10.0, || {
+        "10 clients".into()
+    })?;
+    drop(streams);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+    loop {
+        let clients = metric(&server.base, "sse_clients").await?;
+        if clients == 0.0 {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(format!(
+                "{clients} clients left 3 s after every client went away"
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn graceful_shutdown(target: &Target) -> Result<(), Error> {
+    let mut server = target.start(&[]).await?;
+    let mut stream = subscribe(&server.base, "", &[]).await?;
+    server.terminate()?;
+    stream.ends_within(Duration::from_secs(1)).await?;
+    let code = server.exit_code_within(Duration::from_secs(1)).await?;
+    ensure(code == Some(0), || format!("exit code {code:?}"))
+}
+
+/// Runs every check against `target`: (check name, outcome).
+pub async fn run_all(target: &Target) -> Vec<(&'static str, Result<(), Error>)> {
+    let mut outcomes = Vec::new();
+    for (name, check) in CHECKS {
+        let outcome = match tokio::time::timeout(Duration::from_secs(30), check(target)).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err("the check took longer than 30 s".into()),
+        };
+        outcomes.push((*name, outcome));
+    }
+    outcomes
+}
