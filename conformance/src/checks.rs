@@ -138,6 +138,15 @@ pub const CHECKS: &[Check] = &[
     ("no injection through name, topic or data", |t| {
         Box::pin(injection(t))
     }),
+    ("replay/live seam under concurrent publishing", |t| {
+        Box::pin(seam(t))
+    }),
+    ("slow client cut off, others unaffected", |t| {
+        Box::pin(slow_client(t))
+    }),
+    ("two independent parsers agree", |t| {
+        Box::pin(parsers_agree(t))
+    }),
     ("metrics series move", |t| Box::pin(metrics(t))),
     ("healthz and demo page", |t| Box::pin(healthz_and_page(t))),
     ("no leaked clients after disconnects", |t| {
@@ -478,6 +487,147 @@ async fn injection(target: &Target) -> Result<(), Error> {
         event.event() == "notification" && event.data() == sneaky && event.last_event_id() == id,
         || format!("got {event:?}"),
     )
+}
+
+/// Subscribers resume at various points while a publisher is busy; each
+/// must read exactly the ids published after its resume point, in order.
+async fn seam(target: &Target) -> Result<(), Error> {
+    const EVENTS: usize = 150;
+    let server = target.start(&[]).await?;
+    let base = server.base.clone();
+    let ids = std::sync::Arc::new(std::sync::Mutex::new(vec![
+        publish(&base, "topic=s", "0").await?,
+    ]));
+    let publisher = {
+        let (base, ids) = (base.clone(), ids.clone());
+        tokio::spawn(async move {
+            for i in 1..EVENTS {
+                let id = publish(&base, "topic=s", &i.to_string()).await?;
+                ids.lock().map_err(|e| e.to_string())?.push(id);
+            }
+            Ok::<_, Error>(())
+        })
+    };
+    let mut readers = Vec::new();
+    for _ in 0..6 {
+        let (resume_at, resume_id) = {
+            let ids = ids.lock().map_err(|e| e.to_string())?;
+            (ids.len() - 1, ids[ids.len() - 1].clone())
+        };
+        let mut stream = subscribe(&base, "?topic=s", &[("last-event-id", &resume_id)]).await?;
+        readers.push(tokio::spawn(async move {
+            let mut seen = Vec::new();
+            while seen.len() < EVENTS - 1 - resume_at {
+                seen.push(stream.next_event().await?.data().to_owned());
+            }
+            Ok::<_, Error>((resume_at, seen))
+        }));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    publisher.await.map_err(|e| e.to_string())??;
+    for reader in readers {
+        let (resume_at, seen) = reader.await.map_err(|e| e.to_string())??;
+        let expected: Vec<String> = (resume_at + 1..EVENTS).map(|i| i.to_string()).collect();
+        ensure(seen == expected, || {
+            format!("resumed after event {resume_at}: got {seen:?}")
+        })?;
+    }
+    Ok(())
+}
+
+/// A client that stops reading is cut off once its queue passes
+/// `--client-buffer`; the publisher and a reading client never wait for
+/// it, and it catches up from history when it comes back.
+async fn slow_client(target: &Target) -> Result<(), Error> {
+    const EVENTS: usize = 40;
+    let server = target
+        .start(&["--client-buffer", "4", "--max-body", "600000"])
+        .await?;
+    let address = server.base.trim_start_matches("http://").to_owned();
+    let mut stalled = tokio::net::TcpStream::connect(&address)
+        .await
+        .map_err(|e| e.to_string())?;
+    tokio::io::AsyncWriteExt::write_all(
+        &mut stalled,
+        format!("GET /events?topic=slow HTTP/1.1\r\nHost: {address}\r\n\r\n").as_bytes(),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let mut reader = subscribe(&server.base, "?topic=slow", &[]).await?;
+    // Large events fill the socket buffers of the client that never reads.
+    let payload = format!("\"{}\"", "x".repeat(500_000));
+    let started = tokio::time::Instant::now();
+    let mut first_id = None;
+    for _ in 0..EVENTS {
+        let id = publish(&server.base, "topic=slow", &payload).await?;
+        first_id.get_or_insert(id);
+        reader.next_event().await?;
+    }
+    let took = started.elapsed();
+    ensure(took < Duration::from_secs(20), || {
+        format!("publishing took {took:?}")
+    })?;
+    let lagged = metric(&server.base, "sse_clients_lagged_total").await?;
+    ensure(lagged >= 1.0, || {
+        format!("sse_clients_lagged_total = {lagged}")
+    })?;
+    drop(stalled);
+    let first_id = first_id.unwrap_or_default();
+    let mut back = subscribe(&server.base, "?topic=slow", &[("last-event-id", &first_id)]).await?;
+    for _ in 1..EVENTS {
+        back.next_event().await?;
+    }
+    Ok(())
+}
+
+/// The raw bytes of a stream, read by `sse-core`'s decoder and by
+/// `eventsource-stream`, give the same events.
+async fn parsers_agree(target: &Target) -> Result<(), Error> {
+    use eventsource_stream::Eventsource;
+    use futures::StreamExt;
+
+    let server = target.start(&[]).await?;
+    let response = http_client()
+        .get(format!("{}/events?topic=p", server.base))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut body = response.bytes_stream();
+    let mut chunks: Vec<bytes::Bytes> = Vec::new();
+    let bodies = [r#""a\nb""#, r#"{"k":"é ☕"}"#, "[]", r#""\r\n\r\n""#, "0"];
+    for (i, json) in bodies.iter().enumerate() {
+        publish(&server.base, &format!("topic=p&event=e{i}"), json).await?;
+    }
+    // Read until the last event has arrived.
+    let mut decoder = sse_core::decode::Decoder::new();
+    let mut ours = Vec::new();
+    while ours.len() < bodies.len() + 1 {
+        let chunk = within(body.next(), "the next chunk")
+            .await?
+            .ok_or("the stream ended")?
+            .map_err(|e| e.to_string())?;
+        decoder.feed(&chunk);
+        chunks.push(chunk);
+        while let Some(item) = decoder.next_item() {
+            if let Ok(Decoded::Event(event)) = item {
+                ours.push((
+                    event.event().to_owned(),
+                    event.data().to_owned(),
+                    event.last_event_id().to_owned(),
+                ));
+            }
+        }
+    }
+    let theirs: Vec<(String, String, String)> =
+        futures::stream::iter(chunks.into_iter().map(Ok::<_, std::convert::Infallible>))
+            .eventsource()
+            .filter_map(|item| async move { item.ok() })
+            .map(|event| (event.event, event.data, event.id))
+            .collect()
+            .await;
+    ensure(ours == theirs, || {
+        format!("sse-core read {ours:?}\neventsource-stream read {theirs:?}")
+    })
 }
 
 async fn metrics(target: &Target) -> Result<(), Error> {
