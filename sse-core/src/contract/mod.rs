@@ -126,6 +126,8 @@ pub struct EventsRequest<'a> {
 pub struct Hub {
     broker: Broker,
     config: std::sync::Arc<Config>,
+    /// The `retry:` frame every stream starts with, encoded once.
+    retry_frame: Bytes,
 }
 
 impl Hub {
@@ -139,6 +141,7 @@ impl Hub {
     pub fn with_broker(config: Config, broker: Broker) -> Self {
         Self {
             broker,
+            retry_frame: encode::retry(config.retry),
             config: std::sync::Arc::new(config),
         }
     }
@@ -174,7 +177,7 @@ impl Hub {
             Ok(stream) => stream,
             Err(err) => return unavailable(&err),
         };
-        let mut preamble = encode::retry(self.config.retry).to_vec();
+        let mut preamble = self.retry_frame.to_vec();
         preamble.extend_from_slice(&control_event(
             "connected",
             &json!({ "clientId": stream.client_id() }),
