@@ -16,6 +16,9 @@
 //!         .route("/hello", web::get().to(|| async { "your own route" }))
 //!         .configure(sse_actix::configure(hub.clone()))
 //! })
+//! // Without this, actix-web keeps the stream of a client that went away
+//! // open until a write to it fails (the next heartbeat at the latest).
+//! .h1_allow_half_closed(false)
 //! .bind(("127.0.0.1", 3000))?
 //! .run()
 //! .await

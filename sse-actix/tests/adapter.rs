@@ -25,6 +25,7 @@ async fn serve_with(config: Config, compress: bool) -> Server {
                     .configure(sse_actix::configure(app_hub.clone()))
             })
             .workers(1)
+            .h1_allow_half_closed(false)
             .bind(("127.0.0.1", 0))
             .expect("an ephemeral port");
             let addr = server.addrs()[0];
@@ -42,6 +43,6 @@ async fn serve_with(config: Config, compress: bool) -> Server {
 
 sse_conformance::adapter_tests! {
     serve: serve_with,
-    idle_disconnect: [#[ignore = "actix-web 4 keeps an idle stream of a gone client open until a write fails (actix/actix-web#1313)"]],
+    idle_disconnect: [],
     with_compression: streams_through_compression,
 }

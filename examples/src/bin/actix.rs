@@ -11,6 +11,8 @@ async fn main() -> std::io::Result<()> {
     let server =
         HttpServer::new(move || App::new().configure(sse_actix::configure(app_hub.clone())))
             .disable_signals() // ours end the streams first
+            // Notice at once when an idle client goes away (see sse-actix).
+            .h1_allow_half_closed(false)
             .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
             .bind(hub.config().addr.as_str())?;
     for addr in server.addrs() {
