@@ -129,7 +129,22 @@ fn conformance(via_nginx: bool) -> Result<(), String> {
         }
         columns
     });
-    let report = sse_conformance::report::markdown(&columns);
+    let commit = Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .current_dir(&root)
+        .output()
+        .ok()
+        .and_then(|out| String::from_utf8(out.stdout).ok())
+        .map(|hash| hash.trim().to_owned())
+        .unwrap_or_else(|| "unknown".into());
+    let report = sse_conformance::report::markdown(&columns).replacen(
+        "\n\n",
+        &format!(
+            "\n\nMade by `cargo xtask conformance` at commit `{commit}`: the five example \
+             servers built in release mode, each started as a process on a loopback port.\n\n"
+        ),
+        1,
+    );
     println!("{report}");
     let path = root.join("conformance/RESULTS.md");
     std::fs::write(&path, &report).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
