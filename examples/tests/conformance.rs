@@ -22,6 +22,7 @@ async fn every_example_passes_every_check() {
         let target = Target {
             framework: framework.into(),
             binary: PathBuf::from(binary),
+            nginx_config: None,
         };
         columns.push((framework.into(), run_all(&target).await));
     }
