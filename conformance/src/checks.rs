@@ -203,6 +203,9 @@ pub const CHECKS: &[Check] = &[
     ("reset for ids that cannot be honoured", |t| {
         Box::pin(reset(t))
     }),
+    ("reset after a restart", |t| {
+        Box::pin(reset_after_restart(t))
+    }),
     ("history TTL", |t| Box::pin(history_ttl(t))),
     ("heartbeat after the idle interval", |t| {
         Box::pin(heartbeat(t))
@@ -440,6 +443,33 @@ async fn reset(target: &Target) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// An in-memory server forgets its history when it restarts; its ids keep
+/// increasing, so an id from before the restart resets, and the client gets
+/// what was published since.
+async fn reset_after_restart(target: &Target) -> Result<(), Error> {
+    let before = target.start(&[]).await?;
+    let old = publish(&before.base, "topic=r", "\"before\"").await?;
+    drop(before);
+    let after = target.start(&[]).await?;
+    let new = publish(&after.base, "topic=r", "\"after\"").await?;
+    let (old_n, new_n): (u128, u128) = (
+        old.parse().map_err(|_| format!("id {old}"))?,
+        new.parse().map_err(|_| format!("id {new}"))?,
+    );
+    ensure(new_n > old_n, || {
+        format!("ids went back across the restart: {old} then {new}")
+    })?;
+    let mut stream = subscribe(&after.base, "?topic=r", &[("last-event-id", &old)]).await?;
+    let reset = stream.next_event().await?;
+    ensure(reset.event() == "reset", || {
+        format!("expected reset, got {reset:?}")
+    })?;
+    let event = stream.next_event().await?;
+    ensure(event.data() == "\"after\"", || {
+        format!("then got {event:?}")
+    })
 }
 
 async fn history_ttl(target: &Target) -> Result<(), Error> {
@@ -795,6 +825,7 @@ pub const THROUGH_PROXY: &[&str] = &[
     "multi-line and non-ASCII data",
     "replay by header, by query, header wins",
     "reset for ids that cannot be honoured",
+    "reset after a restart",
     "heartbeat after the idle interval",
     "replay/live seam under concurrent publishing",
     "two independent parsers agree",
