@@ -149,6 +149,10 @@ impl ClientStream {
     /// A heartbeat, if the stream has been idle for the interval.
     fn poll_heartbeat(&mut self, cx: &mut Context<'_>) -> Poll<Bytes> {
         let interval = self.shared.config.heartbeat;
+        if interval.is_zero() {
+            // Zero disables heartbeats (rather than sending them nonstop).
+            return Poll::Pending;
+        }
         let due = self.last_write + interval;
         let sleep = self
             .heartbeat

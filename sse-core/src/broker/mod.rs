@@ -50,7 +50,8 @@ pub struct BrokerConfig {
     /// Events queued for one client before it counts as lagging and is
     /// disconnected.
     pub client_buffer: usize,
-    /// Idle time after which a stream sends a `: heartbeat` comment.
+    /// Idle time after which a stream sends a `: heartbeat` comment; zero
+    /// disables heartbeats.
     pub heartbeat: Duration,
     /// Concurrent streams; subscribing above it fails.
     pub max_clients: usize,

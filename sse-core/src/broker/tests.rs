@@ -495,3 +495,18 @@ async fn the_replay_live_seam_holds_under_concurrent_publishing() {
     }
     assert!(raced > 0, "no subscription happened while publishing");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_zero_heartbeat_disables_heartbeats() {
+    let config = BrokerConfig {
+        heartbeat: Duration::ZERO,
+        ..config()
+    };
+    let broker = Broker::with_first_id(config, 1000);
+    let mut stream = broker.subscribe(["a"], None).unwrap();
+    assert_eq!(ready(&mut stream), None);
+    tokio::time::advance(Duration::from_secs(3600)).await;
+    assert_eq!(ready(&mut stream), None, "no heartbeat, and no busy loop");
+    publish(&broker, "a", "x");
+    assert!(ready(&mut stream).unwrap().is_some(), "events still flow");
+}

@@ -318,15 +318,17 @@ where
 {
     let mut chunks = std::pin::pin!(chunks);
     let mut body = Vec::new();
-    while body.len() <= max_body {
+    // What to read at most; saturating, as the limit comes from outside.
+    let cap = max_body.saturating_add(1);
+    while body.len() < cap {
         let next = std::future::poll_fn(|cx| chunks.as_mut().poll_next(cx)).await;
         let Some(chunk) = next else {
             break;
         };
         let mut chunk = chunk?;
-        while chunk.has_remaining() && body.len() <= max_body {
+        while chunk.has_remaining() && body.len() < cap {
             let piece = chunk.chunk();
-            let take = piece.len().min(max_body + 1 - body.len());
+            let take = piece.len().min(cap - body.len());
             body.extend_from_slice(&piece[..take]);
             chunk.advance(take);
         }

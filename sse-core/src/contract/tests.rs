@@ -434,6 +434,11 @@ fn read_body_stops_one_byte_past_the_limit() {
     assert_eq!(block_on(read_body(chunks(vec![]), 2)), Ok(Vec::new()));
     let failing = stream::iter([Ok(&b"a"[..]), Err("gone")]);
     assert_eq!(block_on(read_body(failing, 10)), Err("gone"));
+    // A limit from outside cannot overflow.
+    assert_eq!(
+        block_on(read_body(chunks(vec![b"ab"]), usize::MAX)),
+        Ok(b"ab".to_vec())
+    );
     // An endless body is not read to its end.
     let endless = stream::repeat(Ok::<_, ()>(&b"xxxx"[..]));
     assert_eq!(block_on(read_body(endless, 6)).map(|b| b.len()), Ok(7));
