@@ -6,10 +6,10 @@ use actix_web::body::BoxBody;
 use actix_web::http::StatusCode;
 use actix_web::http::header::ContentEncoding;
 use actix_web::{HttpRequest, HttpResponse, Responder};
-use sse_core::broker::ClientStream;
 use sse_core::contract;
 
-/// A [`contract::Response`] (or a bare [`ClientStream`]) as an actix-web
+/// A [`contract::Response`] (for a bare client stream:
+/// `SseResponse(stream.into())`) as an actix-web
 /// response; an event stream becomes a body that is written chunk by chunk
 /// as the broker yields, with no buffering.
 #[derive(Debug)]
@@ -18,12 +18,6 @@ pub struct SseResponse(pub contract::Response);
 impl From<contract::Response> for SseResponse {
     fn from(response: contract::Response) -> Self {
         Self(response)
-    }
-}
-
-impl From<ClientStream> for SseResponse {
-    fn from(stream: ClientStream) -> Self {
-        Self(contract::Response::stream(stream))
     }
 }
 

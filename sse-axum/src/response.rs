@@ -4,10 +4,10 @@ use std::convert::Infallible;
 
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
-use sse_core::broker::ClientStream;
 use sse_core::contract;
 
-/// A [`contract::Response`] (or a bare [`ClientStream`]) as an axum
+/// A [`contract::Response`] (for a bare client stream:
+/// `SseResponse(stream.into())`) as an axum
 /// response; an event stream becomes a body that is written chunk by chunk
 /// as the broker yields, with no buffering.
 #[derive(Debug)]
@@ -16,12 +16,6 @@ pub struct SseResponse(pub contract::Response);
 impl From<contract::Response> for SseResponse {
     fn from(response: contract::Response) -> Self {
         Self(response)
-    }
-}
-
-impl From<ClientStream> for SseResponse {
-    fn from(stream: ClientStream) -> Self {
-        Self(contract::Response::stream(stream))
     }
 }
 

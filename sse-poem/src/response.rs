@@ -1,10 +1,10 @@
 //! The contract's responses as poem responses.
 
 use poem::{Body, IntoResponse, Response};
-use sse_core::broker::ClientStream;
 use sse_core::contract;
 
-/// A [`contract::Response`] (or a bare [`ClientStream`]) as a poem
+/// A [`contract::Response`] (for a bare client stream:
+/// `SseResponse(stream.into())`) as a poem
 /// response; an event stream becomes a body that is written chunk by chunk
 /// as the broker yields, with no buffering.
 #[derive(Debug)]
@@ -13,12 +13,6 @@ pub struct SseResponse(pub contract::Response);
 impl From<contract::Response> for SseResponse {
     fn from(response: contract::Response) -> Self {
         Self(response)
-    }
-}
-
-impl From<ClientStream> for SseResponse {
-    fn from(stream: ClientStream) -> Self {
-        Self(contract::Response::stream(stream))
     }
 }
 

@@ -7,10 +7,10 @@ use rocket::futures::StreamExt;
 use rocket::http::Status;
 use rocket::response::stream::ReaderStream;
 use rocket::response::{self, Responder, Response};
-use sse_core::broker::ClientStream;
 use sse_core::contract;
 
-/// A [`contract::Response`] (or a bare [`ClientStream`]) as a Rocket
+/// A [`contract::Response`] (for a bare client stream:
+/// `SseResponse(stream.into())`) as a Rocket
 /// response; an event stream becomes a body that is written chunk by chunk
 /// as the broker yields, with no buffering.
 #[derive(Debug)]
@@ -19,12 +19,6 @@ pub struct SseResponse(pub contract::Response);
 impl From<contract::Response> for SseResponse {
     fn from(response: contract::Response) -> Self {
         Self(response)
-    }
-}
-
-impl From<ClientStream> for SseResponse {
-    fn from(stream: ClientStream) -> Self {
-        Self(contract::Response::stream(stream))
     }
 }
 

@@ -2,12 +2,12 @@
 
 use std::convert::Infallible;
 
-use sse_core::broker::ClientStream;
 use sse_core::contract;
 use warp::Reply;
 use warp::reply::Response;
 
-/// A [`contract::Response`] (or a bare [`ClientStream`]) as a warp reply;
+/// A [`contract::Response`] (for a bare client stream:
+/// `SseResponse(stream.into())`) as a warp reply;
 /// an event stream becomes a body that is written chunk by chunk as the
 /// broker yields, with no buffering.
 #[derive(Debug)]
@@ -16,12 +16,6 @@ pub struct SseResponse(pub contract::Response);
 impl From<contract::Response> for SseResponse {
     fn from(response: contract::Response) -> Self {
         Self(response)
-    }
-}
-
-impl From<ClientStream> for SseResponse {
-    fn from(stream: ClientStream) -> Self {
-        Self(contract::Response::stream(stream))
     }
 }
 

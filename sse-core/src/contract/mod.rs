@@ -80,6 +80,13 @@ impl Response {
     }
 }
 
+/// A bare client stream as the contract's `200` event-stream response.
+impl From<ClientStream> for Response {
+    fn from(stream: ClientStream) -> Self {
+        Response::stream(stream)
+    }
+}
+
 fn stream_headers() -> Vec<(&'static str, String)> {
     vec![
         ("content-type", "text/event-stream".into()),

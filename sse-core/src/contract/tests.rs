@@ -461,3 +461,12 @@ fn last_event_id_prefers_the_header() {
     );
     assert_eq!(last_event_id(None, Some("lastEventId=%FF")), None);
 }
+
+#[tokio::test]
+async fn a_bare_client_stream_becomes_a_stream_response() {
+    let hub = hub();
+    let response: Response = hub.broker().subscribe(["a"], None).unwrap().into();
+    assert_eq!(response.status, 200);
+    assert_eq!(header(&response, "content-type"), Some("text/event-stream"));
+    assert!(matches!(response.body, Body::Stream(_)));
+}
