@@ -1,44 +1,94 @@
-//! Black-box checks of `CONTRACT.md` against a server process: each check
-//! starts the server under test with the options it needs, talks to it
-//! only over HTTP, and stops it.
+//! Black-box checks of `CONTRACT.md` against a server: each check starts
+//! the server under test with the options it needs (as command-line
+//! arguments), talks to it only over HTTP, and stops it. The server is an
+//! example binary run as a process, or the same server run on a thread of
+//! the test process.
 
 use std::future::Future;
 use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use sse_core::decode::Decoded;
 
-use crate::client::{Error, EventStream, http_client, notify, open, within};
+use crate::client::{Error, EventStream, WAIT, http_client, notify, open, within};
 
-/// A server binary under test, such as `target/release/axum`.
+/// A framework's server under test.
 #[derive(Debug, Clone)]
 pub struct Target {
     /// The framework's name, for reports.
     pub framework: String,
-    /// The example binary.
-    pub binary: PathBuf,
+    /// How the server is started.
+    pub launch: Launch,
     /// When set, clients reach the server through nginx started with this
     /// configuration (`examples/deploy/nginx.conf`), its upstream and
     /// listen addresses swapped for ephemeral ones.
     pub nginx_config: Option<PathBuf>,
 }
 
+/// How a check starts the server under test; either way it is given
+/// `--addr 127.0.0.1:0` and the check's options.
+#[derive(Clone)]
+pub enum Launch {
+    /// An example binary, such as `target/release/axum`, run as a process
+    /// that prints `listening on http://HOST:PORT` and stops on SIGTERM.
+    Process(PathBuf),
+    /// A server run on a thread of this process.
+    InProcess(Serve),
+}
+
+impl std::fmt::Debug for Launch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Process(binary) => f.debug_tuple("Process").field(binary).finish(),
+            Self::InProcess(_) => f.write_str("InProcess"),
+        }
+    }
+}
+
+/// Resolves when an in-process server should shut down.
+pub type Stop = Pin<Box<dyn Future<Output = ()> + Send>>;
+/// Told an in-process server's address once it accepts connections.
+pub type Ready = Box<dyn FnOnce(SocketAddr) + Send>;
+/// Runs a server with command-line options until its [`Stop`] resolves,
+/// ending its streams and returning within a second of it.
+pub type Serve = Arc<dyn Fn(Vec<String>, Stop, Ready) -> Result<(), String> + Send + Sync>;
+
 /// A started server (and its proxy); both stopped when dropped.
 #[derive(Debug)]
 pub struct Running {
     /// `http://HOST:PORT` clients use: the server's, or the proxy's.
     pub base: String,
-    process: Child,
+    server: Server,
     proxy: Option<Proxy>,
+}
+
+#[derive(Debug)]
+enum Server {
+    Process(Child),
+    Thread {
+        /// Sending or dropping it stops the server.
+        stop: Option<tokio::sync::oneshot::Sender<()>>,
+        thread: Option<JoinHandle<Result<(), String>>>,
+    },
 }
 
 impl Drop for Running {
     fn drop(&mut self) {
-        let _ = self.process.kill();
-        let _ = self.process.wait();
+        match &mut self.server {
+            Server::Process(process) => {
+                let _ = process.kill();
+                let _ = process.wait();
+            }
+            // Dropping the sender stops the server; its thread ends within
+            // the server's shutdown grace, on its own.
+            Server::Thread { stop, .. } => drop(stop.take()),
+        }
     }
 }
 
@@ -108,43 +158,18 @@ async fn start_nginx(template: &std::path::Path, upstream: &str) -> Result<(Prox
 impl Target {
     /// Starts the server on an ephemeral loopback port with `options`.
     pub async fn start(&self, options: &[&str]) -> Result<Running, Error> {
-        let binary = self.binary.clone();
-        let options: Vec<String> = options.iter().map(|o| (*o).to_owned()).collect();
-        let started = tokio::task::spawn_blocking(move || {
-            let mut process = Command::new(&binary)
-                .args(["--addr", "127.0.0.1:0"])
-                .args(&options)
-                .env("RUST_LOG", "warn")
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .spawn()
-                .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
-            let Some(stdout) = process.stdout.take() else {
-                return Err("no stdout".to_owned());
-            };
-            // From here on, dropping `running` kills the process.
-            let mut running = Running {
-                base: String::new(),
-                process,
-                proxy: None,
-            };
-            let mut line = String::new();
-            BufReader::new(stdout)
-                .read_line(&mut line)
-                .map_err(|e| format!("reading the first line: {e}"))?;
-            running.base = line
-                .trim()
-                .strip_prefix("listening on ")
-                .ok_or_else(|| format!("unexpected first line {line:?}"))?
-                .to_owned();
-            ensure(!running.base.ends_with(":0"), || {
-                format!("announced {} instead of the real port", running.base)
-            })?;
-            Ok(running)
-        });
-        let mut running = within(started, "the server start")
-            .await?
-            .map_err(|e| format!("start task failed: {e}"))??;
+        let args: Vec<String> = ["--addr", "127.0.0.1:0"]
+            .iter()
+            .chain(options)
+            .map(|o| (*o).to_owned())
+            .collect();
+        let mut running = match &self.launch {
+            Launch::Process(binary) => start_process(binary.clone(), args).await?,
+            Launch::InProcess(serve) => start_thread(&self.framework, serve.clone(), args).await?,
+        };
+        ensure(!running.base.ends_with(":0"), || {
+            format!("announced {} instead of the real port", running.base)
+        })?;
         if let Some(template) = &self.nginx_config {
             let upstream = running.base.trim_start_matches("http://").to_owned();
             let (proxy, base) = start_nginx(template, &upstream).await?;
@@ -155,25 +180,123 @@ impl Target {
     }
 }
 
+async fn start_process(binary: PathBuf, args: Vec<String>) -> Result<Running, Error> {
+    let started = tokio::task::spawn_blocking(move || {
+        let mut process = Command::new(&binary)
+            .args(&args)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
+        let Some(stdout) = process.stdout.take() else {
+            return Err("no stdout".to_owned());
+        };
+        // From here on, dropping `running` kills the process.
+        let mut running = Running {
+            base: String::new(),
+            server: Server::Process(process),
+            proxy: None,
+        };
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .map_err(|e| format!("reading the first line: {e}"))?;
+        running.base = line
+            .trim()
+            .strip_prefix("listening on ")
+            .ok_or_else(|| format!("unexpected first line {line:?}"))?
+            .to_owned();
+        Ok(running)
+    });
+    within(started, "the server start")
+        .await?
+        .map_err(|e| format!("start task failed: {e}"))?
+}
+
+async fn start_thread(framework: &str, serve: Serve, args: Vec<String>) -> Result<Running, Error> {
+    let (ready, address) = tokio::sync::oneshot::channel();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::Builder::new()
+        .name(format!("{framework} server"))
+        .spawn(move || {
+            serve(
+                args,
+                Box::pin(async move {
+                    let _ = stopped.await;
+                }),
+                Box::new(move |addr| {
+                    let _ = ready.send(addr);
+                }),
+            )
+        })
+        .map_err(|e| format!("cannot start a server thread: {e}"))?;
+    let mut running = Running {
+        base: String::new(),
+        server: Server::Thread {
+            stop: Some(stop),
+            thread: Some(thread),
+        },
+        proxy: None,
+    };
+    match within(address, "the server start").await? {
+        Ok(addr) => running.base = format!("http://{addr}"),
+        // The server returned without binding: say why.
+        Err(_) => {
+            return Err(match running.exit_code_within(WAIT).await {
+                Ok(code) => format!("the server stopped before it was ready (exit {code:?})"),
+                Err(err) => err,
+            });
+        }
+    }
+    Ok(running)
+}
+
 impl Running {
-    /// Sends SIGTERM.
-    pub fn terminate(&self) -> Result<(), Error> {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.process.id().to_string()])
-            .status()
-            .map_err(|e| e.to_string())?;
-        ensure(status.success(), || "kill -TERM failed".into())
+    /// Asks the server to shut down: SIGTERM to a process, the stop signal
+    /// to a thread.
+    pub fn terminate(&mut self) -> Result<(), Error> {
+        match &mut self.server {
+            Server::Process(process) => {
+                let status = Command::new("kill")
+                    .args(["-TERM", &process.id().to_string()])
+                    .status()
+                    .map_err(|e| e.to_string())?;
+                ensure(status.success(), || "kill -TERM failed".into())
+            }
+            Server::Thread { stop, .. } => {
+                let stop = stop.take().ok_or("the server was already stopped")?;
+                stop.send(())
+                    .map_err(|()| "the server had already stopped".to_owned())
+            }
+        }
     }
 
-    /// Waits up to `limit` for the process to exit; its exit code.
+    /// Waits up to `limit` for the server to end; its exit code (0 for a
+    /// thread whose server returned cleanly).
     pub async fn exit_code_within(&mut self, limit: Duration) -> Result<Option<i32>, Error> {
         let deadline = tokio::time::Instant::now() + limit;
         loop {
-            if let Some(status) = self.process.try_wait().map_err(|e| e.to_string())? {
-                return Ok(status.code());
+            match &mut self.server {
+                Server::Process(process) => {
+                    if let Some(status) = process.try_wait().map_err(|e| e.to_string())? {
+                        return Ok(status.code());
+                    }
+                }
+                Server::Thread { thread, .. } => {
+                    if thread.as_ref().is_some_and(JoinHandle::is_finished) {
+                        let joined = thread.take().map(JoinHandle::join);
+                        return match joined {
+                            Some(Ok(Ok(()))) => Ok(Some(0)),
+                            Some(Ok(Err(err))) => Err(format!("the server failed: {err}")),
+                            Some(Err(_)) => Err("the server thread panicked".into()),
+                            None => Err("the server was already joined".into()),
+                        };
+                    }
+                }
             }
             if tokio::time::Instant::now() >= deadline {
-                return Err(format!("the process was still running after {limit:?}"));
+                return Err(format!("the server was still running after {limit:?}"));
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
@@ -690,54 +813,24 @@ async fn slow_client(target: &Target) -> Result<(), Error> {
     Ok(())
 }
 
-/// The raw bytes of a stream, read by `sse-core`'s decoder and by
-/// `eventsource-stream`, give the same events.
+/// Data that parsers get wrong (line breaks of every kind, non-ASCII,
+/// empty arrays, a bare number) reads the same through both parsers, which
+/// every stream of every check goes through (see [`EventStream`]).
 async fn parsers_agree(target: &Target) -> Result<(), Error> {
-    use eventsource_stream::Eventsource;
-    use futures::StreamExt;
-
     let server = target.start(&[]).await?;
-    let response = http_client()
-        .get(format!("{}/events?topic=p", server.base))
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
-    let mut body = response.bytes_stream();
-    let mut chunks: Vec<bytes::Bytes> = Vec::new();
+    let mut stream = subscribe(&server.base, "?topic=p", &[]).await?;
     let bodies = [r#""a\nb""#, r#"{"k":"é ☕"}"#, "[]", r#""\r\n\r\n""#, "0"];
     for (i, json) in bodies.iter().enumerate() {
         publish(&server.base, &format!("topic=p&event=e{i}"), json).await?;
     }
-    // Read until the last event has arrived.
-    let mut decoder = sse_core::decode::Decoder::new();
-    let mut ours = Vec::new();
-    while ours.len() < bodies.len() + 1 {
-        let chunk = within(body.next(), "the next chunk")
-            .await?
-            .ok_or("the stream ended")?
-            .map_err(|e| e.to_string())?;
-        decoder.feed(&chunk);
-        chunks.push(chunk);
-        while let Some(item) = decoder.next_item() {
-            if let Ok(Decoded::Event(event)) = item {
-                ours.push((
-                    event.event().to_owned(),
-                    event.data().to_owned(),
-                    event.last_event_id().to_owned(),
-                ));
-            }
-        }
+    for (i, json) in bodies.iter().enumerate() {
+        let event = stream.next_event().await?;
+        ensure(
+            event.event() == format!("e{i}") && event.data() == *json,
+            || format!("event {i}: {event:?}"),
+        )?;
     }
-    let theirs: Vec<(String, String, String)> =
-        futures::stream::iter(chunks.into_iter().map(Ok::<_, std::convert::Infallible>))
-            .eventsource()
-            .filter_map(|item| async move { item.ok() })
-            .map(|event| (event.event, event.data, event.id))
-            .collect()
-            .await;
-    ensure(ours == theirs, || {
-        format!("sse-core read {ours:?}\neventsource-stream read {theirs:?}")
-    })
+    Ok(())
 }
 
 async fn metrics(target: &Target) -> Result<(), Error> {
@@ -834,11 +927,28 @@ pub const THROUGH_PROXY: &[&str] = &[
 /// Runs every check against `target` (only [`THROUGH_PROXY`] when it sits
 /// behind nginx): (check name, outcome).
 pub async fn run_all(target: &Target) -> Vec<(&'static str, Result<(), Error>)> {
+    if target.nginx_config.is_some() {
+        run_named(target, THROUGH_PROXY).await
+    } else {
+        run_checks(target, CHECKS.iter()).await
+    }
+}
+
+/// Runs the checks called `names` against `target`, in [`CHECKS`] order.
+pub async fn run_named(target: &Target, names: &[&str]) -> Vec<(&'static str, Result<(), Error>)> {
+    run_checks(
+        target,
+        CHECKS.iter().filter(|(name, _)| names.contains(name)),
+    )
+    .await
+}
+
+async fn run_checks(
+    target: &Target,
+    checks: impl Iterator<Item = &Check>,
+) -> Vec<(&'static str, Result<(), Error>)> {
     let mut outcomes = Vec::new();
-    let selected = CHECKS
-        .iter()
-        .filter(|(name, _)| target.nginx_config.is_none() || THROUGH_PROXY.contains(name));
-    for (name, check) in selected {
+    for (name, check) in checks {
         let outcome = match tokio::time::timeout(Duration::from_secs(30), check(target)).await {
             Ok(outcome) => outcome,
             Err(_) => Err("the check took longer than 30 s".into()),

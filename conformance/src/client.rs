@@ -1,14 +1,18 @@
-//! A test client: opens event streams over HTTP and reads them with
-//! `sse-core`'s decoder, every wait bounded.
+//! A test client: opens event streams over HTTP and reads every one of
+//! them with two parsers, `sse-core`'s decoder and the independent
+//! `eventsource-stream`, failing when they disagree; every wait bounded.
 
+use std::collections::VecDeque;
+use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-use bytes::Bytes;
-use futures::{Stream, StreamExt};
+use bytes::{Bytes, BytesMut};
+use futures::channel::mpsc;
+use futures::{FutureExt, Stream, StreamExt};
 use reqwest::header::HeaderMap;
-use sse_core::decode::{DecodeStream, Decoded, MessageEvent};
+use sse_core::decode::{Decoded, Decoder, MessageEvent};
 
 /// How long any single wait lasts before a check fails.
 pub const WAIT: Duration = Duration::from_secs(5);
@@ -18,13 +22,94 @@ pub type Error = String;
 
 type Chunks = Pin<Box<dyn Stream<Item = Result<Bytes, reqwest::Error>> + Send>>;
 
-/// An open event stream.
+/// An open event stream. Each chunk goes to both parsers; every event
+/// `sse-core` reads must be the next event `eventsource-stream` read from
+/// the same bytes (name, data and id), or reading fails.
 pub struct EventStream {
     /// The response status.
     pub status: u16,
     /// The response headers.
     pub headers: HeaderMap,
-    items: DecodeStream<Chunks>,
+    chunks: Chunks,
+    ended: bool,
+    ours: Decoder,
+    decoded: VecDeque<Decoded>,
+    theirs: SecondParser,
+}
+
+/// `eventsource-stream`, which only reads streams: bytes go in through a
+/// channel, and the events it has parsed are taken without waiting.
+///
+/// It gets the same bytes as `sse-core`, but joined up to each point where
+/// `sse-core` completed an item: it rescans a line for every chunk of it,
+/// which makes a 500 kB event arriving in 4 kB chunks cost seconds.
+struct SecondParser {
+    input: mpsc::UnboundedSender<Result<Bytes, Infallible>>,
+    events: eventsource_stream::EventStream<mpsc::UnboundedReceiver<Result<Bytes, Infallible>>>,
+    unsent: BytesMut,
+    parsed: VecDeque<(String, String, String)>,
+}
+
+impl SecondParser {
+    fn new() -> Self {
+        use eventsource_stream::Eventsource;
+        let (input, output) = mpsc::unbounded();
+        Self {
+            input,
+            events: output.eventsource(),
+            unsent: BytesMut::new(),
+            parsed: VecDeque::new(),
+        }
+    }
+
+    fn feed(&mut self, chunk: &[u8]) {
+        self.unsent.extend_from_slice(chunk);
+    }
+
+    /// Parses what was fed so far.
+    fn flush(&mut self) -> Result<(), Error> {
+        if !self.unsent.is_empty() {
+            self.input
+                .unbounded_send(Ok(self.unsent.split().freeze()))
+                .map_err(|e| e.to_string())?;
+        }
+        self.drain()
+    }
+
+    fn finish(&mut self) -> Result<(), Error> {
+        self.flush()?;
+        self.input.close_channel();
+        self.drain()
+    }
+
+    /// Takes every event parsed so far; the channel holds all the input,
+    /// so the parser never waits on anything but more chunks.
+    fn drain(&mut self) -> Result<(), Error> {
+        loop {
+            // eventsource-stream 0.2 panics on some input (a BOM): that is
+            // a failed read, not a crashed suite.
+            let next = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                self.events.next().now_or_never()
+            }))
+            .map_err(|_| "eventsource-stream panicked on this stream".to_owned())?;
+            let Some(Some(item)) = next else {
+                return Ok(());
+            };
+            let event = item.map_err(|e| format!("eventsource-stream failed: {e}"))?;
+            self.parsed.push_back((event.event, event.data, event.id));
+        }
+    }
+
+    /// Checks that the next event read here is `event`.
+    fn agree(&mut self, event: &MessageEvent) -> Result<(), Error> {
+        let ours = (event.event(), event.data(), event.last_event_id());
+        match self.parsed.pop_front() {
+            Some((name, data, id)) if (name.as_str(), data.as_str(), id.as_str()) == ours => Ok(()),
+            theirs => Err(format!(
+                "the parsers disagree: sse-core read {ours:?}, eventsource-stream read {theirs:?}"
+            )),
+        }
+    }
 }
 
 impl std::fmt::Debug for EventStream {
@@ -59,15 +144,26 @@ pub async fn open(
     let response = response.map_err(|e| format!("request failed: {e}"))?;
     let status = response.status().as_u16();
     let headers = response.headers().clone();
-    let chunks: Chunks = Box::pin(response.bytes_stream());
-    Ok(EventStream {
+    Ok(EventStream::new(
         status,
         headers,
-        items: DecodeStream::new(chunks),
-    })
+        Box::pin(response.bytes_stream()),
+    ))
 }
 
 impl EventStream {
+    fn new(status: u16, headers: HeaderMap, chunks: Chunks) -> Self {
+        Self {
+            status,
+            headers,
+            chunks,
+            ended: false,
+            ours: Decoder::new(),
+            decoded: VecDeque::new(),
+            theirs: SecondParser::new(),
+        }
+    }
+
     /// A response header as text.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
@@ -81,11 +177,50 @@ impl EventStream {
 
     /// [`next_item`](Self::next_item) with another bound.
     pub async fn next_item_within(&mut self, wait: Duration) -> Result<Decoded, Error> {
-        match tokio::time::timeout(wait, self.items.next()).await {
-            Err(_) => Err(format!("nothing arrived within {wait:?}")),
-            Ok(None) => Err("the stream ended".into()),
-            Ok(Some(Err(err))) => Err(format!("the stream failed: {err}")),
-            Ok(Some(Ok(item))) => Ok(item),
+        let deadline = tokio::time::Instant::now() + wait;
+        match self.next_item_until(deadline, wait).await? {
+            Some(item) => Ok(item),
+            None => Err("the stream ended".into()),
+        }
+    }
+
+    /// The next item, `None` at the end of the stream; `wait` is what
+    /// `deadline` was set to, for the message.
+    async fn next_item_until(
+        &mut self,
+        deadline: tokio::time::Instant,
+        wait: Duration,
+    ) -> Result<Option<Decoded>, Error> {
+        loop {
+            if let Some(item) = self.decoded.pop_front() {
+                if let Decoded::Event(event) = &item {
+                    self.theirs.agree(event)?;
+                }
+                return Ok(Some(item));
+            }
+            if self.ended {
+                return Ok(None);
+            }
+            match tokio::time::timeout_at(deadline, self.chunks.next()).await {
+                Err(_) => return Err(format!("nothing arrived within {wait:?}")),
+                Ok(Some(Err(err))) => return Err(format!("the stream failed: {err}")),
+                Ok(Some(Ok(chunk))) => {
+                    self.ours.feed(&chunk);
+                    self.theirs.feed(&chunk);
+                }
+                Ok(None) => {
+                    self.ended = true;
+                    self.ours.finish();
+                    self.theirs.finish()?;
+                }
+            }
+            while let Some(item) = self.ours.next_item() {
+                self.decoded
+                    .push_back(item.map_err(|e| format!("sse-core failed: {e}"))?);
+            }
+            if !self.decoded.is_empty() {
+                self.theirs.flush()?;
+            }
         }
     }
 
@@ -101,13 +236,17 @@ impl EventStream {
     /// Whether the stream ends (cleanly) within `wait`.
     pub async fn ends_within(&mut self, wait: Duration) -> Result<(), Error> {
         let deadline = tokio::time::Instant::now() + wait;
-        loop {
-            match tokio::time::timeout_at(deadline, self.items.next()).await {
-                Err(_) => return Err(format!("the stream was still open after {wait:?}")),
-                Ok(None) => return Ok(()),
-                Ok(Some(Err(err))) => return Err(format!("the stream failed: {err}")),
-                Ok(Some(Ok(_))) => {}
-            }
+        while self
+            .next_item_until(deadline, wait)
+            .await
+            .map_err(|e| format!("the stream was still open: {e}"))?
+            .is_some()
+        {}
+        match self.theirs.parsed.pop_front() {
+            None => Ok(()),
+            Some(extra) => Err(format!(
+                "eventsource-stream read an event sse-core did not: {extra:?}"
+            )),
         }
     }
 }
@@ -155,4 +294,74 @@ pub async fn notify(
         .await?
         .map_err(|e| format!("publish body failed: {e}"))?;
     Ok((status, body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stream_of(chunks: &[&'static [u8]]) -> EventStream {
+        let chunks: Vec<Result<Bytes, reqwest::Error>> =
+            chunks.iter().map(|c| Ok(Bytes::from_static(c))).collect();
+        EventStream::new(
+            200,
+            HeaderMap::new(),
+            Box::pin(futures::stream::iter(chunks)),
+        )
+    }
+
+    #[tokio::test]
+    async fn both_parsers_read_every_event() {
+        let mut stream = stream_of(&[
+            b"retry: 10\n\n: hi\nid: 1\nevent: a\nda",
+            b"ta: x\r\ndata: y\r\n\r\ndata: z\n",
+            b"\nid: 2\ndata: w\n\n",
+        ]);
+        assert_eq!(
+            stream.next_item().await.unwrap(),
+            Decoded::Retry(Duration::from_millis(10))
+        );
+        let a = stream.next_event().await.unwrap();
+        assert_eq!((a.event(), a.data(), a.last_event_id()), ("a", "x\ny", "1"));
+        let z = stream.next_event().await.unwrap();
+        assert_eq!(
+            (z.event(), z.data(), z.last_event_id()),
+            ("message", "z", "1")
+        );
+        stream.next_event().await.unwrap();
+        stream.ends_within(WAIT).await.unwrap();
+        assert!(stream.theirs.parsed.is_empty());
+    }
+
+    #[test]
+    fn a_disagreement_fails_the_read() {
+        let mut theirs = SecondParser::new();
+        theirs.feed(b"event: a\ndata: one\n\n");
+        theirs.flush().unwrap();
+        let mut ours = Decoder::new();
+        ours.feed(b"event: a\ndata: two\n\n");
+        let Some(Ok(Decoded::Event(event))) = ours.next_item() else {
+            panic!("sse-core read no event");
+        };
+        let err = theirs.agree(&event).unwrap_err();
+        assert!(err.contains("disagree"), "{err}");
+        // Nothing parsed on the other side is a disagreement too.
+        assert!(theirs.agree(&event).is_err());
+    }
+
+    #[tokio::test]
+    async fn an_event_the_other_parser_holds_back_fails_the_read() {
+        // Lines ended by CR alone: sse-core dispatches at the blank line,
+        // eventsource-stream waits for a byte that might make it CRLF.
+        let mut stream = stream_of(&[b"data: a\rdata: b\r\r"]);
+        let err = stream.next_event().await.unwrap_err();
+        assert!(err.contains("disagree"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_panic_of_the_other_parser_fails_the_read() {
+        let mut stream = stream_of(&[b"\xEF\xBB\xBFdata: a\n\n"]);
+        let err = stream.next_event().await.unwrap_err();
+        assert!(err.contains("panicked"), "{err}");
+    }
 }

@@ -2,11 +2,13 @@
 //! (`../shared/CONTRACT.md`) over real HTTP, shared by every framework's
 //! tests so that all five are held to exactly the same behaviour.
 //!
-//! [`client`] speaks SSE over HTTP with `sse-core`'s decoder; [`adapter`]
-//! holds the checks each adapter crate runs against itself in-process;
-//! [`checks`] holds the black-box checks of the contract run against each
-//! example server as a process, and [`report`] lays their outcomes side by
-//! side (`cargo xtask conformance`).
+//! [`client`] speaks SSE over HTTP and reads every stream with two
+//! parsers, `sse-core`'s decoder and `eventsource-stream`, failing on any
+//! disagreement; [`adapter`] holds the checks each adapter crate runs
+//! against itself in-process; [`checks`] holds the black-box checks of the
+//! contract, run against each example server in-process (`cargo test`) or
+//! as a release binary (`cargo xtask conformance`), and [`report`] lays
+//! their outcomes side by side.
 
 pub mod adapter;
 pub mod checks;

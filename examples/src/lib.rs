@@ -1,16 +1,70 @@
-//! What the example servers share: the contract's options (command line,
-//! then environment), logging, the `listening on` line and the shutdown
-//! signal. Each `src/bin/<framework>.rs` only wires its adapter.
+//! The example servers, one per framework, all speaking the contract
+//! (`../shared/CONTRACT.md`), and what they share: the contract's options
+//! (command line, then environment), logging, the `listening on` line and
+//! the shutdown.
+//!
+//! Each framework's server is a [`Serve`] function in [`servers`], so that
+//! the conformance suite can run it in-process as well as its binary
+//! (`src/bin/<framework>.rs`, which is just [`main`] over it).
 
 // The servers' one line of output is their contract: stdout on purpose.
 #![allow(clippy::print_stdout)]
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
 use sse_core::broker::Broker;
 use sse_core::contract::{Config, parse_duration};
+
+pub mod servers;
+
+/// Resolves when the server should shut down: a signal for the binaries,
+/// the test's word in-process.
+pub type Stop = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// Told the bound address once the server accepts connections.
+pub type Ready = Box<dyn FnOnce(SocketAddr) + Send>;
+
+/// One framework's server: binds `config.addr`, calls `ready` with the
+/// real address, serves the contract until `stop` resolves, then ends the
+/// streams and returns within [`SHUTDOWN_GRACE`]. It builds the runtime
+/// its framework needs, so call it from a plain thread.
+pub type Serve = fn(config: Config, stop: Stop, ready: Ready) -> std::io::Result<()>;
+
+/// The `main` of every example binary: options from the command line and
+/// environment, logs, the `listening on` line, SIGINT/SIGTERM as stop.
+pub fn main(serve: Serve) -> ExitCode {
+    let config = Options::load();
+    match serve(config, Box::pin(shutdown_signal()), Box::new(announce)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!(%err, "the server failed");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs `serve` with options given as command-line arguments (without
+/// the program name), as the conformance suite does in-process.
+///
+/// # Errors
+///
+/// A bad option, or the server failing (for instance to bind).
+pub fn serve_with_args(
+    serve: Serve,
+    args: &[String],
+    stop: Stop,
+    ready: Ready,
+) -> Result<(), String> {
+    let config =
+        Options::config_from(std::iter::once("sse-example".to_owned()).chain(args.iter().cloned()))
+            .map_err(|err| err.to_string())?;
+    serve(config, stop, ready).map_err(|err| err.to_string())
+}
 
 /// How long a graceful shutdown may take before the process exits anyway.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
@@ -57,17 +111,31 @@ impl Options {
     /// returns the contract configuration; exits with a message on a bad
     /// option or one this build cannot honour.
     pub fn load() -> Config {
-        let options = Self::parse();
+        let config = Self::config_from(std::env::args_os()).unwrap_or_else(|err| err.exit());
         init_tracing();
+        config
+    }
+
+    /// Parses `args` (the program name first) and the environment into the
+    /// contract configuration.
+    ///
+    /// # Errors
+    ///
+    /// A malformed option, or one this build cannot honour (`--redis`).
+    pub fn config_from<I, T>(args: I) -> Result<Config, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let options = Self::try_parse_from(args)?;
         if options.redis.is_some() {
-            clap::Error::raw(
+            return Err(clap::Error::raw(
                 clap::error::ErrorKind::ArgumentConflict,
                 "--redis: multi-instance mode is not available in this build yet; \
                  run without it for the in-memory broker\n",
-            )
-            .exit();
+            ));
         }
-        options.config()
+        Ok(options.config())
     }
 
     /// The contract configuration these options describe.
@@ -105,34 +173,34 @@ pub fn announce(addr: SocketAddr) {
     tracing::info!(%addr, "ready");
 }
 
-/// The shutdown of one server: on SIGINT or SIGTERM the broker ends every
-/// stream, then the framework's graceful shutdown starts, and the process
-/// gives it [`SHUTDOWN_GRACE`] at most.
+/// The shutdown of one server: once its [`Stop`] resolves the broker ends
+/// every stream, then the framework's graceful shutdown starts, and the
+/// server gets [`SHUTDOWN_GRACE`] at most.
 #[derive(Debug, Clone)]
 pub struct Shutdown {
     signalled: tokio::sync::watch::Receiver<bool>,
 }
 
 impl Shutdown {
-    /// Watches for the signals (needs a Tokio runtime).
-    pub fn on_signal(broker: Broker) -> Self {
+    /// Waits for `stop` (needs a Tokio runtime).
+    pub fn on(stop: Stop, broker: Broker) -> Self {
         let (sender, signalled) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
-            shutdown_signal().await;
+            stop.await;
             broker.shutdown();
             let _ = sender.send(true);
         });
         Self { signalled }
     }
 
-    /// Resolves once the signal came and the streams were ended: the
+    /// Resolves once the stop came and the streams were ended: the
     /// trigger for the framework's graceful shutdown.
     pub async fn started(mut self) {
         let _ = self.signalled.wait_for(|signalled| *signalled).await;
     }
 
     /// Runs `server` until it stops, or until [`SHUTDOWN_GRACE`] after the
-    /// signal, whichever comes first.
+    /// stop, whichever comes first.
     pub async fn run<F: std::future::Future>(self, server: F) {
         let deadline = async {
             self.clone().started().await;

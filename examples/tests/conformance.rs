@@ -1,35 +1,78 @@
-//! The black-box contract checks against every example binary, run as a
-//! process on an ephemeral port; `cargo xtask conformance` runs the same
-//! checks against release builds and writes the matrix.
+//! The black-box contract checks against every framework's example server:
+//! all of them in-process, each server on a thread of its own and an
+//! ephemeral port; then the binaries themselves, for what only a process
+//! shows (the `listening on` line, SIGTERM, the exit code). `cargo xtask
+//! conformance` runs every check against release binaries and writes the
+//! matrix.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
-use sse_conformance::checks::{Target, run_all};
+use sse_conformance::checks::{CHECKS, Launch, Target, run_all, run_named};
 use sse_conformance::report::{Column, markdown};
+use sse_examples::{Serve, servers};
 
-const FRAMEWORKS: [(&str, &str); 5] = [
-    ("axum", env!("CARGO_BIN_EXE_axum")),
-    ("actix", env!("CARGO_BIN_EXE_actix")),
-    ("warp", env!("CARGO_BIN_EXE_warp")),
-    ("rocket", env!("CARGO_BIN_EXE_rocket")),
-    ("poem", env!("CARGO_BIN_EXE_poem")),
+const FRAMEWORKS: [(&str, Serve, &str); 5] = [
+    ("axum", servers::axum::serve, env!("CARGO_BIN_EXE_axum")),
+    ("actix", servers::actix::serve, env!("CARGO_BIN_EXE_actix")),
+    ("warp", servers::warp::serve, env!("CARGO_BIN_EXE_warp")),
+    (
+        "rocket",
+        servers::rocket::serve,
+        env!("CARGO_BIN_EXE_rocket"),
+    ),
+    ("poem", servers::poem::serve, env!("CARGO_BIN_EXE_poem")),
 ];
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_example_passes_every_check() {
-    let mut columns: Vec<Column> = Vec::new();
-    for (framework, binary) in FRAMEWORKS {
-        let target = Target {
-            framework: framework.into(),
-            binary: PathBuf::from(binary),
-            nginx_config: None,
-        };
-        columns.push((framework.into(), run_all(&target).await));
+/// What only a process shows.
+const AS_PROCESS: &[&str] = &["preamble and headers", "graceful shutdown"];
+
+fn in_process(framework: &str, serve: Serve) -> Target {
+    Target {
+        framework: framework.into(),
+        launch: Launch::InProcess(Arc::new(move |args, stop, ready| {
+            sse_examples::serve_with_args(serve, &args, stop, ready)
+        })),
+        nginx_config: None,
     }
+}
+
+fn assert_all_pass(columns: &[Column]) {
     let failures = columns
         .iter()
         .flat_map(|(_, outcomes)| outcomes)
         .filter(|(_, outcome)| outcome.is_err())
         .count();
-    assert_eq!(failures, 0, "\n{}", markdown(&columns));
+    assert_eq!(failures, 0, "\n{}", markdown(columns));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_framework_passes_every_check_in_process() {
+    let mut columns: Vec<Column> = Vec::new();
+    for (framework, serve, _) in FRAMEWORKS {
+        let outcomes = run_all(&in_process(framework, serve)).await;
+        assert_eq!(outcomes.len(), CHECKS.len(), "{framework}: every check ran");
+        columns.push((framework.into(), outcomes));
+    }
+    assert_all_pass(&columns);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_binary_announces_serves_and_stops_on_sigterm() {
+    let mut columns: Vec<Column> = Vec::new();
+    for (framework, _, binary) in FRAMEWORKS {
+        let target = Target {
+            framework: framework.into(),
+            launch: Launch::Process(PathBuf::from(binary)),
+            nginx_config: None,
+        };
+        let outcomes = run_named(&target, AS_PROCESS).await;
+        assert_eq!(
+            outcomes.len(),
+            AS_PROCESS.len(),
+            "{framework}: every check ran"
+        );
+        columns.push((framework.into(), outcomes));
+    }
+    assert_all_pass(&columns);
 }

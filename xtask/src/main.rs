@@ -118,7 +118,9 @@ fn conformance(via_nginx: bool) -> Result<(), String> {
         for framework in FRAMEWORKS {
             let target = sse_conformance::checks::Target {
                 framework: framework.into(),
-                binary: root.join("target/release").join(framework),
+                launch: sse_conformance::checks::Launch::Process(
+                    root.join("target/release").join(framework),
+                ),
                 nginx_config: nginx_config.clone(),
             };
             eprintln!("checking {framework}…");

@@ -1,0 +1,64 @@
+//! The contract served by Rocket: `cargo run -p sse-examples --bin rocket`.
+
+use std::net::SocketAddr;
+use std::sync::Mutex;
+
+use rocket::fairing::AdHoc;
+use sse_core::contract::{Config, Hub};
+
+use crate::{Ready, Shutdown, Stop};
+
+/// Serves the contract with Rocket; see [`Serve`](crate::Serve).
+pub fn serve(config: Config, stop: Stop, ready: Ready) -> std::io::Result<()> {
+    let addr: SocketAddr = config
+        .addr
+        .parse()
+        .map_err(|err| std::io::Error::new(std::io::ErrorKind::InvalidInput, err))?;
+    rocket::execute(async move {
+        let hub = Hub::new(config);
+        let rocket_config = rocket::Config {
+            address: addr.ip(),
+            port: addr.port(),
+            log_level: rocket::config::LogLevel::Critical,
+            // The stop ends the streams before Rocket stops; Rocket must
+            // not take the process's signals.
+            shutdown: rocket::config::Shutdown {
+                ctrlc: false,
+                signals: Default::default(),
+                grace: 0,
+                mercy: 1,
+                ..Default::default()
+            },
+            ..rocket::Config::release_default()
+        };
+        // Rocket binds at launch and tells the real port at liftoff.
+        let ready = Mutex::new(Some(ready));
+        let shutdown = Shutdown::on(stop, hub.broker().clone());
+        let rocket = rocket::custom(rocket_config)
+            .manage(hub)
+            .mount("/", sse_rocket::routes())
+            .attach(AdHoc::on_liftoff("ready", move |rocket| {
+                let config = rocket.config();
+                if let Some(ready) = ready.lock().ok().and_then(|mut ready| ready.take()) {
+                    ready(SocketAddr::new(config.address, config.port));
+                }
+                Box::pin(async {})
+            }))
+            .ignite()
+            .await
+            .map_err(std::io::Error::other)?;
+        let handle = rocket.shutdown();
+        let stopping = shutdown.clone();
+        rocket::tokio::spawn(async move {
+            stopping.started().await;
+            handle.notify();
+        });
+        let mut launched = Ok(());
+        shutdown
+            .run(async {
+                launched = rocket.launch().await.map(drop);
+            })
+            .await;
+        launched.map_err(std::io::Error::other)
+    })
+}
