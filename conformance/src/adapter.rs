@@ -145,21 +145,10 @@ pub async fn flushes_each_event_at_once(server: &Server) -> Result<(), Error> {
     Ok(())
 }
 
-/// Dropping the connection, even while the stream is idle, removes the
-/// client within a second.
+/// Dropping the connection, even while the stream is idle (the default
+/// heartbeat is far off), removes the client within a second.
 pub async fn notices_disconnect(server: &Server) -> Result<(), Error> {
-    disconnect_noticed_within(server, Duration::from_secs(1)).await
-}
-
-/// The weaker guarantee of frameworks that only notice a gone client when
-/// a write fails: the client is removed within two heartbeats and a second
-/// (the first write after the close still succeeds; the next one fails).
-pub async fn notices_disconnect_by_heartbeat(server: &Server) -> Result<(), Error> {
-    let heartbeat = server.hub.config().heartbeat;
-    disconnect_noticed_within(server, heartbeat * 2 + Duration::from_secs(1)).await
-}
-
-async fn disconnect_noticed_within(server: &Server, wait: Duration) -> Result<(), Error> {
+    let wait = Duration::from_secs(1);
     let broker = server.hub.broker();
     let before = broker.client_count();
     let mut stream = open(&http_client(), &server.base, "/events?topic=gone", &[]).await?;
@@ -261,15 +250,12 @@ pub async fn all(server: &Server) -> Result<(), Error> {
 /// `serve` is an `async fn(Config, compress: bool) -> Server` that serves
 /// the adapter's routes over a hub built from the config, plus a route at
 /// `/id` answering `format!("{:?}", last_event_id)` through the adapter's
-/// extractor. `idle_disconnect` holds attributes for the strict disconnect
-/// test (an `#[ignore = "why"]` where the framework cannot meet it), and
-/// `with_compression` names the compression test, for frameworks that
-/// have compression of their own.
+/// extractor. `with_compression` names the compression test, for
+/// frameworks that have compression of their own.
 #[macro_export]
 macro_rules! adapter_tests {
     (
         serve: $serve:path,
-        idle_disconnect: [$(#[$idle:meta])*],
         $(with_compression: $compression:ident,)?
     ) => {
         use $crate::adapter as checks;
@@ -302,20 +288,9 @@ macro_rules! adapter_tests {
         }
 
         #[::tokio::test]
-        $(#[$idle])*
         async fn notices_disconnect() {
             let server = $serve(SuiteConfig::default(), false).await;
             checks::notices_disconnect(&server).await.unwrap();
-        }
-
-        #[::tokio::test]
-        async fn notices_disconnect_by_heartbeat() {
-            let config = SuiteConfig {
-                heartbeat: ::std::time::Duration::from_millis(250),
-                ..SuiteConfig::default()
-            };
-            let server = $serve(config, false).await;
-            checks::notices_disconnect_by_heartbeat(&server).await.unwrap();
         }
 
         $(

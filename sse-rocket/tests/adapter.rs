@@ -48,5 +48,4 @@ async fn serve_with(config: Config, _compress: bool) -> Server {
 
 sse_conformance::adapter_tests! {
     serve: serve_with,
-    idle_disconnect: [#[ignore = "Rocket 0.5 keeps an idle stream of a gone client open until a write fails"]],
 }

@@ -36,6 +36,5 @@ async fn serve_with(config: Config, compress: bool) -> Server {
 
 sse_conformance::adapter_tests! {
     serve: serve_with,
-    idle_disconnect: [],
     with_compression: streams_through_compression,
 }

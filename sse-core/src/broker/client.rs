@@ -5,6 +5,7 @@ use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
@@ -23,6 +24,9 @@ use crate::encode::keep_alive;
 /// when the client goes away) unsubscribes the client at once.
 ///
 /// Polling needs a Tokio runtime with time enabled, for the heartbeat.
+///
+/// Some frameworks only notice that a client went away when a write to it
+/// fails; [`probe_idle`](Self::probe_idle) makes such writes happen.
 #[derive(Debug)]
 #[must_use = "streams do nothing unless polled"]
 pub struct ClientStream {
@@ -31,11 +35,34 @@ pub struct ClientStream {
     client_id: u64,
     reset: bool,
     preamble: Option<Bytes>,
-    /// Created at the first poll, which runs inside the runtime.
-    heartbeat: Option<Pin<Box<Sleep>>>,
-    last_write: Instant,
+    /// Due at the next heartbeat or probe; created at the first poll,
+    /// which runs inside the runtime.
+    timer: Option<Pin<Box<Sleep>>>,
+    /// The last frame (preamble, events or heartbeat): heartbeats count
+    /// from it.
+    last_frame: Instant,
+    /// Boxed: most streams have none, and every idle stream pays for the
+    /// inline size.
+    probe: Option<Box<Probe>>,
     ended: bool,
 }
+
+/// [`ClientStream::probe_idle`]'s state.
+#[derive(Debug)]
+struct Probe {
+    every: Duration,
+    /// The last write of anything, probes included: probes count from it.
+    last_write: Instant,
+}
+
+/// How often [`ClientStream::probe_idle`] should write, for a gone client
+/// to be noticed within a second: the first write after a close only draws
+/// the peer's reset, the second one fails.
+pub const PROBE_INTERVAL: Duration = Duration::from_millis(300);
+
+/// The probe: an empty line. Between frames it ends an event that has no
+/// data, which every SSE parser skips.
+const PROBE: &[u8] = b"\n";
 
 impl ClientStream {
     pub(super) fn new(shared: Arc<Shared>, key: usize, client_id: u64, reset: bool) -> Self {
@@ -45,8 +72,9 @@ impl ClientStream {
             client_id,
             reset,
             preamble: None,
-            heartbeat: None,
-            last_write: Instant::now(),
+            timer: None,
+            last_frame: Instant::now(),
+            probe: None,
             ended: false,
         }
     }
@@ -67,6 +95,34 @@ impl ClientStream {
     pub fn with_preamble(mut self, bytes: Bytes) -> Self {
         self.preamble = Some(bytes);
         self
+    }
+
+    /// Writes a single `\n` whenever nothing was written for `interval`
+    /// (see [`PROBE_INTERVAL`]), for frameworks that only notice that a
+    /// client went away when a write to it fails (Rocket 0.5, poem 3.1);
+    /// clients skip it. Heartbeats keep their own schedule. A zero
+    /// interval turns probing off.
+    ///
+    /// The price is a wake-up and a one-byte write per idle stream per
+    /// interval.
+    pub fn probe_idle(mut self, interval: Duration) -> Self {
+        self.probe = (!interval.is_zero()).then(|| {
+            Box::new(Probe {
+                every: interval,
+                last_write: self.last_frame,
+            })
+        });
+        self
+    }
+
+    /// Notes a write at `now`; a frame, unless it is a probe.
+    fn wrote(&mut self, now: Instant, frame: bool) {
+        if frame {
+            self.last_frame = now;
+        }
+        if let Some(probe) = &mut self.probe {
+            probe.last_write = now;
+        }
     }
 
     /// The stream as `Result` items, which most frameworks' streaming
@@ -146,31 +202,46 @@ impl ClientStream {
         }
     }
 
-    /// A heartbeat, if the stream has been idle for the interval.
-    fn poll_heartbeat(&mut self, cx: &mut Context<'_>) -> Poll<Bytes> {
-        let interval = self.shared.config.heartbeat;
-        if interval.is_zero() {
-            // Zero disables heartbeats (rather than sending them nonstop).
+    /// When the next heartbeat or probe is due, if any is on.
+    fn next_due(&self) -> Option<Instant> {
+        // Zero disables heartbeats (rather than sending them nonstop).
+        let heartbeat = Some(self.shared.config.heartbeat)
+            .filter(|interval| !interval.is_zero())
+            .map(|interval| self.last_frame + interval);
+        let probe = self.probe.as_ref().map(|p| p.last_write + p.every);
+        heartbeat.into_iter().chain(probe).min()
+    }
+
+    /// A heartbeat or a probe, if one is due.
+    fn poll_timer(&mut self, cx: &mut Context<'_>) -> Poll<Bytes> {
+        let Some(due) = self.next_due() else {
             return Poll::Pending;
-        }
-        let due = self.last_write + interval;
-        let sleep = self
-            .heartbeat
+        };
+        let timer = self
+            .timer
             .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(due)));
         // Writes do not move the timer (that would cost a timer update per
         // chunk); a timer that fires early is moved to the real deadline.
         loop {
-            match sleep.as_mut().poll(cx) {
-                Poll::Ready(()) if Instant::now() >= due => {
-                    let now = Instant::now();
-                    self.last_write = now;
-                    sleep.as_mut().reset(now + interval);
-                    return Poll::Ready(keep_alive());
-                }
-                Poll::Ready(()) => sleep.as_mut().reset(due),
+            match timer.as_mut().poll(cx) {
+                Poll::Ready(()) if Instant::now() >= due => break,
+                Poll::Ready(()) => timer.as_mut().reset(due),
                 Poll::Pending => return Poll::Pending,
             }
         }
+        let now = Instant::now();
+        let heartbeat = self.shared.config.heartbeat;
+        let frame = !heartbeat.is_zero() && now >= self.last_frame + heartbeat;
+        self.wrote(now, frame);
+        let bytes = if frame {
+            keep_alive()
+        } else {
+            Bytes::from_static(PROBE)
+        };
+        if let (Some(next), Some(timer)) = (self.next_due(), self.timer.as_mut()) {
+            timer.as_mut().reset(next);
+        }
+        Poll::Ready(bytes)
     }
 }
 
@@ -217,7 +288,7 @@ impl Stream for ClientStream {
             Read::End => return self.end(),
             Read::Chunk(chunk, count) => {
                 self.shared.metrics.delivered.inc_by(count);
-                self.last_write = Instant::now();
+                self.wrote(Instant::now(), true);
                 let chunk = match self.preamble.take() {
                     Some(preamble) => [preamble, chunk].concat().into(),
                     None => chunk,
@@ -227,10 +298,10 @@ impl Stream for ClientStream {
             Read::Nothing => {}
         }
         if let Some(preamble) = self.preamble.take() {
-            self.last_write = Instant::now();
+            self.wrote(Instant::now(), true);
             return Poll::Ready(Some(preamble));
         }
-        self.poll_heartbeat(cx).map(Some)
+        self.poll_timer(cx).map(Some)
     }
 }
 

@@ -33,7 +33,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use slab::Slab;
 use tokio::time::Instant;
 
-pub use client::{ClientStream, TryChunks};
+pub use client::{ClientStream, PROBE_INTERVAL, TryChunks};
 
 use crate::Event;
 use crate::metrics::Metrics;

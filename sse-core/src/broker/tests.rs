@@ -510,3 +510,84 @@ async fn a_zero_heartbeat_disables_heartbeats() {
     publish(&broker, "a", "x");
     assert!(ready(&mut stream).unwrap().is_some(), "events still flow");
 }
+
+#[tokio::test(start_paused = true)]
+async fn probes_fill_idle_gaps_and_heartbeats_keep_their_schedule() {
+    let config = BrokerConfig {
+        heartbeat: Duration::from_secs(1),
+        ..config()
+    };
+    let broker = Broker::with_first_id(config, 1000);
+    let mut stream = broker
+        .subscribe(["a"], None)
+        .unwrap()
+        .probe_idle(Duration::from_millis(300));
+    let start = tokio::time::Instant::now();
+    let mut written = Vec::new();
+    while start.elapsed() < Duration::from_millis(2100) {
+        let chunk = stream.next().await.unwrap();
+        written.push((start.elapsed().as_millis(), chunk));
+    }
+    let probe = Bytes::from_static(b"\n");
+    let heartbeat = Bytes::from_static(b": heartbeat\n\n");
+    assert_eq!(
+        written,
+        vec![
+            (300, probe.clone()),
+            (600, probe.clone()),
+            (900, probe.clone()),
+            (1000, heartbeat.clone()),
+            (1300, probe.clone()),
+            (1600, probe.clone()),
+            (1900, probe.clone()),
+            (2000, heartbeat),
+            (2300, probe),
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_write_postpones_the_probe_and_clients_skip_probes() {
+    let config = BrokerConfig {
+        heartbeat: Duration::ZERO,
+        ..config()
+    };
+    let broker = Broker::with_first_id(config, 1000);
+    let mut stream = broker
+        .subscribe(["a"], None)
+        .unwrap()
+        .probe_idle(Duration::from_millis(300));
+    let mut bytes = Vec::new();
+    tokio::time::advance(Duration::from_millis(200)).await;
+    publish(&broker, "a", "x");
+    bytes.extend_from_slice(&ready(&mut stream).unwrap().unwrap());
+    tokio::time::advance(Duration::from_millis(299)).await;
+    assert_eq!(ready(&mut stream), None, "299 ms after the write");
+    tokio::time::advance(Duration::from_millis(1)).await;
+    let probe = ready(&mut stream).unwrap().unwrap();
+    assert_eq!(&probe[..], b"\n");
+    bytes.extend_from_slice(&probe);
+    publish(&broker, "a", "y");
+    bytes.extend_from_slice(&ready(&mut stream).unwrap().unwrap());
+    assert_eq!(
+        events(&bytes),
+        [("1000".into(), "x".into()), ("1001".into(), "y".into())]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_zero_probe_interval_turns_probing_off() {
+    let broker = Broker::with_first_id(
+        BrokerConfig {
+            heartbeat: Duration::ZERO,
+            ..config()
+        },
+        1000,
+    );
+    let mut stream = broker
+        .subscribe(["a"], None)
+        .unwrap()
+        .probe_idle(Duration::ZERO);
+    tokio::time::advance(Duration::from_secs(3600)).await;
+    assert_eq!(ready(&mut stream), None);
+}
