@@ -237,3 +237,70 @@ pub async fn shutdown_signal() {
     let _ = interrupt.await;
     tracing::info!("shutting down");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Config, clap::Error> {
+        Options::config_from(std::iter::once("server").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn the_defaults_are_the_contracts() {
+        assert_eq!(parse(&[]).unwrap(), Config::default());
+    }
+
+    #[test]
+    fn every_option_reaches_the_config() {
+        let config = parse(&[
+            "--addr=127.0.0.1:0",
+            "--heartbeat=250ms",
+            "--retry=1s",
+            "--history=7",
+            "--history-ttl=2m",
+            "--client-buffer=3",
+            "--max-clients=9",
+            "--max-body=10",
+            "--publish-token=t",
+        ])
+        .unwrap();
+        let expected = Config {
+            addr: "127.0.0.1:0".into(),
+            heartbeat: Duration::from_millis(250),
+            retry: Duration::from_secs(1),
+            history: 7,
+            history_ttl: Duration::from_secs(120),
+            client_buffer: 3,
+            max_clients: 9,
+            max_body: 10,
+            publish_token: Some("t".into()),
+            redis: None,
+        };
+        assert_eq!(config, expected);
+    }
+
+    #[test]
+    fn bad_options_are_refused_with_the_reason() {
+        let err = parse(&["--heartbeat", "soon"]).unwrap_err().to_string();
+        assert!(err.contains("--heartbeat"), "{err}");
+        let err = parse(&["--redis", "redis://127.0.0.1"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not available"), "{err}");
+    }
+
+    #[test]
+    fn a_server_that_cannot_bind_says_so() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = taken.local_addr().unwrap().to_string();
+        let err = serve_with_args(
+            servers::axum::serve,
+            &["--addr".into(), addr],
+            Box::pin(std::future::pending()),
+            Box::new(|_| panic!("ready without a socket")),
+        )
+        .unwrap_err();
+        assert!(err.to_lowercase().contains("address"), "{err}");
+    }
+}
