@@ -202,14 +202,18 @@ impl ClientStream {
         }
     }
 
+    /// When the next heartbeat is due, if heartbeats are on.
+    fn heartbeat_due(&self) -> Option<Instant> {
+        // Zero disables heartbeats (rather than sending them nonstop).
+        Some(self.shared.config.heartbeat)
+            .filter(|interval| !interval.is_zero())
+            .map(|interval| self.last_frame + interval)
+    }
+
     /// When the next heartbeat or probe is due, if any is on.
     fn next_due(&self) -> Option<Instant> {
-        // Zero disables heartbeats (rather than sending them nonstop).
-        let heartbeat = Some(self.shared.config.heartbeat)
-            .filter(|interval| !interval.is_zero())
-            .map(|interval| self.last_frame + interval);
         let probe = self.probe.as_ref().map(|p| p.last_write + p.every);
-        heartbeat.into_iter().chain(probe).min()
+        self.heartbeat_due().into_iter().chain(probe).min()
     }
 
     /// A heartbeat or a probe, if one is due.
@@ -230,8 +234,7 @@ impl ClientStream {
             }
         }
         let now = Instant::now();
-        let heartbeat = self.shared.config.heartbeat;
-        let frame = !heartbeat.is_zero() && now >= self.last_frame + heartbeat;
+        let frame = self.heartbeat_due().is_some_and(|at| now >= at);
         self.wrote(now, frame);
         let bytes = if frame {
             keep_alive()
