@@ -48,32 +48,23 @@ fn live() -> isize {
 
 const CLIENTS: usize = 100_000;
 
-fn main() {
-    // `cargo bench` passes criterion-style arguments; a filter that names
-    // none of this file's measurements skips them.
-    let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
-    if filter.is_some_and(|f| !"memory/idle_subscription".contains(&f)) {
-        return;
-    }
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()
-        .expect("a runtime");
-    let _guard = rt.enter();
+/// Heap per stream after `CLIENTS` subscriptions, before and after the
+/// first poll, with `topic(i)` naming the i-th stream's topic.
+fn per_stream(topic: impl Fn(usize) -> String) -> (f64, f64, std::time::Duration) {
     let mut cx = Context::from_waker(noop_waker_ref());
-
     let broker = Broker::new(BrokerConfig {
-        max_clients: CLIENTS,
+        max_clients: CLIENTS + 1,
         ..BrokerConfig::default()
     });
-    // One client first, so the topic's map entry and slabs exist.
-    let _first = broker.subscribe(["feed"], None).expect("room");
+    // One client first, so that a shared topic's map entry and slabs exist.
+    let _first = broker.subscribe([topic(CLIENTS)], None).expect("room");
+    let names: Vec<String> = (0..CLIENTS).map(&topic).collect();
 
     let before = live();
     let mut streams: Vec<ClientStream> = Vec::with_capacity(CLIENTS);
     let vec_bytes = live() - before;
-    for _ in 1..CLIENTS {
-        streams.push(broker.subscribe(["feed"], None).expect("room"));
+    for name in &names {
+        streams.push(broker.subscribe([name], None).expect("room"));
     }
     let subscribed = live() - before - vec_bytes;
 
@@ -91,30 +82,80 @@ fn main() {
     // A stream lives in the framework's task: count its own size too, as
     // the baseline's receivers are counted inside their Vec.
     let stream_size = std::mem::size_of::<ClientStream>() as f64;
-    let per_subscribed = subscribed as f64 / (CLIENTS - 1) as f64 + stream_size;
-    let per_idle = per_subscribed + polled as f64 / (CLIENTS - 1) as f64;
-    drop(streams);
+    let per_subscribed = subscribed as f64 / CLIENTS as f64 + stream_size;
+    let per_idle = per_subscribed + polled as f64 / CLIENTS as f64;
+    (per_subscribed, per_idle, arming)
+}
+
+fn main() {
+    // `cargo bench` passes criterion-style arguments; a filter that names
+    // none of this file's measurements skips them.
+    let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    if filter.is_some_and(|f| !"memory/idle_subscription".contains(&f)) {
+        return;
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("a runtime");
+    let _guard = rt.enter();
+
+    let (one_subscribed, one_idle, arming) = per_stream(|_| "feed".to_owned());
+    // Topic names are counted: they are part of what a per-user topic costs.
+    let (user_subscribed, user_idle, _) = per_stream(|i| format!("user-{i}"));
 
     let (sender, _) = tokio::sync::broadcast::channel::<bytes::Bytes>(256);
     let before = live();
     let receivers: Vec<_> = (0..CLIENTS).map(|_| sender.subscribe()).collect();
     let per_receiver = (live() - before) as f64 / CLIENTS as f64;
     drop(receivers);
+    // A channel of its own per user, the baseline for one topic per user.
+    let before = live();
+    let channels: Vec<_> = (0..CLIENTS)
+        .map(|_| tokio::sync::broadcast::channel::<bytes::Bytes>(16))
+        .collect();
+    let per_channel = (live() - before) as f64 / CLIENTS as f64;
+    drop(channels);
 
     println!("| benchmark | heap per client | vs baseline |");
     println!("|---|---|---|");
+    for (name, bytes, base, base_name) in [
+        (
+            "one topic, subscribed",
+            one_subscribed,
+            per_receiver,
+            "tokio-broadcast",
+        ),
+        (
+            "one topic, idle (polled: waker and heartbeat armed)",
+            one_idle,
+            per_receiver,
+            "tokio-broadcast",
+        ),
+        (
+            "a topic per user, subscribed",
+            user_subscribed,
+            per_channel,
+            "tokio-broadcast channel",
+        ),
+        (
+            "a topic per user, idle",
+            user_idle,
+            per_channel,
+            "tokio-broadcast channel",
+        ),
+    ] {
+        println!(
+            "| memory/idle_subscription/sse-core, {name} | {bytes:.0} B | {:.1}× {base_name} |",
+            bytes / base
+        );
+    }
+    println!("| memory/idle_subscription/tokio-broadcast (receiver) | {per_receiver:.0} B |  |");
     println!(
-        "| memory/idle_subscription/sse-core, subscribed | {per_subscribed:.0} B | {:.1}× tokio-broadcast |",
-        per_subscribed / per_receiver
+        "| memory/idle_subscription/tokio-broadcast channel (capacity 16, one receiver) | {per_channel:.0} B |  |"
     );
     println!(
-        "| memory/idle_subscription/sse-core, idle (polled: waker and heartbeat armed) | {per_idle:.0} B | {:.1}× tokio-broadcast |",
-        per_idle / per_receiver
-    );
-    println!("| memory/idle_subscription/tokio-broadcast | {per_receiver:.0} B |  |");
-    println!(
-        "\nFirst poll of {} idle streams (waker registered, heartbeat timer armed): {:.1} ms",
-        CLIENTS - 1,
+        "\nFirst poll of {CLIENTS} idle streams on one topic (waker registered, heartbeat timer armed): {:.1} ms",
         arming.as_secs_f64() * 1e3
     );
 }
