@@ -17,6 +17,7 @@ pub(crate) struct Metrics {
     pub(crate) delivered: Counter,
     pub(crate) lagged: Counter,
     history: Gauge,
+    topics: Gauge,
 }
 
 impl Metrics {
@@ -28,6 +29,7 @@ impl Metrics {
             delivered: Counter::default(),
             lagged: Counter::default(),
             history: Gauge::default(),
+            topics: Gauge::default(),
         };
         let mut registry = Registry::default();
         registry.register("sse_clients", "Open event streams", metrics.clients.clone());
@@ -49,8 +51,13 @@ impl Metrics {
         );
         registry.register(
             "sse_history_events",
-            "Events a replay would offer now",
+            "Events a replay would offer now, over all topics",
             metrics.history.clone(),
+        );
+        registry.register(
+            "sse_topics",
+            "Topics held in memory: with subscribers or retained events",
+            metrics.topics.clone(),
         );
         Self {
             registry,
@@ -58,8 +65,9 @@ impl Metrics {
         }
     }
 
-    /// The text exposition, with the history gauge set to `history` first.
-    pub(crate) fn render(&self, history: usize) -> String {
+    /// The text exposition, with the gauges read at scrape time set first.
+    pub(crate) fn render(&self, topics: usize, history: usize) -> String {
+        self.topics.set(i64::try_from(topics).unwrap_or(i64::MAX));
         self.history.set(i64::try_from(history).unwrap_or(i64::MAX));
         let mut text = String::new();
         // Writing into a String cannot fail.

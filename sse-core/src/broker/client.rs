@@ -1,9 +1,11 @@
-//! One client's stream: its cursor read out of the log as chunks of bytes.
+//! One client's stream: its topics' logs read after its cursors, merged in
+//! id order, as chunks of bytes.
 
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, MutexGuard};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -11,8 +13,21 @@ use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
 use tokio::time::{Instant, Sleep};
 
-use super::{Shared, State};
+use super::Shared;
+use super::log::Entry;
+use super::topic::{ClientShared, Topic, TopicState};
 use crate::encode::keep_alive;
+
+/// A client's place in one of its topics.
+#[derive(Debug)]
+pub(super) struct Subscription {
+    pub(super) topic: Arc<Topic>,
+    /// Its key in the topic's subscribers.
+    pub(super) slot: usize,
+    /// Every frame of the topic up to this id was sent (or, after a reset,
+    /// is given up on).
+    pub(super) cursor: u64,
+}
 
 /// The frames for one client, as a `futures::Stream` of `Bytes` that any
 /// framework can send as a streaming response body.
@@ -31,7 +46,9 @@ use crate::encode::keep_alive;
 #[must_use = "streams do nothing unless polled"]
 pub struct ClientStream {
     shared: Arc<Shared>,
-    key: usize,
+    /// Sorted by topic name: the order their locks are taken in.
+    subscriptions: Box<[Subscription]>,
+    client: Arc<ClientShared>,
     client_id: u64,
     reset: bool,
     preamble: Option<Bytes>,
@@ -65,10 +82,17 @@ pub const PROBE_INTERVAL: Duration = Duration::from_millis(300);
 const PROBE: &[u8] = b"\n";
 
 impl ClientStream {
-    pub(super) fn new(shared: Arc<Shared>, key: usize, client_id: u64, reset: bool) -> Self {
+    pub(super) fn new(
+        shared: Arc<Shared>,
+        subscriptions: Box<[Subscription]>,
+        client: Arc<ClientShared>,
+        client_id: u64,
+        reset: bool,
+    ) -> Self {
         Self {
             shared,
-            key,
+            subscriptions,
+            client,
             client_id,
             reset,
             preamble: None,
@@ -139,63 +163,77 @@ impl ClientStream {
         Poll::Ready(None)
     }
 
-    /// The frames after the cursor, as one chunk; registers for a wake-up
+    /// The frames after the cursors, as one chunk; registers for a wake-up
     /// when there are none.
     fn read(&mut self, cx: &mut Context<'_>) -> Read {
-        let mut guard = self.shared.lock();
-        let State {
-            log,
-            clients,
-            closed,
-            ..
-        } = &mut *guard;
-        if *closed {
+        // One topic, the common case, needs no allocation for its guard.
+        if let [subscription] = &*self.subscriptions {
+            let topic = subscription.topic.clone();
+            self.read_locked(&mut [topic.lock()], cx)
+        } else {
+            let topics: Vec<Arc<Topic>> = self
+                .subscriptions
+                .iter()
+                .map(|subscription| subscription.topic.clone())
+                .collect();
+            // All of them at once, in name order: a publish to any of them
+            // is then wholly before this read or wholly after it, and one
+            // after it has a larger id than any read here.
+            let mut guards: Vec<MutexGuard<'_, TopicState>> =
+                topics.iter().map(|topic| topic.lock()).collect();
+            self.read_locked(&mut guards, cx)
+        }
+    }
+
+    /// [`read`](Self::read) with `states[i]` the locked state of
+    /// `subscriptions[i]`'s topic.
+    fn read_locked(&mut self, states: &mut [MutexGuard<'_, TopicState>], cx: &mut Context<'_>) -> Read {
+        if self.shared.is_closed() || self.client.is_lagging() {
             return Read::End;
         }
-        let Some(client) = clients.get_mut(self.key) else {
-            return Read::End;
-        };
-        if client.lagged {
-            return Read::End;
-        }
-        if client.cursor < log.floor() {
-            // Frames it never read were evicted: it fell too far behind.
-            client.lagged = true;
-            self.shared.metrics.lagged.inc();
-            return Read::End;
-        }
-        let mut first: Option<Bytes> = None;
-        let mut rest: Option<BytesMut> = None;
-        let mut count = 0;
-        for entry in log.after(client.cursor) {
-            if !client.topics.iter().any(|(t, _)| *t == entry.topic) {
-                continue;
+        let evicted_unsent = self
+            .subscriptions
+            .iter()
+            .zip(states.iter())
+            .any(|(subscription, state)| state.log.floor() > subscription.cursor);
+        if evicted_unsent {
+            // A frame of its own topics went before it was sent: it fell
+            // too far behind.
+            if self.client.lag() {
+                self.shared.metrics.lagged.inc();
             }
-            count += 1;
-            match (&first, &mut rest) {
-                (None, _) => first = Some(entry.frame.clone()),
-                (Some(head), None) => {
-                    let mut buf = BytesMut::with_capacity(head.len() + entry.frame.len() * 2);
-                    buf.extend_from_slice(head);
-                    buf.extend_from_slice(&entry.frame);
-                    rest = Some(buf);
-                }
-                (Some(_), Some(buf)) => buf.extend_from_slice(&entry.frame),
-            }
+            return Read::End;
         }
-        // Nothing after the newest id can be for this client yet, matching
-        // or not: skip it all next time.
-        client.cursor = log.newest();
-        client.pending = 0;
-        match rest.map(BytesMut::freeze).or(first) {
-            Some(chunk) => Read::Chunk(chunk, count),
+        let mut chunk = Chunk::default();
+        if let [state] = states {
+            chunk.extend(state.log.after(self.subscriptions[0].cursor));
+        } else {
+            let mut entries: Vec<&Entry> = self
+                .subscriptions
+                .iter()
+                .zip(states.iter())
+                .flat_map(|(subscription, state)| state.log.after(subscription.cursor))
+                .collect();
+            entries.sort_unstable_by_key(|entry| entry.id);
+            chunk.extend(entries);
+        }
+        for (subscription, state) in self.subscriptions.iter_mut().zip(states.iter()) {
+            subscription.cursor = subscription.cursor.max(state.log.last_id());
+        }
+        self.client.pending.store(0, Ordering::Relaxed);
+        match chunk.finish() {
+            Some((bytes, count)) => Read::Chunk(bytes, count),
             None => {
-                if !client
-                    .waker
-                    .as_ref()
-                    .is_some_and(|w| w.will_wake(cx.waker()))
-                {
-                    client.waker = Some(cx.waker().clone());
+                for (subscription, state) in self.subscriptions.iter().zip(states.iter_mut()) {
+                    if let Some(subscriber) = state.subscribers.get_mut(subscription.slot) {
+                        if !subscriber
+                            .waker
+                            .as_ref()
+                            .is_some_and(|w| w.will_wake(cx.waker()))
+                        {
+                            subscriber.waker = Some(cx.waker().clone());
+                        }
+                    }
                 }
                 Read::Nothing
             }
@@ -308,24 +346,54 @@ impl Stream for ClientStream {
     }
 }
 
-impl Drop for ClientStream {
-    fn drop(&mut self) {
-        let mut state = self.shared.lock();
-        let State {
-            topics, clients, ..
-        } = &mut *state;
-        let Some(client) = clients.try_remove(self.key) else {
-            return;
-        };
-        for (topic, slot) in client.topics {
-            if let Some(subscribers) = topics.get_mut(&topic) {
-                subscribers.try_remove(slot);
-                if subscribers.is_empty() {
-                    topics.remove(&topic);
+/// Frames joined into one chunk: a single frame is shared, not copied.
+#[derive(Default)]
+struct Chunk {
+    first: Option<Bytes>,
+    rest: Option<BytesMut>,
+    count: u64,
+}
+
+impl Chunk {
+    fn extend<'a>(&mut self, entries: impl IntoIterator<Item = &'a Entry>) {
+        for entry in entries {
+            self.count += 1;
+            match (&self.first, &mut self.rest) {
+                (None, _) => self.first = Some(entry.frame.clone()),
+                (Some(head), None) => {
+                    let mut buf = BytesMut::with_capacity(head.len() + entry.frame.len() * 2);
+                    buf.extend_from_slice(head);
+                    buf.extend_from_slice(&entry.frame);
+                    self.rest = Some(buf);
                 }
+                (Some(_), Some(buf)) => buf.extend_from_slice(&entry.frame),
             }
         }
-        drop(state);
+    }
+
+    fn finish(self) -> Option<(Bytes, u64)> {
+        let bytes = self.rest.map(BytesMut::freeze).or(self.first)?;
+        Some((bytes, self.count))
+    }
+}
+
+impl Drop for ClientStream {
+    fn drop(&mut self) {
+        let mut unused = Vec::new();
+        for subscription in &*self.subscriptions {
+            let mut state = subscription.topic.lock();
+            state.subscribers.try_remove(subscription.slot);
+            if state.is_unused() {
+                unused.push(subscription.topic.clone());
+            }
+        }
+        // A topic left with no subscribers and nothing retained costs no
+        // memory: forget it now (its lock is released, as forgetting takes
+        // the map's lock first).
+        for topic in &unused {
+            self.shared.forget_if_unused(topic);
+        }
+        self.shared.clients.fetch_sub(1, Ordering::SeqCst);
         self.shared.metrics.clients.dec();
     }
 }

@@ -1,9 +1,8 @@
-//! The one bounded log that is both the replay history and the fan-out
-//! buffer: published frames in id order, read by every client through its
-//! own cursor.
+//! One topic's bounded log: its published frames in id order, both the
+//! topic's replay history and its fan-out buffer, read by every subscriber
+//! through its own cursor.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -13,76 +12,73 @@ use tokio::time::Instant;
 #[derive(Debug)]
 pub(crate) struct Entry {
     pub(crate) id: u64,
-    pub(crate) topic: Arc<str>,
     pub(crate) frame: Bytes,
     pub(crate) published_at: Instant,
 }
 
-/// Where a client's stream starts reading.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Resume {
-    /// The id of the last frame the client counts as sent.
-    pub(crate) cursor: u64,
-    /// The last event id could not be honoured: events may have been lost.
-    pub(crate) reset: bool,
+/// How long and how much a log keeps.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Retention {
+    /// Frames offered for replay, the newest first.
+    pub(crate) history: usize,
+    /// Frames older than this are not offered for replay.
+    pub(crate) ttl: Duration,
+    /// Frames kept whatever their age while the topic has subscribers, so
+    /// that a subscriber within its buffer never misses one.
+    pub(crate) fan_out: usize,
 }
 
 #[derive(Debug)]
 pub(crate) struct Log {
     entries: VecDeque<Entry>,
-    /// Frames kept whatever their age, so that live clients can read them.
-    fan_out: usize,
-    /// Frames offered for replay, the newest first.
-    history: usize,
-    ttl: Duration,
-    /// The newest id no longer held (evicted, or issued before the start).
+    /// The newest id of this topic no longer held (evicted, or, for a new
+    /// log, a bound on any evicted before it existed).
     floor: u64,
-    /// The newest id issued.
-    newest: u64,
 }
 
 impl Log {
-    /// A log whose first id will be `first_id`.
-    pub(crate) fn new(first_id: u64, history: usize, ttl: Duration, client_buffer: usize) -> Self {
-        let before_first = first_id.saturating_sub(1);
+    /// An empty log: ids up to `floor` may have existed and are gone.
+    pub(crate) fn new(floor: u64) -> Self {
         Self {
             entries: VecDeque::new(),
-            fan_out: client_buffer.max(1),
-            history,
-            ttl,
-            floor: before_first,
-            newest: before_first,
+            floor,
         }
-    }
-
-    pub(crate) fn newest(&self) -> u64 {
-        self.newest
     }
 
     pub(crate) fn floor(&self) -> u64 {
         self.floor
     }
 
-    /// Issues the next id and appends `frame` under it.
-    pub(crate) fn append(&mut self, topic: Arc<str>, frame: Bytes, now: Instant) -> u64 {
-        self.newest += 1;
+    /// The newest id this log held or holds: every frame up to it is
+    /// either here or below the floor.
+    pub(crate) fn last_id(&self) -> u64 {
+        self.entries.back().map_or(self.floor, |entry| entry.id)
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Appends `frame` under `id`, which must be larger than every id
+    /// appended before.
+    pub(crate) fn append(&mut self, id: u64, frame: Bytes, now: Instant) {
+        debug_assert!(id > self.last_id());
         self.entries.push_back(Entry {
-            id: self.newest,
-            topic,
+            id,
             frame,
             published_at: now,
         });
-        self.evict(now);
-        self.newest
     }
 
-    /// Drops what neither replay nor fan-out needs: past the larger of the
-    /// two bounds, and past the fan-out bound once expired.
-    pub(crate) fn evict(&mut self, now: Instant) {
-        let capacity = self.history.max(self.fan_out);
+    /// Drops what neither replay nor fan-out needs: past the history
+    /// bound, and past it or the fan-out bound (the larger while
+    /// `subscribed`) once expired.
+    pub(crate) fn evict(&mut self, retention: &Retention, subscribed: bool, now: Instant) {
+        let fan_out = if subscribed { retention.fan_out } else { 0 };
+        let capacity = retention.history.max(fan_out);
         while let Some(front) = self.entries.front() {
-            let over = self.entries.len() > capacity
-                || (self.entries.len() > self.fan_out && self.expired(front, now));
+            let len = self.entries.len();
+            let over = len > capacity || (len > fan_out && expired(front, retention.ttl, now));
             if !over {
                 break;
             }
@@ -91,61 +87,43 @@ impl Log {
         }
     }
 
-    fn expired(&self, entry: &Entry, now: Instant) -> bool {
-        now.saturating_duration_since(entry.published_at) > self.ttl
-    }
-
     /// How many retained frames a replay would offer now.
-    pub(crate) fn replayable(&self, now: Instant) -> usize {
-        self.entries.len() - self.replay_start(now)
+    pub(crate) fn replayable(&self, retention: &Retention, now: Instant) -> usize {
+        self.entries.len() - self.replay_start(retention, now)
     }
 
     /// The index of the oldest frame a replay may offer.
-    fn replay_start(&self, now: Instant) -> usize {
-        let by_count = self.entries.len().saturating_sub(self.history);
-        let by_age = self.entries.partition_point(|e| self.expired(e, now));
+    fn replay_start(&self, retention: &Retention, now: Instant) -> usize {
+        let by_count = self.entries.len().saturating_sub(retention.history);
+        let by_age = self
+            .entries
+            .partition_point(|e| expired(e, retention.ttl, now));
         by_count.max(by_age)
     }
 
-    /// Where a client that last saw `last_event_id` resumes.
-    ///
-    /// No id: live events only. An id inside what replay still covers:
-    /// every frame after it. Anything else (unparsable, newer than any id
-    /// issued, or older than the replay window, so events after it are
-    /// gone): a reset, and every frame replay still covers.
-    pub(crate) fn resume(&self, last_event_id: Option<&str>, now: Instant) -> Resume {
-        let Some(given) = last_event_id else {
-            return Resume {
-                cursor: self.newest,
-                reset: false,
-            };
-        };
-        let start = self.replay_start(now);
-        let replay_floor = match start.checked_sub(1) {
+    /// The newest id that replay no longer offers: a client that saw it
+    /// (or a later one) can be replayed exactly what followed; one that
+    /// saw only older ids missed something.
+    pub(crate) fn replay_floor(&self, retention: &Retention, now: Instant) -> u64 {
+        match self.replay_start(retention, now).checked_sub(1) {
             Some(before) => self.entries[before].id,
             None => self.floor,
-        };
-        match parse_id(given) {
-            Some(id) if (replay_floor..=self.newest).contains(&id) => Resume {
-                cursor: id,
-                reset: false,
-            },
-            _ => Resume {
-                cursor: replay_floor,
-                reset: true,
-            },
         }
     }
 
     /// The frames after `cursor`, oldest first.
-    pub(crate) fn after(&self, cursor: u64) -> impl Iterator<Item = &Entry> {
+    pub(crate) fn after(&self, cursor: u64) -> std::collections::vec_deque::Iter<'_, Entry> {
         let start = self.entries.partition_point(|e| e.id <= cursor);
         self.entries.range(start..)
     }
 }
 
+fn expired(entry: &Entry, ttl: Duration, now: Instant) -> bool {
+    now.saturating_duration_since(entry.published_at) > ttl
+}
+
 /// Ids are decimal digits only; `u64::from_str` would also take a sign.
-fn parse_id(text: &str) -> Option<u64> {
+pub(crate) fn parse_id(text: &str) -> Option<u64> {
     if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -158,10 +136,21 @@ mod tests {
 
     const T: Duration = Duration::from_secs(60);
 
-    fn log_with(ids: u64, history: usize, fan_out: usize, now: Instant) -> Log {
-        let mut log = Log::new(100, history, T, fan_out);
-        for _ in 0..ids {
-            log.append(Arc::from("t"), Bytes::new(), now);
+    fn retention(history: usize, fan_out: usize) -> Retention {
+        Retention {
+            history,
+            ttl: T,
+            fan_out,
+        }
+    }
+
+    /// A subscribed log of ids 100.., every other id (the rest went to
+    /// other topics).
+    fn log_with(count: u64, retention: &Retention, now: Instant) -> Log {
+        let mut log = Log::new(99);
+        for i in 0..count {
+            log.append(100 + 2 * i, Bytes::new(), now);
+            log.evict(retention, true, now);
         }
         log
     }
@@ -171,180 +160,85 @@ mod tests {
     }
 
     #[test]
-    fn ids_start_at_the_seed_and_increase() {
+    fn frames_come_after_the_cursor_in_id_order() {
         let now = Instant::now();
-        let log = log_with(3, 10, 10, now);
-        assert_eq!(ids_after(&log, 0), [100, 101, 102]);
-        assert_eq!(log.newest(), 102);
+        let log = log_with(3, &retention(10, 10), now);
+        assert_eq!(ids_after(&log, 0), [100, 102, 104]);
+        assert_eq!(ids_after(&log, 101), [102, 104]);
+        assert_eq!(ids_after(&log, 102), [104]);
+        assert_eq!(log.last_id(), 104);
         assert_eq!(log.floor(), 99);
+        assert_eq!(Log::new(7).last_id(), 7);
     }
 
     #[test]
-    fn resume_without_an_id_is_live_only() {
+    fn eviction_by_count_moves_the_floor_to_the_evicted_id() {
         let now = Instant::now();
-        let log = log_with(3, 10, 10, now);
-        let resume = log.resume(None, now);
-        assert_eq!(
-            resume,
-            Resume {
-                cursor: 102,
-                reset: false
-            }
-        );
-        assert!(ids_after(&log, resume.cursor).is_empty());
+        let retention = retention(3, 3);
+        let log = log_with(5, &retention, now);
+        assert_eq!(ids_after(&log, 0), [104, 106, 108]);
+        assert_eq!(log.floor(), 102);
+        assert_eq!(log.replay_floor(&retention, now), 102);
     }
 
     #[test]
-    fn resume_inside_the_window_replays_what_follows() {
+    fn fan_out_keeps_frames_that_replay_no_longer_offers_while_subscribed() {
         let now = Instant::now();
-        let log = log_with(5, 10, 10, now);
-        assert_eq!(
-            log.resume(Some("101"), now),
-            Resume {
-                cursor: 101,
-                reset: false
-            }
-        );
-        assert_eq!(
-            log.resume(Some("104"), now),
-            Resume {
-                cursor: 104,
-                reset: false
-            }
-        );
-        // The id before the first one is still exact: nothing was lost.
-        assert_eq!(
-            log.resume(Some("99"), now),
-            Resume {
-                cursor: 99,
-                reset: false
-            }
-        );
+        let retention = retention(2, 4);
+        let mut log = log_with(5, &retention, now);
+        assert_eq!(ids_after(&log, 0), [102, 104, 106, 108]);
+        assert_eq!(log.replayable(&retention, now), 2);
+        assert_eq!(log.replay_floor(&retention, now), 104);
+        // Without subscribers, only history is kept.
+        log.evict(&retention, false, now);
+        assert_eq!(ids_after(&log, 0), [106, 108]);
+        assert_eq!(log.floor(), 104);
     }
 
     #[test]
-    fn unhonourable_ids_reset_to_everything_retained() {
+    fn history_zero_offers_nothing_for_replay() {
         let now = Instant::now();
-        let log = log_with(5, 10, 10, now);
-        for given in [
-            "",
-            "abc",
-            "+101",
-            "-1",
-            "1.5",
-            "105",
-            "99999999999999999999",
-            "98",
-            "0",
-        ] {
-            assert_eq!(
-                log.resume(Some(given), now),
-                Resume {
-                    cursor: 99,
-                    reset: true
-                },
-                "{given:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn eviction_by_count_moves_the_floor() {
-        let now = Instant::now();
-        let log = log_with(5, 3, 3, now);
-        assert_eq!(ids_after(&log, 0), [102, 103, 104]);
-        assert_eq!(log.floor(), 101);
-        assert_eq!(
-            log.resume(Some("101"), now),
-            Resume {
-                cursor: 101,
-                reset: false
-            }
-        );
-        assert_eq!(
-            log.resume(Some("100"), now),
-            Resume {
-                cursor: 101,
-                reset: true
-            }
-        );
-    }
-
-    #[test]
-    fn fan_out_keeps_frames_that_replay_no_longer_offers() {
-        let now = Instant::now();
-        let log = log_with(5, 2, 4, now);
-        assert_eq!(ids_after(&log, 0), [101, 102, 103, 104]);
-        assert_eq!(log.replayable(now), 2);
-        assert_eq!(
-            log.resume(Some("102"), now),
-            Resume {
-                cursor: 102,
-                reset: false
-            }
-        );
-        assert_eq!(
-            log.resume(Some("101"), now),
-            Resume {
-                cursor: 102,
-                reset: true
-            }
-        );
-    }
-
-    #[test]
-    fn history_zero_disables_replay() {
-        let now = Instant::now();
-        let log = log_with(3, 0, 4, now);
-        assert_eq!(log.replayable(now), 0);
-        assert_eq!(
-            log.resume(Some("102"), now),
-            Resume {
-                cursor: 102,
-                reset: false
-            }
-        );
-        assert_eq!(
-            log.resume(Some("101"), now),
-            Resume {
-                cursor: 102,
-                reset: true
-            }
-        );
+        let retention = retention(0, 4);
+        let mut log = log_with(3, &retention, now);
+        assert_eq!(log.replayable(&retention, now), 0);
+        assert_eq!(log.replay_floor(&retention, now), 104);
+        log.evict(&retention, false, now);
+        assert!(log.is_empty());
+        assert_eq!(log.last_id(), 104);
     }
 
     #[test]
     fn expired_frames_are_not_replayed_and_are_evicted_past_fan_out() {
         let start = Instant::now();
-        let mut log = Log::new(100, 10, T, 1);
-        log.append(Arc::from("t"), Bytes::new(), start);
-        log.append(Arc::from("t"), Bytes::new(), start + T / 2);
+        let retention = retention(10, 1);
+        let mut log = Log::new(99);
+        log.append(100, Bytes::new(), start);
+        log.append(101, Bytes::new(), start + T / 2);
         let later = start + T + Duration::from_millis(1);
-        assert_eq!(log.replayable(later), 1);
-        assert_eq!(
-            log.resume(Some("99"), later),
-            Resume {
-                cursor: 100,
-                reset: true
-            }
-        );
-        assert_eq!(
-            log.resume(Some("100"), later),
-            Resume {
-                cursor: 100,
-                reset: false
-            }
-        );
-        log.evict(later);
+        assert_eq!(log.replayable(&retention, later), 1);
+        assert_eq!(log.replay_floor(&retention, later), 100);
+        log.evict(&retention, true, later);
         assert_eq!(log.floor(), 100);
         assert_eq!(ids_after(&log, 0), [101]);
         let much_later = later + T;
-        log.evict(much_later);
+        log.evict(&retention, true, much_later);
         assert_eq!(
             ids_after(&log, 0),
             [101],
-            "the fan-out bound keeps the newest frame"
+            "the fan-out bound keeps the newest frame while subscribed"
         );
-        assert_eq!(log.replayable(much_later), 0);
+        assert_eq!(log.replayable(&retention, much_later), 0);
+        log.evict(&retention, false, much_later);
+        assert!(log.is_empty(), "unsubscribed, expired frames all go");
+        assert_eq!(log.floor(), 101);
+    }
+
+    #[test]
+    fn ids_are_digits_only() {
+        for bad in ["", "abc", "+1", "-1", "1.5", " 1", "18446744073709551616"] {
+            assert_eq!(parse_id(bad), None, "{bad:?}");
+        }
+        assert_eq!(parse_id("0"), Some(0));
+        assert_eq!(parse_id("18446744073709551615"), Some(u64::MAX));
     }
 }

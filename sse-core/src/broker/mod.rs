@@ -24,20 +24,21 @@
 
 mod client;
 mod log;
+mod topic;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::Waker;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use slab::Slab;
 use tokio::time::Instant;
 
 pub use client::{ClientStream, PROBE_INTERVAL, TryChunks};
 
 use crate::Event;
 use crate::metrics::Metrics;
-use log::Log;
+use log::{Retention, parse_id};
+use topic::{ClientShared, Subscriber, Topic, TopicState};
 
 /// How a [`Broker`] bounds memory and treats clients. The defaults are
 /// those of the example servers' contract.
@@ -102,13 +103,15 @@ pub struct Published {
 pub struct Stats {
     /// Open streams.
     pub clients: usize,
+    /// Topics held in memory (with subscribers or retained events).
+    pub topics: usize,
     /// Events published since the start.
     pub published: u64,
     /// Events written to client streams since the start.
     pub delivered: u64,
     /// Clients disconnected for lagging since the start.
     pub lagged: u64,
-    /// Events a replay would offer now.
+    /// Events a replay would offer now, over all topics.
     pub history: usize,
 }
 
@@ -120,31 +123,40 @@ pub struct Broker {
 
 #[derive(Debug)]
 struct Shared {
-    state: Mutex<State>,
     config: BrokerConfig,
+    retention: Retention,
     metrics: Metrics,
+    /// Every topic that has subscribers or retains events. Held only to
+    /// find, add or forget a topic, never while waiting for a topic's lock
+    /// in the other order.
+    topics: RwLock<HashMap<Arc<str>, Arc<Topic>>>,
+    /// The newest id issued. Taken while holding the lock of the topic the
+    /// id goes to, which is what keeps every client's order (see the
+    /// module docs).
+    newest: AtomicU64,
+    /// At least the newest evicted id of every topic that was forgotten:
+    /// the floor a topic starts with when it is created (again).
+    forgotten_floor: AtomicU64,
+    clients: AtomicUsize,
+    next_client_id: AtomicU64,
+    closed: AtomicBool,
+    sweep: Sweep,
 }
 
+/// When expired events of topics nobody publishes to are next dropped.
 #[derive(Debug)]
-struct State {
-    log: Log,
-    /// Each topic's subscribers, as keys into `clients`.
-    topics: HashMap<Arc<str>, Slab<usize>>,
-    clients: Slab<Client>,
-    next_client_id: u64,
-    closed: bool,
+struct Sweep {
+    started: Instant,
+    every: Duration,
+    /// Nanoseconds after `started`.
+    next: AtomicU64,
 }
 
-#[derive(Debug)]
-struct Client {
-    /// The topics and this client's key in each topic's subscriber slab.
-    topics: Vec<(Arc<str>, usize)>,
-    /// The id of the last frame counted as sent to this client.
-    cursor: u64,
-    /// Frames of its topics published since it last read.
-    pending: usize,
-    lagged: bool,
-    waker: Option<Waker>,
+/// How often expired events are swept out of quiet topics: often enough
+/// that a topic is forgotten soon after its last event expired, rarely
+/// enough that the walk over every topic costs nothing noticeable.
+fn sweep_interval(ttl: Duration) -> Duration {
+    ttl.clamp(Duration::from_secs(1), Duration::from_secs(60))
 }
 
 impl Broker {
@@ -161,23 +173,32 @@ impl Broker {
     /// A broker whose first event gets `first_id`: for tests, and for
     /// deployments that carry ids over by other means.
     pub fn with_first_id(config: BrokerConfig, first_id: u64) -> Self {
-        let log = Log::new(
-            first_id.max(1),
-            config.history,
-            config.history_ttl,
-            config.client_buffer,
-        );
+        let before_first = first_id.max(1) - 1;
+        let retention = Retention {
+            history: config.history,
+            ttl: config.history_ttl,
+            fan_out: config.client_buffer.max(1),
+        };
+        let started = Instant::now();
+        let every = sweep_interval(config.history_ttl);
         Self {
             shared: Arc::new(Shared {
-                state: Mutex::new(State {
-                    log,
-                    topics: HashMap::new(),
-                    clients: Slab::new(),
-                    next_client_id: 1,
-                    closed: false,
-                }),
-                config,
+                retention,
                 metrics: Metrics::new(),
+                topics: RwLock::new(HashMap::new()),
+                newest: AtomicU64::new(before_first),
+                // Anything before the first id is unknown: resuming from
+                // it resets, as after a restart.
+                forgotten_floor: AtomicU64::new(before_first),
+                clients: AtomicUsize::new(0),
+                next_client_id: AtomicU64::new(1),
+                closed: AtomicBool::new(false),
+                sweep: Sweep {
+                    started,
+                    every,
+                    next: AtomicU64::new(nanos(every)),
+                },
+                config,
             }),
         }
     }
@@ -190,48 +211,77 @@ impl Broker {
     /// Publishes `event` to `topic` under the next id (replacing any id the
     /// event had), encoding it once for every subscriber. Never waits for a
     /// client: one that falls more than `client_buffer` events behind is
-    /// disconnected instead.
+    /// disconnected instead. Publishes to different topics do not wait for
+    /// each other either.
     pub fn publish(&self, topic: &str, event: &Event) -> Result<Published, BrokerError> {
-        let now = Instant::now();
-        let mut wakers = Vec::new();
-        let mut newly_lagged = 0;
-        let mut guard = self.shared.lock();
-        if guard.closed {
+        let shared = &*self.shared;
+        if shared.is_closed() {
             return Err(BrokerError::Closed);
         }
-        let state = &mut *guard;
-        let id = state.log.newest() + 1;
-        let frame = event.encode_as(Some(&id.to_string()));
-        let topic_name = state.topic_name(topic);
-        state.log.append(topic_name, frame, now);
-        let subscribers = state.topics.get(topic);
-        let sent = subscribers.map_or(0, Slab::len);
-        wakers.reserve(sent);
-        for (_, &client_key) in subscribers.into_iter().flatten() {
-            let client = &mut state.clients[client_key];
-            client.pending += 1;
-            if client.pending > self.shared.config.client_buffer && !client.lagged {
-                client.lagged = true;
-                newly_lagged += 1;
+        let now = Instant::now();
+        shared.maybe_sweep(now);
+        let mut wakers = Vec::new();
+        let mut newly_lagged = 0;
+        let (id, sent, unused) = loop {
+            let topic = match shared.find(topic) {
+                Some(topic) => topic,
+                None if shared.retention.history == 0 => {
+                    // Nobody to send to and nothing to keep: no topic is
+                    // created, but the id is spent and counts as evicted.
+                    let map = shared.read_topics();
+                    if map.contains_key(topic) {
+                        continue;
+                    }
+                    let id = shared.newest.fetch_add(1, Ordering::SeqCst) + 1;
+                    shared.forgotten_floor.fetch_max(id, Ordering::SeqCst);
+                    drop(map);
+                    shared.metrics.published.inc();
+                    return Ok(Published { id, sent: 0 });
+                }
+                None => shared.find_or_create(topic),
+            };
+            let mut state = topic.lock();
+            if state.forgotten {
+                continue;
             }
-            wakers.extend(client.waker.take());
-        }
+            let id = shared.newest.fetch_add(1, Ordering::SeqCst) + 1;
+            let frame = event.encode_as(Some(&id.to_string()));
+            state.log.append(id, frame, now);
+            let subscribed = !state.subscribers.is_empty();
+            state.log.evict(&shared.retention, subscribed, now);
+            let sent = state.subscribers.len();
+            wakers.reserve(sent);
+            for (_, subscriber) in state.subscribers.iter_mut() {
+                let pending = subscriber.client.pending.fetch_add(1, Ordering::Relaxed) + 1;
+                if pending > shared.config.client_buffer && subscriber.client.lag() {
+                    newly_lagged += 1;
+                }
+                wakers.extend(subscriber.waker.take());
+            }
+            let unused = state.is_unused().then(|| topic.clone());
+            break (id, sent, unused);
+        };
         // Wake outside the lock, so that woken clients do not contend on it.
-        drop(guard);
         for waker in wakers {
             waker.wake();
         }
-        self.shared.metrics.published.inc();
-        self.shared.metrics.lagged.inc_by(newly_lagged);
+        if let Some(topic) = unused {
+            shared.forget_if_unused(&topic);
+        }
+        shared.metrics.published.inc();
+        shared.metrics.lagged.inc_by(newly_lagged);
         Ok(Published { id, sent })
     }
 
-    /// Opens a stream of the frames published to any of `topics`.
+    /// Opens a stream of the frames published to any of `topics`, in id
+    /// order.
     ///
     /// With a `last_event_id`, the stream first replays the retained frames
-    /// after it; when that id cannot be honoured (unparsable, unknown, or so
-    /// old that frames after it are gone) the stream is marked
-    /// [`reset`](ClientStream::reset) and replays everything retained.
+    /// of those topics after it; when that id cannot be honoured
+    /// (unparsable, newer than any id issued, or so old that a frame of
+    /// one of the topics after it is gone) the stream is marked
+    /// [`reset`](ClientStream::reset) and replays everything those topics
+    /// retain.
     pub fn subscribe<I, S>(
         &self,
         topics: I,
@@ -242,69 +292,106 @@ impl Broker {
         S: AsRef<str>,
     {
         let topics: Vec<S> = topics.into_iter().collect();
+        // Sorted: a client locks its topics in this order, so two clients
+        // never wait for each other's locks in opposite orders.
         let mut names: Vec<&str> = topics.iter().map(AsRef::as_ref).collect();
         names.sort_unstable();
         names.dedup();
         if names.is_empty() {
             return Err(BrokerError::NoTopics);
         }
-        let mut guard = self.shared.lock();
-        if guard.closed {
+        let shared = &*self.shared;
+        if shared.is_closed() {
             return Err(BrokerError::Closed);
         }
-        let max = self.shared.config.max_clients;
-        if guard.clients.len() >= max {
-            return Err(BrokerError::TooManyClients { max });
-        }
-        let state = &mut *guard;
-        let resume = state.log.resume(last_event_id, Instant::now());
-        let key = state.clients.vacant_key();
-        let mut client_topics = Vec::with_capacity(names.len());
-        for name in names {
-            let name = state.topic_name(name);
-            let slot = state.topics.entry(name.clone()).or_default().insert(key);
-            client_topics.push((name, slot));
-        }
-        state.clients.insert(Client {
-            topics: client_topics,
-            cursor: resume.cursor,
-            pending: 0,
-            lagged: false,
-            waker: None,
-        });
-        let client_id = state.next_client_id;
-        state.next_client_id += 1;
-        self.shared.metrics.clients.inc();
+        let max = shared.config.max_clients;
+        shared
+            .clients
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .map_err(|_| BrokerError::TooManyClients { max })?;
+        let now = Instant::now();
+        shared.maybe_sweep(now);
+        let client = Arc::new(ClientShared::default());
+        let (subscriptions, reset) = loop {
+            let topics: Vec<Arc<Topic>> = names
+                .iter()
+                .map(|name| shared.find_or_create(name))
+                .collect();
+            let mut guards: Vec<MutexGuard<'_, TopicState>> =
+                topics.iter().map(|topic| topic.lock()).collect();
+            if guards.iter().any(|state| state.forgotten) {
+                continue;
+            }
+            let (cursors, reset) = shared.resume(&guards, last_event_id, now);
+            let slots: Vec<usize> = guards
+                .iter_mut()
+                .map(|state| {
+                    state.subscribers.insert(Subscriber {
+                        client: client.clone(),
+                        waker: None,
+                    })
+                })
+                .collect();
+            drop(guards);
+            let subscriptions = topics
+                .into_iter()
+                .zip(slots)
+                .zip(cursors)
+                .map(|((topic, slot), cursor)| client::Subscription {
+                    topic,
+                    slot,
+                    cursor,
+                })
+                .collect();
+            break (subscriptions, reset);
+        };
+        let client_id = shared.next_client_id.fetch_add(1, Ordering::Relaxed);
+        shared.metrics.clients.inc();
         Ok(ClientStream::new(
             self.shared.clone(),
-            key,
+            subscriptions,
+            client,
             client_id,
-            resume.reset,
+            reset,
         ))
     }
 
     /// How many streams are open.
     pub fn client_count(&self) -> usize {
-        self.shared.lock().clients.len()
+        self.shared.clients.load(Ordering::SeqCst)
     }
 
     /// How many streams are subscribed to `topic`.
     pub fn subscriber_count(&self, topic: &str) -> usize {
-        self.shared.lock().topics.get(topic).map_or(0, Slab::len)
+        self.shared
+            .find(topic)
+            .map_or(0, |topic| topic.lock().subscribers.len())
+    }
+
+    /// How many topics are held in memory: those with subscribers or
+    /// retained events. The others cost nothing.
+    pub fn topic_count(&self) -> usize {
+        self.shared.read_topics().len()
     }
 
     /// Ends every stream (each finishes cleanly at its next poll) and
     /// refuses new publishes and subscriptions.
     pub fn shutdown(&self) {
-        let wakers: Vec<Waker> = {
-            let mut state = self.shared.lock();
-            state.closed = true;
-            state
-                .clients
-                .iter_mut()
-                .filter_map(|(_, client)| client.waker.take())
-                .collect()
-        };
+        self.shared.closed.store(true, Ordering::SeqCst);
+        let mut wakers = Vec::new();
+        for topic in self.shared.read_topics().values() {
+            // A stream checks `closed` under its topics' locks, so it either
+            // saw it or has its waker here.
+            let mut state = topic.lock();
+            wakers.extend(
+                state
+                    .subscribers
+                    .iter_mut()
+                    .filter_map(|(_, subscriber)| subscriber.waker.take()),
+            );
+        }
         for waker in wakers {
             waker.wake();
         }
@@ -312,18 +399,16 @@ impl Broker {
 
     /// Whether [`shutdown`](Self::shutdown) was called.
     pub fn is_closed(&self) -> bool {
-        self.shared.lock().closed
+        self.shared.is_closed()
     }
 
     /// The counters, as they are now.
     pub fn stats(&self) -> Stats {
-        let (clients, history) = {
-            let state = self.shared.lock();
-            (state.clients.len(), state.log.replayable(Instant::now()))
-        };
         let metrics = &self.shared.metrics;
+        let (topics, history) = self.shared.retained(Instant::now());
         Stats {
-            clients,
+            clients: self.client_count(),
+            topics,
             published: metrics.published.get(),
             delivered: metrics.delivered.get(),
             lagged: metrics.lagged.get(),
@@ -334,31 +419,138 @@ impl Broker {
     /// The metrics in the Prometheus (OpenMetrics) text format; serve it
     /// with [`crate::metrics::CONTENT_TYPE`].
     pub fn render_metrics(&self) -> String {
-        let history = self.shared.lock().log.replayable(Instant::now());
-        self.shared.metrics.render(history)
-    }
-}
-
-impl State {
-    /// `name` as the topic map's shared `Arc`, so that the log and the
-    /// clients hold one copy of each topic name.
-    fn topic_name(&self, name: &str) -> Arc<str> {
-        match self.topics.get_key_value(name) {
-            Some((shared, _)) => shared.clone(),
-            None => Arc::from(name),
-        }
+        let (topics, history) = self.shared.retained(Instant::now());
+        self.shared.metrics.render(topics, history)
     }
 }
 
 impl Shared {
-    /// The state lock. A panic while it was held cannot leave the state
-    /// half-updated in a way later calls would trip on, so a poisoned lock
-    /// is taken as it is rather than spreading the panic to every client.
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state
-            .lock()
+    fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
+    }
+
+    /// The topic map for reading. A panic while it was held cannot leave
+    /// it half-updated (each change is one map operation), so a poisoned
+    /// lock is taken as it is.
+    fn read_topics(&self) -> RwLockReadGuard<'_, HashMap<Arc<str>, Arc<Topic>>> {
+        self.topics
+            .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+
+    fn write_topics(&self) -> RwLockWriteGuard<'_, HashMap<Arc<str>, Arc<Topic>>> {
+        self.topics
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn find(&self, name: &str) -> Option<Arc<Topic>> {
+        self.read_topics().get(name).cloned()
+    }
+
+    fn find_or_create(&self, name: &str) -> Arc<Topic> {
+        if let Some(topic) = self.find(name) {
+            return topic;
+        }
+        let mut map = self.write_topics();
+        if let Some(topic) = map.get(name) {
+            return topic.clone();
+        }
+        // Read under the write lock, so that no topic is forgotten (and
+        // no id spent on a missing topic) between this and the insert.
+        let floor = self.forgotten_floor.load(Ordering::SeqCst);
+        let name: Arc<str> = Arc::from(name);
+        let topic = Arc::new(Topic::new(name.clone(), floor));
+        map.insert(name, topic.clone());
+        topic
+    }
+
+    /// Removes `topic` from the map if nobody is subscribed and it retains
+    /// nothing, keeping its floor for when it comes back.
+    fn forget_if_unused(&self, topic: &Arc<Topic>) {
+        let mut map = self.write_topics();
+        let mut state = topic.lock();
+        if state.forgotten || !state.is_unused() {
+            return;
+        }
+        state.forgotten = true;
+        self.forgotten_floor
+            .fetch_max(state.log.floor(), Ordering::SeqCst);
+        map.remove(&topic.name);
+    }
+
+    /// Where a new client of the locked topics starts reading, and whether
+    /// that is a reset.
+    fn resume(
+        &self,
+        topics: &[MutexGuard<'_, TopicState>],
+        last_event_id: Option<&str>,
+        now: Instant,
+    ) -> (Vec<u64>, bool) {
+        let Some(given) = last_event_id else {
+            // Live only: every frame already in its topics counts as sent.
+            return (topics.iter().map(|state| state.log.last_id()).collect(), false);
+        };
+        let floors: Vec<u64> = topics
+            .iter()
+            .map(|state| state.log.replay_floor(&self.retention, now))
+            .collect();
+        let newest = self.newest.load(Ordering::SeqCst);
+        match parse_id(given) {
+            Some(id) if id <= newest && floors.iter().all(|&floor| floor <= id) => {
+                (vec![id; topics.len()], false)
+            }
+            _ => (floors, true),
+        }
+    }
+
+    /// (topics held, events a replay would offer now, over all topics).
+    fn retained(&self, now: Instant) -> (usize, usize) {
+        let map = self.read_topics();
+        let history = map
+            .values()
+            .map(|topic| topic.lock().log.replayable(&self.retention, now))
+            .sum();
+        (map.len(), history)
+    }
+
+    /// Drops expired events of every topic, and forgets the topics left
+    /// unused, when a sweep is due. Publishes evict their own topic's
+    /// events; this reaches the topics nobody publishes to any more.
+    fn maybe_sweep(&self, now: Instant) {
+        let since_start = nanos(now.saturating_duration_since(self.sweep.started));
+        let due = self.sweep.next.load(Ordering::Relaxed);
+        if since_start < due {
+            return;
+        }
+        let next = since_start.saturating_add(nanos(self.sweep.every));
+        if self
+            .sweep
+            .next
+            .compare_exchange(due, next, Ordering::Relaxed, Ordering::Relaxed)
+            .is_err()
+        {
+            return; // another caller sweeps
+        }
+        let unused: Vec<Arc<Topic>> = self
+            .read_topics()
+            .values()
+            .filter(|topic| {
+                let mut state = topic.lock();
+                let subscribed = !state.subscribers.is_empty();
+                state.log.evict(&self.retention, subscribed, now);
+                state.is_unused()
+            })
+            .cloned()
+            .collect();
+        for topic in &unused {
+            self.forget_if_unused(topic);
+        }
+    }
+}
+
+fn nanos(duration: Duration) -> u64 {
+    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
 }
 
 #[cfg(test)]
