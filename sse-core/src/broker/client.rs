@@ -187,7 +187,11 @@ impl ClientStream {
 
     /// [`read`](Self::read) with `states[i]` the locked state of
     /// `subscriptions[i]`'s topic.
-    fn read_locked(&mut self, states: &mut [MutexGuard<'_, TopicState>], cx: &mut Context<'_>) -> Read {
+    fn read_locked(
+        &mut self,
+        states: &mut [MutexGuard<'_, TopicState>],
+        cx: &mut Context<'_>,
+    ) -> Read {
         if self.shared.is_closed() || self.client.is_lagging() {
             return Read::End;
         }

@@ -489,7 +489,10 @@ impl Shared {
     ) -> (Vec<u64>, bool) {
         let Some(given) = last_event_id else {
             // Live only: every frame already in its topics counts as sent.
-            return (topics.iter().map(|state| state.log.last_id()).collect(), false);
+            return (
+                topics.iter().map(|state| state.log.last_id()).collect(),
+                false,
+            );
         };
         let floors: Vec<u64> = topics
             .iter()
