@@ -317,6 +317,9 @@ pub const CHECKS: &[Check] = &[
         Box::pin(publish_and_receive(t))
     }),
     ("topics, several per client", |t| Box::pin(topics(t))),
+    ("a busy topic neither lags nor evicts a quiet one", |t| {
+        Box::pin(topics_independent(t))
+    }),
     ("multi-line and non-ASCII data", |t| {
         Box::pin(multi_line_and_unicode(t))
     }),
@@ -490,6 +493,48 @@ async fn topics(target: &Target) -> Result<(), Error> {
     ensure(default.next_event().await?.data() == "\"d\"", || {
         "default topic".into()
     })
+}
+
+/// More events than a topic keeps go to other topics while a client of a
+/// quiet topic waits: the client is not cut off as lagging, and the quiet
+/// topic's history is still whole when a client resumes from it.
+async fn topics_independent(target: &Target) -> Result<(), Error> {
+    let server = target
+        .start(&["--history", "3", "--client-buffer", "3"])
+        .await?;
+    let before = publish(&server.base, "topic=quiet", "\"q0\"").await?;
+    let mut quiet = subscribe(&server.base, "?topic=quiet", &[]).await?;
+    let mut busy = subscribe(&server.base, "?topic=busy", &[]).await?;
+    publish(&server.base, "topic=quiet", "\"q1\"").await?;
+    for i in 0..10 {
+        publish(&server.base, "topic=busy", &i.to_string()).await?;
+        busy.next_event().await?;
+    }
+    for i in 0..10 {
+        publish(&server.base, "topic=unread", &i.to_string()).await?;
+    }
+    publish(&server.base, "topic=quiet", "\"q2\"").await?;
+    for want in ["\"q1\"", "\"q2\""] {
+        let event = quiet.next_event().await?;
+        ensure(event.data() == want, || {
+            format!("the quiet stream got {event:?}, wanted {want}")
+        })?;
+    }
+    let lagged = metric(&server.base, "sse_clients_lagged_total").await?;
+    ensure(lagged == 0.0, || {
+        format!("sse_clients_lagged_total = {lagged}: another topic's traffic counted")
+    })?;
+    let mut resumed =
+        subscribe(&server.base, "?topic=quiet", &[("last-event-id", &before)]).await?;
+    for want in ["\"q1\"", "\"q2\""] {
+        let event = resumed.next_event().await?;
+        ensure(event.data() == want, || {
+            format!(
+                "resumed after q0, got {event:?} (wanted {want}): the quiet topic's history was evicted"
+            )
+        })?;
+    }
+    Ok(())
 }
 
 async fn multi_line_and_unicode(target: &Target) -> Result<(), Error> {
