@@ -83,13 +83,17 @@ pub struct Options {
     /// Sent to clients as `retry:`.
     #[arg(long, env = "SSE_RETRY", default_value = "3s", value_parser = parse_duration)]
     pub retry: Duration,
-    /// Events kept for replay (0 disables replay).
+    /// Events kept for replay, per topic (0 disables replay). A busy topic
+    /// never evicts another topic's events.
     #[arg(long, env = "SSE_HISTORY", default_value_t = 1000)]
     pub history: usize,
-    /// Events older than this are not replayed.
+    /// Events older than this are not replayed; each topic's expire on
+    /// their own, and a topic with no subscribers left and nothing
+    /// retained is forgotten.
     #[arg(long, env = "SSE_HISTORY_TTL", default_value = "5m", value_parser = parse_duration)]
     pub history_ttl: Duration,
-    /// Events queued for one client before it counts as lagging.
+    /// Events of a client's own topics queued for it before it counts as
+    /// lagging and is disconnected.
     #[arg(long, env = "SSE_CLIENT_BUFFER", default_value_t = 256)]
     pub client_buffer: usize,
     /// Concurrent streams; above it /events answers 503.

@@ -229,14 +229,13 @@ impl ClientStream {
             Some((bytes, count)) => Read::Chunk(bytes, count),
             None => {
                 for (subscription, state) in self.subscriptions.iter().zip(states.iter_mut()) {
-                    if let Some(subscriber) = state.subscribers.get_mut(subscription.slot) {
-                        if !subscriber
+                    if let Some(subscriber) = state.subscribers.get_mut(subscription.slot)
+                        && !subscriber
                             .waker
                             .as_ref()
                             .is_some_and(|w| w.will_wake(cx.waker()))
-                        {
-                            subscriber.waker = Some(cx.waker().clone());
-                        }
+                    {
+                        subscriber.waker = Some(cx.waker().clone());
                     }
                 }
                 Read::Nothing

@@ -1,11 +1,61 @@
 //! The broker: topics, fan-out, replay by last event id, slow clients,
 //! heartbeats and shutdown, for any framework that can stream `Bytes`.
 //!
-//! One bounded log is both the replay history and the fan-out buffer: each
-//! publish encodes its event once, under the next id, and appends the frame;
-//! each client is a cursor into the log. Replay is starting the cursor
-//! further back, so there is no separate replay phase that could race with
-//! live publishes: no gap and no duplicate at the seam, by construction.
+//! Each topic has its own bounded log, which is both its replay history and
+//! its fan-out buffer, behind a lock of its own: each publish encodes its
+//! event once, under the next id, and appends the frame to its topic's log;
+//! each client keeps a cursor into the log of each of its topics. Replay is
+//! starting the cursors further back, so there is no separate replay phase
+//! that could race with live publishes: no gap and no duplicate at the
+//! seam, by construction. Topics never wait for each other, and one
+//! topic's traffic never evicts another's events nor counts against
+//! another's subscribers.
+//!
+//! # Invariants
+//!
+//! - **Ids.** One counter for the whole broker, seeded from the wall
+//!   clock, so ids are unique, increase in publish order and keep
+//!   increasing across restarts. A publish takes its id *while holding its
+//!   topic's lock* and appends before releasing it, so each log is in id
+//!   order and an id, once visible in a log, is smaller than every id that
+//!   topic will get later.
+//! - **Cursor.** For each of its topics, a client's cursor is an id such
+//!   that every frame of that topic up to it was sent to the client (or,
+//!   after a reset, given up on). Reading sends the frames after the
+//!   cursors and moves each cursor to its topic's newest id.
+//! - **Order.** A client of several topics reads them holding all their
+//!   locks at once (taken in name order, so no two clients deadlock). A
+//!   publish to any of them is then wholly before the read or wholly
+//!   after it, and one after it takes an id larger than every id the read
+//!   saw; so merging the topics' frames by id at each read gives one
+//!   strictly increasing sequence across reads, with nothing skipped.
+//! - **Lag.** A client lags when more than `client_buffer` events of *its*
+//!   topics were published since it last read (counted by those topics'
+//!   publishes), or when a frame of one of its topics after its cursor was
+//!   evicted before it was sent (that topic's floor passed its cursor).
+//!   A lagging stream ends; other topics' traffic never makes a client lag.
+//! - **Retention.** Each topic keeps its newest `history` events for
+//!   replay, as long as they are younger than `history_ttl`; while it has
+//!   subscribers it also keeps its newest `client_buffer` events whatever
+//!   their age, so that a client within its buffer never misses one.
+//!   Publishes evict their own topic's old events; a sweep at most every
+//!   `history_ttl` (clamped to 1–60 s) evicts expired events of topics
+//!   nobody publishes to.
+//! - **Reset.** A last event id is honoured when it is a decimal id no
+//!   newer than the newest id issued and, for every subscribed topic, no
+//!   event of that topic after it is gone (evicted, expired for replay, or
+//!   from before the broker started). Otherwise the stream is a reset: it
+//!   replays everything its topics retain, oldest first.
+//! - **Memory.** A topic with no subscribers and nothing retained is
+//!   forgotten: it costs nothing. Its floor (the newest id it lost) is
+//!   folded into one broker-wide bound that a topic created later starts
+//!   from, so resuming a forgotten topic can reset where it strictly need
+//!   not, but never replays wrongly. Retained frames are bounded by
+//!   `max(history, client_buffer)` per subscribed topic and `history` per
+//!   other topic, and only for `history_ttl` plus one sweep interval once a
+//!   topic is unsubscribed: at most `topics × max(history, client_buffer)`
+//!   frames, and in practice what was published within the TTL. Each
+//!   frame exists once, shared as `Bytes` by every client it is sent to.
 //!
 //! ```
 //! use futures::StreamExt;

@@ -62,7 +62,9 @@ impl Topic {
             name,
             state: Mutex::new(TopicState {
                 log: Log::new(floor),
-                subscribers: Slab::new(),
+                // Most topics have one subscriber (a topic per user): a
+                // first insert would otherwise allocate room for four.
+                subscribers: Slab::with_capacity(1),
                 forgotten: false,
             }),
         }
