@@ -15,18 +15,79 @@ use tokio::time::{Instant, Sleep};
 
 use super::Shared;
 use super::log::Entry;
-use super::topic::{ClientShared, Topic, TopicState};
+use super::topic::{Topic, TopicState};
 use crate::encode::keep_alive;
 
-/// A client's place in one of its topics.
+/// A client's entry in one of its topics.
 #[derive(Debug)]
-pub(super) struct Subscription {
+pub(super) struct Joined {
     pub(super) topic: Arc<Topic>,
     /// Its key in the topic's subscribers.
     pub(super) slot: usize,
-    /// Every frame of the topic up to this id was sent (or, after a reset,
-    /// is given up on).
-    pub(super) cursor: u64,
+}
+
+/// A client's topics and its cursor in each: every frame of a topic up to
+/// its cursor was sent (or, after a reset, is given up on).
+#[derive(Debug)]
+pub(super) enum Subscriptions {
+    /// The common case, without an allocation of its own.
+    One { joined: Joined, cursor: u64 },
+    /// Sorted by topic name: the order their locks are taken in.
+    Many {
+        joined: Box<[Joined]>,
+        cursors: Box<[u64]>,
+    },
+}
+
+impl Subscriptions {
+    pub(super) fn new(mut joined: Vec<Joined>, mut cursors: Vec<u64>) -> Self {
+        match (joined.pop(), cursors.pop()) {
+            (Some(one), Some(cursor)) if joined.is_empty() => Self::One {
+                joined: one,
+                cursor,
+            },
+            (last, cursor) => {
+                joined.extend(last);
+                cursors.extend(cursor);
+                Self::Many {
+                    joined: joined.into(),
+                    cursors: cursors.into(),
+                }
+            }
+        }
+    }
+
+    fn parts(&mut self) -> (&[Joined], &mut [u64]) {
+        match self {
+            Self::One { joined, cursor } => {
+                (std::slice::from_ref(joined), std::slice::from_mut(cursor))
+            }
+            Self::Many { joined, cursors } => (joined, cursors),
+        }
+    }
+
+    fn joined(&self) -> &[Joined] {
+        match self {
+            Self::One { joined, .. } => std::slice::from_ref(joined),
+            Self::Many { joined, .. } => joined,
+        }
+    }
+}
+
+/// Runs `f` with all of `topics` locked at once, in the order given (name
+/// order, so that no two callers wait for each other in opposite orders).
+/// One topic, the common case, takes no allocation for its guard.
+pub(super) fn with_locked<'a, R>(
+    mut topics: impl ExactSizeIterator<Item = &'a Topic>,
+    f: impl FnOnce(&mut [MutexGuard<'a, TopicState>]) -> R,
+) -> R {
+    if topics.len() == 1
+        && let Some(topic) = topics.next()
+    {
+        return f(&mut [topic.lock()]);
+    }
+    let mut guards: Vec<_> = topics.map(Topic::lock).collect();
+    f(&mut guards)
 }
 
 /// The frames for one client, as a `futures::Stream` of `Bytes` that any
@@ -46,9 +107,7 @@ pub(super) struct Subscription {
 #[must_use = "streams do nothing unless polled"]
 pub struct ClientStream {
     shared: Arc<Shared>,
-    /// Sorted by topic name: the order their locks are taken in.
-    subscriptions: Box<[Subscription]>,
-    client: Arc<ClientShared>,
+    subscriptions: Subscriptions,
     client_id: u64,
     reset: bool,
     preamble: Option<Bytes>,
@@ -84,15 +143,13 @@ const PROBE: &[u8] = b"\n";
 impl ClientStream {
     pub(super) fn new(
         shared: Arc<Shared>,
-        subscriptions: Box<[Subscription]>,
-        client: Arc<ClientShared>,
+        subscriptions: Subscriptions,
         client_id: u64,
         reset: bool,
     ) -> Self {
         Self {
             shared,
             subscriptions,
-            client,
             client_id,
             reset,
             preamble: None,
@@ -166,81 +223,14 @@ impl ClientStream {
     /// The frames after the cursors, as one chunk; registers for a wake-up
     /// when there are none.
     fn read(&mut self, cx: &mut Context<'_>) -> Read {
-        // One topic, the common case, needs no allocation for its guard.
-        if let [subscription] = &*self.subscriptions {
-            let topic = subscription.topic.clone();
-            self.read_locked(&mut [topic.lock()], cx)
-        } else {
-            let topics: Vec<Arc<Topic>> = self
-                .subscriptions
-                .iter()
-                .map(|subscription| subscription.topic.clone())
-                .collect();
-            // All of them at once, in name order: a publish to any of them
-            // is then wholly before this read or wholly after it, and one
-            // after it has a larger id than any read here.
-            let mut guards: Vec<MutexGuard<'_, TopicState>> =
-                topics.iter().map(|topic| topic.lock()).collect();
-            self.read_locked(&mut guards, cx)
-        }
-    }
-
-    /// [`read`](Self::read) with `states[i]` the locked state of
-    /// `subscriptions[i]`'s topic.
-    fn read_locked(
-        &mut self,
-        states: &mut [MutexGuard<'_, TopicState>],
-        cx: &mut Context<'_>,
-    ) -> Read {
-        if self.shared.is_closed() || self.client.is_lagging() {
-            return Read::End;
-        }
-        let evicted_unsent = self
-            .subscriptions
-            .iter()
-            .zip(states.iter())
-            .any(|(subscription, state)| state.log.floor() > subscription.cursor);
-        if evicted_unsent {
-            // A frame of its own topics went before it was sent: it fell
-            // too far behind.
-            if self.client.lag() {
-                self.shared.metrics.lagged.inc();
-            }
-            return Read::End;
-        }
-        let mut chunk = Chunk::default();
-        if let [state] = states {
-            chunk.extend(state.log.after(self.subscriptions[0].cursor));
-        } else {
-            let mut entries: Vec<&Entry> = self
-                .subscriptions
-                .iter()
-                .zip(states.iter())
-                .flat_map(|(subscription, state)| state.log.after(subscription.cursor))
-                .collect();
-            entries.sort_unstable_by_key(|entry| entry.id);
-            chunk.extend(entries);
-        }
-        for (subscription, state) in self.subscriptions.iter_mut().zip(states.iter()) {
-            subscription.cursor = subscription.cursor.max(state.log.last_id());
-        }
-        self.client.pending.store(0, Ordering::Relaxed);
-        match chunk.finish() {
-            Some((bytes, count)) => Read::Chunk(bytes, count),
-            None => {
-                for (subscription, state) in self.subscriptions.iter().zip(states.iter_mut()) {
-                    if let Some(subscriber) = state.subscribers.get_mut(subscription.slot)
-                        && !subscriber
-                            .waker
-                            .as_ref()
-                            .is_some_and(|w| w.will_wake(cx.waker()))
-                    {
-                        subscriber.waker = Some(cx.waker().clone());
-                    }
-                }
-                Read::Nothing
-            }
-        }
+        let shared = &*self.shared;
+        let (joined, cursors) = self.subscriptions.parts();
+        // All its topics at once: a publish to any of them is then wholly
+        // before this read or wholly after it, and one after it has a
+        // larger id than any read here.
+        with_locked(joined.iter().map(|j| &*j.topic), |states| {
+            read_locked(shared, joined, cursors, states, cx)
+        })
     }
 
     /// When the next heartbeat is due, if heartbeats are on.
@@ -349,6 +339,73 @@ impl Stream for ClientStream {
     }
 }
 
+/// [`ClientStream::read`] with `states[i]` the locked state of
+/// `joined[i].topic`.
+fn read_locked(
+    shared: &Shared,
+    joined: &[Joined],
+    cursors: &mut [u64],
+    states: &mut [MutexGuard<'_, TopicState>],
+    cx: &mut Context<'_>,
+) -> Read {
+    if shared.is_closed() {
+        return Read::End;
+    }
+    // Every entry of a client has the same queue: the first one will do.
+    let (Some(first), Some(state)) = (joined.first(), states.first_mut()) else {
+        return Read::End;
+    };
+    let Some(me) = state.subscribers.get_mut(first.slot) else {
+        return Read::End;
+    };
+    if me.queue.is_lagging() {
+        return Read::End;
+    }
+    let evicted_unsent = cursors
+        .iter()
+        .zip(states.iter())
+        .any(|(&cursor, state)| state.log.floor() > cursor);
+    if evicted_unsent {
+        // A frame of its own topics went before it was sent: it fell too
+        // far behind.
+        if let Some(me) = states[0].subscribers.get_mut(first.slot)
+            && me.queue.lag()
+        {
+            shared.metrics.lagged.inc();
+        }
+        return Read::End;
+    }
+    let mut chunk = Chunk::default();
+    if let ([cursor], [state]) = (&*cursors, &*states) {
+        chunk.extend(state.log.after(*cursor));
+    } else {
+        let mut entries: Vec<&Entry> = cursors
+            .iter()
+            .zip(states.iter())
+            .flat_map(|(&cursor, state)| state.log.after(cursor))
+            .collect();
+        entries.sort_unstable_by_key(|entry| entry.id);
+        chunk.extend(entries);
+    }
+    for (cursor, state) in cursors.iter_mut().zip(states.iter()) {
+        *cursor = (*cursor).max(state.log.last_id());
+    }
+    let ready = chunk.finish();
+    for (j, state) in joined.iter().zip(states.iter_mut()) {
+        let Some(me) = state.subscribers.get_mut(j.slot) else {
+            continue;
+        };
+        me.queue.clear();
+        if ready.is_none() && !me.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            me.waker = Some(cx.waker().clone());
+        }
+    }
+    match ready {
+        Some((bytes, count)) => Read::Chunk(bytes, count),
+        None => Read::Nothing,
+    }
+}
+
 /// Frames joined into one chunk: a single frame is shared, not copied.
 #[derive(Default)]
 struct Chunk {
@@ -383,11 +440,11 @@ impl Chunk {
 impl Drop for ClientStream {
     fn drop(&mut self) {
         let mut unused = Vec::new();
-        for subscription in &*self.subscriptions {
-            let mut state = subscription.topic.lock();
-            state.subscribers.try_remove(subscription.slot);
+        for joined in self.subscriptions.joined() {
+            let mut state = joined.topic.lock();
+            state.subscribers.try_remove(joined.slot);
             if state.is_unused() {
-                unused.push(subscription.topic.clone());
+                unused.push(joined.topic.clone());
             }
         }
         // A topic left with no subscribers and nothing retained costs no

@@ -113,7 +113,21 @@ impl Log {
 
     /// The frames after `cursor`, oldest first.
     pub(crate) fn after(&self, cursor: u64) -> std::collections::vec_deque::Iter<'_, Entry> {
-        let start = self.entries.partition_point(|e| e.id <= cursor);
+        // A live reader is at most a few frames behind the newest: look
+        // back from the end before searching the whole log.
+        const NEAR_END: usize = 8;
+        let len = self.entries.len();
+        let near = self
+            .entries
+            .iter()
+            .rev()
+            .take(NEAR_END)
+            .position(|e| e.id <= cursor);
+        let start = match near {
+            Some(newer) => len - newer,
+            None if len <= NEAR_END => 0,
+            None => self.entries.partition_point(|e| e.id <= cursor),
+        };
         self.entries.range(start..)
     }
 }
@@ -169,6 +183,19 @@ mod tests {
         assert_eq!(log.last_id(), 104);
         assert_eq!(log.floor(), 99);
         assert_eq!(Log::new(7).last_id(), 7);
+    }
+
+    #[test]
+    fn after_finds_the_start_near_the_end_and_far_from_it() {
+        let now = Instant::now();
+        let log = log_with(40, &retention(100, 100), now);
+        for cursor in 0..=190 {
+            let expected: Vec<u64> = (0..40)
+                .map(|i| 100 + 2 * i)
+                .filter(|&id| id > cursor)
+                .collect();
+            assert_eq!(ids_after(&log, cursor), expected, "after {cursor}");
+        }
     }
 
     #[test]

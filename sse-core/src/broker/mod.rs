@@ -87,8 +87,9 @@ pub use client::{ClientStream, PROBE_INTERVAL, TryChunks};
 
 use crate::Event;
 use crate::metrics::Metrics;
+use client::{Joined, Subscriptions, with_locked};
 use log::{Retention, parse_id};
-use topic::{ClientShared, Subscriber, Topic, TopicState};
+use topic::{Queue, SharedQueue, Subscriber, Topic, TopicState};
 
 /// How a [`Broker`] bounds memory and treats clients. The defaults are
 /// those of the example servers' contract.
@@ -302,8 +303,7 @@ impl Broker {
             let sent = state.subscribers.len();
             wakers.reserve(sent);
             for (_, subscriber) in state.subscribers.iter_mut() {
-                let pending = subscriber.client.pending.fetch_add(1, Ordering::Relaxed) + 1;
-                if pending > shared.config.client_buffer && subscriber.client.lag() {
+                if subscriber.queue.push(shared.config.client_buffer) {
                     newly_lagged += 1;
                 }
                 wakers.extend(subscriber.waker.take());
@@ -363,46 +363,56 @@ impl Broker {
             .map_err(|_| BrokerError::TooManyClients { max })?;
         let now = Instant::now();
         shared.maybe_sweep(now);
-        let client = Arc::new(ClientShared::default());
-        let (subscriptions, reset) = loop {
-            let topics: Vec<Arc<Topic>> = names
-                .iter()
-                .map(|name| shared.find_or_create(name))
-                .collect();
-            let mut guards: Vec<MutexGuard<'_, TopicState>> =
-                topics.iter().map(|topic| topic.lock()).collect();
-            if guards.iter().any(|state| state.forgotten) {
-                continue;
-            }
-            let (cursors, reset) = shared.resume(&guards, last_event_id, now);
-            let slots: Vec<usize> = guards
-                .iter_mut()
-                .map(|state| {
-                    state.subscribers.insert(Subscriber {
-                        client: client.clone(),
-                        waker: None,
+        // One topic: the queue lives in the topic's subscriber entry.
+        let shared_queue = (names.len() > 1).then(|| Arc::new(SharedQueue::default()));
+        let mut topics: Vec<Arc<Topic>> = names
+            .iter()
+            .map(|name| shared.find_or_create(name))
+            .collect();
+        let (slots, cursors, reset) = loop {
+            let attempt = with_locked(topics.iter().map(|topic| &**topic), |states| {
+                if states.iter().any(|state| state.forgotten) {
+                    return None;
+                }
+                let (cursors, reset) = shared.resume(states, last_event_id, now);
+                let slots: Vec<usize> = states
+                    .iter_mut()
+                    .map(|state| {
+                        state.subscribers.insert(Subscriber {
+                            queue: match &shared_queue {
+                                Some(queue) => Queue::Shared(queue.clone()),
+                                None => Queue::Own {
+                                    pending: 0,
+                                    lagged: false,
+                                },
+                            },
+                            waker: None,
+                        })
                     })
-                })
-                .collect();
-            drop(guards);
-            let subscriptions = topics
-                .into_iter()
-                .zip(slots)
-                .zip(cursors)
-                .map(|((topic, slot), cursor)| client::Subscription {
-                    topic,
-                    slot,
-                    cursor,
-                })
-                .collect();
-            break (subscriptions, reset);
+                    .collect();
+                Some((slots, cursors, reset))
+            });
+            match attempt {
+                Some(done) => break done,
+                // A sweep forgot one of them meanwhile: look them up again.
+                None => {
+                    topics = names
+                        .iter()
+                        .map(|name| shared.find_or_create(name))
+                        .collect();
+                }
+            }
         };
+        let joined = topics
+            .into_iter()
+            .zip(slots)
+            .map(|(topic, slot)| Joined { topic, slot })
+            .collect();
         let client_id = shared.next_client_id.fetch_add(1, Ordering::Relaxed);
         shared.metrics.clients.inc();
         Ok(ClientStream::new(
             self.shared.clone(),
-            subscriptions,
-            client,
+            Subscriptions::new(joined, cursors),
             client_id,
             reset,
         ))

@@ -27,31 +27,70 @@ pub(crate) struct TopicState {
 /// One client's entry in one topic.
 #[derive(Debug)]
 pub(crate) struct Subscriber {
-    pub(crate) client: Arc<ClientShared>,
+    pub(crate) queue: Queue,
     /// Taken by the publish that wakes the client. A client of several
     /// topics leaves a clone in each.
     pub(crate) waker: Option<Waker>,
 }
 
-/// What publishers to any of a client's topics update.
+/// How many events wait for a client, and whether it lags.
+#[derive(Debug)]
+pub(crate) enum Queue {
+    /// A client of this topic only: counted here, under this topic's lock,
+    /// beside the other subscribers' (a publish walks them in a row).
+    Own { pending: usize, lagged: bool },
+    /// A client of several topics: publishes to any of them count here.
+    Shared(Arc<SharedQueue>),
+}
+
+/// The queue of a client of several topics.
 #[derive(Debug, Default)]
-pub(crate) struct ClientShared {
+pub(crate) struct SharedQueue {
     /// Events of its topics published since it last read. Changed only
     /// under the lock of the topic it concerns; reset while the client
     /// holds the locks of all its topics, so it is exact.
-    pub(crate) pending: AtomicUsize,
-    /// Set once, when the client falls too far behind.
-    pub(crate) lagged: AtomicBool,
+    pending: AtomicUsize,
+    lagged: AtomicBool,
 }
 
-impl ClientShared {
+impl Queue {
+    /// Counts one more event; true if that made the client lag.
+    pub(crate) fn push(&mut self, client_buffer: usize) -> bool {
+        match self {
+            Self::Own { pending, lagged } => {
+                *pending += 1;
+                let newly = *pending > client_buffer && !*lagged;
+                *lagged |= newly;
+                newly
+            }
+            Self::Shared(queue) => {
+                let pending = queue.pending.fetch_add(1, Ordering::Relaxed) + 1;
+                pending > client_buffer && !queue.lagged.swap(true, Ordering::Relaxed)
+            }
+        }
+    }
+
+    /// The client read everything: nothing is pending.
+    pub(crate) fn clear(&mut self) {
+        match self {
+            Self::Own { pending, .. } => *pending = 0,
+            Self::Shared(queue) => queue.pending.store(0, Ordering::Relaxed),
+        }
+    }
+
     /// Marks the client lagging; true if it was not already.
-    pub(crate) fn lag(&self) -> bool {
-        !self.lagged.swap(true, Ordering::Relaxed)
+    pub(crate) fn lag(&mut self) -> bool {
+        match self {
+            Self::Own { lagged, .. } => !std::mem::replace(lagged, true),
+            Self::Shared(queue) => !queue.lagged.swap(true, Ordering::Relaxed),
+        }
     }
 
     pub(crate) fn is_lagging(&self) -> bool {
-        self.lagged.load(Ordering::Relaxed)
+        match self {
+            Self::Own { lagged, .. } => *lagged,
+            Self::Shared(queue) => queue.lagged.load(Ordering::Relaxed),
+        }
     }
 }
 
