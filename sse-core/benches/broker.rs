@@ -151,75 +151,67 @@ fn contention(c: &mut Criterion) {
     let broker = Broker::new(config(2 * READERS));
     group.bench_function("sse-core", |b| {
         b.iter_custom(|iters| {
-            let barrier = Barrier::new(2);
-            std::thread::scope(|scope| {
-                let workers: Vec<_> = ["left", "right"]
-                    .into_iter()
-                    .map(|topic| {
-                        let (broker, event, barrier) = (&broker, &event, &barrier);
-                        let handle = rt.handle().clone();
-                        scope.spawn(move || {
-                            let _guard = handle.enter();
-                            let mut cx = Context::from_waker(noop_waker_ref());
-                            let mut streams: Vec<ClientStream> = (0..READERS)
-                                .map(|_| broker.subscribe([topic], None).expect("room"))
-                                .collect();
-                            for stream in &mut streams {
-                                drain(stream, &mut cx);
-                            }
-                            barrier.wait();
-                            let start = Instant::now();
-                            for _ in 0..iters {
-                                broker.publish(topic, event).expect("open");
-                                for stream in &mut streams {
-                                    assert!(drain(stream, &mut cx) > 0);
-                                }
-                            }
-                            start.elapsed()
-                        })
-                    })
+            on_two_threads(|worker, start_together| {
+                let topic = ["left", "right"][worker];
+                let _guard = rt.enter();
+                let mut cx = Context::from_waker(noop_waker_ref());
+                let mut streams: Vec<ClientStream> = (0..READERS)
+                    .map(|_| broker.subscribe([topic], None).expect("room"))
                     .collect();
-                workers
-                    .into_iter()
-                    .map(|worker| worker.join().expect("no panic"))
-                    .max()
-                    .unwrap_or(Duration::ZERO)
+                for stream in &mut streams {
+                    drain(stream, &mut cx);
+                }
+                start_together.wait();
+                let start = Instant::now();
+                for _ in 0..iters {
+                    broker.publish(topic, &event).expect("open");
+                    for stream in &mut streams {
+                        assert!(drain(stream, &mut cx) > 0);
+                    }
+                }
+                start.elapsed()
             })
         })
     });
 
     group.bench_function("tokio-broadcast", |b| {
         b.iter_custom(|iters| {
-            let barrier = Barrier::new(2);
-            std::thread::scope(|scope| {
-                let workers: Vec<_> = (0..2)
-                    .map(|_| {
-                        let (event, barrier) = (&event, &barrier);
-                        scope.spawn(move || {
-                            let (sender, _) = broadcast::channel(256);
-                            let mut receivers: Vec<_> =
-                                (0..READERS).map(|_| sender.subscribe()).collect();
-                            barrier.wait();
-                            let start = Instant::now();
-                            for _ in 0..iters {
-                                sender.send(event.encode()).expect("receivers");
-                                for receiver in &mut receivers {
-                                    assert!(receiver.try_recv().is_ok());
-                                }
-                            }
-                            start.elapsed()
-                        })
-                    })
-                    .collect();
-                workers
-                    .into_iter()
-                    .map(|worker| worker.join().expect("no panic"))
-                    .max()
-                    .unwrap_or(Duration::ZERO)
+            on_two_threads(|_, start_together| {
+                let (sender, _) = broadcast::channel(256);
+                let mut receivers: Vec<_> = (0..READERS).map(|_| sender.subscribe()).collect();
+                start_together.wait();
+                let start = Instant::now();
+                for _ in 0..iters {
+                    sender.send(event.encode()).expect("receivers");
+                    for receiver in &mut receivers {
+                        assert!(receiver.try_recv().is_ok());
+                    }
+                }
+                start.elapsed()
             })
         })
     });
     group.finish();
+}
+
+/// Runs `work(0, ..)` and `work(1, ..)` on two threads at once; each sets
+/// itself up, waits at the barrier, then times its loop. The slower
+/// thread's time.
+fn on_two_threads(work: impl Fn(usize, &Barrier) -> Duration + Sync) -> Duration {
+    let start_together = Barrier::new(2);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..2)
+            .map(|worker| {
+                let (work, start_together) = (&work, &start_together);
+                scope.spawn(move || work(worker, start_together))
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|worker| worker.join().expect("no panic"))
+            .max()
+            .unwrap_or(Duration::ZERO)
+    })
 }
 
 /// 10,000 subscribers spread over 1,000 topics: one event to every topic,
