@@ -4,7 +4,7 @@
 //!
 //! [`client`] speaks SSE over HTTP and reads every stream with two
 //! parsers, `sse-core`'s decoder and `eventsource-stream`, failing on any
-//! disagreement; [`adapter`] holds the checks each adapter crate runs
+//! disagreement, and [`raw`] plays clients that misbehave; [`adapter`] holds the checks each adapter crate runs
 //! against itself in-process; [`checks`] holds the black-box checks of the
 //! contract, run against each example server in-process (`cargo test`) or
 //! as a release binary (`cargo xtask conformance`), and [`report`] lays
@@ -13,4 +13,5 @@
 pub mod adapter;
 pub mod checks;
 pub mod client;
+pub mod raw;
 pub mod report;

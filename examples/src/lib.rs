@@ -39,6 +39,12 @@ pub type Serve = fn(config: Config, stop: Stop, ready: Ready) -> std::io::Result
 /// environment, logs, the `listening on` line, SIGINT/SIGTERM as stop.
 pub fn main(serve: Serve) -> ExitCode {
     let config = Options::load();
+    tracing::info!(
+        max_connections = config.connection_cap(),
+        open_files_limit = ?sse_core::connections::open_files_limit(),
+        request_timeout = ?config.request_timeout,
+        "connection limits"
+    );
     match serve(config, Box::pin(shutdown_signal()), Box::new(announce)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -102,6 +108,19 @@ pub struct Options {
     /// Largest accepted publish body, in bytes.
     #[arg(long, env = "SSE_MAX_BODY", default_value_t = 65_536)]
     pub max_body: usize,
+    /// A connection that has not sent a whole request head, or a whole
+    /// publish body, within this time is closed (with 408 where the
+    /// framework can send one); idle keep-alive connections are closed
+    /// after it too. Event streams are never cut by it. Behind a proxy,
+    /// keep the proxy's own client timeouts at or below it.
+    #[arg(long, env = "SSE_REQUEST_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
+    /// Open connections of every kind (streams, publishes, idle sockets);
+    /// above it a new connection is closed at once, so the process keeps
+    /// descriptors for its own work. Default: the open-files limit minus a
+    /// reserve of 2% (64 to 1024), read at start and logged.
+    #[arg(long, env = "SSE_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
     /// When set, publishing needs `Authorization: Bearer <token>`.
     #[arg(long, env = "SSE_PUBLISH_TOKEN")]
     pub publish_token: Option<String>,
@@ -153,6 +172,8 @@ impl Options {
             client_buffer: self.client_buffer,
             max_clients: self.max_clients,
             max_body: self.max_body,
+            request_timeout: self.request_timeout,
+            max_connections: self.max_connections,
             publish_token: self.publish_token.clone(),
             redis: self.redis.clone(),
         }
@@ -266,6 +287,8 @@ mod tests {
             "--client-buffer=3",
             "--max-clients=9",
             "--max-body=10",
+            "--request-timeout=2s",
+            "--max-connections=50",
             "--publish-token=t",
         ])
         .unwrap();
@@ -278,6 +301,8 @@ mod tests {
             client_buffer: 3,
             max_clients: 9,
             max_body: 10,
+            request_timeout: Duration::from_secs(2),
+            max_connections: Some(50),
             publish_token: Some("t".into()),
             redis: None,
         };

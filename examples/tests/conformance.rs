@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use sse_conformance::checks::{CHECKS, Launch, Target, run_all, run_named};
-use sse_conformance::report::{Column, markdown};
+use sse_conformance::report::{Column, markdown, unexpected};
 use sse_examples::{Serve, servers};
 
 const FRAMEWORKS: [(&str, Serve, &str); 5] = [
@@ -37,13 +37,15 @@ fn in_process(framework: &str, serve: Serve) -> Target {
     }
 }
 
+/// Every check passes, except the known gaps, which still fail.
 fn assert_all_pass(columns: &[Column]) {
-    let failures = columns
-        .iter()
-        .flat_map(|(_, outcomes)| outcomes)
-        .filter(|(_, outcome)| outcome.is_err())
-        .count();
-    assert_eq!(failures, 0, "\n{}", markdown(columns));
+    let unexpected = unexpected(columns);
+    assert!(
+        unexpected.is_empty(),
+        "{}\n\n{}",
+        unexpected.join("\n"),
+        markdown(columns)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

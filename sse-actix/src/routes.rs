@@ -1,7 +1,7 @@
 //! The contract's routes as an actix-web service configuration.
 
 use actix_web::{HttpRequest, web};
-use sse_core::contract::{EventsRequest, Hub, NotifyRequest, read_body};
+use sse_core::contract::{EventsRequest, Hub, NotifyRequest};
 
 use crate::SseResponse;
 
@@ -40,15 +40,12 @@ async fn events(hub: web::Data<Hub>, request: HttpRequest) -> SseResponse {
 }
 
 async fn notify(hub: web::Data<Hub>, request: HttpRequest, body: web::Payload) -> SseResponse {
-    let body = match read_body(body, hub.max_body()).await {
-        Ok(body) => body,
-        Err(err) => return SseResponse(hub.unreadable_body(&err)),
-    };
     let header = |name| request.headers().get(name).map(|v| v.as_bytes());
-    SseResponse(hub.notify(NotifyRequest {
+    let head = NotifyRequest {
         query: query(&request),
         content_type: header("content-type"),
         authorization: header("authorization"),
-        body: &body,
-    }))
+        content_length: header("content-length"),
+    };
+    SseResponse(hub.notify_from(head, body).await)
 }

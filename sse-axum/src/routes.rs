@@ -5,7 +5,7 @@ use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
-use sse_core::contract::{EventsRequest, Hub, NotifyRequest, read_body};
+use sse_core::contract::{EventsRequest, Hub, NotifyRequest};
 
 use crate::SseResponse;
 
@@ -47,14 +47,12 @@ async fn notify(
     headers: HeaderMap,
     body: Body,
 ) -> SseResponse {
-    let body = match read_body(body.into_data_stream(), hub.max_body()).await {
-        Ok(body) => body,
-        Err(err) => return SseResponse(hub.unreadable_body(&err)),
-    };
-    SseResponse(hub.notify(NotifyRequest {
+    let header = |name| headers.get(name).map(|v| v.as_bytes());
+    let request = NotifyRequest {
         query: query.as_deref(),
-        content_type: headers.get("content-type").map(|v| v.as_bytes()),
-        authorization: headers.get("authorization").map(|v| v.as_bytes()),
-        body: &body,
-    }))
+        content_type: header("content-type"),
+        authorization: header("authorization"),
+        content_length: header("content-length"),
+    };
+    SseResponse(hub.notify_from(request, body.into_data_stream()).await)
 }

@@ -4,7 +4,7 @@
 //! framework: the [`Event`] model and its wire [`encode`]r, a [`decode`]r
 //! that follows the WHATWG parsing rules exactly, the [`broker`] (topics,
 //! fan-out, replay by last event id, slow clients, heartbeats,
-//! [`metrics`]), and the example servers' HTTP [`contract`] in plain request
+//! [`metrics`]), a cap on open [`connections`], and the example servers' HTTP [`contract`] in plain request
 //! and response parts. The `sse-axum`, `sse-actix`, `sse-warp`, `sse-rocket`
 //! and `sse-poem` crates expose it as their framework's native types.
 //!
@@ -27,6 +27,7 @@
 //! - `contract` (default): the [`contract`] module, the framework-free HTTP routes.
 
 pub mod broker;
+pub mod connections;
 #[cfg(feature = "contract")]
 pub mod contract;
 pub mod decode;

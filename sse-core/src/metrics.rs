@@ -18,6 +18,8 @@ pub(crate) struct Metrics {
     pub(crate) lagged: Counter,
     history: Gauge,
     topics: Gauge,
+    pub(crate) connections: Gauge,
+    pub(crate) connections_refused: Counter,
 }
 
 impl Metrics {
@@ -30,6 +32,8 @@ impl Metrics {
             lagged: Counter::default(),
             history: Gauge::default(),
             topics: Gauge::default(),
+            connections: Gauge::default(),
+            connections_refused: Counter::default(),
         };
         let mut registry = Registry::default();
         registry.register("sse_clients", "Open event streams", metrics.clients.clone());
@@ -58,6 +62,16 @@ impl Metrics {
             "sse_topics",
             "Topics held in memory: with subscribers or retained events",
             metrics.topics.clone(),
+        );
+        registry.register(
+            "sse_connections",
+            "Open connections of every kind, where the server counts them",
+            metrics.connections.clone(),
+        );
+        registry.register(
+            "sse_connections_refused",
+            "Connections closed at once because --max-connections were open",
+            metrics.connections_refused.clone(),
         );
         Self {
             registry,

@@ -4,7 +4,7 @@ use std::future::Future;
 
 use poem::endpoint::make;
 use poem::{Endpoint, Request, Route, get, post};
-use sse_core::contract::{EventsRequest, Hub, NotifyRequest, read_body};
+use sse_core::contract::{EventsRequest, Hub, NotifyRequest};
 
 use crate::SseResponse;
 
@@ -55,15 +55,12 @@ async fn events(hub: Hub, request: Request) -> SseResponse {
 
 async fn notify(hub: Hub, mut request: Request) -> SseResponse {
     let chunks = request.take_body().into_bytes_stream();
-    let body = match read_body(chunks, hub.max_body()).await {
-        Ok(body) => body,
-        Err(err) => return SseResponse(hub.unreadable_body(&err)),
-    };
     let header = |name| request.headers().get(name).map(|v| v.as_bytes());
-    SseResponse(hub.notify(NotifyRequest {
+    let head = NotifyRequest {
         query: request.uri().query(),
         content_type: header("content-type"),
         authorization: header("authorization"),
-        body: &body,
-    }))
+        content_length: header("content-length"),
+    };
+    SseResponse(hub.notify_from(head, chunks).await)
 }

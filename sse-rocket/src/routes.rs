@@ -21,6 +21,7 @@ struct Parts {
     last_event_id: Option<String>,
     content_type: Option<String>,
     authorization: Option<String>,
+    content_length: Option<String>,
 }
 
 #[rocket::async_trait]
@@ -34,6 +35,7 @@ impl<'r> FromRequest<'r> for Parts {
             last_event_id: header("Last-Event-ID"),
             content_type: header("Content-Type"),
             authorization: header("Authorization"),
+            content_length: header("Content-Length"),
         })
     }
 }
@@ -48,18 +50,26 @@ fn events(hub: &State<Hub>, parts: Parts) -> SseResponse {
 
 #[post("/notify", data = "<body>")]
 async fn notify(hub: &State<Hub>, parts: Parts, body: Data<'_>) -> SseResponse {
-    // One byte past the limit is enough to refuse the body as too large.
-    let limit = (hub.max_body() as u64).saturating_add(1).bytes();
-    let body = match body.open(limit).into_bytes().await {
-        Ok(body) => body.into_inner(),
-        Err(err) => return SseResponse(hub.unreadable_body(&err)),
-    };
-    SseResponse(hub.notify(NotifyRequest {
+    let head = NotifyRequest {
         query: parts.query.as_deref(),
         content_type: parts.content_type.as_deref().map(str::as_bytes),
         authorization: parts.authorization.as_deref().map(str::as_bytes),
-        body: &body,
-    }))
+        content_length: parts.content_length.as_deref().map(str::as_bytes),
+    };
+    if let Err(refused) = hub.check_notify(&head) {
+        return SseResponse(refused);
+    }
+    // One byte past the limit is enough to refuse the body as too large.
+    // Rocket's body is a reader, not a stream of chunks, so the request
+    // timeout is applied here rather than by `Hub::read_notify_body`.
+    let limit = (hub.max_body() as u64).saturating_add(1).bytes();
+    let reading = body.open(limit).into_bytes();
+    let body = match rocket::tokio::time::timeout(hub.request_timeout(), reading).await {
+        Ok(Ok(body)) => body.into_inner(),
+        Ok(Err(err)) => return SseResponse(hub.unreadable_body(&err)),
+        Err(_) => return SseResponse(hub.request_timed_out()),
+    };
+    SseResponse(hub.notify(head, &body))
 }
 
 #[get("/metrics")]

@@ -1,6 +1,6 @@
 //! The contract's routes as one warp filter.
 
-use sse_core::contract::{EventsRequest, Hub, NotifyRequest, read_body};
+use sse_core::contract::{EventsRequest, Hub, NotifyRequest};
 use warp::http::HeaderMap;
 use warp::{Buf, Filter, Rejection, Stream};
 
@@ -59,15 +59,12 @@ where
     S: Stream<Item = Result<B, warp::Error>>,
     B: Buf,
 {
-    let body = match read_body(body, hub.max_body()).await {
-        Ok(body) => body,
-        Err(err) => return SseResponse(hub.unreadable_body(&err)),
-    };
     let header = |name| headers.get(name).map(|v| v.as_bytes());
-    SseResponse(hub.notify(NotifyRequest {
+    let head = NotifyRequest {
         query: query.as_deref(),
         content_type: header("content-type"),
         authorization: header("authorization"),
-        body: &body,
-    }))
+        content_length: header("content-length"),
+    };
+    SseResponse(hub.notify_from(head, body).await)
 }

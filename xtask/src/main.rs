@@ -162,13 +162,11 @@ fn conformance(via_nginx: bool) -> Result<(), String> {
     });
     std::fs::write(&path, &report).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     eprintln!("written to {}", path.display());
-    let failed = columns
-        .iter()
-        .any(|(_, outcomes)| outcomes.iter().any(|(_, o)| o.is_err()));
-    if failed {
-        Err("some checks failed".into())
-    } else {
+    let unexpected = sse_conformance::report::unexpected(&columns);
+    if unexpected.is_empty() {
         Ok(())
+    } else {
+        Err(format!("unexpected outcomes:\n{}", unexpected.join("\n")))
     }
 }
 

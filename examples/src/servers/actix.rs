@@ -1,20 +1,36 @@
 //! The contract served by actix-web: `cargo run -p sse-examples --bin actix`.
 
+use actix_web::dev::Extensions;
+use actix_web::http::KeepAlive;
 use actix_web::{App, HttpServer};
+use sse_core::connections::ConnectionLimit;
 use sse_core::contract::{Config, Hub};
 
 use crate::{Ready, SHUTDOWN_GRACE, Shutdown, Stop};
 
 /// Serves the contract with actix-web; see [`Serve`](crate::Serve).
+///
+/// `--request-timeout` is actix-web's own `client_request_timeout` (a
+/// request head that has not arrived in time is answered `408`) and its
+/// `keep_alive` (idle connections between requests); actix-server's
+/// accept loop already waits after accept errors. The connection cap is
+/// taken in `on_connect` (see [`take_place`]).
 pub fn serve(config: Config, stop: Stop, ready: Ready) -> std::io::Result<()> {
     actix_web::rt::System::new().block_on(async {
         let hub = Hub::new(config);
         let app_hub = hub.clone();
+        let connections = hub.connections().clone();
+        let timeout = hub.request_timeout();
         let server =
             HttpServer::new(move || App::new().configure(sse_actix::configure(app_hub.clone())))
                 .disable_signals() // the stop ends the streams first
                 // Notice at once when an idle client goes away (see sse-actix).
                 .h1_allow_half_closed(false)
+                .client_request_timeout(timeout)
+                .keep_alive(KeepAlive::Timeout(timeout))
+                .on_connect(move |connection, extensions| {
+                    take_place(&connections, connection, extensions);
+                })
                 .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
                 .bind(hub.config().addr.as_str())?;
         let addr = server
@@ -42,4 +58,24 @@ pub fn serve(config: Config, stop: Stop, ready: Ready) -> std::io::Result<()> {
         shutdown.run(server).await;
         Ok(())
     })
+}
+
+/// Gives a new connection its place under `--max-connections`, kept in
+/// the connection's extensions so that it is freed with the connection;
+/// without a place the socket is shut down at once. actix-web's own
+/// `max_connections` would instead stop accepting, leaving new clients
+/// hanging in the listen backlog, and it counts per worker.
+fn take_place(limit: &ConnectionLimit, connection: &dyn std::any::Any, extensions: &mut Extensions) {
+    match limit.try_acquire() {
+        Some(permit) => {
+            extensions.insert(std::sync::Arc::new(permit));
+        }
+        None => {
+            if let Some(stream) = connection.downcast_ref::<actix_web::rt::net::TcpStream>() {
+                // The dispatcher then reads end-of-file and drops the
+                // connection before serving anything.
+                let _ = socket2::SockRef::from(stream).shutdown(std::net::Shutdown::Both);
+            }
+        }
+    }
 }

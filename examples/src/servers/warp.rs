@@ -1,20 +1,23 @@
 //! The contract served by warp: `cargo run -p sse-examples --bin warp`.
 
+use hyper_util::service::TowerToHyperService;
 use sse_core::contract::{Config, Hub};
 
 use crate::{Ready, Shutdown, Stop};
 
-/// Serves the contract with warp; see [`Serve`](crate::Serve).
+/// Serves the contract with warp; see [`Serve`](crate::Serve). The filter
+/// runs as a service (`warp::service`) on the examples' own hyper loop
+/// rather than `warp::serve`, which has no request timeout and no
+/// connection cap (see [`hyper_serve`](super::hyper_serve)).
 pub fn serve(config: Config, stop: Stop, ready: Ready) -> std::io::Result<()> {
     super::tokio_runtime()?.block_on(async {
         let hub = Hub::new(config);
         let listener = tokio::net::TcpListener::bind(&hub.config().addr).await?;
         ready(listener.local_addr()?);
         let shutdown = Shutdown::on(stop, hub.broker().clone());
-        let server = warp::serve(sse_warp::routes(hub))
-            .incoming(listener)
-            .graceful(shutdown.clone().started())
-            .run();
+        let filter = warp::service(sse_warp::routes(hub.clone()));
+        let service = move |_peer| TowerToHyperService::new(filter.clone());
+        let server = super::hyper_serve::serve(listener, &hub, service, shutdown.clone());
         shutdown.run(server).await;
         Ok(())
     })

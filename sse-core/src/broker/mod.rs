@@ -476,6 +476,31 @@ impl Broker {
         }
     }
 
+    /// A cap of `max` open connections whose counts show in this broker's
+    /// metrics, as `sse_connections` and `sse_connections_refused_total`.
+    /// Every call makes a cap of its own over the same two series, so a
+    /// server takes one.
+    ///
+    /// ```
+    /// use sse_core::broker::{Broker, BrokerConfig};
+    ///
+    /// let broker = Broker::new(BrokerConfig::default());
+    /// let limit = broker.connection_limit(1);
+    /// let _open = limit.try_acquire();
+    /// assert!(limit.try_acquire().is_none());
+    /// let text = broker.render_metrics();
+    /// assert!(text.contains("sse_connections 1"), "{text}");
+    /// assert!(text.contains("sse_connections_refused_total 1"), "{text}");
+    /// ```
+    pub fn connection_limit(&self, max: usize) -> crate::connections::ConnectionLimit {
+        let metrics = &self.shared.metrics;
+        crate::connections::ConnectionLimit::with_metrics(
+            max,
+            metrics.connections.clone(),
+            metrics.connections_refused.clone(),
+        )
+    }
+
     /// The metrics in the Prometheus (OpenMetrics) text format; serve it
     /// with [`crate::metrics::CONTENT_TYPE`].
     pub fn render_metrics(&self) -> String {

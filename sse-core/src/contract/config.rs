@@ -23,6 +23,14 @@ pub struct Config {
     pub max_clients: usize,
     /// Largest accepted publish body, in bytes.
     pub max_body: usize,
+    /// How long a connection may take to send a whole request head, or a
+    /// whole publish body; also how long an idle keep-alive connection is
+    /// kept between requests. Event streams are not bound by it.
+    pub request_timeout: Duration,
+    /// Open connections of every kind; `None` takes
+    /// [`default_max_connections`](crate::connections::default_max_connections),
+    /// the open-files limit minus a reserve.
+    pub max_connections: Option<usize>,
     /// When set, publishing needs `Authorization: Bearer <token>`.
     pub publish_token: Option<String>,
     /// Multi-instance mode: broker and history in Redis.
@@ -41,6 +49,8 @@ impl Default for Config {
             client_buffer: broker.client_buffer,
             max_clients: broker.max_clients,
             max_body: 65_536,
+            request_timeout: Duration::from_secs(10),
+            max_connections: None,
             publish_token: None,
             redis: None,
         }
@@ -48,6 +58,13 @@ impl Default for Config {
 }
 
 impl Config {
+    /// The connection cap: `max_connections`, else the open-files limit
+    /// minus a reserve.
+    pub fn connection_cap(&self) -> usize {
+        self.max_connections
+            .unwrap_or_else(crate::connections::default_max_connections)
+    }
+
     /// The broker's part of the configuration.
     pub fn broker_config(&self) -> BrokerConfig {
         BrokerConfig {
@@ -101,6 +118,11 @@ mod tests {
         assert_eq!(config.client_buffer, 256);
         assert_eq!(config.max_clients, 100_000);
         assert_eq!(config.max_body, 65_536);
+        assert_eq!(config.request_timeout, Duration::from_secs(10));
+        assert_eq!(
+            config.connection_cap(),
+            crate::connections::default_max_connections()
+        );
         assert_eq!(config.publish_token, None);
         assert_eq!(config.redis, None);
     }

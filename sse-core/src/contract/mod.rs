@@ -9,12 +9,12 @@
 //! use sse_core::contract::{Body, Config, Hub, NotifyRequest};
 //!
 //! let hub = Hub::new(Config::default());
-//! let response = hub.notify(NotifyRequest {
+//! let request = NotifyRequest {
 //!     query: Some("topic=news"),
 //!     content_type: Some(b"application/json"),
-//!     authorization: None,
-//!     body: br#"{"title": "hello"}"#,
-//! });
+//!     ..NotifyRequest::default()
+//! };
+//! let response = hub.notify(request, br#"{"title": "hello"}"#);
 //! assert_eq!(response.status, 200);
 //! let Body::Full(body) = response.body else { unreachable!() };
 //! assert!(body.starts_with(br#"{"sent":0,"id":""#));
@@ -31,6 +31,7 @@ pub use query::{MAX_NAME_LEN, MAX_TOPICS, QueryError};
 
 use crate::Event;
 use crate::broker::{Broker, BrokerError, ClientStream};
+use crate::connections::ConnectionLimit;
 use crate::encode;
 
 /// The demo page served at `GET /`.
@@ -114,9 +115,9 @@ pub struct NotifyRequest<'a> {
     pub content_type: Option<&'a [u8]>,
     /// The `Authorization` header.
     pub authorization: Option<&'a [u8]>,
-    /// The body. Read at most [`Hub::max_body`]` + 1` bytes of it (see
-    /// [`read_body`]): what is longer is refused as too large either way.
-    pub body: &'a [u8],
+    /// The `Content-Length` header: a body it says is too large is refused
+    /// before a byte of it is read.
+    pub content_length: Option<&'a [u8]>,
 }
 
 /// The parts of `GET /events` the contract reads.
@@ -132,6 +133,7 @@ pub struct EventsRequest<'a> {
 #[derive(Debug, Clone)]
 pub struct Hub {
     broker: Broker,
+    connections: ConnectionLimit,
     config: std::sync::Arc<Config>,
     /// The `retry:` frame every stream starts with, encoded once.
     retry_frame: Bytes,
@@ -147,6 +149,7 @@ impl Hub {
     /// A hub over an existing broker (which keeps its own broker settings).
     pub fn with_broker(config: Config, broker: Broker) -> Self {
         Self {
+            connections: broker.connection_limit(config.connection_cap()),
             broker,
             retry_frame: encode::retry(config.retry),
             config: std::sync::Arc::new(config),
@@ -156,6 +159,13 @@ impl Hub {
     /// The broker, to publish from application code or to shut down.
     pub fn broker(&self) -> &Broker {
         &self.broker
+    }
+
+    /// The cap on open connections (`--max-connections`), counted in the
+    /// broker's metrics: a server takes a permit for every connection it
+    /// accepts and closes the connection at once when none is left.
+    pub fn connections(&self) -> &ConnectionLimit {
+        &self.connections
     }
 
     /// The configuration.
@@ -198,30 +208,113 @@ impl Hub {
         Response::stream(stream.with_preamble(preamble.into()))
     }
 
-    /// `POST /notify`: publish the JSON body as one event.
-    pub fn notify(&self, request: NotifyRequest<'_>) -> Response {
+    /// `POST /notify` from its head and its body's chunks: the head is
+    /// checked first ([`Hub::check_notify`]), so a refused publish reads
+    /// none of its body; then the body is read within the request timeout
+    /// ([`Hub::read_notify_body`]) and published ([`Hub::notify`]).
+    pub async fn notify_from<S, B, E>(&self, request: NotifyRequest<'_>, chunks: S) -> Response
+    where
+        S: futures_core::Stream<Item = Result<B, E>>,
+        B: bytes::Buf,
+        E: std::fmt::Display,
+    {
+        if let Err(refused) = self.check_notify(&request) {
+            return refused;
+        }
+        match self.read_notify_body(chunks).await {
+            Ok(body) => self.notify(request, &body),
+            Err(refused) => refused,
+        }
+    }
+
+    /// What the head of a publish decides on its own, in the contract's
+    /// order: `401` without the publish token, `415` for a body that is
+    /// not JSON, `413` when `Content-Length` exceeds `--max-body`.
+    ///
+    /// ```
+    /// use sse_core::contract::{Config, Hub, NotifyRequest};
+    ///
+    /// let hub = Hub::new(Config::default());
+    /// let head = NotifyRequest {
+    ///     content_type: Some(b"application/json"),
+    ///     content_length: Some(b"99999999999"),
+    ///     ..NotifyRequest::default()
+    /// };
+    /// assert_eq!(hub.check_notify(&head).unwrap_err().status, 413);
+    /// ```
+    pub fn check_notify(&self, request: &NotifyRequest<'_>) -> Result<(), Response> {
         if let Some(token) = &self.config.publish_token
             && !bearer_matches(request.authorization, token)
         {
             let mut response = error(401, "publishing needs Authorization: Bearer <token>");
             response.headers.push(("www-authenticate", "Bearer".into()));
-            return response;
+            return Err(response);
         }
         if !is_json(request.content_type) {
-            return error(
+            return Err(error(
                 415,
                 "the body must be JSON, sent as Content-Type: application/json",
-            );
+            ));
         }
-        if request.body.len() > self.config.max_body {
-            let limit = self.config.max_body;
-            return error(413, &format!("the body is larger than {limit} bytes"));
+        if let Some(length) = request.content_length.and_then(parse_length)
+            && length > self.config.max_body as u64
+        {
+            return Err(self.too_large());
+        }
+        Ok(())
+    }
+
+    /// Reads a publish body from its chunks, at most [`Hub::max_body`]` + 1`
+    /// bytes (see [`read_body`]), within `--request-timeout`: a body that
+    /// has not arrived whole by then is answered `408`, one that broke
+    /// off `400`.
+    pub async fn read_notify_body<S, B, E>(&self, chunks: S) -> Result<Vec<u8>, Response>
+    where
+        S: futures_core::Stream<Item = Result<B, E>>,
+        B: bytes::Buf,
+        E: std::fmt::Display,
+    {
+        let within = self.config.request_timeout;
+        match tokio::time::timeout(within, read_body(chunks, self.max_body())).await {
+            Ok(Ok(body)) => Ok(body),
+            Ok(Err(err)) => Err(self.unreadable_body(&err)),
+            Err(_) => Err(self.request_timed_out()),
+        }
+    }
+
+    /// How long a request's head and body may take to arrive
+    /// (`--request-timeout`); event streams are not bound by it.
+    pub fn request_timeout(&self) -> std::time::Duration {
+        self.config.request_timeout
+    }
+
+    /// The answer to a request whose body did not arrive whole within
+    /// [`Hub::request_timeout`]: `408`.
+    pub fn request_timed_out(&self) -> Response {
+        let within = humantime::format_duration(self.config.request_timeout);
+        error(408, &format!("the body did not arrive within {within}"))
+    }
+
+    fn too_large(&self) -> Response {
+        let limit = self.config.max_body;
+        error(413, &format!("the body is larger than {limit} bytes"))
+    }
+
+    /// `POST /notify` with its body read: publish the JSON body as one
+    /// event. Every check of [`Hub::check_notify`] is made again, on the
+    /// body's real length.
+    pub fn notify(&self, request: NotifyRequest<'_>, body: &[u8]) -> Response {
+        if let Err(refused) = self.check_notify(&request) {
+            return refused;
+        }
+        if body.len() > self.config.max_body {
+            return self.too_large();
         }
         let query = match query::notify_query(request.query.unwrap_or("")) {
             Ok(query) => query,
             Err(err) => return error(400, &err.to_string()),
         };
-        let value: serde_json::Value = match serde_json::from_slice(request.body) {
+        let value: serde_json::Value = match serde_json::from_slice(body) {
             Ok(value) => value,
             Err(err) => return error(400, &format!("the body is not valid JSON: {err}")),
         };
@@ -341,6 +434,11 @@ where
         }
     }
     Ok(body)
+}
+
+/// A `Content-Length` value, when it is one.
+fn parse_length(value: &[u8]) -> Option<u64> {
+    std::str::from_utf8(value).ok()?.trim().parse().ok()
 }
 
 /// An event with no id, so it never moves the client's last event id.

@@ -29,12 +29,12 @@ fn json_body(response: Response) -> serde_json::Value {
 }
 
 fn publish(hub: &Hub, query: &str, body: &str) -> Response {
-    hub.notify(NotifyRequest {
+    let request = NotifyRequest {
         query: Some(query),
         content_type: Some(b"application/json"),
-        authorization: None,
-        body: body.as_bytes(),
-    })
+        ..NotifyRequest::default()
+    };
+    hub.notify(request, body.as_bytes())
 }
 
 /// What the stream has ready now, decoded.
@@ -255,12 +255,13 @@ async fn notify_errors_in_order_and_nothing_published() {
         ..Config::default()
     });
     let request = |auth: Option<&'static [u8]>, ct: Option<&'static [u8]>, query, body| {
-        hub.notify(NotifyRequest {
+        let request = NotifyRequest {
             query: Some(query),
             content_type: ct,
             authorization: auth,
-            body,
-        })
+            content_length: None,
+        };
+        hub.notify(request, body)
     };
     let good_auth = Some(&b"Bearer s3cret"[..]);
     let json = Some(&b"application/json"[..]);
@@ -320,6 +321,71 @@ async fn a_body_exactly_at_the_limit_is_accepted() {
     });
     assert_eq!(publish(&hub, "", "1234").status, 200);
     assert_eq!(publish(&hub, "", "12345").status, 413);
+}
+
+/// A body whose chunks never come: polling it shows the body was read.
+fn stalled_body(polled: &std::sync::atomic::AtomicBool) -> impl futures::Stream<Item = Result<&'static [u8], String>> + '_ {
+    futures::stream::poll_fn(move |_| {
+        polled.store(true, std::sync::atomic::Ordering::SeqCst);
+        std::task::Poll::Pending
+    })
+}
+
+#[tokio::test]
+async fn a_content_length_over_the_limit_is_refused_before_the_body_is_read() {
+    let hub = hub_with(Config {
+        publish_token: Some("t".into()),
+        max_body: 16,
+        ..Config::default()
+    });
+    let polled = std::sync::atomic::AtomicBool::new(false);
+    let head = |authorization, content_length| NotifyRequest {
+        content_type: Some(b"application/json"),
+        authorization,
+        content_length: Some(content_length),
+        ..NotifyRequest::default()
+    };
+    let huge = head(Some(b"Bearer t"), b"99999999999");
+    let response = hub.notify_from(huge, stalled_body(&polled)).await;
+    assert_eq!(response.status, 413);
+    assert!(json_body(response)["error"].is_string());
+    // The contract's order holds without the body too: 401 comes first.
+    let unauthorised = head(None, b"99999999999");
+    let response = hub.notify_from(unauthorised, stalled_body(&polled)).await;
+    assert_eq!(response.status, 401);
+    assert!(!polled.into_inner(), "the body was never read");
+    // A length at the limit is read as usual.
+    let at_limit = head(Some(b"Bearer t"), b"16");
+    let body = futures::stream::iter([Ok::<_, String>(&b"\"0123456789abcd\""[..])]);
+    assert_eq!(hub.notify_from(at_limit, body).await.status, 200);
+    assert_eq!(hub.broker().stats().published, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_body_that_stalls_is_answered_408_after_the_request_timeout() {
+    let hub = hub_with(Config {
+        request_timeout: std::time::Duration::from_secs(10),
+        ..Config::default()
+    });
+    let polled = std::sync::atomic::AtomicBool::new(false);
+    let head = NotifyRequest {
+        content_type: Some(b"application/json"),
+        ..NotifyRequest::default()
+    };
+    let started = tokio::time::Instant::now();
+    let response = hub.notify_from(head, stalled_body(&polled)).await;
+    assert_eq!(response.status, 408);
+    assert_eq!(started.elapsed(), std::time::Duration::from_secs(10));
+    let message = json_body(response)["error"].as_str().map(str::to_owned);
+    assert_eq!(message.as_deref(), Some("the body did not arrive within 10s"));
+    assert_eq!(hub.broker().stats().published, 0);
+    // A slow body that arrives whole in time is published.
+    let slow = futures::stream::unfold(0, |sent| async move {
+        (sent < 3).then_some(())?;
+        tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+        Some((Ok::<_, String>(&b"1"[..]), sent + 1))
+    });
+    assert_eq!(hub.notify_from(head, slow).await.status, 200);
 }
 
 #[tokio::test]

@@ -1,0 +1,99 @@
+//! The accept loop that serves axum, warp and poem: each of the three
+//! builds on hyper, and none exposes hyper's connection settings through
+//! its own `serve`. So the examples accept connections themselves, the way
+//! axum's "serve with hyper" example does, and set:
+//!
+//! - `--request-timeout` as hyper's HTTP/1 `header_read_timeout`, with
+//!   Tokio's timer (without a timer hyper ignores it). Hyper closes a
+//!   connection whose request head has not arrived whole in time, and it
+//!   starts the same timer when a keep-alive connection goes idle after a
+//!   response, so idle connections close after it too. It sends no `408`:
+//!   hyper has no hook to answer one. A response being streamed is never
+//!   under that timer.
+//! - `--max-connections`: every accepted connection holds a permit of the
+//!   hub's [`ConnectionLimit`](sse_core::connections::ConnectionLimit); when
+//!   none is left the connection is closed at once, before any read.
+//! - accept errors back off ([`AcceptBackoff`]) instead of spinning when
+//!   the process is out of descriptors.
+
+use std::net::SocketAddr;
+
+use hyper::body::{Body, Incoming};
+use hyper::service::Service;
+use hyper::{Request, Response};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::server::graceful::GracefulShutdown;
+use sse_core::connections::AcceptBackoff;
+use sse_core::contract::Hub;
+use tokio::net::TcpListener;
+
+use crate::Shutdown;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Serves `listener` until the shutdown starts, each connection by the
+/// service `service` makes for its peer address; then waits for the open
+/// connections to finish (the caller bounds that with
+/// [`Shutdown::run`]).
+pub(crate) async fn serve<M, S, B>(listener: TcpListener, hub: &Hub, service: M, shutdown: Shutdown)
+where
+    M: Fn(SocketAddr) -> S,
+    S: Service<Request<Incoming>, Response = Response<B>> + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
+    // HTTP/1 only: the auto builder would first wait, with no timeout, for
+    // the bytes that tell HTTP/2's preface from an HTTP/1 request, and a
+    // silent client would hold its connection forever.
+    let mut builder = Builder::new(TokioExecutor::new()).http1_only();
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(hub.request_timeout())
+        .keep_alive(true);
+    let graceful = GracefulShutdown::new();
+    let mut backoff = AcceptBackoff::default();
+    let mut stopping = std::pin::pin!(shutdown.started());
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = &mut stopping => break,
+        };
+        let (stream, peer) = match accepted {
+            Ok(accepted) => {
+                backoff.accepted();
+                accepted
+            }
+            Err(err) => {
+                if let Some(wait) = backoff.failed(&err) {
+                    tracing::warn!(%err, ?wait, "accept failed; waiting before the next");
+                    tokio::time::sleep(wait).await;
+                }
+                continue;
+            }
+        };
+        let Some(permit) = hub.connections().try_acquire() else {
+            tracing::debug!(%peer, max = hub.connections().max(), "connection refused: --max-connections are open");
+            drop(stream);
+            continue;
+        };
+        // Events are small writes that must leave at once.
+        let _ = stream.set_nodelay(true);
+        let connection = builder
+            .serve_connection(TokioIo::new(stream), service(peer))
+            .into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(err) = connection.await {
+                tracing::debug!(%peer, %err, "connection ended with an error");
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+}
