@@ -365,7 +365,8 @@ pub const CHECKS: &[Check] = &[
     (CONNECTION_CAP, |t| Box::pin(connection_cap(t))),
 ];
 
-const HEAD_TIMEOUT: &str = "silent, half-sent and idle connections closed after the request timeout";
+const HEAD_TIMEOUT: &str =
+    "silent, half-sent and idle connections closed after the request timeout";
 const BODY_TIMEOUT: &str = "a stalled publish body closed after the request timeout";
 const EARLY_413: &str = "413 at once for a Content-Length over --max-body";
 const CONNECTION_CAP: &str = "connections past --max-connections closed at once";
@@ -422,12 +423,15 @@ fn closed_for_timeout(what: &str, ending: &Ending) -> Result<(), Error> {
 /// and one idle after a request are all closed after the request
 /// timeout, while an event stream that has been quiet all along is not.
 async fn slow_heads(target: &Target) -> Result<(), Error> {
-    let server = target.start(&["--request-timeout", REQUEST_TIMEOUT]).await?;
+    let server = target
+        .start(&["--request-timeout", REQUEST_TIMEOUT])
+        .await?;
     let address = address_of(&server.base);
     let mut stream = subscribe(&server.base, "?topic=quiet", &[]).await?;
     let silent = RawConnection::connect(&address).await?;
     let mut half = RawConnection::connect(&address).await?;
-    half.send(b"GET /healthz HTTP/1.1\r\nHost: conformance\r\n").await?;
+    half.send(b"GET /healthz HTTP/1.1\r\nHost: conformance\r\n")
+        .await?;
     let mut idle = RawConnection::connect(&address).await?;
     let (status, _) = idle.request("GET", "/healthz", "").await?;
     ensure(status == 200, || format!("/healthz answered {status}"))?;
@@ -451,7 +455,9 @@ async fn slow_heads(target: &Target) -> Result<(), Error> {
 /// A publish whose body stops after one byte is closed (or answered
 /// `408`) after the request timeout, and publishes nothing.
 async fn stalled_body(target: &Target) -> Result<(), Error> {
-    let server = target.start(&["--request-timeout", REQUEST_TIMEOUT]).await?;
+    let server = target
+        .start(&["--request-timeout", REQUEST_TIMEOUT])
+        .await?;
     let mut stalled = RawConnection::connect(&address_of(&server.base)).await?;
     stalled
         .send(
@@ -483,7 +489,9 @@ async fn early_413(target: &Target) -> Result<(), Error> {
     ensure(ending.status() == Some(413), || {
         format!("expected 413 within 1 s, got {ending:?}")
     })?;
-    ensure(text.contains("\"error\""), || format!("no JSON error: {text}"))
+    ensure(text.contains("\"error\""), || {
+        format!("no JSON error: {text}")
+    })
 }
 
 /// With `--max-connections 6` and six open (an event stream, a
@@ -513,7 +521,9 @@ async fn connection_cap(target: &Target) -> Result<(), Error> {
     for i in 0..3 {
         let mut extra = RawConnection::connect(&address).await?;
         // The server may close before the request is sent.
-        let _ = extra.send(b"GET /healthz HTTP/1.1\r\nHost: conformance\r\n\r\n").await;
+        let _ = extra
+            .send(b"GET /healthz HTTP/1.1\r\nHost: conformance\r\n\r\n")
+            .await;
         match extra.ending_within(Duration::from_secs(1)).await {
             Ending::Closed { sent, .. } if sent.is_empty() => {}
             other => return Err(format!("connection {} past the cap: {other:?}", 7 + i)),
@@ -525,7 +535,9 @@ async fn connection_cap(target: &Target) -> Result<(), Error> {
         format!("/metrics on an open connection: {status}, refused {refused}")
     })?;
     let (status, body) = kept.request("POST", "/notify?topic=cap", "1").await?;
-    ensure(status == 200, || format!("publish on an open connection: {status} {body}"))?;
+    ensure(status == 200, || {
+        format!("publish on an open connection: {status} {body}")
+    })?;
     stream.next_event().await?;
     drop(silent);
     let deadline = tokio::time::Instant::now() + WAIT;

@@ -93,7 +93,12 @@ impl RawConnection {
     /// Sends one request (`GET` without a body, or `POST` with a JSON one)
     /// and reads its whole response, leaving the connection open: the
     /// status and body.
-    pub async fn request(&mut self, method: &str, path: &str, json: &str) -> Result<(u16, String), Error> {
+    pub async fn request(
+        &mut self,
+        method: &str,
+        path: &str,
+        json: &str,
+    ) -> Result<(u16, String), Error> {
         let mut request = format!("{method} {path} HTTP/1.1\r\nHost: conformance\r\n");
         if method == "POST" {
             request.push_str(&format!(
@@ -124,7 +129,9 @@ impl RawConnection {
                 .map(str::trim)
         };
         let body = if let Some(length) = header("content-length") {
-            let length: usize = length.parse().map_err(|_| format!("bad length in {head:?}"))?;
+            let length: usize = length
+                .parse()
+                .map_err(|_| format!("bad length in {head:?}"))?;
             while self.unread.len() < head_end + length {
                 self.fill().await?;
             }
@@ -219,7 +226,10 @@ mod tests {
             connection.request("GET", "/b", "").await.unwrap(),
             (200, "ok".into())
         );
-        assert_eq!(connection.read_response().await.unwrap(), (201, "abc".into()));
+        assert_eq!(
+            connection.read_response().await.unwrap(),
+            (201, "abc".into())
+        );
         server.await.unwrap();
         let ending = connection.ending_within(WAIT).await;
         assert!(matches!(ending, Ending::Closed { .. }), "{ending:?}");

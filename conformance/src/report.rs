@@ -47,7 +47,9 @@ pub fn markdown(columns: &[Column]) -> String {
         .flat_map(|(framework, outcomes)| {
             outcomes.iter().filter_map(move |(check, outcome)| {
                 let why = known_gap(framework, check)?;
-                outcome.is_err().then_some((framework.as_str(), *check, why))
+                outcome
+                    .is_err()
+                    .then_some((framework.as_str(), *check, why))
             })
         })
         .collect();

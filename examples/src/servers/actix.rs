@@ -65,7 +65,11 @@ pub fn serve(config: Config, stop: Stop, ready: Ready) -> std::io::Result<()> {
 /// without a place the socket is shut down at once. actix-web's own
 /// `max_connections` would instead stop accepting, leaving new clients
 /// hanging in the listen backlog, and it counts per worker.
-fn take_place(limit: &ConnectionLimit, connection: &dyn std::any::Any, extensions: &mut Extensions) {
+fn take_place(
+    limit: &ConnectionLimit,
+    connection: &dyn std::any::Any,
+    extensions: &mut Extensions,
+) {
     match limit.try_acquire() {
         Some(permit) => {
             extensions.insert(std::sync::Arc::new(permit));

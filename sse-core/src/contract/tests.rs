@@ -324,7 +324,9 @@ async fn a_body_exactly_at_the_limit_is_accepted() {
 }
 
 /// A body whose chunks never come: polling it shows the body was read.
-fn stalled_body(polled: &std::sync::atomic::AtomicBool) -> impl futures::Stream<Item = Result<&'static [u8], String>> + '_ {
+fn stalled_body(
+    polled: &std::sync::atomic::AtomicBool,
+) -> impl futures::Stream<Item = Result<&'static [u8], String>> + '_ {
     futures::stream::poll_fn(move |_| {
         polled.store(true, std::sync::atomic::Ordering::SeqCst);
         std::task::Poll::Pending
@@ -377,7 +379,10 @@ async fn a_body_that_stalls_is_answered_408_after_the_request_timeout() {
     assert_eq!(response.status, 408);
     assert_eq!(started.elapsed(), std::time::Duration::from_secs(10));
     let message = json_body(response)["error"].as_str().map(str::to_owned);
-    assert_eq!(message.as_deref(), Some("the body did not arrive within 10s"));
+    assert_eq!(
+        message.as_deref(),
+        Some("the body did not arrive within 10s")
+    );
     assert_eq!(hub.broker().stats().published, 0);
     // A slow body that arrives whole in time is published.
     let slow = futures::stream::unfold(0, |sent| async move {
