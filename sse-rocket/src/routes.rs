@@ -56,7 +56,7 @@ async fn notify(hub: &State<Hub>, parts: Parts, body: Data<'_>) -> SseResponse {
         authorization: parts.authorization.as_deref().map(str::as_bytes),
         content_length: parts.content_length.as_deref().map(str::as_bytes),
     };
-    if let Err(refused) = hub.check_notify(&head) {
+    if let Some(refused) = hub.notify_refusal(&head) {
         return SseResponse(refused);
     }
     // One byte past the limit is enough to refuse the body as too large.

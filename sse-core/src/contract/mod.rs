@@ -209,7 +209,7 @@ impl Hub {
     }
 
     /// `POST /notify` from its head and its body's chunks: the head is
-    /// checked first ([`Hub::check_notify`]), so a refused publish reads
+    /// checked first ([`Hub::notify_refusal`]), so a refused publish reads
     /// none of its body; then the body is read within the request timeout
     /// ([`Hub::read_notify_body`]) and published ([`Hub::notify`]).
     pub async fn notify_from<S, B, E>(&self, request: NotifyRequest<'_>, chunks: S) -> Response
@@ -218,7 +218,7 @@ impl Hub {
         B: bytes::Buf,
         E: std::fmt::Display,
     {
-        if let Err(refused) = self.check_notify(&request) {
+        if let Some(refused) = self.notify_refusal(&request) {
             return refused;
         }
         match self.read_notify_body(chunks).await {
@@ -227,9 +227,10 @@ impl Hub {
         }
     }
 
-    /// What the head of a publish decides on its own, in the contract's
-    /// order: `401` without the publish token, `415` for a body that is
-    /// not JSON, `413` when `Content-Length` exceeds `--max-body`.
+    /// The refusal the head of a publish decides on its own, if any, in
+    /// the contract's order: `401` without the publish token, `415` for a
+    /// body that is not JSON, `413` when `Content-Length` exceeds
+    /// `--max-body`.
     ///
     /// ```
     /// use sse_core::contract::{Config, Hub, NotifyRequest};
@@ -240,18 +241,18 @@ impl Hub {
     ///     content_length: Some(b"99999999999"),
     ///     ..NotifyRequest::default()
     /// };
-    /// assert_eq!(hub.check_notify(&head).unwrap_err().status, 413);
+    /// assert_eq!(hub.notify_refusal(&head).map(|refusal| refusal.status), Some(413));
     /// ```
-    pub fn check_notify(&self, request: &NotifyRequest<'_>) -> Result<(), Response> {
+    pub fn notify_refusal(&self, request: &NotifyRequest<'_>) -> Option<Response> {
         if let Some(token) = &self.config.publish_token
             && !bearer_matches(request.authorization, token)
         {
             let mut response = error(401, "publishing needs Authorization: Bearer <token>");
             response.headers.push(("www-authenticate", "Bearer".into()));
-            return Err(response);
+            return Some(response);
         }
         if !is_json(request.content_type) {
-            return Err(error(
+            return Some(error(
                 415,
                 "the body must be JSON, sent as Content-Type: application/json",
             ));
@@ -259,9 +260,9 @@ impl Hub {
         if let Some(length) = request.content_length.and_then(parse_length)
             && length > self.config.max_body as u64
         {
-            return Err(self.too_large());
+            return Some(self.too_large());
         }
-        Ok(())
+        None
     }
 
     /// Reads a publish body from its chunks, at most [`Hub::max_body`]` + 1`
@@ -301,10 +302,10 @@ impl Hub {
     }
 
     /// `POST /notify` with its body read: publish the JSON body as one
-    /// event. Every check of [`Hub::check_notify`] is made again, on the
+    /// event. Every check of [`Hub::notify_refusal`] is made again, on the
     /// body's real length.
     pub fn notify(&self, request: NotifyRequest<'_>, body: &[u8]) -> Response {
-        if let Err(refused) = self.check_notify(&request) {
+        if let Some(refused) = self.notify_refusal(&request) {
             return refused;
         }
         if body.len() > self.config.max_body {
