@@ -37,7 +37,7 @@ pub fn serve(config: Config, stop: Stop, ready: Ready) -> std::io::Result<()> {
                 let parts = (
                     request,
                     LocalAddr(local.into()),
-                    RemoteAddr(std::net::SocketAddr::from(peer).into()),
+                    RemoteAddr(peer.into()),
                     Scheme::HTTP,
                 );
                 async move {
