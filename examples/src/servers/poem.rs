@@ -30,7 +30,7 @@ pub fn serve(config: Config, stop: Stop, ready: Ready) -> std::io::Result<()> {
         ready(local);
         let shutdown = Shutdown::on(stop, hub.broker().clone());
         let endpoint = Arc::new(sse_poem::routes(hub.clone()).map_to_response().boxed());
-        let service = move |peer| {
+        let service = move |peer: std::net::SocketAddr| {
             let endpoint = Arc::clone(&endpoint);
             hyper::service::service_fn(move |request| {
                 let endpoint = Arc::clone(&endpoint);
