@@ -9,6 +9,7 @@ use std::process::{Command, ExitCode};
 use clap::{Parser, Subcommand};
 
 mod bench_summary;
+mod soak;
 
 #[derive(Parser)]
 #[command(about = "The SSE toolkit's project tasks")]
@@ -39,26 +40,74 @@ enum Task {
         #[arg(long)]
         via_nginx: bool,
     },
-    /// Run the criterion benchmarks, then print a summary with each
-    /// benchmark's ratio against its baseline from the same run.
+    /// Run the criterion benchmarks and print a summary with each
+    /// benchmark's ratio against its baseline from the same run; then the
+    /// soak of every example server (see `soak`).
     Bench {
         /// Only summarise the last run's results, without running anything.
         #[arg(long)]
         summary_only: bool,
+        /// Skip the soak.
+        #[arg(long)]
+        no_soak: bool,
         /// Extra arguments for criterion, e.g. a filter such as `decode`.
         #[arg(last = true)]
         args: Vec<String>,
     },
+    /// Soak release builds of the example servers: waves of clients
+    /// connect, read a few events and leave, for a while, beside steady
+    /// subscribers; then check that clients, descriptors and the steady
+    /// streams are whole, and report RSS growth.
+    Soak(SoakOptions),
+}
+
+#[derive(clap::Args, Clone)]
+struct SoakOptions {
+    /// The frameworks to soak (default: all five).
+    #[arg(long = "framework", value_parser = FRAMEWORKS)]
+    frameworks: Vec<String>,
+    /// How long the waves go on, per framework.
+    #[arg(long, default_value_t = 60)]
+    seconds: u64,
+    /// Clients per wave.
+    #[arg(long, default_value_t = 5000)]
+    churn: usize,
+    /// Subscribers that stay the whole time.
+    #[arg(long, default_value_t = 1000)]
+    steady: usize,
+}
+
+impl Default for SoakOptions {
+    fn default() -> Self {
+        Self {
+            frameworks: Vec::new(),
+            seconds: 60,
+            churn: 5000,
+            steady: 1000,
+        }
+    }
 }
 
 fn main() -> ExitCode {
     let result = match Cli::parse().task {
         Task::Fuzz { seconds, target } => fuzz(seconds, &target),
         Task::Conformance { via_nginx } => conformance(via_nginx),
-        Task::Bench { summary_only, args } => {
+        Task::Bench {
+            summary_only,
+            no_soak,
+            args,
+        } => {
             let ran = if summary_only { Ok(()) } else { bench(&args) };
             ran.and_then(|()| bench_summary::print(&workspace_root().join("target/criterion")))
+                .and_then(|()| {
+                    if summary_only || no_soak {
+                        Ok(())
+                    } else {
+                        soak(&SoakOptions::default())
+                    }
+                })
         }
+        Task::Soak(options) => soak(&options),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -175,6 +224,55 @@ fn bench(args: &[String]) -> Result<(), String> {
         .current_dir(workspace_root())
         .args(["bench", "-p", "sse-core", "--"])
         .args(args))
+}
+
+fn soak(options: &SoakOptions) -> Result<(), String> {
+    let root = workspace_root();
+    run(Command::new("cargo").current_dir(&root).args([
+        "build",
+        "--release",
+        "-p",
+        "sse-examples",
+        "--bins",
+    ]))?;
+    let plan = soak::Plan {
+        churn: options.churn,
+        steady: options.steady,
+        duration: std::time::Duration::from_secs(options.seconds),
+        events_per_visit: 3,
+    };
+    let frameworks: Vec<&str> = if options.frameworks.is_empty() {
+        FRAMEWORKS.to_vec()
+    } else {
+        options.frameworks.iter().map(String::as_str).collect()
+    };
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("no runtime: {e}"))?;
+    let mut rows = Vec::new();
+    let mut faults = Vec::new();
+    for framework in frameworks {
+        eprintln!(
+            "soaking {framework}: waves of {} clients for {} s beside {} steady subscribers…",
+            plan.churn, options.seconds, plan.steady
+        );
+        let binary = root.join("target/release").join(framework);
+        let outcome = runtime.block_on(soak::run(framework, &binary, plan))?;
+        faults.extend(
+            outcome
+                .faults(&plan)
+                .into_iter()
+                .map(|fault| format!("{framework}: {fault}")),
+        );
+        rows.push(outcome.row());
+    }
+    println!("\n{}", soak::Outcome::header());
+    for row in rows {
+        println!("{row}");
+    }
+    if faults.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("the soak found faults:\n{}", faults.join("\n")))
+    }
 }
 
 fn run(command: &mut Command) -> Result<(), String> {
