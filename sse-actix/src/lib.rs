@@ -27,6 +27,21 @@
 //!
 //! In your own handlers, [`SseResponse`] turns a client stream into a
 //! response, and [`LastEventId`] extracts the id a reconnecting client sent.
+//!
+//! # Slow and hostile clients
+//!
+//! actix-web has the settings: `HttpServer::client_request_timeout` (a
+//! request head late is answered `408`), `keep_alive` for idle
+//! connections, and `on_connect`, where the example server
+//! (`examples/src/servers/actix.rs`) takes a permit of
+//! [`Hub::connections`] per connection and shuts the socket when none is
+//! left. actix-web's own `max_connections` stops accepting instead, and
+//! counts per worker.
+//!
+//! The publish route (`POST /notify`) reads its body within
+//! [`Config::request_timeout`](sse_core::contract::Config::request_timeout)
+//! (`408` after it) and refuses a `Content-Length` over `max_body` before
+//! reading a byte.
 
 mod extract;
 mod response;

@@ -21,6 +21,22 @@
 //!
 //! In your own handlers, [`SseResponse`] turns a client stream into a
 //! response, and [`LastEventId`] extracts the id a reconnecting client sent.
+//!
+//! # Slow and hostile clients
+//!
+//! `axum::serve` sets no timeout for a request head and no cap on
+//! connections, so silent sockets can hold descriptors forever. Where
+//! clients are not trusted, serve the router with hyper-util's server
+//! (`TowerToHyperService::new(router)`), with
+//! `http1().timer(TokioTimer::new()).header_read_timeout(..)`, and hold a
+//! permit of [`Hub::connections`] per accepted connection, as the example
+//! server does in `examples/src/servers/hyper_serve.rs`; or put a proxy in
+//! front (`docs/contract.md`, "Behind a proxy").
+//!
+//! The publish route (`POST /notify`) reads its body within
+//! [`Config::request_timeout`](sse_core::contract::Config::request_timeout)
+//! (`408` after it) and refuses a `Content-Length` over `max_body` before
+//! reading a byte.
 
 mod extract;
 mod response;

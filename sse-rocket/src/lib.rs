@@ -29,6 +29,20 @@
 //! In your own handlers, [`SseResponse`] turns a client stream into a
 //! response, and [`LastEventId`] is the request guard for the id a
 //! reconnecting client sent.
+//!
+//! # Slow and hostile clients
+//!
+//! Rocket 0.5 keeps its server private: it sets no timeout for a request
+//! head or an idle keep-alive connection, offers no hook on accepted
+//! connections, and waits with no timeout for the first 14 bytes of every
+//! request body before any handler runs. Do not expose a Rocket server to
+//! untrusted clients without a proxy in front that enforces those limits
+//! (`docs/contract.md`, "Behind a proxy").
+//!
+//! Once those bytes are in, the publish route (`POST /notify`) reads its body within
+//! [`Config::request_timeout`](sse_core::contract::Config::request_timeout)
+//! (`408` after it) and refuses a `Content-Length` over `max_body` before
+//! reading a byte.
 
 mod extract;
 mod response;

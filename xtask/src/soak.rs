@@ -258,7 +258,10 @@ async fn steady(
             Ok(Ok(Some(next))) => next,
         };
         if next != previous + 1 {
-            return (subscription, Err(format!("event {next} came after {previous}")));
+            return (
+                subscription,
+                Err(format!("event {next} came after {previous}")),
+            );
         }
         previous = next;
         if next == last.load(Ordering::Acquire) {
@@ -327,7 +330,8 @@ pub(crate) async fn run(framework: &str, binary: &Path, plan: Plan) -> Result<Ou
                         let (client, address) = (client.clone(), address.clone());
                         tokio::spawn(async move {
                             let visit = async {
-                                let mut subscription = Subscription::open(&client, &address).await?;
+                                let mut subscription =
+                                    Subscription::open(&client, &address).await?;
                                 for _ in 0..plan.events_per_visit {
                                     subscription.next_seq().await?.ok_or("ended early")?;
                                 }
