@@ -112,13 +112,15 @@ pub struct Options {
     /// publish body, within this time is closed (with 408 where the
     /// framework can send one); idle keep-alive connections are closed
     /// after it too. Event streams are never cut by it. Behind a proxy,
-    /// keep the proxy's own client timeouts at or below it.
+    /// keep the proxy's own client timeouts at or below it. Rocket 0.5
+    /// applies it to publish bodies only (see docs/contract.md).
     #[arg(long, env = "SSE_REQUEST_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub request_timeout: Duration,
     /// Open connections of every kind (streams, publishes, idle sockets);
     /// above it a new connection is closed at once, so the process keeps
     /// descriptors for its own work. Default: the open-files limit minus a
-    /// reserve of 2% (64 to 1024), read at start and logged.
+    /// reserve of 2% (64 to 1024), read at start and logged. Not available
+    /// with Rocket 0.5, which has no hook on accepted connections.
     #[arg(long, env = "SSE_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
     /// When set, publishing needs `Authorization: Bearer <token>`.
