@@ -343,8 +343,15 @@ pub(crate) async fn run(framework: &str, binary: &Path, plan: Plan) -> Result<Ou
                     .collect();
                 for visit in wave {
                     visits.fetch_add(1, Ordering::Relaxed);
-                    if !matches!(visit.await, Ok(Ok(Ok(())))) {
-                        failed.fetch_add(1, Ordering::Relaxed);
+                    let fault = match visit.await {
+                        Ok(Ok(Ok(()))) => continue,
+                        Ok(Ok(Err(fault))) => fault,
+                        Ok(Err(_)) => "no events within 10 s".to_owned(),
+                        Err(e) => format!("the visit's task: {e}"),
+                    };
+                    // The first few say why; the count says how often.
+                    if failed.fetch_add(1, Ordering::Relaxed) < 3 {
+                        eprintln!("a short visit failed: {fault}");
                     }
                 }
             }
