@@ -3,6 +3,8 @@
 //! the last event id is read in the framework's idiom, a disconnect is
 //! noticed at once, and compression does not hold events back.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use sse_core::contract::Hub;
@@ -11,13 +13,71 @@ use sse_core::decode::Decoded;
 use crate::client::{Error, EventStream, eventually, http_client, notify, open};
 
 /// An adapter's routes served at `base` (`http://127.0.0.1:PORT`), over
-/// `hub`.
+/// `hub`, and a user's own feed served through the adapter's `Sse` at
+/// `/own`.
 #[derive(Debug, Clone)]
 pub struct Server {
     /// `http://HOST:PORT`, without a trailing slash.
     pub base: String,
     /// The hub the routes serve, for its broker's counters.
     pub hub: Hub,
+    /// The feed `/own` streams.
+    pub own: OwnFeed,
+}
+
+/// A user's own event source, not the broker: a broadcast channel of
+/// texts. The test serves [`OwnFeed::events`] at `/own` with the
+/// adapter's `Sse` type, and counts the streams still open.
+#[derive(Debug, Clone)]
+pub struct OwnFeed {
+    sender: tokio::sync::broadcast::Sender<String>,
+    open: Arc<AtomicUsize>,
+}
+
+impl Default for OwnFeed {
+    fn default() -> Self {
+        Self {
+            sender: tokio::sync::broadcast::channel(64).0,
+            open: Arc::default(),
+        }
+    }
+}
+
+/// Counts a stream of [`OwnFeed`] as open until it is dropped.
+struct Open(Arc<AtomicUsize>);
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl OwnFeed {
+    /// A stream of the texts sent from now on, as events with an id.
+    pub fn events(&self) -> impl futures::Stream<Item = sse_core::Event> + Send + Sync + use<> {
+        self.open.fetch_add(1, Ordering::SeqCst);
+        let open = Open(Arc::clone(&self.open));
+        futures::stream::unfold(
+            (self.sender.subscribe(), open),
+            |(mut receiver, open)| async move {
+                let text = receiver.recv().await.ok()?;
+                let event = sse_core::Event::builder()
+                    .id(&text)
+                    .data(&text)
+                    .build()
+                    .ok()?;
+                Some((event, (receiver, open)))
+            },
+        )
+    }
+
+    fn send(&self, text: &str) {
+        let _ = self.sender.send(text.to_owned());
+    }
+
+    fn open(&self) -> usize {
+        self.open.load(Ordering::SeqCst)
+    }
 }
 
 /// How fast a published event must reach a waiting client.
@@ -164,6 +224,54 @@ pub async fn notices_disconnect(server: &Server) -> Result<(), Error> {
     .await
 }
 
+/// The user's own stream at `/own` comes with the event-stream headers,
+/// and each event sent after a silence reaches the client at once.
+pub async fn own_stream_flushes_each_event_at_once(server: &Server) -> Result<(), Error> {
+    let mut stream = open(&http_client(), &server.base, "/own", &[]).await?;
+    ensure(stream.status == 200, || {
+        format!("/own: status {}", stream.status)
+    })?;
+    ensure(
+        stream.header("content-type") == Some("text/event-stream"),
+        || format!("/own: content-type {:?}", stream.header("content-type")),
+    )?;
+    eventually(Duration::from_secs(1), "the /own stream", || {
+        server.own.open() > 0
+    })
+    .await?;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    for i in 0..3 {
+        let sent = Instant::now();
+        server.own.send(&format!("own-{i}"));
+        let event = stream.next_event().await?;
+        let took = sent.elapsed();
+        ensure(
+            event.data() == format!("own-{i}") && event.last_event_id() == format!("own-{i}"),
+            || format!("got {event:?}"),
+        )?;
+        ensure(took < PROMPT, || {
+            format!("own event {i} took {took:?} to arrive")
+        })?;
+    }
+    Ok(())
+}
+
+/// Dropping the connection of an idle `/own` stream drops the user's
+/// stream within a second.
+pub async fn own_stream_notices_disconnect(server: &Server) -> Result<(), Error> {
+    let before = server.own.open();
+    let stream = open(&http_client(), &server.base, "/own", &[]).await?;
+    eventually(Duration::from_secs(1), "the /own stream", || {
+        server.own.open() == before + 1
+    })
+    .await?;
+    drop(stream);
+    eventually(Duration::from_secs(1), "dropping the user's stream", || {
+        server.own.open() == before
+    })
+    .await
+}
+
 /// `POST /notify` reads the body with the contract's checks, refusing an
 /// oversized one without reading it all.
 pub async fn notify_reads_the_body(server: &Server) -> Result<(), Error> {
@@ -250,7 +358,8 @@ pub async fn all(server: &Server) -> Result<(), Error> {
 /// `serve` is an `async fn(Config, compress: bool) -> Server` that serves
 /// the adapter's routes over a hub built from the config, plus a route at
 /// `/id` answering `format!("{:?}", last_event_id)` through the adapter's
-/// extractor. `with_compression` names the compression test, for
+/// extractor, and one at `/own` answering `Sse::new(own.events())` with
+/// the adapter's `Sse`. `with_compression` names the compression test, for
 /// frameworks that have compression of their own.
 #[macro_export]
 macro_rules! adapter_tests {
@@ -293,6 +402,18 @@ macro_rules! adapter_tests {
             checks::notices_disconnect(&server).await.unwrap();
         }
 
+        #[::tokio::test]
+        async fn own_stream_flushes_each_event_at_once() {
+            let server = $serve(SuiteConfig::default(), false).await;
+            checks::own_stream_flushes_each_event_at_once(&server).await.unwrap();
+        }
+
+        #[::tokio::test]
+        async fn own_stream_notices_disconnect() {
+            let server = $serve(SuiteConfig::default(), false).await;
+            checks::own_stream_notices_disconnect(&server).await.unwrap();
+        }
+
         $(
             #[::tokio::test]
             async fn $compression() {
@@ -300,6 +421,7 @@ macro_rules! adapter_tests {
                 checks::compresses_other_responses(&server).await.unwrap();
                 checks::response_headers_and_preamble(&server).await.unwrap();
                 checks::flushes_each_event_at_once(&server).await.unwrap();
+                checks::own_stream_flushes_each_event_at_once(&server).await.unwrap();
             }
         )?
     };

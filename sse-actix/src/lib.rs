@@ -48,7 +48,9 @@ mod response;
 mod routes;
 
 pub use extract::LastEventId;
-pub use response::SseResponse;
+pub use response::{Sse, SseResponse};
 pub use routes::configure;
 pub use sse_core;
+pub use sse_core::Event;
 pub use sse_core::contract::Hub;
+pub use sse_core::stream::KeepAlive;

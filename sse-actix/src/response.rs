@@ -1,17 +1,106 @@
-//! The contract's responses as actix-web responses.
+//! Event streams and the contract's responses as actix-web responses.
 
-use std::convert::Infallible;
+use std::time::Duration;
 
 use actix_web::body::BoxBody;
 use actix_web::http::StatusCode;
 use actix_web::http::header::ContentEncoding;
-use actix_web::{HttpRequest, HttpResponse, Responder};
+use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, Responder};
+use futures_core::Stream;
 use sse_core::contract;
+use sse_core::stream::{IntoFrame, KeepAlive, SseStream};
 
-/// A [`contract::Response`] (for a bare client stream:
-/// `SseResponse(stream.into())`) as an actix-web
-/// response; an event stream becomes a body that is written chunk by chunk
-/// as the broker yields, with no buffering.
+type BoxError = Box<dyn std::error::Error>;
+
+/// Any stream of events as an actix-web SSE response: items of `Event`,
+/// `Result<Event, E>` or encoded frames (`Bytes`), each written to the
+/// client as soon as the stream yields it, with the contract's headers
+/// and a keep-alive comment after 30 s of silence by default.
+///
+/// ```
+/// use actix_web::{App, get, web};
+/// use futures::stream::{self, Stream};
+/// use sse_actix::{Event, Sse};
+/// use tokio::sync::broadcast;
+///
+/// // Your own feed: here a broadcast channel of texts.
+/// #[get("/feed")]
+/// async fn feed(texts: web::Data<broadcast::Sender<String>>) -> Sse<impl Stream<Item = Event>> {
+///     let events = stream::unfold(texts.subscribe(), |mut feed| async move {
+///         let text = feed.recv().await.ok()?;
+///         Some((Event::new(text), feed))
+///     });
+///     Sse::new(events)
+/// }
+///
+/// let (texts, _) = broadcast::channel::<String>(16);
+/// let app = App::new().app_data(web::Data::new(texts)).service(feed);
+/// ```
+///
+/// A failed item ends the response (actix-web closes the connection).
+#[derive(Debug)]
+#[must_use = "a response does nothing unless returned"]
+pub struct Sse<S>(SseStream<S>);
+
+impl<S> Sse<S> {
+    /// `events` as an SSE response, with the default [`KeepAlive`].
+    pub fn new(events: S) -> Self {
+        Self(SseStream::new(events).keep_alive(KeepAlive::new()))
+    }
+
+    /// Replaces the keep-alive; a zero interval turns it off.
+    pub fn keep_alive(self, keep_alive: KeepAlive) -> Self {
+        Self(self.0.keep_alive(keep_alive))
+    }
+
+    /// Sends `retry:` first: how long the client waits before reconnecting.
+    pub fn retry(self, retry: Duration) -> Self {
+        Self(self.0.retry(retry))
+    }
+}
+
+/// A stream set up in `sse-core` (keep-alive, retry, preamble) as it is.
+impl<S> From<SseStream<S>> for Sse<S> {
+    fn from(stream: SseStream<S>) -> Self {
+        Self(stream)
+    }
+}
+
+impl<S> Responder for Sse<S>
+where
+    S: Stream + 'static,
+    S::Item: IntoFrame,
+    <S::Item as IntoFrame>::Error: Into<BoxError> + 'static,
+{
+    type Body = BoxBody;
+
+    fn respond_to(self, _: &HttpRequest) -> HttpResponse {
+        streaming(HttpResponse::Ok(), contract::stream_headers(), self.0)
+    }
+}
+
+/// A streaming response that compression middleware leaves alone.
+fn streaming<S, E>(
+    mut response: HttpResponseBuilder,
+    headers: Vec<(&'static str, String)>,
+    stream: S,
+) -> HttpResponse
+where
+    S: Stream<Item = Result<bytes::Bytes, E>> + 'static,
+    E: Into<BoxError> + 'static,
+{
+    for header in headers {
+        response.insert_header(header);
+    }
+    response
+        // actix-web's `Compress` skips responses that already name an
+        // encoding; compressing would hold events back.
+        .insert_header(ContentEncoding::Identity)
+        .streaming(stream)
+}
+
+/// A [`contract::Response`] as an actix-web response; an event stream is
+/// sent as [`Sse`] sends it.
 #[derive(Debug)]
 pub struct SseResponse(pub contract::Response);
 
@@ -31,17 +120,17 @@ impl Responder for SseResponse {
             body,
         } = self.0;
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut response = HttpResponse::build(status);
-        for header in headers {
-            response.insert_header(header);
-        }
         match body {
-            contract::Body::Full(bytes) => response.body(bytes),
-            contract::Body::Stream(stream) => response
-                // actix-web's `Compress` skips responses that already name
-                // an encoding; compressing would hold events back.
-                .insert_header(ContentEncoding::Identity)
-                .streaming(stream.try_chunks::<Infallible>()),
+            contract::Body::Stream(stream) => {
+                streaming(HttpResponse::build(status), headers, stream)
+            }
+            contract::Body::Full(bytes) => {
+                let mut response = HttpResponse::build(status);
+                for header in headers {
+                    response.insert_header(header);
+                }
+                response.body(bytes)
+            }
         }
     }
 }

@@ -3,13 +3,15 @@
 
 use actix_web::middleware::{Compress, Condition};
 use actix_web::{App, HttpServer, web};
-use sse_actix::LastEventId;
-use sse_conformance::adapter::Server;
+use sse_actix::{LastEventId, Sse};
+use sse_conformance::adapter::{OwnFeed, Server};
 use sse_core::contract::{Config, Hub};
 
 /// Starts the server on its own actix system thread, as actix wants.
 async fn serve_with(config: Config, compress: bool) -> Server {
     let hub = Hub::new(config);
+    let own = OwnFeed::default();
+    let feed = own.clone();
     let (sender, receiver) = tokio::sync::oneshot::channel();
     let app_hub = hub.clone();
     std::thread::spawn(move || {
@@ -22,6 +24,13 @@ async fn serve_with(config: Config, compress: bool) -> Server {
                         web::get()
                             .to(|LastEventId(id): LastEventId| async move { format!("{id:?}") }),
                     )
+                    .route("/own", {
+                        let feed = feed.clone();
+                        web::get().to(move || {
+                            let events = feed.events();
+                            async move { Sse::new(events) }
+                        })
+                    })
                     .configure(sse_actix::configure(app_hub.clone()))
             })
             .workers(1)
@@ -38,6 +47,7 @@ async fn serve_with(config: Config, compress: bool) -> Server {
     Server {
         base: format!("http://{addr}"),
         hub,
+        own,
     }
 }
 

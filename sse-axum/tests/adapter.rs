@@ -3,18 +3,21 @@
 
 use axum::Router;
 use axum::routing::get;
-use sse_axum::LastEventId;
-use sse_conformance::adapter::Server;
+use sse_axum::{LastEventId, Sse};
+use sse_conformance::adapter::{OwnFeed, Server};
 use sse_core::contract::{Config, Hub};
 use tower_http::compression::CompressionLayer;
 
 async fn serve_with(config: Config, compress: bool) -> Server {
     let hub = Hub::new(config);
+    let own = OwnFeed::default();
+    let feed = own.clone();
     let mut app = Router::new()
         .route(
             "/id",
             get(|LastEventId(id): LastEventId| async move { format!("{id:?}") }),
         )
+        .route("/own", get(move || async move { Sse::new(feed.events()) }))
         .merge(sse_axum::routes(hub.clone()));
     if compress {
         app = app.layer(CompressionLayer::new());
@@ -27,6 +30,7 @@ async fn serve_with(config: Config, compress: bool) -> Server {
     Server {
         base: format!("http://{addr}"),
         hub,
+        own,
     }
 }
 

@@ -34,5 +34,6 @@ pub mod decode;
 pub mod encode;
 mod event;
 pub mod metrics;
+pub mod stream;
 
 pub use event::{Event, EventBuilder, EventError};

@@ -4,9 +4,9 @@
 use poem::listener::{Acceptor, Listener, TcpListener};
 use poem::middleware::Compression;
 use poem::{EndpointExt, Server, get, handler};
-use sse_conformance::adapter::Server as Served;
+use sse_conformance::adapter::{OwnFeed, Server as Served};
 use sse_core::contract::{Config, Hub};
-use sse_poem::LastEventId;
+use sse_poem::{LastEventId, Sse};
 
 #[handler]
 fn last_id(LastEventId(id): LastEventId) -> String {
@@ -15,7 +15,12 @@ fn last_id(LastEventId(id): LastEventId) -> String {
 
 async fn serve_with(config: Config, compress: bool) -> Served {
     let hub = Hub::new(config);
-    let routes = sse_poem::routes(hub.clone()).at("/id", get(last_id));
+    let own = OwnFeed::default();
+    let feed = own.clone();
+    let routes = sse_poem::routes(hub.clone()).at("/id", get(last_id)).at(
+        "/own",
+        get(poem::endpoint::make_sync(move |_| Sse::new(feed.events()))),
+    );
     let acceptor = TcpListener::bind("127.0.0.1:0")
         .into_acceptor()
         .await
@@ -33,6 +38,7 @@ async fn serve_with(config: Config, compress: bool) -> Served {
     Served {
         base: format!("http://{addr}"),
         hub,
+        own,
     }
 }
 

@@ -1,24 +1,99 @@
-//! The contract's responses as Rocket responses.
+//! Event streams and the contract's responses as Rocket responses.
 
 use std::io::Cursor;
+use std::time::Duration;
 
+use futures_core::Stream;
 use rocket::Request;
 use rocket::futures::StreamExt;
+use rocket::futures::future::ready;
 use rocket::http::Status;
 use rocket::response::stream::ReaderStream;
 use rocket::response::{self, Responder, Response};
-use sse_core::broker::PROBE_INTERVAL;
 use sse_core::contract;
+use sse_core::stream::{IntoFrame, KeepAlive, PROBE_INTERVAL, SseStream};
 
-/// A [`contract::Response`] (for a bare client stream:
-/// `SseResponse(stream.into())`) as a Rocket
-/// response; an event stream becomes a body that is written chunk by chunk
-/// as the broker yields, with no buffering.
+/// Any stream of events as a Rocket SSE response: items of `Event`,
+/// `Result<Event, E>` or encoded frames (`Bytes`), each written to the
+/// client as soon as the stream yields it, with the contract's headers
+/// and a keep-alive comment after 30 s of silence by default.
+///
+/// ```
+/// use futures::stream::{self, Stream};
+/// use rocket::{State, get, routes};
+/// use sse_rocket::{Event, Sse};
+/// use tokio::sync::broadcast;
+///
+/// // Your own feed: here a broadcast channel of texts.
+/// #[get("/feed")]
+/// fn feed(texts: &State<broadcast::Sender<String>>) -> Sse<impl Stream<Item = Event> + Send + 'static> {
+///     let events = stream::unfold(texts.subscribe(), |mut feed| async move {
+///         let text = feed.recv().await.ok()?;
+///         Some((Event::new(text), feed))
+///     });
+///     Sse::new(events)
+/// }
+///
+/// let (texts, _) = broadcast::channel::<String>(16);
+/// let rocket = rocket::build().manage(texts).mount("/", routes![feed]);
+/// ```
 ///
 /// Rocket 0.5 only notices that a client went away when a write to it
-/// fails, so an idle stream writes an empty line (which clients skip)
-/// every [`PROBE_INTERVAL`]: a gone client is dropped within a second
-/// rather than at the next heartbeat.
+/// fails, so an idle stream also writes an empty line (which clients
+/// skip) every [`PROBE_INTERVAL`]: a gone client is dropped within a
+/// second rather than at the next keep-alive. Rocket's streamed bodies
+/// cannot fail: a failed item ends the response cleanly.
+#[derive(Debug)]
+#[must_use = "a response does nothing unless returned"]
+pub struct Sse<S>(SseStream<S>);
+
+impl<S> Sse<S> {
+    /// `events` as an SSE response, with the default [`KeepAlive`].
+    pub fn new(events: S) -> Self {
+        Self(SseStream::new(events).keep_alive(KeepAlive::new()))
+    }
+
+    /// Replaces the keep-alive; a zero interval turns it off.
+    pub fn keep_alive(self, keep_alive: KeepAlive) -> Self {
+        Self(self.0.keep_alive(keep_alive))
+    }
+
+    /// Sends `retry:` first: how long the client waits before reconnecting.
+    pub fn retry(self, retry: Duration) -> Self {
+        Self(self.0.retry(retry))
+    }
+}
+
+/// A stream set up in `sse-core` (keep-alive, retry, preamble) as it is.
+impl<S> From<SseStream<S>> for Sse<S> {
+    fn from(stream: SseStream<S>) -> Self {
+        Self(stream)
+    }
+}
+
+impl<'r, S> Responder<'r, 'static> for Sse<S>
+where
+    S: Stream + Send + 'static,
+    S::Item: IntoFrame,
+    <S::Item as IntoFrame>::Error: Send,
+{
+    fn respond_to(self, _: &'r Request<'_>) -> response::Result<'static> {
+        let frames = self
+            .0
+            .probe_idle(PROBE_INTERVAL)
+            .take_while(|frame| ready(frame.is_ok()))
+            .filter_map(|frame| ready(frame.ok().map(Cursor::new)));
+        let mut response = Response::build();
+        for (name, value) in contract::stream_headers() {
+            response.raw_header(name, value);
+        }
+        response.streamed_body(ReaderStream::from(Box::pin(frames)));
+        response.ok()
+    }
+}
+
+/// A [`contract::Response`] as a Rocket response; an event stream is sent
+/// as [`Sse`] sends it.
 #[derive(Debug)]
 pub struct SseResponse(pub contract::Response);
 
@@ -29,26 +104,22 @@ impl From<contract::Response> for SseResponse {
 }
 
 impl<'r> Responder<'r, 'static> for SseResponse {
-    fn respond_to(self, _: &'r Request<'_>) -> response::Result<'static> {
+    fn respond_to(self, request: &'r Request<'_>) -> response::Result<'static> {
         let contract::Response {
             status,
             headers,
             body,
         } = self.0;
+        let bytes = match body {
+            contract::Body::Stream(stream) => return Sse::from(stream).respond_to(request),
+            contract::Body::Full(bytes) => bytes,
+        };
         let mut response = Response::build();
         response.status(Status::new(status));
         for (name, value) in headers {
             response.raw_header(name, value);
         }
-        match body {
-            contract::Body::Full(bytes) => {
-                response.sized_body(bytes.len(), Cursor::new(bytes));
-            }
-            contract::Body::Stream(stream) => {
-                let stream = stream.probe_idle(PROBE_INTERVAL);
-                response.streamed_body(ReaderStream::from(stream.map(Cursor::new)));
-            }
-        }
+        response.sized_body(bytes.len(), Cursor::new(bytes));
         response.ok()
     }
 }

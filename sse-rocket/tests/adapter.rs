@@ -3,17 +3,25 @@
 
 use rocket::fairing::AdHoc;
 use rocket::get;
-use sse_conformance::adapter::Server;
+use sse_conformance::adapter::{OwnFeed, Server};
 use sse_core::contract::{Config, Hub};
-use sse_rocket::LastEventId;
+use sse_rocket::{LastEventId, Sse};
 
 #[get("/id")]
 fn last_id(id: LastEventId) -> String {
     format!("{:?}", id.0)
 }
 
+#[get("/own")]
+fn own_feed(
+    feed: &rocket::State<OwnFeed>,
+) -> Sse<impl futures::Stream<Item = sse_core::Event> + Send + 'static> {
+    Sse::new(feed.events())
+}
+
 async fn serve_with(config: Config, _compress: bool) -> Server {
     let hub = Hub::new(config);
+    let own = OwnFeed::default();
     let (sender, receiver) = tokio::sync::oneshot::channel();
     let sender = std::sync::Mutex::new(Some(sender));
     let config = rocket::Config {
@@ -28,7 +36,8 @@ async fn serve_with(config: Config, _compress: bool) -> Server {
     };
     let rocket = rocket::custom(config)
         .manage(hub.clone())
-        .mount("/", rocket::routes![last_id])
+        .manage(own.clone())
+        .mount("/", rocket::routes![last_id, own_feed])
         .mount("/", sse_rocket::routes())
         .attach(AdHoc::on_liftoff("port", move |rocket| {
             let port = rocket.config().port;
@@ -43,6 +52,7 @@ async fn serve_with(config: Config, _compress: bool) -> Server {
     Server {
         base: format!("http://127.0.0.1:{port}"),
         hub,
+        own,
     }
 }
 

@@ -41,7 +41,9 @@ mod response;
 mod routes;
 
 pub use extract::{LastEventId, last_event_id};
-pub use response::SseResponse;
+pub use response::{Sse, SseResponse};
 pub use routes::routes;
 pub use sse_core;
+pub use sse_core::Event;
 pub use sse_core::contract::Hub;
+pub use sse_core::stream::KeepAlive;

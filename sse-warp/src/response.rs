@@ -1,15 +1,110 @@
-//! The contract's responses as warp replies.
+//! Event streams and the contract's responses as warp replies.
 
-use std::convert::Infallible;
+use std::pin::Pin;
+use std::sync::Mutex;
+use std::task::{Context, Poll};
+use std::time::Duration;
 
+use futures_core::Stream;
 use sse_core::contract;
+use sse_core::stream::{IntoFrame, KeepAlive, SseStream};
 use warp::Reply;
 use warp::reply::Response;
 
-/// A [`contract::Response`] (for a bare client stream:
-/// `SseResponse(stream.into())`) as a warp reply;
-/// an event stream becomes a body that is written chunk by chunk as the
-/// broker yields, with no buffering.
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Any stream of events as a warp SSE reply: items of `Event`,
+/// `Result<Event, E>` or encoded frames (`Bytes`), each written to the
+/// client as soon as the stream yields it, with the contract's headers
+/// and a keep-alive comment after 30 s of silence by default.
+///
+/// ```
+/// use futures::stream::{self, Stream};
+/// use sse_warp::{Event, Sse};
+/// use tokio::sync::broadcast;
+/// use warp::Filter;
+///
+/// // Your own feed: here a broadcast channel of texts.
+/// fn feed(texts: broadcast::Sender<String>) -> Sse<impl Stream<Item = Event>> {
+///     let events = stream::unfold(texts.subscribe(), |mut feed| async move {
+///         let text = feed.recv().await.ok()?;
+///         Some((Event::new(text), feed))
+///     });
+///     Sse::new(events)
+/// }
+///
+/// let (texts, _) = broadcast::channel::<String>(16);
+/// let route = warp::path("feed").map(move || feed(texts.clone()));
+/// ```
+///
+/// A failed item ends the reply (warp aborts the body). Unlike
+/// `warp::reply::stream`, the stream need not be `Sync`.
+#[derive(Debug)]
+#[must_use = "a reply does nothing unless returned"]
+pub struct Sse<S>(SseStream<S>);
+
+impl<S> Sse<S> {
+    /// `events` as an SSE reply, with the default [`KeepAlive`].
+    pub fn new(events: S) -> Self {
+        Self(SseStream::new(events).keep_alive(KeepAlive::new()))
+    }
+
+    /// Replaces the keep-alive; a zero interval turns it off.
+    pub fn keep_alive(self, keep_alive: KeepAlive) -> Self {
+        Self(self.0.keep_alive(keep_alive))
+    }
+
+    /// Sends `retry:` first: how long the client waits before reconnecting.
+    pub fn retry(self, retry: Duration) -> Self {
+        Self(self.0.retry(retry))
+    }
+}
+
+/// A stream set up in `sse-core` (keep-alive, retry, preamble) as it is.
+impl<S> From<SseStream<S>> for Sse<S> {
+    fn from(stream: SseStream<S>) -> Self {
+        Self(stream)
+    }
+}
+
+impl<S> Reply for Sse<S>
+where
+    S: Stream + Send + 'static,
+    S::Item: IntoFrame,
+    <S::Item as IntoFrame>::Error: Into<BoxError> + Send + 'static,
+{
+    fn into_response(self) -> Response {
+        let head = contract::Response {
+            status: 200,
+            headers: contract::stream_headers(),
+            body: contract::Body::Full(Default::default()),
+        };
+        let body = warp::reply::stream(Exclusive(Mutex::new(Box::pin(self.0))))
+            .into_response()
+            .into_body();
+        head.into_http(|_| body)
+    }
+}
+
+/// A stream that is `Sync` because it is only ever used through `&mut`:
+/// warp asks for `Sync` bodies, which most streams are not.
+struct Exclusive<S>(Mutex<Pin<Box<S>>>);
+
+impl<S: Stream> Stream for Exclusive<S> {
+    type Item = S::Item;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<S::Item>> {
+        // `get_mut` takes no lock: `&mut` proves no one else holds it.
+        match self.0.get_mut() {
+            Ok(stream) => stream.as_mut().poll_next(cx),
+            // Only a panic inside `poll_next` poisons it; the stream is done.
+            Err(_) => Poll::Ready(None),
+        }
+    }
+}
+
+/// A [`contract::Response`] as a warp reply; an event stream is sent as
+/// [`Sse`] sends it.
 #[derive(Debug)]
 pub struct SseResponse(pub contract::Response);
 
@@ -21,13 +116,16 @@ impl From<contract::Response> for SseResponse {
 
 impl Reply for SseResponse {
     fn into_response(self) -> Response {
-        self.0.into_http(|body| match body {
-            contract::Body::Full(bytes) => Response::new(bytes.into()).into_body(),
-            contract::Body::Stream(stream) => {
-                warp::reply::stream(stream.try_chunks::<Infallible>())
-                    .into_response()
-                    .into_body()
+        match self.0.body {
+            contract::Body::Stream(stream) => Sse::from(stream).into_response(),
+            contract::Body::Full(bytes) => {
+                let head = contract::Response {
+                    status: self.0.status,
+                    headers: self.0.headers,
+                    body: contract::Body::Full(Default::default()),
+                };
+                head.into_http(|_| Response::new(bytes.into()).into_body())
             }
-        })
+        }
     }
 }

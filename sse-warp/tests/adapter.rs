@@ -1,12 +1,17 @@
 //! The shared adapter checks against warp, with and without warp's gzip
 //! filter.
 
-use sse_conformance::adapter::Server;
+use sse_conformance::adapter::{OwnFeed, Server};
 use sse_core::contract::{Config, Hub};
 use warp::Filter;
 
 async fn serve_with(config: Config, compress: bool) -> Server {
     let hub = Hub::new(config);
+    let own = OwnFeed::default();
+    let feed = own.clone();
+    let own_route = warp::path("own")
+        .map(move || sse_warp::Sse::new(feed.events()))
+        .map(|r| Box::new(r) as Box<dyn warp::Reply>);
     let id = warp::path("id")
         .and(sse_warp::last_event_id())
         .map(|sse_warp::LastEventId(id)| format!("{id:?}"));
@@ -17,6 +22,8 @@ async fn serve_with(config: Config, compress: bool) -> Server {
     let routes = sse_warp::routes(hub.clone()).map(|r| Box::new(r) as Box<dyn warp::Reply>);
     let app = id
         .map(|r| Box::new(r) as Box<dyn warp::Reply>)
+        .or(own_route)
+        .unify()
         .or(routes)
         .unify();
     if compress {
@@ -31,6 +38,7 @@ async fn serve_with(config: Config, compress: bool) -> Server {
     Server {
         base: format!("http://{addr}"),
         hub,
+        own,
     }
 }
 

@@ -1,5 +1,7 @@
 //! The broker: topics, fan-out, replay by last event id, slow clients,
-//! heartbeats and shutdown, for any framework that can stream `Bytes`.
+//! and shutdown, for any framework that can stream `Bytes` (keep-alives
+//! come from [`SseStream`](crate::stream::SseStream), which wraps a
+//! subscription).
 //!
 //! Each topic has its own bounded log, which is both its replay history and
 //! its fan-out buffer, behind a lock of its own: each publish encodes its
@@ -83,7 +85,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::time::Instant;
 
-pub use client::{ClientStream, PROBE_INTERVAL, TryChunks};
+pub use client::ClientStream;
 
 use crate::Event;
 use crate::metrics::Metrics;
@@ -102,9 +104,6 @@ pub struct BrokerConfig {
     /// Events queued for one client before it counts as lagging and is
     /// disconnected.
     pub client_buffer: usize,
-    /// Idle time after which a stream sends a `: heartbeat` comment; zero
-    /// disables heartbeats.
-    pub heartbeat: Duration,
     /// Concurrent streams; subscribing above it fails.
     pub max_clients: usize,
 }
@@ -115,7 +114,6 @@ impl Default for BrokerConfig {
             history: 1000,
             history_ttl: Duration::from_secs(5 * 60),
             client_buffer: 256,
-            heartbeat: Duration::from_secs(30),
             max_clients: 100_000,
         }
     }

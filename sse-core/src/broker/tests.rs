@@ -121,7 +121,7 @@ async fn replay_then_live_with_no_gap_and_no_duplicate() {
         publish(&broker, if i % 2 == 0 { "a" } else { "b" }, "x");
     }
     let mut stream = broker.subscribe(["a"], Some("1001")).unwrap();
-    assert!(!stream.reset());
+    assert!(!stream.is_reset());
     publish(&broker, "a", "live");
     let chunk = ready(&mut stream).unwrap().unwrap();
     assert_eq!(ids(&chunk), [1002, 1004, 1005]);
@@ -140,7 +140,7 @@ async fn ids_that_cannot_be_honoured_reset_and_replay_everything_retained() {
     }
     // Retained: 1002..=1004. 1001 is still exact (nothing after it lost).
     let mut exact = broker.subscribe(["a"], Some("1001")).unwrap();
-    assert!(!exact.reset());
+    assert!(!exact.is_reset());
     assert_eq!(
         ids(&ready(&mut exact).unwrap().unwrap()),
         [1002, 1003, 1004]
@@ -154,7 +154,7 @@ async fn ids_that_cannot_be_honoured_reset_and_replay_everything_retained() {
         "18446744073709551616",
     ] {
         let mut stream = broker.subscribe(["a"], Some(given)).unwrap();
-        assert!(stream.reset(), "{given}");
+        assert!(stream.is_reset(), "{given}");
         assert_eq!(
             ids(&ready(&mut stream).unwrap().unwrap()),
             [1002, 1003, 1004],
@@ -170,7 +170,7 @@ async fn ids_from_before_a_restart_reset() {
     let after = Broker::with_first_id(config(), 5000);
     publish(&after, "a", "new");
     let mut stream = after.subscribe(["a"], Some(&old_id.to_string())).unwrap();
-    assert!(stream.reset());
+    assert!(stream.is_reset());
     assert_eq!(ids(&ready(&mut stream).unwrap().unwrap()), [5000]);
 }
 
@@ -201,10 +201,10 @@ async fn history_ttl_limits_replay() {
     tokio::time::advance(Duration::from_secs(5)).await;
     assert_eq!(broker.stats().history, 1);
     let mut stream = broker.subscribe(["a"], Some("999")).unwrap();
-    assert!(stream.reset(), "the event after 999 expired");
+    assert!(stream.is_reset(), "the event after 999 expired");
     assert_eq!(ids(&ready(&mut stream).unwrap().unwrap()), [1001]);
     let mut exact = broker.subscribe(["a"], Some("1000")).unwrap();
-    assert!(!exact.reset());
+    assert!(!exact.is_reset());
     assert_eq!(ids(&ready(&mut exact).unwrap().unwrap()), [1001]);
 }
 
@@ -217,7 +217,7 @@ async fn history_zero_disables_replay_but_not_live_delivery() {
     let broker = Broker::with_first_id(config, 1000);
     publish(&broker, "a", "x");
     let mut late = broker.subscribe(["a"], Some("999")).unwrap();
-    assert!(late.reset());
+    assert!(late.is_reset());
     assert_eq!(ready(&mut late), None, "nothing to replay");
     publish(&broker, "a", "y");
     assert_eq!(ids(&ready(&mut late).unwrap().unwrap()), [1001]);
@@ -242,7 +242,7 @@ async fn a_slow_client_is_disconnected_and_others_are_unaffected() {
     assert_eq!(ids(&ready(&mut fast).unwrap().unwrap()), [1004]);
     // It reconnects with its last id and catches up from history.
     let mut again = broker.subscribe(["a"], Some("999")).unwrap();
-    assert!(!again.reset());
+    assert!(!again.is_reset());
     assert_eq!(
         ids(&ready(&mut again).unwrap().unwrap()),
         [1000, 1001, 1002, 1003, 1004]
@@ -262,53 +262,10 @@ async fn a_client_whose_unread_frames_were_evicted_is_disconnected() {
     // Resumed before both, so both are still to be sent; one more publish
     // evicts the first while the stream has only one pending.
     let mut replaying = broker.subscribe(["a"], Some("999")).unwrap();
-    assert!(!replaying.reset());
+    assert!(!replaying.is_reset());
     publish(&broker, "a", "y");
     assert_eq!(ready(&mut replaying), Some(None));
     assert_eq!(broker.stats().lagged, 1);
-}
-
-#[tokio::test(start_paused = true)]
-async fn heartbeat_after_the_idle_interval_only() {
-    let config = BrokerConfig {
-        heartbeat: Duration::from_secs(10),
-        ..config()
-    };
-    let broker = Broker::with_first_id(config, 1000);
-    let mut stream = broker.subscribe(["a"], None).unwrap();
-    assert_eq!(ready(&mut stream), None);
-    tokio::time::advance(Duration::from_secs(9)).await;
-    assert_eq!(ready(&mut stream), None);
-    tokio::time::advance(Duration::from_secs(1)).await;
-    assert_eq!(
-        ready(&mut stream),
-        Some(Some(Bytes::from_static(b": heartbeat\n\n")))
-    );
-    // A write postpones the next heartbeat by a whole interval.
-    tokio::time::advance(Duration::from_secs(5)).await;
-    publish(&broker, "a", "x");
-    assert!(ready(&mut stream).unwrap().is_some());
-    tokio::time::advance(Duration::from_secs(9)).await;
-    assert_eq!(ready(&mut stream), None, "9 s after the write");
-    tokio::time::advance(Duration::from_secs(1)).await;
-    assert_eq!(
-        ready(&mut stream),
-        Some(Some(Bytes::from_static(b": heartbeat\n\n")))
-    );
-}
-
-#[tokio::test(start_paused = true)]
-async fn an_idle_stream_is_woken_for_its_heartbeat() {
-    let config = BrokerConfig {
-        heartbeat: Duration::from_millis(250),
-        ..config()
-    };
-    let broker = Broker::with_first_id(config, 1000);
-    let mut stream = broker.subscribe(["a"], None).unwrap();
-    let start = tokio::time::Instant::now();
-    let chunk = stream.next().await.unwrap();
-    assert_eq!(&chunk[..], b": heartbeat\n\n");
-    assert_eq!(start.elapsed(), Duration::from_millis(250));
 }
 
 #[tokio::test]
@@ -325,26 +282,6 @@ async fn a_waiting_stream_is_woken_by_a_publish() {
         .unwrap()
         .unwrap();
     assert_eq!(ids(&chunk), [1000]);
-}
-
-#[tokio::test]
-async fn the_preamble_comes_first() {
-    let broker = broker();
-    publish(&broker, "a", "x");
-    let mut stream = broker
-        .subscribe(["a"], Some("999"))
-        .unwrap()
-        .with_preamble(Bytes::from_static(b"retry: 10\n\n"));
-    let chunk = ready(&mut stream).unwrap().unwrap();
-    assert_eq!(&chunk[..], b"retry: 10\n\nid: 1000\ndata: x\n\n");
-    let mut idle = broker
-        .subscribe(["a"], None)
-        .unwrap()
-        .with_preamble(Bytes::from_static(b": hi\n\n"));
-    assert_eq!(
-        ready(&mut idle),
-        Some(Some(Bytes::from_static(b": hi\n\n")))
-    );
 }
 
 #[tokio::test]
@@ -472,7 +409,7 @@ async fn the_replay_live_seam_holds_under_concurrent_publishing() {
             let stream = broker
                 .subscribe(["a", "b"], Some(&last.to_string()))
                 .unwrap();
-            assert!(!stream.reset(), "round {round}: {last} is retained");
+            assert!(!stream.is_reset(), "round {round}: {last} is retained");
             readers.push(tokio::spawn(async move {
                 let mut stream = stream;
                 let mut seen = Vec::new();
@@ -495,102 +432,6 @@ async fn the_replay_live_seam_holds_under_concurrent_publishing() {
         }
     }
     assert!(raced > 0, "no subscription happened while publishing");
-}
-
-#[tokio::test(start_paused = true)]
-async fn a_zero_heartbeat_disables_heartbeats() {
-    let config = BrokerConfig {
-        heartbeat: Duration::ZERO,
-        ..config()
-    };
-    let broker = Broker::with_first_id(config, 1000);
-    let mut stream = broker.subscribe(["a"], None).unwrap();
-    assert_eq!(ready(&mut stream), None);
-    tokio::time::advance(Duration::from_secs(3600)).await;
-    assert_eq!(ready(&mut stream), None, "no heartbeat, and no busy loop");
-    publish(&broker, "a", "x");
-    assert!(ready(&mut stream).unwrap().is_some(), "events still flow");
-}
-
-#[tokio::test(start_paused = true)]
-async fn probes_fill_idle_gaps_and_heartbeats_keep_their_schedule() {
-    let config = BrokerConfig {
-        heartbeat: Duration::from_secs(1),
-        ..config()
-    };
-    let broker = Broker::with_first_id(config, 1000);
-    let mut stream = broker
-        .subscribe(["a"], None)
-        .unwrap()
-        .probe_idle(Duration::from_millis(300));
-    let start = tokio::time::Instant::now();
-    let mut written = Vec::new();
-    while start.elapsed() < Duration::from_millis(2100) {
-        let chunk = stream.next().await.unwrap();
-        written.push((start.elapsed().as_millis(), chunk));
-    }
-    let probe = Bytes::from_static(b"\n");
-    let heartbeat = Bytes::from_static(b": heartbeat\n\n");
-    assert_eq!(
-        written,
-        vec![
-            (300, probe.clone()),
-            (600, probe.clone()),
-            (900, probe.clone()),
-            (1000, heartbeat.clone()),
-            (1300, probe.clone()),
-            (1600, probe.clone()),
-            (1900, probe.clone()),
-            (2000, heartbeat),
-            (2300, probe),
-        ]
-    );
-}
-
-#[tokio::test(start_paused = true)]
-async fn a_write_postpones_the_probe_and_clients_skip_probes() {
-    let config = BrokerConfig {
-        heartbeat: Duration::ZERO,
-        ..config()
-    };
-    let broker = Broker::with_first_id(config, 1000);
-    let mut stream = broker
-        .subscribe(["a"], None)
-        .unwrap()
-        .probe_idle(Duration::from_millis(300));
-    let mut bytes = Vec::new();
-    tokio::time::advance(Duration::from_millis(200)).await;
-    publish(&broker, "a", "x");
-    bytes.extend_from_slice(&ready(&mut stream).unwrap().unwrap());
-    tokio::time::advance(Duration::from_millis(299)).await;
-    assert_eq!(ready(&mut stream), None, "299 ms after the write");
-    tokio::time::advance(Duration::from_millis(1)).await;
-    let probe = ready(&mut stream).unwrap().unwrap();
-    assert_eq!(&probe[..], b"\n");
-    bytes.extend_from_slice(&probe);
-    publish(&broker, "a", "y");
-    bytes.extend_from_slice(&ready(&mut stream).unwrap().unwrap());
-    assert_eq!(
-        events(&bytes),
-        [("1000".into(), "x".into()), ("1001".into(), "y".into())]
-    );
-}
-
-#[tokio::test(start_paused = true)]
-async fn a_zero_probe_interval_turns_probing_off() {
-    let broker = Broker::with_first_id(
-        BrokerConfig {
-            heartbeat: Duration::ZERO,
-            ..config()
-        },
-        1000,
-    );
-    let mut stream = broker
-        .subscribe(["a"], None)
-        .unwrap()
-        .probe_idle(Duration::ZERO);
-    tokio::time::advance(Duration::from_secs(3600)).await;
-    assert_eq!(ready(&mut stream), None);
 }
 
 /// The case: more events than a topic's log holds go to another
@@ -621,7 +462,7 @@ async fn a_busy_topic_neither_lags_nor_evicts_a_quiet_one() {
     // exact, not a reset.
     let before = (quiet_id - 1).to_string();
     let mut resumed = broker.subscribe(["quiet"], Some(&before)).unwrap();
-    assert!(!resumed.reset());
+    assert!(!resumed.is_reset());
     assert_eq!(ids(&ready(&mut resumed).unwrap().unwrap()), [quiet_id]);
     // History is bounded per topic and counted over all of them.
     assert_eq!(broker.stats().history, 1 + 3 + 3);
@@ -666,11 +507,11 @@ async fn reset_only_when_a_subscribed_topic_lost_an_event_after_the_id() {
     let given = a1.to_string();
 
     let mut only_a = broker.subscribe(["a"], Some(&given)).unwrap();
-    assert!(!only_a.reset(), "nothing of `a` after {a1} was evicted");
+    assert!(!only_a.is_reset(), "nothing of `a` after {a1} was evicted");
     assert_eq!(ids(&ready(&mut only_a).unwrap().unwrap()), [a2]);
 
     let mut both = broker.subscribe(["a", "b"], Some(&given)).unwrap();
-    assert!(both.reset(), "b1 came after {a1} and is gone");
+    assert!(both.is_reset(), "b1 came after {a1} and is gone");
     assert_eq!(
         ids(&ready(&mut both).unwrap().unwrap()),
         [a1, a2, b2, b3],
@@ -679,7 +520,7 @@ async fn reset_only_when_a_subscribed_topic_lost_an_event_after_the_id() {
 
     let exact = b1.to_string();
     let mut both = broker.subscribe(["a", "b"], Some(&exact)).unwrap();
-    assert!(!both.reset());
+    assert!(!both.is_reset());
     assert_eq!(ids(&ready(&mut both).unwrap().unwrap()), [a2, b2, b3]);
 }
 
@@ -706,9 +547,9 @@ async fn a_topic_with_no_subscribers_and_nothing_retained_is_forgotten() {
     // What it lost is remembered: resuming before its event resets,
     // resuming after it does not.
     let before = (old - 1).to_string();
-    assert!(broker.subscribe(["old"], Some(&before)).unwrap().reset());
+    assert!(broker.subscribe(["old"], Some(&before)).unwrap().is_reset());
     let after = old.to_string();
-    assert!(!broker.subscribe(["old"], Some(&after)).unwrap().reset());
+    assert!(!broker.subscribe(["old"], Some(&after)).unwrap().is_reset());
 }
 
 #[tokio::test(start_paused = true)]
@@ -787,7 +628,7 @@ async fn multi_topic_clients_get_exact_sequences_under_concurrent_publishers() {
             let newest = broker.shared.newest.load(Ordering::SeqCst);
             let last = (reader % 2 == 1).then(|| newest.to_string());
             let mut stream = broker.subscribe(&topics, last.as_deref()).unwrap();
-            assert!(!stream.reset(), "round {round}: {last:?} is retained");
+            assert!(!stream.is_reset(), "round {round}: {last:?} is retained");
             let broker = broker.clone();
             readers.push(tokio::spawn(async move {
                 // Without an id, the stream starts after the newest id its
@@ -810,7 +651,7 @@ async fn multi_topic_clients_get_exact_sequences_under_concurrent_publishers() {
                         // Leave and come back with the last id seen.
                         let last = seen.last().map(u64::to_string);
                         stream = broker.subscribe(&topics, last.as_deref()).unwrap();
-                        assert!(!stream.reset());
+                        assert!(!stream.is_reset());
                     }
                 }
                 (topics, last, seen)

@@ -42,7 +42,7 @@ impl Default for Config {
         let broker = BrokerConfig::default();
         Self {
             addr: "127.0.0.1:3000".into(),
-            heartbeat: broker.heartbeat,
+            heartbeat: Duration::from_secs(30),
             retry: Duration::from_secs(3),
             history: broker.history,
             history_ttl: broker.history_ttl,
@@ -71,7 +71,6 @@ impl Config {
             history: self.history,
             history_ttl: self.history_ttl,
             client_buffer: self.client_buffer,
-            heartbeat: self.heartbeat,
             max_clients: self.max_clients,
         }
     }

@@ -33,6 +33,7 @@ use crate::Event;
 use crate::broker::{Broker, BrokerError, ClientStream};
 use crate::connections::ConnectionLimit;
 use crate::encode;
+use crate::stream::{KeepAlive, SseStream};
 
 /// The demo page served at `GET /`.
 pub const INDEX_HTML: &str = include_str!("index.html");
@@ -70,9 +71,8 @@ impl Response {
 }
 
 impl Response {
-    /// A `200` event stream with the contract's headers, for handlers that
-    /// subscribe through the broker themselves.
-    pub fn stream(stream: ClientStream) -> Self {
+    /// A `200` event stream with the contract's headers.
+    pub fn stream(stream: EventStream) -> Self {
         Response {
             status: 200,
             headers: stream_headers(),
@@ -81,14 +81,14 @@ impl Response {
     }
 }
 
-/// A bare client stream as the contract's `200` event-stream response.
-impl From<ClientStream> for Response {
-    fn from(stream: ClientStream) -> Self {
-        Response::stream(stream)
-    }
-}
+/// The body of the contract's event streams: a broker subscription with
+/// its keep-alives and preamble.
+pub type EventStream = SseStream<ClientStream>;
 
-fn stream_headers() -> Vec<(&'static str, String)> {
+/// The headers of an event-stream response: `Content-Type:
+/// text/event-stream`, `Cache-Control: no-cache`, `X-Accel-Buffering: no`
+/// (nginx then passes each event on at once) and `Connection: keep-alive`.
+pub fn stream_headers() -> Vec<(&'static str, String)> {
     vec![
         ("content-type", "text/event-stream".into()),
         ("cache-control", "no-cache".into()),
@@ -103,7 +103,7 @@ pub enum Body {
     /// The whole body.
     Full(Bytes),
     /// An event stream, to be sent chunk by chunk as it yields, unbuffered.
-    Stream(ClientStream),
+    Stream(EventStream),
 }
 
 /// The parts of `POST /notify` the contract reads.
@@ -187,25 +187,54 @@ impl Hub {
         };
         let last_event_id = header_id(request.last_event_id)
             .or_else(|| query.last_event_id.filter(|id| !id.is_empty()));
-        let stream = match self
-            .broker
-            .subscribe(&query.topics, last_event_id.as_deref())
-        {
-            Ok(stream) => stream,
+        self.subscribe(&query.topics, last_event_id.as_deref())
+    }
+
+    /// The event stream of `topics`, resumed after `last_event_id`, as the
+    /// contract's response: `retry:`, the `connected` event (and `reset`
+    /// when the id cannot be honoured), the replay, then live events with
+    /// keep-alives; or `503` above `max_clients`. This is `GET /events`
+    /// for a handler that picks the topics itself, for instance from the
+    /// user its own authentication found:
+    ///
+    /// ```
+    /// use sse_core::contract::{Config, Hub};
+    ///
+    /// let hub = Hub::new(Config::default());
+    /// # let user_id = 42;
+    /// let response = hub.subscribe([format!("user-{user_id}")], None);
+    /// assert_eq!(response.status, 200);
+    /// ```
+    ///
+    /// Topic names are not checked against the query rules here: they
+    /// come from the application, not the client.
+    pub fn subscribe<I, S>(&self, topics: I, last_event_id: Option<&str>) -> Response
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let last_event_id = last_event_id.filter(|id| !id.is_empty());
+        let subscription = match self.broker.subscribe(topics, last_event_id) {
+            Ok(subscription) => subscription,
             Err(err) => return unavailable(&err),
         };
         let mut preamble = self.retry_frame.to_vec();
         preamble.extend_from_slice(&control_event(
             "connected",
-            &json!({ "clientId": stream.client_id() }),
+            &json!({ "clientId": subscription.client_id() }),
         ));
-        if stream.reset() {
+        if subscription.is_reset() {
             preamble.extend_from_slice(&control_event(
                 "reset",
-                &json!({ "lastEventId": last_event_id.as_deref().unwrap_or_default() }),
+                &json!({ "lastEventId": last_event_id.unwrap_or_default() }),
             ));
         }
-        Response::stream(stream.with_preamble(preamble.into()))
+        let keep_alive = KeepAlive::new().interval(self.config.heartbeat);
+        Response::stream(
+            SseStream::new(subscription)
+                .keep_alive(keep_alive)
+                .preamble(preamble.into()),
+        )
     }
 
     /// `POST /notify` from its head and its body's chunks: the head is

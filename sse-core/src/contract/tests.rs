@@ -43,7 +43,7 @@ fn ready(response: &mut Response) -> Vec<Decoded> {
         panic!("expected a stream");
     };
     let mut decoder = Decoder::new();
-    while let Some(Some(chunk)) = stream.next().now_or_never() {
+    while let Some(Some(Ok(chunk))) = stream.next().now_or_never() {
         decoder.feed(&chunk);
     }
     std::iter::from_fn(|| decoder.next_item())
@@ -534,10 +534,30 @@ fn last_event_id_prefers_the_header() {
 }
 
 #[tokio::test]
-async fn a_bare_client_stream_becomes_a_stream_response() {
+async fn a_handler_subscribes_to_topics_it_picked_in_one_line() {
     let hub = hub();
-    let response: Response = hub.broker().subscribe(["a"], None).unwrap().into();
+    let before = publish(&hub, "topic=user-42", "1");
+    let id = json_body(before)["id"].as_str().unwrap().to_owned();
+    publish(&hub, "topic=user-42", "2");
+    publish(&hub, "topic=user-7", "3");
+    // Topics the application chose, resumed after the client's id.
+    let mut response = hub.subscribe(["user-42"], Some(&id));
     assert_eq!(response.status, 200);
     assert_eq!(header(&response, "content-type"), Some("text/event-stream"));
-    assert!(matches!(response.body, Body::Stream(_)));
+    let items = ready(&mut response);
+    assert!(matches!(items[0], Decoded::Retry(_)));
+    let got = events(&items);
+    assert_eq!(got[0].0, "connected");
+    assert_eq!(
+        got[1..].iter().map(|e| e.1.as_str()).collect::<Vec<_>>(),
+        ["2"]
+    );
+    // An id that cannot be honoured gives the contract's reset.
+    let mut response = hub.subscribe(["user-42"], Some("garbage"));
+    let got = events(&ready(&mut response));
+    assert_eq!(got[1].0, "reset");
+    assert_eq!(
+        got[2..].iter().map(|e| e.1.as_str()).collect::<Vec<_>>(),
+        ["1", "2"]
+    );
 }

@@ -1,0 +1,325 @@
+//! Any stream of events as the frames of one SSE response.
+//!
+//! [`SseStream`] wraps a stream of [`Event`]s (or of `Result<Event, E>`,
+//! or of frames already encoded, such as a broker subscription) and adds
+//! what a response needs around it: an optional `retry:` and preamble
+//! first, a keep-alive comment whenever the stream was idle for an
+//! interval, and the idle probe for frameworks that only notice a gone
+//! client when a write fails. Each framework adapter turns it into that
+//! framework's streaming body.
+//!
+//! ```
+//! use std::time::Duration;
+//! use futures::StreamExt;
+//! use sse_core::Event;
+//! use sse_core::stream::{KeepAlive, SseStream};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let ticks = futures::stream::iter(1..=2).map(|n| Event::new(n.to_string()));
+//! let mut frames = SseStream::new(ticks)
+//!     .retry(Duration::from_secs(3))
+//!     .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)));
+//! let first = frames.next().await.unwrap().unwrap();
+//! assert_eq!(&first[..], b"retry: 3000\n\ndata: 1\n\n");
+//! # }
+//! ```
+
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_core::Stream;
+use pin_project_lite::pin_project;
+use tokio::time::{Instant, Sleep};
+
+use crate::Event;
+use crate::encode;
+
+/// An item of a stream [`SseStream`] can send: an [`Event`], a
+/// `Result<Event, E>`, or [`Bytes`] holding whole frames already encoded.
+pub trait IntoFrame {
+    /// What a failed item carries; [`Infallible`] when items cannot fail.
+    type Error;
+
+    /// The item as one or more encoded frames.
+    fn into_frame(self) -> Result<Bytes, Self::Error>;
+}
+
+impl IntoFrame for Event {
+    type Error = Infallible;
+
+    fn into_frame(self) -> Result<Bytes, Infallible> {
+        Ok(self.encode())
+    }
+}
+
+impl<E> IntoFrame for Result<Event, E> {
+    type Error = E;
+
+    fn into_frame(self) -> Result<Bytes, E> {
+        self.map(|event| event.encode())
+    }
+}
+
+/// Frames encoded already, for instance by
+/// [`encode`](crate::encode) or a broker subscription: sent as they are.
+impl IntoFrame for Bytes {
+    type Error = Infallible;
+
+    fn into_frame(self) -> Result<Bytes, Infallible> {
+        Ok(self)
+    }
+}
+
+/// A comment sent when a stream has been idle for an interval, so that
+/// proxies and clients do not take a quiet stream for a dead one.
+///
+/// ```
+/// use std::time::Duration;
+/// use sse_core::stream::KeepAlive;
+///
+/// let keep_alive = KeepAlive::new().interval(Duration::from_secs(15)).text("ping");
+/// assert_eq!(keep_alive.get_interval(), Duration::from_secs(15));
+/// assert_eq!(&keep_alive.frame()[..], b": ping\n\n");
+/// ```
+#[derive(Debug, Clone)]
+pub struct KeepAlive {
+    interval: Duration,
+    frame: Bytes,
+}
+
+impl Default for KeepAlive {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl KeepAlive {
+    /// `: heartbeat` after 30 s of silence.
+    pub fn new() -> Self {
+        Self {
+            interval: Duration::from_secs(30),
+            frame: encode::keep_alive(),
+        }
+    }
+
+    /// The idle time after which the comment is sent; the clock restarts
+    /// at every write.
+    #[must_use]
+    pub fn interval(mut self, interval: Duration) -> Self {
+        self.interval = interval;
+        self
+    }
+
+    /// The comment's text; each of its lines becomes a `:` line, so no
+    /// text can end the comment early.
+    #[must_use]
+    pub fn text(mut self, text: &str) -> Self {
+        self.frame = encode::comment(text);
+        self
+    }
+
+    /// The idle time after which the comment is sent.
+    pub fn get_interval(&self) -> Duration {
+        self.interval
+    }
+
+    /// The encoded comment.
+    pub fn frame(&self) -> &Bytes {
+        &self.frame
+    }
+}
+
+/// How often [`SseStream::probe_idle`] should write, for a gone client
+/// to be noticed within a second: the first write after a close only draws
+/// the peer's reset, the second one fails.
+pub const PROBE_INTERVAL: Duration = Duration::from_millis(300);
+
+/// The probe: an empty line. Between frames it ends an event that has no
+/// data, which every SSE parser skips.
+const PROBE: &[u8] = b"\n";
+
+pin_project! {
+    /// A stream of events as the frames of one SSE response; see the
+    /// [module docs](self).
+    ///
+    /// Items come out as soon as the inner stream yields them, one chunk
+    /// per item. The preamble goes out at the first poll, together with
+    /// the first item if that is ready too. A failed item is passed on as
+    /// the error that ends the stream (a framework then aborts the
+    /// response), and the stream ends when the inner one does.
+    ///
+    /// Polling needs a Tokio runtime with time enabled once a keep-alive
+    /// or a probe is set.
+    #[derive(Debug)]
+    #[must_use = "streams do nothing unless polled"]
+    pub struct SseStream<S> {
+        #[pin]
+        inner: S,
+        preamble: Option<Bytes>,
+        keep_alive: Option<KeepAlive>,
+        probe: Option<Duration>,
+        // Due at the next keep-alive or probe; created at the first wait,
+        // which runs inside the runtime.
+        timer: Option<Pin<Box<Sleep>>>,
+        // The last frame (preamble, item or keep-alive): keep-alives
+        // count from it.
+        last_frame: Instant,
+        // The last write of anything, probes included: probes count from
+        // it.
+        last_write: Instant,
+        ended: bool,
+    }
+}
+
+impl<S> SseStream<S> {
+    /// `inner`'s items as frames, with no keep-alive, retry or preamble.
+    pub fn new(inner: S) -> Self {
+        let now = Instant::now();
+        Self {
+            inner,
+            preamble: None,
+            keep_alive: None,
+            probe: None,
+            timer: None,
+            last_frame: now,
+            last_write: now,
+            ended: false,
+        }
+    }
+
+    /// Sends `keep_alive`'s comment whenever nothing was sent for its
+    /// interval. A zero interval turns keep-alives off.
+    pub fn keep_alive(mut self, keep_alive: KeepAlive) -> Self {
+        self.keep_alive = (!keep_alive.interval.is_zero()).then_some(keep_alive);
+        self
+    }
+
+    /// Sends `retry:` with `retry` (in whole milliseconds) first, telling
+    /// the client how long to wait before it reconnects.
+    pub fn retry(self, retry: Duration) -> Self {
+        self.preamble(encode::retry(retry))
+    }
+
+    /// Sends `frames` (whole encoded frames, such as a greeting event)
+    /// before the inner stream's items, after any preamble set before.
+    pub fn preamble(mut self, frames: Bytes) -> Self {
+        self.preamble = Some(match self.preamble.take() {
+            Some(first) => [first, frames].concat().into(),
+            None => frames,
+        });
+        self
+    }
+
+    /// Writes a single `\n` whenever nothing was written for `interval`
+    /// (see [`PROBE_INTERVAL`]), for frameworks that only notice that a
+    /// client went away when a write to it fails (Rocket 0.5, poem 3.1);
+    /// clients skip it. Keep-alives keep their own schedule. A zero
+    /// interval turns probing off.
+    ///
+    /// The price is a wake-up and a one-byte write per idle stream per
+    /// interval.
+    pub fn probe_idle(mut self, interval: Duration) -> Self {
+        self.probe = (!interval.is_zero()).then_some(interval);
+        self
+    }
+
+    /// The inner stream.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+}
+
+/// When the next keep-alive is due, if keep-alives are on.
+fn keep_alive_due(keep_alive: Option<&KeepAlive>, last_frame: Instant) -> Option<Instant> {
+    keep_alive.map(|keep_alive| last_frame + keep_alive.interval)
+}
+
+impl<S> Stream for SseStream<S>
+where
+    S: Stream,
+    S::Item: IntoFrame,
+{
+    type Item = Result<Bytes, <S::Item as IntoFrame>::Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.project();
+        if *this.ended {
+            return Poll::Ready(None);
+        }
+        match this.inner.poll_next(cx) {
+            Poll::Ready(Some(item)) => {
+                let now = Instant::now();
+                *this.last_frame = now;
+                *this.last_write = now;
+                let frame = match item.into_frame() {
+                    Ok(frame) => frame,
+                    Err(err) => {
+                        *this.ended = true;
+                        return Poll::Ready(Some(Err(err)));
+                    }
+                };
+                let chunk = match this.preamble.take() {
+                    Some(preamble) => [preamble, frame].concat().into(),
+                    None => frame,
+                };
+                return Poll::Ready(Some(Ok(chunk)));
+            }
+            Poll::Ready(None) => {
+                *this.ended = true;
+                // A stream that ends at once still sends its preamble.
+                return Poll::Ready(this.preamble.take().map(Ok));
+            }
+            Poll::Pending => {}
+        }
+        if let Some(preamble) = this.preamble.take() {
+            let now = Instant::now();
+            *this.last_frame = now;
+            *this.last_write = now;
+            return Poll::Ready(Some(Ok(preamble)));
+        }
+        // Idle: a keep-alive or a probe, when one is due.
+        let keep_alive = this.keep_alive.as_ref();
+        let next_due = |last_frame: Instant, last_write: Instant| {
+            let probe = this.probe.map(|every| last_write + every);
+            keep_alive_due(keep_alive, last_frame)
+                .into_iter()
+                .chain(probe)
+                .min()
+        };
+        let Some(due) = next_due(*this.last_frame, *this.last_write) else {
+            return Poll::Pending;
+        };
+        let timer = this
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(due)));
+        // Writes do not move the timer (that would cost a timer update per
+        // chunk); a timer that fires early is moved to the real deadline.
+        loop {
+            match timer.as_mut().poll(cx) {
+                Poll::Ready(()) if Instant::now() >= due => break,
+                Poll::Ready(()) => timer.as_mut().reset(due),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        let now = Instant::now();
+        let frame = match keep_alive {
+            Some(keep_alive) if keep_alive_due(Some(keep_alive), *this.last_frame) <= Some(now) => {
+                *this.last_frame = now;
+                keep_alive.frame.clone()
+            }
+            _ => Bytes::from_static(PROBE),
+        };
+        *this.last_write = now;
+        if let Some(next) = next_due(*this.last_frame, *this.last_write) {
+            timer.as_mut().reset(next);
+        }
+        Poll::Ready(Some(Ok(frame)))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,197 @@
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::{FutureExt, StreamExt};
+
+use super::*;
+use crate::broker::{Broker, BrokerConfig};
+
+const HEARTBEAT: &[u8] = b": heartbeat\n\n";
+
+/// The chunk the stream has ready now, `Some(None)` if it ended, `None`
+/// if it would wait.
+fn ready<S>(stream: &mut SseStream<S>) -> Option<Option<Bytes>>
+where
+    S: Stream + Unpin,
+    S::Item: IntoFrame<Error = Infallible>,
+{
+    stream
+        .next()
+        .now_or_never()
+        .map(|chunk| chunk.map(|chunk| chunk.unwrap_or_else(|never| match never {})))
+}
+
+fn broker() -> Broker {
+    Broker::with_first_id(BrokerConfig::default(), 1000)
+}
+
+fn publish(broker: &Broker, topic: &str, data: &str) {
+    broker.publish(topic, &Event::new(data)).unwrap();
+}
+
+fn every(interval: Duration) -> KeepAlive {
+    KeepAlive::new().interval(interval)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_keep_alive_after_the_idle_interval_only() {
+    let broker = broker();
+    let subscription = broker.subscribe(["a"], None).unwrap();
+    let mut stream = SseStream::new(subscription).keep_alive(every(Duration::from_secs(10)));
+    assert_eq!(ready(&mut stream), None);
+    tokio::time::advance(Duration::from_secs(9)).await;
+    assert_eq!(ready(&mut stream), None);
+    tokio::time::advance(Duration::from_secs(1)).await;
+    assert_eq!(
+        ready(&mut stream),
+        Some(Some(Bytes::from_static(HEARTBEAT)))
+    );
+    // A write postpones the next keep-alive by a whole interval.
+    tokio::time::advance(Duration::from_secs(5)).await;
+    publish(&broker, "a", "x");
+    assert!(ready(&mut stream).unwrap().is_some());
+    tokio::time::advance(Duration::from_secs(9)).await;
+    assert_eq!(ready(&mut stream), None, "9 s after the write");
+    tokio::time::advance(Duration::from_secs(1)).await;
+    assert_eq!(
+        ready(&mut stream),
+        Some(Some(Bytes::from_static(HEARTBEAT)))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_idle_stream_is_woken_for_its_keep_alive() {
+    let events = futures::stream::pending::<Event>();
+    let mut stream =
+        SseStream::new(events).keep_alive(every(Duration::from_millis(250)).text("ping"));
+    let start = tokio::time::Instant::now();
+    let chunk = stream.next().await.unwrap().unwrap();
+    assert_eq!(&chunk[..], b": ping\n\n");
+    assert_eq!(start.elapsed(), Duration::from_millis(250));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_zero_interval_turns_keep_alives_off() {
+    let broker = broker();
+    let subscription = broker.subscribe(["a"], None).unwrap();
+    let mut stream = SseStream::new(subscription).keep_alive(every(Duration::ZERO));
+    assert_eq!(ready(&mut stream), None);
+    tokio::time::advance(Duration::from_secs(3600)).await;
+    assert_eq!(ready(&mut stream), None, "no keep-alive, and no busy loop");
+    publish(&broker, "a", "x");
+    assert!(ready(&mut stream).unwrap().is_some(), "events still flow");
+}
+
+#[tokio::test(start_paused = true)]
+async fn probes_fill_idle_gaps_and_keep_alives_keep_their_schedule() {
+    let events = futures::stream::pending::<Event>();
+    let mut stream = SseStream::new(events)
+        .keep_alive(every(Duration::from_secs(1)))
+        .probe_idle(Duration::from_millis(300));
+    let start = tokio::time::Instant::now();
+    let mut written = Vec::new();
+    while start.elapsed() < Duration::from_millis(2100) {
+        let chunk = stream.next().await.unwrap().unwrap();
+        written.push((start.elapsed().as_millis(), chunk));
+    }
+    let probe = Bytes::from_static(b"\n");
+    let heartbeat = Bytes::from_static(HEARTBEAT);
+    assert_eq!(
+        written,
+        vec![
+            (300, probe.clone()),
+            (600, probe.clone()),
+            (900, probe.clone()),
+            (1000, heartbeat.clone()),
+            (1300, probe.clone()),
+            (1600, probe.clone()),
+            (1900, probe.clone()),
+            (2000, heartbeat),
+            (2300, probe),
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_write_postpones_the_probe_and_clients_skip_probes() {
+    let broker = broker();
+    let subscription = broker.subscribe(["a"], None).unwrap();
+    let mut stream = SseStream::new(subscription).probe_idle(Duration::from_millis(300));
+    let mut bytes = Vec::new();
+    tokio::time::advance(Duration::from_millis(200)).await;
+    publish(&broker, "a", "x");
+    bytes.extend_from_slice(&ready(&mut stream).unwrap().unwrap());
+    tokio::time::advance(Duration::from_millis(299)).await;
+    assert_eq!(ready(&mut stream), None, "299 ms after the write");
+    tokio::time::advance(Duration::from_millis(1)).await;
+    let probe = ready(&mut stream).unwrap().unwrap();
+    assert_eq!(&probe[..], b"\n");
+    bytes.extend_from_slice(&probe);
+    publish(&broker, "a", "y");
+    bytes.extend_from_slice(&ready(&mut stream).unwrap().unwrap());
+    let mut decoder = crate::decode::Decoder::new();
+    decoder.feed(&bytes);
+    let data: Vec<String> = std::iter::from_fn(|| decoder.next_item())
+        .filter_map(|item| item.ok()?.into_event())
+        .map(|event| event.data().to_owned())
+        .collect();
+    assert_eq!(data, ["x", "y"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_zero_probe_interval_turns_probing_off() {
+    let events = futures::stream::pending::<Event>();
+    let mut stream = SseStream::new(events).probe_idle(Duration::ZERO);
+    tokio::time::advance(Duration::from_secs(3600)).await;
+    assert_eq!(ready(&mut stream), None);
+}
+
+#[tokio::test]
+async fn the_preamble_goes_first_with_the_first_item_or_alone() {
+    let (sender, receiver) = tokio::sync::mpsc::unbounded_channel::<Event>();
+    let events = futures::stream::unfold(receiver, |mut receiver| async move {
+        receiver.recv().await.map(|event| (event, receiver))
+    });
+    let mut stream = Box::pin(
+        SseStream::new(events)
+            .retry(Duration::from_secs(2))
+            .preamble(Bytes::from_static(b"event: hello\ndata: {}\n\n")),
+    );
+    let first = stream.next().now_or_never().unwrap().unwrap().unwrap();
+    assert_eq!(&first[..], b"retry: 2000\n\nevent: hello\ndata: {}\n\n");
+    assert!(stream.next().now_or_never().is_none(), "then it waits");
+    sender.send(Event::new("a\nb")).unwrap();
+    let next = stream.next().await.unwrap().unwrap();
+    assert_eq!(&next[..], b"data: a\ndata: b\n\n");
+    drop(sender);
+    assert!(stream.next().await.is_none(), "it ends with its source");
+
+    // An item ready at once goes out in the same chunk as the preamble.
+    let ready_at_once = futures::stream::iter([Event::new("now")]);
+    let mut stream = SseStream::new(ready_at_once).retry(Duration::from_secs(1));
+    let chunk = stream.next().await.unwrap().unwrap();
+    assert_eq!(&chunk[..], b"retry: 1000\n\ndata: now\n\n");
+    assert!(stream.next().await.is_none());
+}
+
+#[tokio::test]
+async fn a_failed_item_ends_the_stream_with_its_error() {
+    let items = futures::stream::iter([
+        Ok(Event::new("1")),
+        Err("the feed broke"),
+        Ok(Event::new("never sent")),
+    ]);
+    let mut stream = SseStream::new(items);
+    assert_eq!(&stream.next().await.unwrap().unwrap()[..], b"data: 1\n\n");
+    assert_eq!(stream.next().await.unwrap(), Err("the feed broke"));
+    assert!(stream.next().await.is_none());
+}
+
+#[tokio::test]
+async fn an_empty_source_still_sends_its_preamble() {
+    let mut stream =
+        SseStream::new(futures::stream::empty::<Event>()).retry(Duration::from_secs(1));
+    let chunk = stream.next().await.unwrap().unwrap();
+    assert_eq!(&chunk[..], b"retry: 1000\n\n");
+    assert!(stream.next().await.is_none());
+}
