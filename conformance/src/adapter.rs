@@ -272,6 +272,56 @@ pub async fn own_stream_notices_disconnect(server: &Server) -> Result<(), Error>
     .await
 }
 
+/// The routes mounted again under `/sse` work there: the stream, the
+/// publish, health and metrics, and the demo page, which reaches the
+/// other routes relative to where it is served.
+pub async fn nested_under_a_prefix(server: &Server) -> Result<(), Error> {
+    let client = http_client();
+    let mut stream = open(&client, &server.base, "/sse/events?topic=nested", &[]).await?;
+    ensure(stream.status == 200, || {
+        format!("/sse/events: status {}", stream.status)
+    })?;
+    preamble(&mut stream).await?;
+    let base = format!("{}/sse", server.base);
+    let (status, body) = notify(&client, &base, "topic=nested", "\"under /sse\"").await?;
+    ensure(status == 200, || format!("/sse/notify: {status} {body}"))?;
+    let event = stream.next_event().await?;
+    ensure(event.data() == "\"under /sse\"", || {
+        format!("got {event:?}")
+    })?;
+    for path in ["/sse/healthz", "/sse/metrics"] {
+        let response = client
+            .get(format!("{}{path}", server.base))
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        ensure(response.status() == 200, || {
+            format!("{path}: {}", response.status())
+        })?;
+    }
+    // Frameworks differ on whether a nested root is `/sse` or `/sse/`.
+    let mut page = None;
+    for path in ["/sse/", "/sse"] {
+        let response = client
+            .get(format!("{}{path}", server.base))
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        if response.status() == 200 {
+            page = Some(response.text().await.map_err(|e| e.to_string())?);
+            break;
+        }
+    }
+    let page = page.ok_or("no demo page at /sse/ or /sse")?;
+    ensure(page.contains("EventSource(base + \"events"), || {
+        "the page does not open its stream relative to itself".into()
+    })?;
+    ensure(
+        !page.contains("\"/events") && !page.contains("\"/notify"),
+        || "the page names an absolute route".into(),
+    )
+}
+
 /// `POST /notify` reads the body with the contract's checks, refusing an
 /// oversized one without reading it all.
 pub async fn notify_reads_the_body(server: &Server) -> Result<(), Error> {
@@ -358,8 +408,8 @@ pub async fn all(server: &Server) -> Result<(), Error> {
 /// `serve` is an `async fn(Config, compress: bool) -> Server` that serves
 /// the adapter's routes over a hub built from the config, plus a route at
 /// `/id` answering `format!("{:?}", last_event_id)` through the adapter's
-/// extractor, and one at `/own` answering `Sse::new(own.events())` with
-/// the adapter's `Sse`. `with_compression` names the compression test, for
+/// extractor, one at `/own` answering `Sse::new(own.events())` with
+/// the adapter's `Sse`, and the routes once more under `/sse`. `with_compression` names the compression test, for
 /// frameworks that have compression of their own.
 #[macro_export]
 macro_rules! adapter_tests {
@@ -400,6 +450,12 @@ macro_rules! adapter_tests {
         async fn notices_disconnect() {
             let server = $serve(SuiteConfig::default(), false).await;
             checks::notices_disconnect(&server).await.unwrap();
+        }
+
+        #[::tokio::test]
+        async fn nested_under_a_prefix() {
+            let server = $serve(SuiteConfig::default(), false).await;
+            checks::nested_under_a_prefix(&server).await.unwrap();
         }
 
         #[::tokio::test]

@@ -50,6 +50,12 @@ mod routes;
 pub use extract::LastEventId;
 pub use response::{Sse, SseResponse};
 pub use routes::configure;
+
+/// The contract's handlers one by one, each taking the [`Hub`] as
+/// `web::Data<Hub>`.
+pub mod handlers {
+    pub use crate::routes::{events, healthz, index, metrics, notify};
+}
 pub use sse_core;
 pub use sse_core::Event;
 pub use sse_core::contract::Hub;

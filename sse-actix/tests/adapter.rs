@@ -31,6 +31,7 @@ async fn serve_with(config: Config, compress: bool) -> Server {
                             async move { Sse::new(events) }
                         })
                     })
+                    .service(web::scope("/sse").configure(sse_actix::configure(app_hub.clone())))
                     .configure(sse_actix::configure(app_hub.clone()))
             })
             .workers(1)

@@ -1,4 +1,5 @@
-//! The contract's routes as an axum `Router`.
+//! The contract's routes as an axum `Router`, and each of its handlers on
+//! its own.
 
 use axum::Router;
 use axum::body::Body;
@@ -9,28 +10,27 @@ use sse_core::contract::{EventsRequest, Hub, NotifyRequest};
 
 use crate::SseResponse;
 
-/// `/events`, `/notify`, `/metrics`, `/healthz` and `/` over `hub`, ready
-/// to merge into an application's router.
+/// `/events`, `/notify`, `/metrics`, `/healthz` and `/` (the demo page)
+/// over `hub`, ready to merge into an application's router or to nest
+/// under a prefix (`Router::nest("/sse", routes(hub))`: the page finds
+/// the other routes relative to itself).
+///
+/// **Anyone who can reach `/notify` can publish** unless the hub's config
+/// sets a `publish_token`. To publish only from your own code, mount the
+/// handlers you want from [`handlers`](crate::handlers) instead.
 pub fn routes<S: Clone + Send + Sync + 'static>(hub: Hub) -> Router<S> {
     Router::new()
         .route("/events", get(events))
         .route("/notify", post(notify))
-        .route(
-            "/metrics",
-            get(|State(hub): State<Hub>| async move { SseResponse(hub.metrics()) }),
-        )
-        .route(
-            "/healthz",
-            get(|State(hub): State<Hub>| async move { SseResponse(hub.healthz()) }),
-        )
-        .route(
-            "/",
-            get(|State(hub): State<Hub>| async move { SseResponse(hub.index()) }),
-        )
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(healthz))
+        .route("/", get(index))
         .with_state(hub)
 }
 
-async fn events(
+/// `GET /events`: the topics and last event id from the query and the
+/// `Last-Event-ID` header; subscribe, replay, then stream.
+pub async fn events(
     State(hub): State<Hub>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
@@ -41,7 +41,9 @@ async fn events(
     }))
 }
 
-async fn notify(
+/// `POST /notify`: publish the JSON body (see
+/// [`Hub::notify_from`](sse_core::contract::Hub::notify_from)).
+pub async fn notify(
     State(hub): State<Hub>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
@@ -55,4 +57,19 @@ async fn notify(
         content_length: header("content-length"),
     };
     SseResponse(hub.notify_from(request, body.into_data_stream()).await)
+}
+
+/// `GET /metrics`: the Prometheus text.
+pub async fn metrics(State(hub): State<Hub>) -> SseResponse {
+    SseResponse(hub.metrics())
+}
+
+/// `GET /healthz`: `200 ok`.
+pub async fn healthz(State(hub): State<Hub>) -> SseResponse {
+    SseResponse(hub.healthz())
+}
+
+/// `GET /`: the demo page.
+pub async fn index(State(hub): State<Hub>) -> SseResponse {
+    SseResponse(hub.index())
 }

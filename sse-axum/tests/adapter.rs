@@ -18,7 +18,8 @@ async fn serve_with(config: Config, compress: bool) -> Server {
             get(|LastEventId(id): LastEventId| async move { format!("{id:?}") }),
         )
         .route("/own", get(move || async move { Sse::new(feed.events()) }))
-        .merge(sse_axum::routes(hub.clone()));
+        .merge(sse_axum::routes(hub.clone()))
+        .nest("/sse", sse_axum::routes(hub.clone()));
     if compress {
         app = app.layer(CompressionLayer::new());
     }

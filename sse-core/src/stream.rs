@@ -65,7 +65,7 @@ impl<E> IntoFrame for Result<Event, E> {
 }
 
 /// Frames encoded already, for instance by
-/// [`encode`](crate::encode) or a broker subscription: sent as they are.
+/// [`encode`] or a broker subscription: sent as they are.
 impl IntoFrame for Bytes {
     type Error = Infallible;
 

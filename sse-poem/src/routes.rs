@@ -1,4 +1,5 @@
-//! The contract's routes as a poem `Route`.
+//! The contract's routes as a poem `Route`, and each of its endpoints on
+//! its own.
 
 use std::future::Future;
 
@@ -8,33 +9,21 @@ use sse_core::contract::{EventsRequest, Hub, NotifyRequest};
 
 use crate::SseResponse;
 
-/// `/events`, `/notify`, `/metrics`, `/healthz` and `/` over `hub`, as a
-/// `Route` the application adds its own routes to.
+/// `/events`, `/notify`, `/metrics`, `/healthz` and `/` (the demo page)
+/// over `hub`, as a `Route` the application adds its own routes to, or
+/// nests under a prefix (`Route::new().nest("/sse", routes(hub))`: the
+/// page finds the other routes relative to itself).
+///
+/// **Anyone who can reach `/notify` can publish** unless the hub's config
+/// sets a `publish_token`. To publish only from your own code, route the
+/// endpoints you want from [`handlers`](crate::handlers) instead.
 pub fn routes(hub: Hub) -> Route {
     Route::new()
-        .at("/events", get(with(hub.clone(), events)))
-        .at("/notify", post(with(hub.clone(), notify)))
-        .at(
-            "/metrics",
-            get(with(
-                hub.clone(),
-                |hub, _| async move { hub.metrics().into() },
-            )),
-        )
-        .at(
-            "/healthz",
-            get(with(
-                hub.clone(),
-                |hub, _| async move { hub.healthz().into() },
-            )),
-        )
-        .at(
-            "/",
-            get(with(
-                hub.clone(),
-                |hub, _| async move { hub.index().into() },
-            )),
-        )
+        .at("/events", get(events(hub.clone())))
+        .at("/notify", post(notify(hub.clone())))
+        .at("/metrics", get(metrics(hub.clone())))
+        .at("/healthz", get(healthz(hub.clone())))
+        .at("/", get(index(hub)))
 }
 
 /// An endpoint calling `route` with its own handle on the hub.
@@ -46,21 +35,44 @@ where
     make(move |request| route(hub.clone(), request))
 }
 
-async fn events(hub: Hub, request: Request) -> SseResponse {
-    SseResponse(hub.events(EventsRequest {
-        query: request.uri().query(),
-        last_event_id: request.headers().get("last-event-id").map(|v| v.as_bytes()),
-    }))
+/// `GET /events`: the topics and last event id from the query and the
+/// `Last-Event-ID` header; subscribe, replay, then stream.
+pub fn events(hub: Hub) -> impl Endpoint<Output = SseResponse> {
+    with(hub, |hub, request| async move {
+        SseResponse(hub.events(EventsRequest {
+            query: request.uri().query(),
+            last_event_id: request.headers().get("last-event-id").map(|v| v.as_bytes()),
+        }))
+    })
 }
 
-async fn notify(hub: Hub, mut request: Request) -> SseResponse {
-    let chunks = request.take_body().into_bytes_stream();
-    let header = |name| request.headers().get(name).map(|v| v.as_bytes());
-    let head = NotifyRequest {
-        query: request.uri().query(),
-        content_type: header("content-type"),
-        authorization: header("authorization"),
-        content_length: header("content-length"),
-    };
-    SseResponse(hub.notify_from(head, chunks).await)
+/// `POST /notify`: publish the JSON body (see
+/// [`Hub::notify_from`](sse_core::contract::Hub::notify_from)).
+pub fn notify(hub: Hub) -> impl Endpoint<Output = SseResponse> {
+    with(hub, |hub, mut request| async move {
+        let chunks = request.take_body().into_bytes_stream();
+        let header = |name| request.headers().get(name).map(|v| v.as_bytes());
+        let head = NotifyRequest {
+            query: request.uri().query(),
+            content_type: header("content-type"),
+            authorization: header("authorization"),
+            content_length: header("content-length"),
+        };
+        SseResponse(hub.notify_from(head, chunks).await)
+    })
+}
+
+/// `GET /metrics`: the Prometheus text.
+pub fn metrics(hub: Hub) -> impl Endpoint<Output = SseResponse> {
+    with(hub, |hub, _| async move { SseResponse(hub.metrics()) })
+}
+
+/// `GET /healthz`: `200 ok`.
+pub fn healthz(hub: Hub) -> impl Endpoint<Output = SseResponse> {
+    with(hub, |hub, _| async move { SseResponse(hub.healthz()) })
+}
+
+/// `GET /`: the demo page.
+pub fn index(hub: Hub) -> impl Endpoint<Output = SseResponse> {
+    with(hub, |hub, _| async move { SseResponse(hub.index()) })
 }

@@ -17,10 +17,13 @@ async fn serve_with(config: Config, compress: bool) -> Served {
     let hub = Hub::new(config);
     let own = OwnFeed::default();
     let feed = own.clone();
-    let routes = sse_poem::routes(hub.clone()).at("/id", get(last_id)).at(
-        "/own",
-        get(poem::endpoint::make_sync(move |_| Sse::new(feed.events()))),
-    );
+    let routes = sse_poem::routes(hub.clone())
+        .nest("/sse", sse_poem::routes(hub.clone()))
+        .at("/id", get(last_id))
+        .at(
+            "/own",
+            get(poem::endpoint::make_sync(move |_| Sse::new(feed.events()))),
+        );
     let acceptor = TcpListener::bind("127.0.0.1:0")
         .into_acceptor()
         .await

@@ -1,4 +1,5 @@
-//! The contract's routes, to mount with the [`Hub`] in managed state.
+//! The contract's routes, to mount with the [`Hub`] in managed state, and
+//! each of them on its own.
 
 use std::convert::Infallible;
 
@@ -9,14 +10,23 @@ use sse_core::contract::{EventsRequest, Hub, NotifyRequest};
 
 use crate::SseResponse;
 
-/// `/events`, `/notify`, `/metrics`, `/healthz` and `/`, to mount at `/`
-/// on a Rocket that manages a [`Hub`].
+/// `/events`, `/notify`, `/metrics`, `/healthz` and `/` (the demo page),
+/// to mount on a Rocket that manages a [`Hub`], at `/` or under a prefix
+/// (`.mount("/sse", routes())`: the page finds the other routes relative
+/// to itself).
+///
+/// **Anyone who can reach `/notify` can publish** unless the hub's config
+/// sets a `publish_token`. To publish only from your own code, mount the
+/// routes you want from [`handlers`](crate::handlers) instead, for
+/// instance `rocket::routes![sse_rocket::handlers::events]`.
 pub fn routes() -> Vec<Route> {
     rocket::routes![events, notify, metrics, healthz, index]
 }
 
-/// The request parts the contract reads, as they came.
-struct Parts {
+/// The request parts the contract reads, as they came: a request guard
+/// that never fails.
+#[derive(Debug)]
+pub struct Parts {
     query: Option<String>,
     last_event_id: Option<String>,
     content_type: Option<String>,
@@ -40,16 +50,21 @@ impl<'r> FromRequest<'r> for Parts {
     }
 }
 
+/// `GET /events`: the topics and last event id from the query and the
+/// `Last-Event-ID` header; subscribe, replay, then stream.
 #[get("/events")]
-fn events(hub: &State<Hub>, parts: Parts) -> SseResponse {
+pub fn events(hub: &State<Hub>, parts: Parts) -> SseResponse {
     SseResponse(hub.events(EventsRequest {
         query: parts.query.as_deref(),
         last_event_id: parts.last_event_id.as_deref().map(str::as_bytes),
     }))
 }
 
+/// `POST /notify`: publish the JSON body (see
+/// [`Hub::notify_refusal`](sse_core::contract::Hub::notify_refusal) and
+/// [`Hub::notify`](sse_core::contract::Hub::notify)).
 #[post("/notify", data = "<body>")]
-async fn notify(hub: &State<Hub>, parts: Parts, body: Data<'_>) -> SseResponse {
+pub async fn notify(hub: &State<Hub>, parts: Parts, body: Data<'_>) -> SseResponse {
     let head = NotifyRequest {
         query: parts.query.as_deref(),
         content_type: parts.content_type.as_deref().map(str::as_bytes),
@@ -72,17 +87,20 @@ async fn notify(hub: &State<Hub>, parts: Parts, body: Data<'_>) -> SseResponse {
     SseResponse(hub.notify(head, &body))
 }
 
+/// `GET /metrics`: the Prometheus text.
 #[get("/metrics")]
-fn metrics(hub: &State<Hub>) -> SseResponse {
+pub fn metrics(hub: &State<Hub>) -> SseResponse {
     SseResponse(hub.metrics())
 }
 
+/// `GET /healthz`: `200 ok`.
 #[get("/healthz")]
-fn healthz(hub: &State<Hub>) -> SseResponse {
+pub fn healthz(hub: &State<Hub>) -> SseResponse {
     SseResponse(hub.healthz())
 }
 
+/// `GET /`: the demo page.
 #[get("/")]
-fn index(hub: &State<Hub>) -> SseResponse {
+pub fn index(hub: &State<Hub>) -> SseResponse {
     SseResponse(hub.index())
 }

@@ -39,6 +39,7 @@ async fn serve_with(config: Config, _compress: bool) -> Server {
         .manage(own.clone())
         .mount("/", rocket::routes![last_id, own_feed])
         .mount("/", sse_rocket::routes())
+        .mount("/sse", sse_rocket::routes())
         .attach(AdHoc::on_liftoff("port", move |rocket| {
             let port = rocket.config().port;
             Box::pin(async move {

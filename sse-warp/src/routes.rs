@@ -1,4 +1,4 @@
-//! The contract's routes as one warp filter.
+//! The contract's routes as one warp filter, and each of them on its own.
 
 use sse_core::contract::{EventsRequest, Hub, NotifyRequest};
 use warp::http::HeaderMap;
@@ -7,15 +7,40 @@ use warp::{Buf, Filter, Rejection, Stream};
 use crate::SseResponse;
 use crate::extract::raw_query;
 
-/// `/events`, `/notify`, `/metrics`, `/healthz` and `/` over `hub`, as one
-/// filter to combine with the application's own.
+/// `/events`, `/notify`, `/metrics`, `/healthz` and `/` (the demo page)
+/// over `hub`, as one filter to combine with the application's own, or to
+/// put under a prefix (`warp::path("sse").and(routes(hub))`: the page
+/// finds the other routes relative to itself).
+///
+/// **Anyone who can reach `/notify` can publish** unless the hub's config
+/// sets a `publish_token`. To publish only from your own code, combine the
+/// filters you want from [`handlers`](crate::handlers) instead.
 pub fn routes(hub: Hub) -> impl Filter<Extract = (SseResponse,), Error = Rejection> + Clone {
-    let hub = warp::any().map(move || hub.clone());
-    let at = |path: &'static str| warp::path(path).and(warp::path::end());
+    events(hub.clone())
+        .or(notify(hub.clone()))
+        .unify()
+        .or(metrics(hub.clone()))
+        .unify()
+        .or(healthz(hub.clone()))
+        .unify()
+        .or(index(hub))
+        .unify()
+}
 
-    let events = at("events")
+fn with_hub(hub: Hub) -> impl Filter<Extract = (Hub,), Error = std::convert::Infallible> + Clone {
+    warp::any().map(move || hub.clone())
+}
+
+fn at(path: &'static str) -> impl Filter<Extract = (), Error = Rejection> + Clone {
+    warp::path(path).and(warp::path::end())
+}
+
+/// `GET /events`: the topics and last event id from the query and the
+/// `Last-Event-ID` header; subscribe, replay, then stream.
+pub fn events(hub: Hub) -> impl Filter<Extract = (SseResponse,), Error = Rejection> + Clone {
+    at("events")
         .and(warp::get())
-        .and(hub.clone())
+        .and(with_hub(hub))
         .and(raw_query())
         .and(warp::header::headers_cloned())
         .map(|hub: Hub, query: Option<String>, headers: HeaderMap| {
@@ -23,38 +48,22 @@ pub fn routes(hub: Hub) -> impl Filter<Extract = (SseResponse,), Error = Rejecti
                 query: query.as_deref(),
                 last_event_id: headers.get("last-event-id").map(|v| v.as_bytes()),
             }))
-        });
-    let notify = at("notify")
+        })
+}
+
+/// `POST /notify`: publish the JSON body (see
+/// [`Hub::notify_from`](sse_core::contract::Hub::notify_from)).
+pub fn notify(hub: Hub) -> impl Filter<Extract = (SseResponse,), Error = Rejection> + Clone {
+    at("notify")
         .and(warp::post())
-        .and(hub.clone())
+        .and(with_hub(hub))
         .and(raw_query())
         .and(warp::header::headers_cloned())
         .and(warp::body::stream())
-        .then(notify);
-    let metrics = at("metrics")
-        .and(warp::get())
-        .and(hub.clone())
-        .map(|hub: Hub| SseResponse(hub.metrics()));
-    let healthz = at("healthz")
-        .and(warp::get())
-        .and(hub.clone())
-        .map(|hub: Hub| SseResponse(hub.healthz()));
-    let index = warp::path::end()
-        .and(warp::get())
-        .and(hub)
-        .map(|hub: Hub| SseResponse(hub.index()));
-    events
-        .or(notify)
-        .unify()
-        .or(metrics)
-        .unify()
-        .or(healthz)
-        .unify()
-        .or(index)
-        .unify()
+        .then(publish)
 }
 
-async fn notify<S, B>(hub: Hub, query: Option<String>, headers: HeaderMap, body: S) -> SseResponse
+async fn publish<S, B>(hub: Hub, query: Option<String>, headers: HeaderMap, body: S) -> SseResponse
 where
     S: Stream<Item = Result<B, warp::Error>>,
     B: Buf,
@@ -67,4 +76,28 @@ where
         content_length: header("content-length"),
     };
     SseResponse(hub.notify_from(head, body).await)
+}
+
+/// `GET /metrics`: the Prometheus text.
+pub fn metrics(hub: Hub) -> impl Filter<Extract = (SseResponse,), Error = Rejection> + Clone {
+    at("metrics")
+        .and(warp::get())
+        .and(with_hub(hub))
+        .map(|hub: Hub| SseResponse(hub.metrics()))
+}
+
+/// `GET /healthz`: `200 ok`.
+pub fn healthz(hub: Hub) -> impl Filter<Extract = (SseResponse,), Error = Rejection> + Clone {
+    at("healthz")
+        .and(warp::get())
+        .and(with_hub(hub))
+        .map(|hub: Hub| SseResponse(hub.healthz()))
+}
+
+/// `GET /`: the demo page.
+pub fn index(hub: Hub) -> impl Filter<Extract = (SseResponse,), Error = Rejection> + Clone {
+    warp::path::end()
+        .and(warp::get())
+        .and(with_hub(hub))
+        .map(|hub: Hub| SseResponse(hub.index()))
 }

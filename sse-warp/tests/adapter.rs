@@ -19,7 +19,11 @@ async fn serve_with(config: Config, compress: bool) -> Server {
         .await
         .expect("an ephemeral port");
     let addr = listener.local_addr().expect("a bound address");
-    let routes = sse_warp::routes(hub.clone()).map(|r| Box::new(r) as Box<dyn warp::Reply>);
+    let routes = warp::path("sse")
+        .and(sse_warp::routes(hub.clone()))
+        .or(sse_warp::routes(hub.clone()))
+        .unify()
+        .map(|r| Box::new(r) as Box<dyn warp::Reply>);
     let app = id
         .map(|r| Box::new(r) as Box<dyn warp::Reply>)
         .or(own_route)

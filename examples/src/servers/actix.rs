@@ -14,7 +14,7 @@ use crate::{Ready, SHUTDOWN_GRACE, Shutdown, Stop};
 /// request head that has not arrived in time is answered `408`) and its
 /// `keep_alive` (idle connections between requests); actix-server's
 /// accept loop already waits after accept errors. The connection cap is
-/// taken in `on_connect` (see [`take_place`]).
+/// taken in `on_connect` (see `take_place`).
 pub fn serve(config: Config, stop: Stop, ready: Ready) -> std::io::Result<()> {
     actix_web::rt::System::new().block_on(async {
         let hub = Hub::new(config);

@@ -36,7 +36,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// service `service` makes for its peer address; then waits for the open
 /// connections to finish (the caller bounds that with
 /// [`Shutdown::run`]).
-pub(crate) async fn serve<M, S, B>(listener: TcpListener, hub: &Hub, service: M, shutdown: Shutdown)
+pub async fn serve<M, S, B>(listener: TcpListener, hub: &Hub, service: M, shutdown: Shutdown)
 where
     M: Fn(SocketAddr) -> S,
     S: Service<Request<Incoming>, Response = Response<B>> + Send + 'static,

@@ -4,7 +4,7 @@
 
 pub mod actix;
 pub mod axum;
-mod hyper_serve;
+pub mod hyper_serve;
 pub mod poem;
 pub mod rocket;
 pub mod warp;

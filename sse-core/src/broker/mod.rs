@@ -328,7 +328,7 @@ impl Broker {
     /// of those topics after it; when that id cannot be honoured
     /// (unparsable, newer than any id issued, or so old that a frame of
     /// one of the topics after it is gone) the stream is marked
-    /// [`reset`](ClientStream::reset) and replays everything those topics
+    /// [`reset`](ClientStream::is_reset) and replays everything those topics
     /// retain.
     pub fn subscribe<I, S>(
         &self,
