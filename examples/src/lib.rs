@@ -17,7 +17,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use sse_core::broker::Broker;
+use sse_core::broker::{Broker, BrokerConfig};
 use sse_core::contract::{Config, parse_duration};
 
 pub mod servers;
@@ -169,10 +169,12 @@ impl Options {
             addr: self.addr.to_string(),
             heartbeat: self.heartbeat,
             retry: self.retry,
-            history: self.history,
-            history_ttl: self.history_ttl,
-            client_buffer: self.client_buffer,
-            max_clients: self.max_clients,
+            broker: BrokerConfig {
+                history: self.history,
+                history_ttl: self.history_ttl,
+                client_buffer: self.client_buffer,
+                max_clients: self.max_clients,
+            },
             max_body: self.max_body,
             request_timeout: self.request_timeout,
             max_connections: self.max_connections,
@@ -298,10 +300,12 @@ mod tests {
             addr: "127.0.0.1:0".into(),
             heartbeat: Duration::from_millis(250),
             retry: Duration::from_secs(1),
-            history: 7,
-            history_ttl: Duration::from_secs(120),
-            client_buffer: 3,
-            max_clients: 9,
+            broker: BrokerConfig {
+                history: 7,
+                history_ttl: Duration::from_secs(120),
+                client_buffer: 3,
+                max_clients: 9,
+            },
             max_body: 10,
             request_timeout: Duration::from_secs(2),
             max_connections: Some(50),

@@ -13,14 +13,9 @@ pub struct Config {
     pub heartbeat: Duration,
     /// Sent to clients as `retry:`.
     pub retry: Duration,
-    /// Events kept for replay; 0 disables replay.
-    pub history: usize,
-    /// Events older than this are not replayed.
-    pub history_ttl: Duration,
-    /// Events queued for one client before it counts as lagging.
-    pub client_buffer: usize,
-    /// Concurrent streams; above it `/events` answers 503.
-    pub max_clients: usize,
+    /// The broker's settings: history per topic, its TTL, the client
+    /// buffer, and the stream limit above which `/events` answers 503.
+    pub broker: BrokerConfig,
     /// Largest accepted publish body, in bytes.
     pub max_body: usize,
     /// How long a connection may take to send a whole request head, or a
@@ -39,15 +34,11 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        let broker = BrokerConfig::default();
         Self {
             addr: "127.0.0.1:3000".into(),
             heartbeat: Duration::from_secs(30),
             retry: Duration::from_secs(3),
-            history: broker.history,
-            history_ttl: broker.history_ttl,
-            client_buffer: broker.client_buffer,
-            max_clients: broker.max_clients,
+            broker: BrokerConfig::default(),
             max_body: 65_536,
             request_timeout: Duration::from_secs(10),
             max_connections: None,
@@ -63,16 +54,6 @@ impl Config {
     pub fn connection_cap(&self) -> usize {
         self.max_connections
             .unwrap_or_else(crate::connections::default_max_connections)
-    }
-
-    /// The broker's part of the configuration.
-    pub fn broker_config(&self) -> BrokerConfig {
-        BrokerConfig {
-            history: self.history,
-            history_ttl: self.history_ttl,
-            client_buffer: self.client_buffer,
-            max_clients: self.max_clients,
-        }
     }
 }
 
@@ -112,10 +93,10 @@ mod tests {
         assert_eq!(config.addr, "127.0.0.1:3000");
         assert_eq!(config.heartbeat, Duration::from_secs(30));
         assert_eq!(config.retry, Duration::from_secs(3));
-        assert_eq!(config.history, 1000);
-        assert_eq!(config.history_ttl, Duration::from_secs(300));
-        assert_eq!(config.client_buffer, 256);
-        assert_eq!(config.max_clients, 100_000);
+        assert_eq!(config.broker.history, 1000);
+        assert_eq!(config.broker.history_ttl, Duration::from_secs(300));
+        assert_eq!(config.broker.client_buffer, 256);
+        assert_eq!(config.broker.max_clients, 100_000);
         assert_eq!(config.max_body, 65_536);
         assert_eq!(config.request_timeout, Duration::from_secs(10));
         assert_eq!(

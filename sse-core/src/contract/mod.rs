@@ -140,14 +140,17 @@ pub struct Hub {
 }
 
 impl Hub {
-    /// A hub with an in-memory broker built from `config`.
+    /// A hub with an in-memory broker built from `config.broker`.
     pub fn new(config: Config) -> Self {
-        let broker = Broker::new(config.broker_config());
+        let broker = Broker::new(config.broker.clone());
         Self::with_broker(config, broker)
     }
 
-    /// A hub over an existing broker (which keeps its own broker settings).
-    pub fn with_broker(config: Config, broker: Broker) -> Self {
+    /// A hub over an existing broker, for instance one the application
+    /// also publishes to. The broker keeps its settings, and the hub's
+    /// `config.broker` becomes a copy of them, so the two cannot disagree.
+    pub fn with_broker(mut config: Config, broker: Broker) -> Self {
+        config.broker = broker.config().clone();
         Self {
             connections: broker.connection_limit(config.connection_cap()),
             broker,

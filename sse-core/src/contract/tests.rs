@@ -5,7 +5,7 @@ use crate::broker::BrokerConfig;
 use crate::decode::{Decoded, Decoder};
 
 fn hub_with(config: Config) -> Hub {
-    let broker = Broker::with_first_id(config.broker_config(), 1000);
+    let broker = Broker::with_first_id(config.broker.clone(), 1000);
     Hub::with_broker(config, broker)
 }
 
@@ -232,7 +232,10 @@ async fn bad_event_queries_answer_400_with_a_json_error() {
 #[tokio::test]
 async fn above_max_clients_events_answers_503_with_retry_after() {
     let hub = hub_with(Config {
-        max_clients: 1,
+        broker: BrokerConfig {
+            max_clients: 1,
+            ..BrokerConfig::default()
+        },
         ..Config::default()
     });
     let _first = subscribe(&hub, "", None);
@@ -445,8 +448,8 @@ async fn healthz_metrics_and_the_demo_page() {
     };
     let html = String::from_utf8(html.to_vec()).unwrap();
     for needle in [
-        "new EventSource(",
-        "/notify",
+        "new EventSource(base + \"events",
+        "fetch(base + \"notify",
         "lastEventId",
         "attempts",
         "readyState",
@@ -470,20 +473,24 @@ fn bearer_parsing() {
 }
 
 #[test]
-fn broker_settings_come_from_the_config() {
-    let config = Config {
+fn a_hub_and_its_broker_cannot_disagree() {
+    let broker = Broker::new(BrokerConfig {
         history: 7,
         client_buffer: 9,
-        ..Config::default()
-    };
-    assert_eq!(
-        config.broker_config(),
-        BrokerConfig {
-            history: 7,
-            client_buffer: 9,
+        ..BrokerConfig::default()
+    });
+    // A config saying otherwise takes the broker's settings.
+    let hub = Hub::with_broker(Config::default(), broker);
+    assert_eq!(hub.config().broker, *hub.broker().config());
+    assert_eq!(hub.config().broker.history, 7);
+    let hub = Hub::new(Config {
+        broker: BrokerConfig {
+            history: 3,
             ..BrokerConfig::default()
-        }
-    );
+        },
+        ..Config::default()
+    });
+    assert_eq!(hub.broker().config().history, 3);
 }
 
 #[test]
