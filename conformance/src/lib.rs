@@ -13,5 +13,6 @@
 pub mod adapter;
 pub mod checks;
 pub mod client;
+pub mod examples;
 pub mod raw;
 pub mod report;
