@@ -2,10 +2,11 @@
 //!
 //! `sse-core` holds everything about SSE that does not depend on a web
 //! framework: the [`Event`] model and its wire [`encode`]r, a [`decode`]r
-//! that follows the WHATWG parsing rules exactly, the [`broker`] (topics,
-//! fan-out, replay by last event id, slow clients, heartbeats,
-//! [`metrics`]), a cap on open [`connections`], and the example servers' HTTP [`contract`] in plain request
-//! and response parts. The `sse-axum`, `sse-actix`, `sse-warp`, `sse-rocket`
+//! that follows the WHATWG parsing rules exactly, any stream of events as
+//! a response's frames with keep-alives ([`stream`]), the [`broker`]
+//! (topics, fan-out, replay by last event id, slow clients, [`metrics`]),
+//! a cap on open [`connections`], and the example servers' HTTP
+//! [`contract`] in plain request and response parts. The `sse-axum`, `sse-actix`, `sse-warp`, `sse-rocket`
 //! and `sse-poem` crates expose it as their framework's native types.
 //!
 //! ```
@@ -23,17 +24,30 @@
 //!
 //! # Features
 //!
-//! - `json` (default): [`EventBuilder::json_data`] serialises data with `serde_json`.
-//! - `contract` (default): the [`contract`] module, the framework-free HTTP routes.
+//! With no features, the crate is the event model, the encoder and the
+//! decoder (what a client needs), with no runtime and no metrics.
+//!
+//! - `json` (default): `EventBuilder::json_data` serialises data with `serde_json`.
+//! - `stream`: the `stream` module, any stream of events as a response's
+//!   frames, with keep-alives on Tokio's timer.
+//! - `broker`: the `broker` (topics, fan-out, replay), its `metrics`
+//!   (prometheus-client) and the `connections` cap; implies `stream`.
+//! - `contract` (default): the `contract` module, the framework-free HTTP
+//!   routes and the demo page; implies `broker` and `json`.
+//! - `http`: `contract::Response::into_http`, for frameworks on the `http` crate.
 
+#[cfg(feature = "broker")]
 pub mod broker;
+#[cfg(feature = "broker")]
 pub mod connections;
 #[cfg(feature = "contract")]
 pub mod contract;
 pub mod decode;
 pub mod encode;
 mod event;
+#[cfg(feature = "broker")]
 pub mod metrics;
+#[cfg(feature = "stream")]
 pub mod stream;
 
 pub use event::{Event, EventBuilder, EventError};

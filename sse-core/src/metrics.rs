@@ -1,7 +1,12 @@
 //! The broker's metrics, rendered in the Prometheus text format by
-//! `prometheus-client`.
+//! `prometheus-client`, on their own
+//! ([`Broker::render_metrics`](crate::broker::Broker::render_metrics)) or
+//! in an application's own registry
+//! ([`Broker::register_metrics`](crate::broker::Broker::register_metrics)).
 
+use prometheus_client::collector::Collector;
 use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
@@ -9,9 +14,10 @@ use prometheus_client::registry::Registry;
 /// The content type of [`Broker::render_metrics`](crate::broker::Broker::render_metrics)'s output.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
-#[derive(Debug)]
+/// The broker's series. Two of them (topics held, events replay would
+/// offer) are read when scraped; the rest count as things happen.
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Metrics {
-    registry: Registry,
     pub(crate) clients: Gauge,
     pub(crate) published: Counter,
     pub(crate) delivered: Counter,
@@ -24,68 +30,87 @@ pub(crate) struct Metrics {
 
 impl Metrics {
     pub(crate) fn new() -> Self {
-        let metrics = Self {
-            registry: Registry::default(),
-            clients: Gauge::default(),
-            published: Counter::default(),
-            delivered: Counter::default(),
-            lagged: Counter::default(),
-            history: Gauge::default(),
-            topics: Gauge::default(),
-            connections: Gauge::default(),
-            connections_refused: Counter::default(),
-        };
-        let mut registry = Registry::default();
-        registry.register("sse_clients", "Open event streams", metrics.clients.clone());
-        // Counters get their `_total` suffix from the encoder.
-        registry.register(
-            "sse_events_published",
-            "Events published",
-            metrics.published.clone(),
-        );
-        registry.register(
-            "sse_events_delivered",
-            "Events written to client streams",
-            metrics.delivered.clone(),
-        );
-        registry.register(
-            "sse_clients_lagged",
-            "Clients disconnected for falling too far behind",
-            metrics.lagged.clone(),
-        );
-        registry.register(
-            "sse_history_events",
-            "Events a replay would offer now, over all topics",
-            metrics.history.clone(),
-        );
-        registry.register(
-            "sse_topics",
-            "Topics held in memory: with subscribers or retained events",
-            metrics.topics.clone(),
-        );
-        registry.register(
-            "sse_connections",
-            "Open connections of every kind, where the server counts them",
-            metrics.connections.clone(),
-        );
-        registry.register(
-            "sse_connections_refused",
-            "Connections closed at once because --max-connections were open",
-            metrics.connections_refused.clone(),
-        );
-        Self {
-            registry,
-            ..metrics
-        }
+        Self::default()
     }
 
-    /// The text exposition, with the gauges read at scrape time set first.
-    pub(crate) fn render(&self, topics: usize, history: usize) -> String {
+    /// Every series, with the scrape-time gauges set to `topics` and
+    /// `history` first. Counters get their `_total` suffix from the
+    /// encoder.
+    pub(crate) fn encode(
+        &self,
+        topics: usize,
+        history: usize,
+        mut encoder: DescriptorEncoder<'_>,
+    ) -> Result<(), std::fmt::Error> {
         self.topics.set(i64::try_from(topics).unwrap_or(i64::MAX));
         self.history.set(i64::try_from(history).unwrap_or(i64::MAX));
+        let series: [(&str, &str, &dyn EncodeMetric); 8] = [
+            ("sse_clients", "Open event streams", &self.clients),
+            ("sse_events_published", "Events published", &self.published),
+            (
+                "sse_events_delivered",
+                "Events written to client streams",
+                &self.delivered,
+            ),
+            (
+                "sse_clients_lagged",
+                "Clients disconnected for falling too far behind",
+                &self.lagged,
+            ),
+            (
+                "sse_history_events",
+                "Events a replay would offer now, over all topics",
+                &self.history,
+            ),
+            (
+                "sse_topics",
+                "Topics held in memory: with subscribers or retained events",
+                &self.topics,
+            ),
+            (
+                "sse_connections",
+                "Open connections of every kind, where the server counts them",
+                &self.connections,
+            ),
+            (
+                "sse_connections_refused",
+                "Connections closed at once because --max-connections were open",
+                &self.connections_refused,
+            ),
+        ];
+        for (name, help, metric) in series {
+            let metric_encoder =
+                encoder.encode_descriptor(name, help, None, metric.metric_type())?;
+            metric.encode(metric_encoder)?;
+        }
+        Ok(())
+    }
+
+    /// The text exposition of these series alone.
+    pub(crate) fn render(&self, topics: usize, history: usize) -> String {
+        let mut registry = Registry::default();
+        registry.register_collector(Box::new(Snapshot {
+            metrics: self.clone(),
+            topics,
+            history,
+        }));
         let mut text = String::new();
         // Writing into a String cannot fail.
-        let _ = encode(&mut text, &self.registry);
+        let _ = encode(&mut text, &registry);
         text
+    }
+}
+
+/// The series with the scrape-time gauges already read.
+#[derive(Debug)]
+struct Snapshot {
+    metrics: Metrics,
+    topics: usize,
+    history: usize,
+}
+
+impl Collector for Snapshot {
+    fn encode(&self, encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        self.metrics.encode(self.topics, self.history, encoder)
     }
 }

@@ -505,6 +505,51 @@ impl Broker {
         let (topics, history) = self.shared.retained(Instant::now());
         self.shared.metrics.render(topics, history)
     }
+
+    /// Adds the broker's series to an application's own registry, so that
+    /// one `/metrics` serves both. The registry reads the broker at every
+    /// scrape, and keeps it alive as long as the registry lives.
+    ///
+    /// ```
+    /// use prometheus_client::registry::Registry;
+    /// use sse_core::broker::{Broker, BrokerConfig};
+    ///
+    /// let broker = Broker::new(BrokerConfig::default());
+    /// let mut registry = Registry::default();
+    /// broker.register_metrics(&mut registry);
+    /// broker.publish("news", &sse_core::Event::new("hi"))?;
+    /// let mut text = String::new();
+    /// prometheus_client::encoding::text::encode(&mut text, &registry)?;
+    /// assert!(text.contains("sse_events_published_total 1"), "{text}");
+    /// assert!(text.contains("sse_history_events 1"), "{text}");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn register_metrics(&self, registry: &mut prometheus_client::registry::Registry) {
+        registry.register_collector(Box::new(Scraped {
+            shared: Arc::clone(&self.shared),
+        }));
+    }
+}
+
+/// The broker's series, read at each scrape of an application's registry.
+struct Scraped {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Scraped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scraped").finish_non_exhaustive()
+    }
+}
+
+impl prometheus_client::collector::Collector for Scraped {
+    fn encode(
+        &self,
+        encoder: prometheus_client::encoding::DescriptorEncoder<'_>,
+    ) -> Result<(), std::fmt::Error> {
+        let (topics, history) = self.shared.retained(Instant::now());
+        self.shared.metrics.encode(topics, history, encoder)
+    }
 }
 
 impl Shared {
