@@ -14,6 +14,7 @@ use std::task::{Context, Poll};
 use futures::Stream;
 use futures::task::noop_waker_ref;
 use sse_core::broker::{Broker, BrokerConfig, ClientStream};
+use sse_core::stream::{KeepAlive, SseStream};
 
 struct Counting;
 
@@ -61,10 +62,12 @@ fn per_stream(topic: impl Fn(usize) -> String) -> (f64, f64, std::time::Duration
     let names: Vec<String> = (0..CLIENTS).map(&topic).collect();
 
     let before = live();
-    let mut streams: Vec<ClientStream> = Vec::with_capacity(CLIENTS);
+    // As a server sends them: with the contract's keep-alive around.
+    let mut streams: Vec<SseStream<ClientStream>> = Vec::with_capacity(CLIENTS);
     let vec_bytes = live() - before;
     for name in &names {
-        streams.push(broker.subscribe([name], None).expect("room"));
+        let subscription = broker.subscribe([name], None).expect("room");
+        streams.push(SseStream::new(subscription).keep_alive(KeepAlive::new()));
     }
     let subscribed = live() - before - vec_bytes;
 
@@ -81,7 +84,7 @@ fn per_stream(topic: impl Fn(usize) -> String) -> (f64, f64, std::time::Duration
     let arming = arming.elapsed();
     // A stream lives in the framework's task: count its own size too, as
     // the baseline's receivers are counted inside their Vec.
-    let stream_size = std::mem::size_of::<ClientStream>() as f64;
+    let stream_size = std::mem::size_of::<SseStream<ClientStream>>() as f64;
     let per_subscribed = subscribed as f64 / CLIENTS as f64 + stream_size;
     let per_idle = per_subscribed + polled as f64 / CLIENTS as f64;
     (per_subscribed, per_idle, arming)

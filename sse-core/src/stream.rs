@@ -27,6 +27,7 @@
 
 use std::convert::Infallible;
 use std::pin::Pin;
+use std::sync::{Arc, LazyLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -86,7 +87,12 @@ impl IntoFrame for Bytes {
 /// assert_eq!(&keep_alive.frame()[..], b": ping\n\n");
 /// ```
 #[derive(Debug, Clone)]
-pub struct KeepAlive {
+pub struct KeepAlive(Arc<KeepAliveSettings>);
+
+/// Shared by every stream that keeps alive the same way: one pointer per
+/// stream rather than the interval and the frame.
+#[derive(Debug, Clone)]
+struct KeepAliveSettings {
     interval: Duration,
     frame: Bytes,
 }
@@ -100,17 +106,21 @@ impl Default for KeepAlive {
 impl KeepAlive {
     /// `: heartbeat` after 30 s of silence.
     pub fn new() -> Self {
-        Self {
-            interval: Duration::from_secs(30),
-            frame: encode::keep_alive(),
-        }
+        // One shared default: a stream built with it costs a pointer.
+        static DEFAULT: LazyLock<KeepAlive> = LazyLock::new(|| {
+            KeepAlive(Arc::new(KeepAliveSettings {
+                interval: Duration::from_secs(30),
+                frame: encode::keep_alive(),
+            }))
+        });
+        DEFAULT.clone()
     }
 
     /// The idle time after which the comment is sent; the clock restarts
     /// at every write.
     #[must_use]
     pub fn interval(mut self, interval: Duration) -> Self {
-        self.interval = interval;
+        Arc::make_mut(&mut self.0).interval = interval;
         self
     }
 
@@ -118,19 +128,28 @@ impl KeepAlive {
     /// text can end the comment early.
     #[must_use]
     pub fn text(mut self, text: &str) -> Self {
-        self.frame = encode::comment(text);
+        Arc::make_mut(&mut self.0).frame = encode::comment(text);
         self
     }
 
     /// The idle time after which the comment is sent.
     pub fn get_interval(&self) -> Duration {
-        self.interval
+        self.0.interval
     }
 
     /// The encoded comment.
     pub fn frame(&self) -> &Bytes {
-        &self.frame
+        &self.0.frame
     }
+}
+
+/// [`SseStream::probe_idle`]'s state, boxed: most streams have none, and
+/// every idle stream would pay for it inline.
+#[derive(Debug)]
+struct Probe {
+    every: Duration,
+    /// The last write of anything, probes included: probes count from it.
+    last_write: Instant,
 }
 
 /// How often [`SseStream::probe_idle`] should write, for a gone client
@@ -161,16 +180,13 @@ pin_project! {
         inner: S,
         preamble: Option<Bytes>,
         keep_alive: Option<KeepAlive>,
-        probe: Option<Duration>,
+        probe: Option<Box<Probe>>,
         // Due at the next keep-alive or probe; created at the first wait,
         // which runs inside the runtime.
         timer: Option<Pin<Box<Sleep>>>,
         // The last frame (preamble, item or keep-alive): keep-alives
         // count from it.
         last_frame: Instant,
-        // The last write of anything, probes included: probes count from
-        // it.
-        last_write: Instant,
         ended: bool,
     }
 }
@@ -178,15 +194,13 @@ pin_project! {
 impl<S> SseStream<S> {
     /// `inner`'s items as frames, with no keep-alive, retry or preamble.
     pub fn new(inner: S) -> Self {
-        let now = Instant::now();
         Self {
             inner,
             preamble: None,
             keep_alive: None,
             probe: None,
             timer: None,
-            last_frame: now,
-            last_write: now,
+            last_frame: Instant::now(),
             ended: false,
         }
     }
@@ -194,7 +208,7 @@ impl<S> SseStream<S> {
     /// Sends `keep_alive`'s comment whenever nothing was sent for its
     /// interval. A zero interval turns keep-alives off.
     pub fn keep_alive(mut self, keep_alive: KeepAlive) -> Self {
-        self.keep_alive = (!keep_alive.interval.is_zero()).then_some(keep_alive);
+        self.keep_alive = (!keep_alive.get_interval().is_zero()).then_some(keep_alive);
         self
     }
 
@@ -223,7 +237,12 @@ impl<S> SseStream<S> {
     /// The price is a wake-up and a one-byte write per idle stream per
     /// interval.
     pub fn probe_idle(mut self, interval: Duration) -> Self {
-        self.probe = (!interval.is_zero()).then_some(interval);
+        self.probe = (!interval.is_zero()).then(|| {
+            Box::new(Probe {
+                every: interval,
+                last_write: self.last_frame,
+            })
+        });
         self
     }
 
@@ -235,7 +254,17 @@ impl<S> SseStream<S> {
 
 /// When the next keep-alive is due, if keep-alives are on.
 fn keep_alive_due(keep_alive: Option<&KeepAlive>, last_frame: Instant) -> Option<Instant> {
-    keep_alive.map(|keep_alive| last_frame + keep_alive.interval)
+    keep_alive.map(|keep_alive| last_frame + keep_alive.get_interval())
+}
+
+/// Notes a write at `now`: a frame, unless it is a probe.
+fn wrote(last_frame: &mut Instant, probe: &mut Option<Box<Probe>>, now: Instant, frame: bool) {
+    if frame {
+        *last_frame = now;
+    }
+    if let Some(probe) = probe {
+        probe.last_write = now;
+    }
 }
 
 impl<S> Stream for SseStream<S>
@@ -252,9 +281,7 @@ where
         }
         match this.inner.poll_next(cx) {
             Poll::Ready(Some(item)) => {
-                let now = Instant::now();
-                *this.last_frame = now;
-                *this.last_write = now;
+                wrote(this.last_frame, this.probe, Instant::now(), true);
                 let frame = match item.into_frame() {
                     Ok(frame) => frame,
                     Err(err) => {
@@ -276,21 +303,19 @@ where
             Poll::Pending => {}
         }
         if let Some(preamble) = this.preamble.take() {
-            let now = Instant::now();
-            *this.last_frame = now;
-            *this.last_write = now;
+            wrote(this.last_frame, this.probe, Instant::now(), true);
             return Poll::Ready(Some(Ok(preamble)));
         }
         // Idle: a keep-alive or a probe, when one is due.
         let keep_alive = this.keep_alive.as_ref();
-        let next_due = |last_frame: Instant, last_write: Instant| {
-            let probe = this.probe.map(|every| last_write + every);
+        let next_due = |last_frame: Instant, probe: &Option<Box<Probe>>| {
+            let probe = probe.as_ref().map(|probe| probe.last_write + probe.every);
             keep_alive_due(keep_alive, last_frame)
                 .into_iter()
                 .chain(probe)
                 .min()
         };
-        let Some(due) = next_due(*this.last_frame, *this.last_write) else {
+        let Some(due) = next_due(*this.last_frame, this.probe) else {
             return Poll::Pending;
         };
         let timer = this
@@ -306,15 +331,14 @@ where
             }
         }
         let now = Instant::now();
+        let keep_alive_now =
+            keep_alive_due(keep_alive, *this.last_frame).is_some_and(|at| now >= at);
         let frame = match keep_alive {
-            Some(keep_alive) if keep_alive_due(Some(keep_alive), *this.last_frame) <= Some(now) => {
-                *this.last_frame = now;
-                keep_alive.frame.clone()
-            }
+            Some(keep_alive) if keep_alive_now => keep_alive.frame().clone(),
             _ => Bytes::from_static(PROBE),
         };
-        *this.last_write = now;
-        if let Some(next) = next_due(*this.last_frame, *this.last_write) {
+        wrote(this.last_frame, this.probe, now, keep_alive_now);
+        if let Some(next) = next_due(*this.last_frame, this.probe) {
             timer.as_mut().reset(next);
         }
         Poll::Ready(Some(Ok(frame)))

@@ -137,6 +137,8 @@ pub struct Hub {
     config: std::sync::Arc<Config>,
     /// The `retry:` frame every stream starts with, encoded once.
     retry_frame: Bytes,
+    /// Shared by every stream.
+    keep_alive: KeepAlive,
 }
 
 impl Hub {
@@ -155,6 +157,7 @@ impl Hub {
             connections: broker.connection_limit(config.connection_cap()),
             broker,
             retry_frame: encode::retry(config.retry),
+            keep_alive: KeepAlive::new().interval(config.heartbeat),
             config: std::sync::Arc::new(config),
         }
     }
@@ -232,10 +235,9 @@ impl Hub {
                 &json!({ "lastEventId": last_event_id.unwrap_or_default() }),
             ));
         }
-        let keep_alive = KeepAlive::new().interval(self.config.heartbeat);
         Response::stream(
             SseStream::new(subscription)
-                .keep_alive(keep_alive)
+                .keep_alive(self.keep_alive.clone())
                 .preamble(preamble.into()),
         )
     }
