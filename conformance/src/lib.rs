@@ -4,7 +4,8 @@
 //!
 //! [`client`] speaks SSE over HTTP and reads every stream with two
 //! parsers, `sse-core`'s decoder and `eventsource-stream`, failing on any
-//! disagreement, and [`raw`] plays clients that misbehave; [`adapter`] holds the checks each adapter crate runs
+//! disagreement, and [`raw`] plays clients that misbehave; [`hostile`]
+//! compares each framework's own SSE type with the adapter's; [`adapter`] holds the checks each adapter crate runs
 //! against itself in-process; [`checks`] holds the black-box checks of the
 //! contract, run against each example server in-process (`cargo test`) or
 //! as a release binary (`cargo xtask conformance`), and [`report`] lays
@@ -14,5 +15,6 @@ pub mod adapter;
 pub mod checks;
 pub mod client;
 pub mod examples;
+pub mod hostile;
 pub mod raw;
 pub mod report;

@@ -1,0 +1,169 @@
+//! Hostile events, sent through a framework's own SSE type and through
+//! the adapter's, and judged by what a spec-conformant client reads: each
+//! adapter's `tests/natives.rs` records how both fare, and the crate's
+//! README carries the table.
+
+use std::fmt;
+
+use sse_core::decode::{Decoded, Decoder};
+
+/// One event a server might be asked to send.
+#[derive(Debug, Clone, Copy)]
+pub struct Case {
+    /// What the case is, for the table.
+    pub what: &'static str,
+    /// The event's name, if any.
+    pub event: Option<&'static str>,
+    /// The event's id, if any.
+    pub id: Option<&'static str>,
+    /// The event's data.
+    pub data: &'static str,
+}
+
+/// The cases, in table order.
+pub const CASES: [Case; 7] = [
+    Case {
+        what: "data with LF",
+        event: None,
+        id: None,
+        data: "a\nb",
+    },
+    Case {
+        what: "data with CR",
+        event: None,
+        id: None,
+        data: "a\rb",
+    },
+    Case {
+        what: "data with CRLF",
+        event: None,
+        id: None,
+        data: "a\r\nb",
+    },
+    Case {
+        what: "empty data",
+        event: None,
+        id: None,
+        data: "",
+    },
+    Case {
+        what: "multi-byte text",
+        event: None,
+        id: None,
+        data: "héllo ☕ 𝄞",
+    },
+    Case {
+        what: "a name with a line break",
+        event: Some("a\ndata: injected"),
+        id: None,
+        data: "x",
+    },
+    Case {
+        what: "an id with a line break",
+        event: None,
+        id: Some("1\ndata: injected"),
+        data: "x",
+    },
+];
+
+/// What happened to one case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The client read exactly the event (line breaks in data as LF).
+    Exact,
+    /// The event was refused with an error the caller can handle; nothing
+    /// was sent.
+    Refused,
+    /// Building or sending the event panicked.
+    Panicked,
+    /// The response body failed with an error after the headers went
+    /// out: the client sees the stream break.
+    BodyFailed,
+    /// The client read something else: these events, as
+    /// (name, data, id).
+    Wrong(Vec<(String, String, String)>),
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Exact => f.write_str("exact"),
+            Self::Refused => f.write_str("refused with an error"),
+            Self::Panicked => f.write_str("panics"),
+            Self::BodyFailed => f.write_str("the stream breaks"),
+            Self::Wrong(events) => write!(f, "client reads {events:?}"),
+        }
+    }
+}
+
+/// Judges the body `bytes` sent for `case` alone (keep-alives and
+/// comments aside).
+pub fn judge(case: &Case, bytes: &[u8]) -> Outcome {
+    let mut decoder = Decoder::new();
+    decoder.feed(bytes);
+    decoder.finish();
+    let events: Vec<(String, String, String)> = std::iter::from_fn(|| decoder.next_item())
+        .filter_map(|item| match item {
+            Ok(Decoded::Event(event)) => Some((
+                event.event().to_owned(),
+                event.data().to_owned(),
+                event.last_event_id().to_owned(),
+            )),
+            _ => None,
+        })
+        .collect();
+    let data = case.data.replace("\r\n", "\n").replace('\r', "\n");
+    let expected = (
+        case.event.unwrap_or("message").to_owned(),
+        data,
+        case.id.unwrap_or_default().to_owned(),
+    );
+    if events == [expected] {
+        Outcome::Exact
+    } else {
+        Outcome::Wrong(events)
+    }
+}
+
+/// Our event for `case`: `None` when the builder refuses it.
+pub fn our_event(case: &Case) -> Option<sse_core::Event> {
+    let mut builder = sse_core::Event::builder().data(case.data);
+    if let Some(name) = case.event {
+        builder = builder.event(name);
+    }
+    if let Some(id) = case.id {
+        builder = builder.id(id);
+    }
+    builder.build().ok()
+}
+
+/// Runs `send` for `case`, a panic counting as [`Outcome::Panicked`].
+pub fn catching(send: impl FnOnce() -> Outcome + std::panic::UnwindSafe) -> Outcome {
+    std::panic::catch_unwind(send).unwrap_or(Outcome::Panicked)
+}
+
+/// The comparison as a Markdown table.
+pub fn table(framework: &str, natives: &[Outcome], ours: &[Outcome]) -> String {
+    let mut out = format!("| event | {framework}'s own type | ours |\n|---|---|---|\n");
+    for ((case, native), mine) in CASES.iter().zip(natives).zip(ours) {
+        out.push_str(&format!("| {} | {native} | {mine} |\n", case.what));
+    }
+    out
+}
+
+/// What the adapter must do with every case: deliver it exactly, or
+/// refuse a name or id with a line break.
+pub fn ours_are_right(ours: &[Outcome]) -> Result<(), String> {
+    for (case, outcome) in CASES.iter().zip(ours) {
+        let line_break_in_field = case.event.is_some() || case.id.is_some();
+        let right = match outcome {
+            Outcome::Exact => true,
+            Outcome::Refused => line_break_in_field,
+            _ => false,
+        };
+        if !right {
+            return Err(format!("{}: {outcome}", case.what));
+        }
+    }
+    Ok(())
+}
