@@ -139,6 +139,7 @@ pub enum BrokerError {
 
 /// What a publish did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Published {
     /// The id the event was given (it is the `id:` on the wire, in decimal).
     pub id: u64,

@@ -40,6 +40,7 @@ pub const INDEX_HTML: &str = include_str!("index.html");
 
 /// A response in framework-free terms.
 #[derive(Debug)]
+#[must_use = "a response does nothing unless it is sent"]
 pub struct Response {
     /// The HTTP status code.
     pub status: u16,
