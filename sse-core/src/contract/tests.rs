@@ -37,6 +37,12 @@ fn publish(hub: &Hub, query: &str, body: &str) -> Response {
     hub.notify(request, body.as_bytes())
 }
 
+/// Publishes, and checks that the publish was taken.
+fn publish_ok(hub: &Hub, query: &str, body: &str) {
+    let response = publish(hub, query, body);
+    assert_eq!(response.status, 200, "publish {query} {body}");
+}
+
 /// What the stream has ready now, decoded.
 fn ready(response: &mut Response) -> Vec<Decoded> {
     let Body::Stream(stream) = &mut response.body else {
@@ -144,7 +150,7 @@ async fn notify_defaults_to_the_default_topic_and_notification() {
 async fn replay_by_header_by_query_and_header_over_query() {
     let hub = hub();
     for i in 0..3 {
-        publish(&hub, "", &i.to_string());
+        publish_ok(&hub, "", &i.to_string());
     }
     let replayed = |query: &str, header: Option<&str>| -> Vec<String> {
         let mut response = subscribe(&hub, query, header);
@@ -175,8 +181,8 @@ async fn replay_by_header_by_query_and_header_over_query() {
 #[tokio::test]
 async fn unhonourable_ids_send_reset_then_everything_retained() {
     let hub = hub();
-    publish(&hub, "", "1");
-    publish(&hub, "", "2");
+    publish_ok(&hub, "", "1");
+    publish_ok(&hub, "", "2");
     let huge = "9".repeat(10_000);
     for given in [
         "garbage",
@@ -204,7 +210,7 @@ async fn unhonourable_ids_send_reset_then_everything_retained() {
 #[tokio::test]
 async fn a_non_utf8_last_event_id_header_resets() {
     let hub = hub();
-    publish(&hub, "", "1");
+    publish_ok(&hub, "", "1");
     let mut response = hub.events(EventsRequest {
         query: None,
         last_event_id: Some(b"\xFF\xFE"),
@@ -425,7 +431,7 @@ async fn healthz_metrics_and_the_demo_page() {
     assert!(matches!(health.body, Body::Full(ref b) if &b[..] == b"ok"));
 
     let _stream = subscribe(&hub, "", None);
-    publish(&hub, "", "1");
+    publish_ok(&hub, "", "1");
     let metrics = hub.metrics();
     assert_eq!(
         header(&metrics, "content-type"),
@@ -545,8 +551,8 @@ async fn a_handler_subscribes_to_topics_it_picked_in_one_line() {
     let hub = hub();
     let before = publish(&hub, "topic=user-42", "1");
     let id = json_body(before)["id"].as_str().unwrap().to_owned();
-    publish(&hub, "topic=user-42", "2");
-    publish(&hub, "topic=user-7", "3");
+    publish_ok(&hub, "topic=user-42", "2");
+    publish_ok(&hub, "topic=user-7", "3");
     // Topics the application chose, resumed after the client's id.
     let mut response = hub.subscribe(["user-42"], Some(&id));
     assert_eq!(response.status, 200);
