@@ -1116,9 +1116,11 @@ async fn healthz_and_page(target: &Target) -> Result<(), Error> {
         .await
         .map_err(|e| e.to_string())?;
     let html = page.text().await.map_err(|e| e.to_string())?;
+    // The page reaches the routes relative to itself (it may be mounted
+    // under a prefix).
     ensure(
-        html.contains("EventSource") && html.contains("/notify"),
-        || "the demo page".into(),
+        html.contains("new EventSource(base + \"events") && html.contains("fetch(base + \"notify"),
+        || "the demo page does not subscribe and publish relative to itself".into(),
     )
 }
 
