@@ -43,6 +43,9 @@ impl Default for OwnFeed {
     }
 }
 
+/// The text that ends the feed's streams instead of being sent.
+const END: &str = "\u{0}end";
+
 /// Counts a stream of [`OwnFeed`] as open until it is dropped.
 struct Open(Arc<AtomicUsize>);
 
@@ -60,7 +63,7 @@ impl OwnFeed {
         futures::stream::unfold(
             (self.sender.subscribe(), open),
             |(mut receiver, open)| async move {
-                let text = receiver.recv().await.ok()?;
+                let text = receiver.recv().await.ok().filter(|text| text != END)?;
                 let event = sse_core::Event::builder()
                     .id(&text)
                     .data(&text)
@@ -69,6 +72,12 @@ impl OwnFeed {
                 Some((event, (receiver, open)))
             },
         )
+    }
+
+    /// Ends every stream of this feed, as an application ends its own
+    /// streams at shutdown.
+    pub fn end(&self) {
+        self.send(END);
     }
 
     fn send(&self, text: &str) {
@@ -322,6 +331,22 @@ pub async fn nested_under_a_prefix(server: &Server) -> Result<(), Error> {
     )
 }
 
+/// When the user's own stream ends (as an application ends its streams at
+/// shutdown), the response ends cleanly after the last event.
+pub async fn own_stream_ends_cleanly(server: &Server) -> Result<(), Error> {
+    let before = server.own.open();
+    let mut stream = open(&http_client(), &server.base, "/own", &[]).await?;
+    eventually(Duration::from_secs(1), "the /own stream", || {
+        server.own.open() == before + 1
+    })
+    .await?;
+    server.own.send("last");
+    let event = stream.next_event().await?;
+    ensure(event.data() == "last", || format!("got {event:?}"))?;
+    server.own.end();
+    stream.ends_within(Duration::from_secs(1)).await
+}
+
 /// `POST /notify` reads the body with the contract's checks, refusing an
 /// oversized one without reading it all.
 pub async fn notify_reads_the_body(server: &Server) -> Result<(), Error> {
@@ -462,6 +487,12 @@ macro_rules! adapter_tests {
         async fn own_stream_flushes_each_event_at_once() {
             let server = $serve(SuiteConfig::default(), false).await;
             checks::own_stream_flushes_each_event_at_once(&server).await.unwrap();
+        }
+
+        #[::tokio::test]
+        async fn own_stream_ends_cleanly() {
+            let server = $serve(SuiteConfig::default(), false).await;
+            checks::own_stream_ends_cleanly(&server).await.unwrap();
         }
 
         #[::tokio::test]

@@ -169,7 +169,11 @@ pin_project! {
     /// per item. The preamble goes out at the first poll, together with
     /// the first item if that is ready too. A failed item is passed on as
     /// the error that ends the stream (a framework then aborts the
-    /// response), and the stream ends when the inner one does.
+    /// response), and the stream ends when the inner one does: the
+    /// response then ends cleanly. To end it at shutdown, end the inner
+    /// stream, for instance with `StreamExt::take_until` on the shutdown
+    /// signal (a broker subscription ends by itself at
+    /// [`Broker::shutdown`](crate::broker::Broker::shutdown)).
     ///
     /// Polling needs a Tokio runtime with time enabled once a keep-alive
     /// or a probe is set.
