@@ -167,3 +167,27 @@ pub fn ours_are_right(ours: &[Outcome]) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// An event as a client read it, for [`Outcome::Wrong`].
+pub fn read(name: &str, data: &str, id: &str) -> (String, String, String) {
+    (name.to_owned(), data.to_owned(), id.to_owned())
+}
+
+/// Prints the table, then checks that ours are right and that the
+/// framework's own type did what `expected` records (so the README's table
+/// cannot go stale).
+///
+/// # Panics
+///
+/// When either column is not as expected.
+pub fn compare(framework: &str, natives: &[Outcome], ours: &[Outcome], expected: &[Outcome]) {
+    let table = table(framework, natives, ours);
+    println!("{table}");
+    if let Err(wrong) = ours_are_right(ours) {
+        panic!("ours: {wrong}\n{table}");
+    }
+    assert_eq!(
+        natives, expected,
+        "{framework}'s own type changed:\n{table}"
+    );
+}
