@@ -5,7 +5,8 @@
 //! that follows the WHATWG parsing rules exactly, any stream of events as
 //! a response's frames with keep-alives ([`stream`]), the [`broker`]
 //! (topics, fan-out, replay by last event id, slow clients, [`metrics`]),
-//! a cap on open [`connections`], and the example servers' HTTP
+//! a cap on open [`connections`], multi-instance mode on Redis
+//! (feature `redis`), and the example servers' HTTP
 //! [`contract`] in plain request and response parts. The `sse-axum`, `sse-actix`, `sse-warp`, `sse-rocket`
 //! and `sse-poem` crates expose it as their framework's native types.
 //!
@@ -35,6 +36,8 @@
 //! - `contract` (default): the `contract` module, the framework-free HTTP
 //!   routes and the demo page; implies `broker` and `json`.
 //! - `http`: `contract::Response::into_http`, for frameworks on the `http` crate.
+//! - `redis`: the `redis` module, several instances sharing their topics
+//!   through Redis; implies `broker`.
 
 #[cfg(feature = "broker")]
 pub mod broker;
@@ -47,6 +50,8 @@ pub mod encode;
 mod event;
 #[cfg(feature = "broker")]
 pub mod metrics;
+#[cfg(feature = "redis")]
+pub mod redis;
 #[cfg(feature = "stream")]
 pub mod stream;
 

@@ -26,11 +26,31 @@ pub(crate) struct Metrics {
     topics: Gauge,
     pub(crate) connections: Gauge,
     pub(crate) connections_refused: Counter,
+    /// Present on a broker that mirrors Redis.
+    pub(crate) redis: Option<RedisMetrics>,
+}
+
+/// The series of a broker that mirrors Redis.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RedisMetrics {
+    /// 1 while the instance tails Redis and can publish, else 0.
+    pub(crate) connected: Gauge,
+    /// Connections to Redis made again after one was lost or refused.
+    pub(crate) reconnects: Counter,
 }
 
 impl Metrics {
     pub(crate) fn new() -> Self {
         Self::default()
+    }
+
+    /// The series of a broker that mirrors Redis, with `redis`'s too.
+    #[cfg(feature = "redis")]
+    pub(crate) fn with_redis(redis: RedisMetrics) -> Self {
+        Self {
+            redis: Some(redis),
+            ..Self::default()
+        }
     }
 
     /// Every series, with the scrape-time gauges set to `topics` and
@@ -78,7 +98,21 @@ impl Metrics {
                 &self.connections_refused,
             ),
         ];
-        for (name, help, metric) in series {
+        let redis = self.redis.as_ref().map(|redis| {
+            [
+                (
+                    "sse_redis_connected",
+                    "1 while this instance tails Redis and can publish, else 0",
+                    &redis.connected as &dyn EncodeMetric,
+                ),
+                (
+                    "sse_redis_reconnects",
+                    "Connections to Redis made again after one was lost or refused",
+                    &redis.reconnects,
+                ),
+            ]
+        });
+        for (name, help, metric) in series.into_iter().chain(redis.into_iter().flatten()) {
             let metric_encoder =
                 encoder.encode_descriptor(name, help, None, metric.metric_type())?;
             metric.encode(metric_encoder)?;

@@ -63,11 +63,27 @@ impl Log {
     /// appended before.
     pub(crate) fn append(&mut self, id: u64, frame: Bytes, now: Instant) {
         debug_assert!(id > self.last_id());
+        // Ages decide expiry by position, so they never go backwards (a
+        // mirror's events carry the time they were published elsewhere).
+        let published_at = self
+            .entries
+            .back()
+            .map_or(now, |last| now.max(last.published_at));
         self.entries.push_back(Entry {
             id,
             frame,
-            published_at: now,
+            published_at,
         });
+    }
+
+    /// Forgets everything up to `floor`: frames after the held ones and up
+    /// to it were never received (a mirror's gap), so the held frames are
+    /// no use for replay and a cursor before `floor` has lost events.
+    pub(crate) fn skip_to(&mut self, floor: u64) {
+        if floor > self.floor {
+            self.entries.retain(|entry| entry.id > floor);
+            self.floor = floor;
+        }
     }
 
     /// Drops what neither replay nor fan-out needs: past the history
@@ -134,14 +150,6 @@ impl Log {
 
 fn expired(entry: &Entry, ttl: Duration, now: Instant) -> bool {
     now.saturating_duration_since(entry.published_at) > ttl
-}
-
-/// Ids are decimal digits only; `u64::from_str` would also take a sign.
-pub(crate) fn parse_id(text: &str) -> Option<u64> {
-    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    text.parse().ok()
 }
 
 #[cfg(test)]
@@ -258,14 +266,5 @@ mod tests {
         log.evict(&retention, false, much_later);
         assert!(log.is_empty(), "unsubscribed, expired frames all go");
         assert_eq!(log.floor(), 101);
-    }
-
-    #[test]
-    fn ids_are_digits_only() {
-        for bad in ["", "abc", "+1", "-1", "1.5", " 1", "18446744073709551616"] {
-            assert_eq!(parse_id(bad), None, "{bad:?}");
-        }
-        assert_eq!(parse_id("0"), Some(0));
-        assert_eq!(parse_id("18446744073709551615"), Some(u64::MAX));
     }
 }

@@ -75,6 +75,7 @@
 //! ```
 
 mod client;
+pub(crate) mod ids;
 mod log;
 mod topic;
 
@@ -90,7 +91,8 @@ pub use client::ClientStream;
 use crate::Event;
 use crate::metrics::Metrics;
 use client::{Joined, Subscriptions, with_locked};
-use log::{Retention, parse_id};
+use ids::IdFormat;
+use log::Retention;
 use topic::{Queue, SharedQueue, Subscriber, Topic, TopicState};
 
 /// How a [`Broker`] bounds memory and treats clients. The defaults are
@@ -135,13 +137,18 @@ pub enum BrokerError {
     /// A subscription named no topic.
     #[error("a subscription needs at least one topic")]
     NoTopics,
+    /// The broker mirrors topics kept elsewhere (Redis): publish through
+    /// what it mirrors, for instance `RedisBroker::publish`.
+    #[error("this broker mirrors Redis: publish through the RedisBroker, not the mirror")]
+    Mirror,
 }
 
 /// What a publish did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Published {
-    /// The id the event was given (it is the `id:` on the wire, in decimal).
+    /// The id the event was given, in publish order; its text, the `id:`
+    /// on the wire, is [`Broker::format_id`].
     pub id: u64,
     /// How many clients were subscribed to the topic when it was published.
     pub sent: usize,
@@ -191,6 +198,34 @@ struct Shared {
     next_client_id: AtomicU64,
     closed: AtomicBool,
     sweep: Sweep,
+    /// How ids are written and read back.
+    ids: IdFormat,
+    /// Events come from [`Broker::apply`] only, with ids given elsewhere.
+    mirror: bool,
+}
+
+/// How an event gets its id.
+#[derive(Debug, Clone, Copy)]
+enum Stamp<'a> {
+    /// The broker's next id.
+    Next(&'a Event),
+    /// An id given by what the broker mirrors.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    Given(Mirrored<'a>),
+}
+
+/// One event of a topic kept elsewhere, for a mirror: see
+/// [`Broker::apply`].
+#[derive(Debug, Clone, Copy)]
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
+pub(crate) struct Mirrored<'a> {
+    pub(crate) id: u64,
+    /// The encoded event without its `id:` line.
+    pub(crate) body: &'a [u8],
+    pub(crate) published_at: Instant,
+    /// Events of the topic before this one and after the mirror's last
+    /// were never received: clients still owed them have lost them.
+    pub(crate) gap: bool,
 }
 
 /// When expired events of topics nobody publishes to are next dropped.
@@ -223,7 +258,27 @@ impl Broker {
     /// A broker whose first event gets `first_id`: for tests, and for
     /// deployments that carry ids over by other means.
     pub fn with_first_id(config: BrokerConfig, first_id: u64) -> Self {
-        let before_first = first_id.max(1) - 1;
+        Self::build(
+            config,
+            first_id.max(1) - 1,
+            IdFormat::Decimal,
+            Metrics::new(),
+        )
+    }
+
+    /// An empty mirror of topics kept elsewhere: its events come through
+    /// [`Broker::apply`] with their ids, written as Redis ids, and every
+    /// id counts as unknown until [`Broker::raise_floor`] says what is.
+    #[cfg(feature = "redis")]
+    pub(crate) fn mirror(config: BrokerConfig, metrics: Metrics) -> Self {
+        let mut broker = Self::build(config, 0, IdFormat::Redis, metrics);
+        if let Some(shared) = Arc::get_mut(&mut broker.shared) {
+            shared.mirror = true;
+        }
+        broker
+    }
+
+    fn build(config: BrokerConfig, before_first: u64, ids: IdFormat, metrics: Metrics) -> Self {
         let retention = Retention {
             history: config.history,
             ttl: config.history_ttl,
@@ -234,7 +289,7 @@ impl Broker {
         Self {
             shared: Arc::new(Shared {
                 retention,
-                metrics: Metrics::new(),
+                metrics,
                 topics: RwLock::new(HashMap::new()),
                 newest: AtomicU64::new(before_first),
                 // Anything before the first id is unknown: resuming from
@@ -249,6 +304,8 @@ impl Broker {
                     next: AtomicU64::new(nanos(every)),
                 },
                 config,
+                ids,
+                mirror: false,
             }),
         }
     }
@@ -265,61 +322,67 @@ impl Broker {
     /// each other either.
     pub fn publish(&self, topic: &str, event: &Event) -> Result<Published, BrokerError> {
         let shared = &*self.shared;
+        if shared.mirror {
+            return Err(BrokerError::Mirror);
+        }
         if shared.is_closed() {
             return Err(BrokerError::Closed);
         }
-        let now = Instant::now();
-        shared.maybe_sweep(now);
-        let mut wakers = Vec::new();
-        let mut newly_lagged = 0;
-        let (id, sent, unused) = loop {
-            let topic = match shared.find(topic) {
-                Some(topic) => topic,
-                None if shared.retention.history == 0 => {
-                    // Nobody to send to and nothing to keep: no topic is
-                    // created, but the id is spent and counts as evicted.
-                    let map = shared.read_topics();
-                    if map.contains_key(topic) {
-                        continue;
-                    }
-                    let id = shared.newest.fetch_add(1, Ordering::SeqCst) + 1;
-                    shared.forgotten_floor.fetch_max(id, Ordering::SeqCst);
-                    drop(map);
-                    shared.metrics.published.inc();
-                    return Ok(Published { id, sent: 0 });
-                }
-                None => shared.find_or_create(topic),
-            };
-            let mut state = topic.lock();
-            if state.forgotten {
-                continue;
-            }
-            let id = shared.newest.fetch_add(1, Ordering::SeqCst) + 1;
-            let frame = event.encode_as(Some(&id.to_string()));
-            state.log.append(id, frame, now);
-            let subscribed = !state.subscribers.is_empty();
-            state.log.evict(&shared.retention, subscribed, now);
-            let sent = state.subscribers.len();
-            wakers.reserve(sent);
-            for (_, subscriber) in state.subscribers.iter_mut() {
-                if subscriber.queue.push(shared.config.client_buffer) {
-                    newly_lagged += 1;
-                }
-                wakers.extend(subscriber.waker.take());
-            }
-            let unused = state.is_unused().then(|| topic.clone());
-            break (id, sent, unused);
-        };
-        // Wake outside the lock, so that woken clients do not contend on it.
-        for waker in wakers {
-            waker.wake();
-        }
-        if let Some(topic) = unused {
-            shared.forget_if_unused(&topic);
-        }
-        shared.metrics.published.inc();
-        shared.metrics.lagged.inc_by(newly_lagged);
+        let appended = shared.append(topic, Stamp::Next(event), Instant::now());
+        // A broker's own ids are never refused.
+        let (id, sent) = appended.unwrap_or_default();
         Ok(Published { id, sent })
+    }
+
+    /// The text of `id` as clients see it in `id:` and send it back in
+    /// `Last-Event-ID`: decimal for an in-memory broker, `<ms>-<seq>` for
+    /// one mirroring Redis.
+    ///
+    /// ```
+    /// use sse_core::{Event, broker::{Broker, BrokerConfig}};
+    ///
+    /// let broker = Broker::with_first_id(BrokerConfig::default(), 7);
+    /// let published = broker.publish("news", &Event::new("hi"))?;
+    /// assert_eq!(broker.format_id(published.id), "7");
+    /// # Ok::<(), sse_core::broker::BrokerError>(())
+    /// ```
+    pub fn format_id(&self, id: u64) -> String {
+        self.shared.ids.format(id)
+    }
+
+    /// Appends an event of `topic` that a mirror received, under the id it
+    /// was given, and fans it out as [`Broker::publish`] would. Events must
+    /// come in id order over all topics (the order their ids were issued
+    /// in), which keeps every client's order; one whose id is not newer
+    /// than the newest applied is a duplicate and is skipped (`None`).
+    /// Returns the number of subscribers of `topic`.
+    #[cfg(feature = "redis")]
+    pub(crate) fn apply(&self, topic: &str, event: Mirrored<'_>) -> Option<usize> {
+        let shared = &*self.shared;
+        if shared.is_closed() {
+            return None;
+        }
+        let now = Instant::now();
+        let (_, sent) = shared.append(topic, Stamp::Given(event), now)?;
+        Some(sent)
+    }
+
+    /// The newest id applied or known: a `Last-Event-ID` after it is from
+    /// the future (or from an event not mirrored yet).
+    #[cfg(feature = "redis")]
+    pub(crate) fn newest(&self) -> u64 {
+        self.shared.newest.load(Ordering::SeqCst)
+    }
+
+    /// Every event up to `floor` that is not held counts as lost: a
+    /// mirror that starts after them, or that was cut off from them,
+    /// cannot replay them.
+    #[cfg(feature = "redis")]
+    pub(crate) fn raise_floor(&self, floor: u64) {
+        let shared = &*self.shared;
+        shared.forgotten_floor.fetch_max(floor, Ordering::SeqCst);
+        shared.newest.fetch_max(floor, Ordering::SeqCst);
+        shared.skip_all_to(floor);
     }
 
     /// Opens a stream of the frames published to any of `topics`, in id
@@ -594,6 +657,116 @@ impl Shared {
         topic
     }
 
+    /// Appends one event to the topic `name` (creating it if needed) and
+    /// fans it out: (its id, the topic's subscribers), or `None` for a
+    /// mirrored event that is not newer than the newest applied.
+    fn append(&self, name: &str, stamp: Stamp<'_>, now: Instant) -> Option<(u64, usize)> {
+        self.maybe_sweep(now);
+        let mut wakers = Vec::new();
+        let mut newly_lagged = 0;
+        let (id, sent, unused) = loop {
+            let topic = match self.find(name) {
+                Some(topic) => topic,
+                None if self.retention.history == 0 => {
+                    // Nobody to send to and nothing to keep: no topic is
+                    // created, but the id is spent and counts as evicted.
+                    let map = self.read_topics();
+                    if map.contains_key(name) {
+                        continue;
+                    }
+                    let id = self.take_id(stamp)?;
+                    self.forgotten_floor.fetch_max(id, Ordering::SeqCst);
+                    drop(map);
+                    self.metrics.published.inc();
+                    return Some((id, 0));
+                }
+                None => self.find_or_create(name),
+            };
+            let mut state = topic.lock();
+            if state.forgotten {
+                continue;
+            }
+            // Taken under the topic's lock: see "Order" in the module docs.
+            let id = self.take_id(stamp)?;
+            let (frame, published_at) = match stamp {
+                Stamp::Next(event) => (event.encode_as(Some(&self.ids.format(id))), now),
+                Stamp::Given(event) => {
+                    if event.gap {
+                        state.log.skip_to(id - 1);
+                    }
+                    (self.frame_with_id(id, event.body), event.published_at)
+                }
+            };
+            state.log.append(id, frame, published_at);
+            let subscribed = !state.subscribers.is_empty();
+            state.log.evict(&self.retention, subscribed, now);
+            let sent = state.subscribers.len();
+            wakers.reserve(sent);
+            for (_, subscriber) in state.subscribers.iter_mut() {
+                if subscriber.queue.push(self.config.client_buffer) {
+                    newly_lagged += 1;
+                }
+                wakers.extend(subscriber.waker.take());
+            }
+            let unused = state.is_unused().then(|| topic.clone());
+            break (id, sent, unused);
+        };
+        // Wake outside the lock, so that woken clients do not contend on it.
+        for waker in wakers {
+            waker.wake();
+        }
+        if let Some(topic) = unused {
+            self.forget_if_unused(&topic);
+        }
+        self.metrics.published.inc();
+        self.metrics.lagged.inc_by(newly_lagged);
+        Some((id, sent))
+    }
+
+    /// The id of the event being appended: the next one, or the one it was
+    /// given if that is newer than every id so far.
+    fn take_id(&self, stamp: Stamp<'_>) -> Option<u64> {
+        match stamp {
+            Stamp::Next(_) => Some(self.newest.fetch_add(1, Ordering::SeqCst) + 1),
+            Stamp::Given(event) => {
+                let before = self.newest.fetch_max(event.id, Ordering::SeqCst);
+                (before < event.id).then_some(event.id)
+            }
+        }
+    }
+
+    /// `id: <id>` followed by the rest of an encoded event: what
+    /// [`Event::encode_as`] writes, as the `id` line comes first.
+    fn frame_with_id(&self, id: u64, body: &[u8]) -> bytes::Bytes {
+        let id = self.ids.format(id);
+        let mut frame = bytes::BytesMut::with_capacity(5 + id.len() + body.len());
+        frame.extend_from_slice(b"id: ");
+        frame.extend_from_slice(id.as_bytes());
+        frame.extend_from_slice(b"\n");
+        frame.extend_from_slice(body);
+        frame.freeze()
+    }
+
+    /// Every topic's events up to `floor` that it does not hold are lost:
+    /// its clients still owed one end (they lag) and resume from history.
+    #[cfg(feature = "redis")]
+    fn skip_all_to(&self, floor: u64) {
+        let mut wakers = Vec::new();
+        for topic in self.read_topics().values() {
+            let mut state = topic.lock();
+            state.log.skip_to(floor);
+            wakers.extend(
+                state
+                    .subscribers
+                    .iter_mut()
+                    .filter_map(|(_, subscriber)| subscriber.waker.take()),
+            );
+        }
+        for waker in wakers {
+            waker.wake();
+        }
+    }
+
     /// Removes `topic` from the map if nobody is subscribed and it retains
     /// nothing, keeping its floor for when it comes back.
     fn forget_if_unused(&self, topic: &Arc<Topic>) {
@@ -628,7 +801,7 @@ impl Shared {
             .map(|state| state.log.replay_floor(&self.retention, now))
             .collect();
         let newest = self.newest.load(Ordering::SeqCst);
-        match parse_id(given) {
+        match self.ids.parse(given) {
             Some(id) if id <= newest && floors.iter().all(|&floor| floor <= id) => {
                 (vec![id; topics.len()], false)
             }

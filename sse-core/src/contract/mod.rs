@@ -14,11 +14,17 @@
 //!     content_type: Some(b"application/json"),
 //!     ..NotifyRequest::default()
 //! };
-//! let response = hub.notify(request, br#"{"title": "hello"}"#);
+//! # futures::executor::block_on(async {
+//! let response = hub.notify(request, br#"{"title": "hello"}"#).await;
 //! assert_eq!(response.status, 200);
 //! let Body::Full(body) = response.body else { unreachable!() };
 //! assert!(body.starts_with(br#"{"sent":0,"id":""#));
+//! # });
 //! ```
+//!
+//! With `config.redis` set and the `redis` feature, [`Hub::open`] builds
+//! the hub on a [`RedisBroker`](crate::redis::RedisBroker) instead: the
+//! same routes, shared by every instance on that Redis.
 
 mod config;
 mod query;
@@ -30,7 +36,7 @@ pub use config::{Config, DurationError, parse_duration};
 pub use query::{MAX_NAME_LEN, MAX_TOPICS, QueryError};
 
 use crate::Event;
-use crate::broker::{Broker, BrokerError, ClientStream};
+use crate::broker::{Broker, BrokerError, ClientStream, Published};
 use crate::connections::ConnectionLimit;
 use crate::encode;
 use crate::stream::{KeepAlive, SseStream};
@@ -130,10 +136,45 @@ pub struct EventsRequest<'a> {
     pub last_event_id: Option<&'a [u8]>,
 }
 
+/// How long a resume waits for this instance's mirror to catch up with
+/// an id another instance already sent (multi-instance mode).
+#[cfg(feature = "redis")]
+const RESUME_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Why [`Hub::open`] could not build a hub.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// The Redis broker could not start.
+    #[cfg(feature = "redis")]
+    #[error(transparent)]
+    Redis(#[from] crate::redis::RedisError),
+    /// `config.redis` is set but this build has no Redis support.
+    #[error("multi-instance mode (--redis) needs sse-core's `redis` feature")]
+    RedisNotBuilt,
+}
+
+/// Why [`Hub::publish`] did not publish.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PublishError {
+    /// The in-memory broker refused.
+    #[error(transparent)]
+    Broker(#[from] BrokerError),
+    /// Redis could not store the event.
+    #[cfg(feature = "redis")]
+    #[error(transparent)]
+    Redis(#[from] crate::redis::RedisError),
+}
+
 /// The contract's routes over one broker; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Hub {
     broker: Broker,
+    /// Multi-instance mode: publishes go through Redis, and `broker` is
+    /// this instance's mirror.
+    #[cfg(feature = "redis")]
+    redis: Option<crate::redis::RedisBroker>,
     connections: ConnectionLimit,
     config: std::sync::Arc<Config>,
     /// The `retry:` frame every stream starts with, encoded once.
@@ -143,10 +184,68 @@ pub struct Hub {
 }
 
 impl Hub {
-    /// A hub with an in-memory broker built from `config.broker`.
+    /// A hub with an in-memory broker built from `config.broker`;
+    /// `config.redis` is not read (see [`Hub::open`]).
     pub fn new(config: Config) -> Self {
         let broker = Broker::new(config.broker.clone());
         Self::with_broker(config, broker)
+    }
+
+    /// The hub `config` describes: on Redis when `config.redis` is set
+    /// (inside a Tokio runtime, which the Redis tail runs in), else in
+    /// memory as [`Hub::new`].
+    ///
+    /// # Errors
+    ///
+    /// A malformed Redis URL, no runtime, or a build without the `redis`
+    /// feature; an unreachable Redis is not an error, the hub reconnects.
+    pub fn open(config: Config) -> Result<Self, OpenError> {
+        let Some(url) = config.redis.clone() else {
+            return Ok(Self::new(config));
+        };
+        #[cfg(feature = "redis")]
+        {
+            let redis = crate::redis::RedisBroker::connect(&url, config.broker.clone())?;
+            Ok(Self::with_redis(config, redis))
+        }
+        #[cfg(not(feature = "redis"))]
+        {
+            let _ = url;
+            Err(OpenError::RedisNotBuilt)
+        }
+    }
+
+    /// A hub whose topics live in Redis, shared with every instance on it.
+    #[cfg(feature = "redis")]
+    pub fn with_redis(config: Config, redis: crate::redis::RedisBroker) -> Self {
+        let mut hub = Self::with_broker(config, redis.broker().clone());
+        hub.redis = Some(redis);
+        hub
+    }
+
+    /// Publishes `event` to `topic` from application code, in memory or
+    /// through Redis, whichever the hub runs on.
+    ///
+    /// ```
+    /// use sse_core::{Event, contract::{Config, Hub}};
+    ///
+    /// # futures::executor::block_on(async {
+    /// let hub = Hub::new(Config::default());
+    /// let published = hub.publish("news", &Event::new("hello")).await?;
+    /// assert_eq!(published.sent, 0);
+    /// # Ok::<(), sse_core::contract::PublishError>(())
+    /// # }).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The broker shut down, or Redis could not store the event.
+    pub async fn publish(&self, topic: &str, event: &Event) -> Result<Published, PublishError> {
+        #[cfg(feature = "redis")]
+        if let Some(redis) = &self.redis {
+            return Ok(redis.publish(topic, event).await?);
+        }
+        Ok(self.broker.publish(topic, event)?)
     }
 
     /// A hub over an existing broker, for instance one the application
@@ -157,6 +256,8 @@ impl Hub {
         Self {
             connections: broker.connection_limit(config.connection_cap()),
             broker,
+            #[cfg(feature = "redis")]
+            redis: None,
             retry_frame: encode::retry(config.retry),
             keep_alive: KeepAlive::new().interval(config.heartbeat),
             config: std::sync::Arc::new(config),
@@ -187,7 +288,7 @@ impl Hub {
     }
 
     /// `GET /events`: subscribe, replay, then stream live events.
-    pub fn events(&self, request: EventsRequest<'_>) -> Response {
+    pub async fn events(&self, request: EventsRequest<'_>) -> Response {
         let query = match query::events_query(request.query.unwrap_or("")) {
             Ok(query) => query,
             Err(err) => return error(400, &err.to_string()),
@@ -195,6 +296,7 @@ impl Hub {
         let last_event_id = header_id(request.last_event_id)
             .or_else(|| query.last_event_id.filter(|id| !id.is_empty()));
         self.subscribe(&query.topics, last_event_id.as_deref())
+            .await
     }
 
     /// The event stream of `topics`, resumed after `last_event_id`, as the
@@ -209,18 +311,28 @@ impl Hub {
     ///
     /// let hub = Hub::new(Config::default());
     /// # let user_id = 42;
-    /// let response = hub.subscribe([format!("user-{user_id}")], None);
+    /// # futures::executor::block_on(async {
+    /// let response = hub.subscribe([format!("user-{user_id}")], None).await;
     /// assert_eq!(response.status, 200);
+    /// # });
     /// ```
     ///
     /// Topic names are not checked against the query rules here: they
     /// come from the application, not the client.
-    pub fn subscribe<I, S>(&self, topics: I, last_event_id: Option<&str>) -> Response
+    ///
+    /// In multi-instance mode, a client may resume with an id another
+    /// instance sent it a moment before this one mirrored it: the
+    /// subscription then waits for the mirror, up to a second.
+    pub async fn subscribe<I, S>(&self, topics: I, last_event_id: Option<&str>) -> Response
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
         let last_event_id = last_event_id.filter(|id| !id.is_empty());
+        #[cfg(feature = "redis")]
+        if let (Some(redis), Some(id)) = (&self.redis, last_event_id) {
+            redis.caught_up(id, RESUME_WAIT).await;
+        }
         let subscription = match self.broker.subscribe(topics, last_event_id) {
             Ok(subscription) => subscription,
             Err(err) => return unavailable(&err),
@@ -257,7 +369,7 @@ impl Hub {
             return refused;
         }
         match self.read_notify_body(chunks).await {
-            Ok(body) => self.notify(request, &body),
+            Ok(body) => self.notify(request, &body).await,
             Err(refused) => refused,
         }
     }
@@ -339,7 +451,7 @@ impl Hub {
     /// `POST /notify` with its body read: publish the JSON body as one
     /// event. Every check of [`Hub::notify_refusal`] is made again, on the
     /// body's real length.
-    pub fn notify(&self, request: NotifyRequest<'_>, body: &[u8]) -> Response {
+    pub async fn notify(&self, request: NotifyRequest<'_>, body: &[u8]) -> Response {
         if let Some(refused) = self.notify_refusal(&request) {
             return refused;
         }
@@ -363,10 +475,10 @@ impl Hub {
             // The query checks make this unreachable; answer it all the same.
             Err(err) => return error(400, &err.to_string()),
         };
-        match self.broker.publish(&query.topic, &event) {
+        match self.publish(&query.topic, &event).await {
             Ok(published) => json_response(
                 200,
-                &json!({ "sent": published.sent, "id": published.id.to_string() }),
+                &json!({ "sent": published.sent, "id": self.broker.format_id(published.id) }),
             ),
             Err(err) => unavailable(&err),
         }
@@ -499,7 +611,7 @@ fn error(status: u16, message: &str) -> Response {
     json_response(status, &json!({ "error": message }))
 }
 
-fn unavailable(err: &BrokerError) -> Response {
+fn unavailable(err: &dyn std::fmt::Display) -> Response {
     let mut response = error(503, &err.to_string());
     response.headers.push(("retry-after", "1".into()));
     response

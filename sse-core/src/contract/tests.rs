@@ -9,6 +9,11 @@ fn hub_with(config: Config) -> Hub {
     Hub::with_broker(config, broker)
 }
 
+/// In memory mode, the hub's futures are ready at once.
+fn in_memory<T>(future: impl Future<Output = T>) -> T {
+    futures::FutureExt::now_or_never(Box::pin(future)).expect("ready at once in memory")
+}
+
 fn hub() -> Hub {
     hub_with(Config::default())
 }
@@ -28,18 +33,18 @@ fn json_body(response: Response) -> serde_json::Value {
     serde_json::from_slice(&bytes).expect("a JSON body")
 }
 
-fn publish(hub: &Hub, query: &str, body: &str) -> Response {
+async fn publish(hub: &Hub, query: &str, body: &str) -> Response {
     let request = NotifyRequest {
         query: Some(query),
         content_type: Some(b"application/json"),
         ..NotifyRequest::default()
     };
-    hub.notify(request, body.as_bytes())
+    hub.notify(request, body.as_bytes()).await
 }
 
 /// Publishes, and checks that the publish was taken.
-fn publish_ok(hub: &Hub, query: &str, body: &str) {
-    let response = publish(hub, query, body);
+async fn publish_ok(hub: &Hub, query: &str, body: &str) {
+    let response = publish(hub, query, body).await;
     assert_eq!(response.status, 200, "publish {query} {body}");
 }
 
@@ -72,17 +77,18 @@ fn events(items: &[Decoded]) -> Vec<(String, String, String)> {
         .collect()
 }
 
-fn subscribe(hub: &Hub, query: &str, last_event_id: Option<&str>) -> Response {
+async fn subscribe(hub: &Hub, query: &str, last_event_id: Option<&str>) -> Response {
     hub.events(EventsRequest {
         query: Some(query),
         last_event_id: last_event_id.map(str::as_bytes),
     })
+    .await
 }
 
 #[tokio::test]
 async fn events_answers_with_the_stream_headers_and_preamble() {
     let hub = hub();
-    let mut response = subscribe(&hub, "", None);
+    let mut response = subscribe(&hub, "", None).await;
     assert_eq!(response.status, 200);
     assert_eq!(header(&response, "content-type"), Some("text/event-stream"));
     assert_eq!(header(&response, "cache-control"), Some("no-cache"));
@@ -103,7 +109,7 @@ async fn client_ids_are_unique() {
     let hub = hub();
     let mut ids = std::collections::HashSet::new();
     for _ in 0..5 {
-        let mut response = subscribe(&hub, "", None);
+        let mut response = subscribe(&hub, "", None).await;
         let (_, data, _) = events(&ready(&mut response)).remove(0);
         assert!(ids.insert(data));
     }
@@ -112,13 +118,14 @@ async fn client_ids_are_unique() {
 #[tokio::test]
 async fn notify_publishes_compact_json_under_the_event_name() {
     let hub = hub();
-    let mut stream = subscribe(&hub, "topic=news", None);
+    let mut stream = subscribe(&hub, "topic=news", None).await;
     ready(&mut stream);
     let response = publish(
         &hub,
         "topic=news&event=headline",
         "{ \"b\": 1,\n \"a\": [1, 2] }",
-    );
+    )
+    .await;
     assert_eq!(response.status, 200);
     assert_eq!(
         json_body(response),
@@ -137,9 +144,9 @@ async fn notify_publishes_compact_json_under_the_event_name() {
 #[tokio::test]
 async fn notify_defaults_to_the_default_topic_and_notification() {
     let hub = hub();
-    let mut stream = subscribe(&hub, "", None);
+    let mut stream = subscribe(&hub, "", None).await;
     ready(&mut stream);
-    assert_eq!(publish(&hub, "", "\"hi\"").status, 200);
+    assert_eq!(publish(&hub, "", "\"hi\"").await.status, 200);
     assert_eq!(
         events(&ready(&mut stream)),
         [("notification".into(), "\"hi\"".into(), "1000".into())]
@@ -150,10 +157,10 @@ async fn notify_defaults_to_the_default_topic_and_notification() {
 async fn replay_by_header_by_query_and_header_over_query() {
     let hub = hub();
     for i in 0..3 {
-        publish_ok(&hub, "", &i.to_string());
+        publish_ok(&hub, "", &i.to_string()).await;
     }
     let replayed = |query: &str, header: Option<&str>| -> Vec<String> {
-        let mut response = subscribe(&hub, query, header);
+        let mut response = in_memory(subscribe(&hub, query, header));
         events(&ready(&mut response))
             .into_iter()
             .filter(|(name, _, _)| name == "notification")
@@ -181,8 +188,8 @@ async fn replay_by_header_by_query_and_header_over_query() {
 #[tokio::test]
 async fn unhonourable_ids_send_reset_then_everything_retained() {
     let hub = hub();
-    publish_ok(&hub, "", "1");
-    publish_ok(&hub, "", "2");
+    publish_ok(&hub, "", "1").await;
+    publish_ok(&hub, "", "2").await;
     let huge = "9".repeat(10_000);
     for given in [
         "garbage",
@@ -192,7 +199,7 @@ async fn unhonourable_ids_send_reset_then_everything_retained() {
         huge.as_str(),
         "1\u{0}2",
     ] {
-        let mut response = subscribe(&hub, "", Some(given));
+        let mut response = subscribe(&hub, "", Some(given)).await;
         let got = events(&ready(&mut response));
         let names: Vec<&str> = got.iter().map(|(n, _, _)| n.as_str()).collect();
         assert_eq!(
@@ -210,11 +217,13 @@ async fn unhonourable_ids_send_reset_then_everything_retained() {
 #[tokio::test]
 async fn a_non_utf8_last_event_id_header_resets() {
     let hub = hub();
-    publish_ok(&hub, "", "1");
-    let mut response = hub.events(EventsRequest {
-        query: None,
-        last_event_id: Some(b"\xFF\xFE"),
-    });
+    publish_ok(&hub, "", "1").await;
+    let mut response = hub
+        .events(EventsRequest {
+            query: None,
+            last_event_id: Some(b"\xFF\xFE"),
+        })
+        .await;
     assert_eq!(response.status, 200);
     let names: Vec<String> = events(&ready(&mut response))
         .into_iter()
@@ -228,7 +237,7 @@ async fn bad_event_queries_answer_400_with_a_json_error() {
     let hub = hub();
     let many = vec!["topic=a"; 5000].join("&");
     for query in ["topic=", "topic=%FF", "topic=a%0Ab", many.as_str()] {
-        let response = subscribe(&hub, query, None);
+        let response = subscribe(&hub, query, None).await;
         assert_eq!(response.status, 400, "{query:.30}");
         assert!(json_body(response)["error"].as_str().is_some());
     }
@@ -244,8 +253,8 @@ async fn above_max_clients_events_answers_503_with_retry_after() {
         },
         ..Config::default()
     });
-    let _first = subscribe(&hub, "", None);
-    let refused = subscribe(&hub, "", None);
+    let _first = subscribe(&hub, "", None).await;
+    let refused = subscribe(&hub, "", None).await;
     assert_eq!(refused.status, 503);
     assert_eq!(header(&refused, "retry-after"), Some("1"));
     assert!(
@@ -270,7 +279,7 @@ async fn notify_errors_in_order_and_nothing_published() {
             authorization: auth,
             content_length: None,
         };
-        hub.notify(request, body)
+        in_memory(hub.notify(request, body))
     };
     let good_auth = Some(&b"Bearer s3cret"[..]);
     let json = Some(&b"application/json"[..]);
@@ -328,8 +337,8 @@ async fn a_body_exactly_at_the_limit_is_accepted() {
         max_body: 4,
         ..Config::default()
     });
-    assert_eq!(publish(&hub, "", "1234").status, 200);
-    assert_eq!(publish(&hub, "", "12345").status, 413);
+    assert_eq!(publish(&hub, "", "1234").await.status, 200);
+    assert_eq!(publish(&hub, "", "12345").await.status, 413);
 }
 
 /// A body whose chunks never come: polling it shows the body was read.
@@ -405,17 +414,17 @@ async fn a_body_that_stalls_is_answered_408_after_the_request_timeout() {
 #[tokio::test]
 async fn injection_through_name_topic_or_data_is_impossible() {
     let hub = hub();
-    let mut stream = subscribe(&hub, "topic=t", None);
+    let mut stream = subscribe(&hub, "topic=t", None).await;
     ready(&mut stream);
     for query in [
         "topic=t&event=x%0Aid:%201",
         "topic=t%0Adata:x",
         "topic=t&event=x%0D%0A%0D%0Adata:%20y",
     ] {
-        assert_eq!(publish(&hub, query, "1").status, 400, "{query}");
+        assert_eq!(publish(&hub, query, "1").await.status, 400, "{query}");
     }
     let sneaky = r#""line\nid: 666\n\nevent: evil\ndata: gotcha""#;
-    assert_eq!(publish(&hub, "topic=t", sneaky).status, 200);
+    assert_eq!(publish(&hub, "topic=t", sneaky).await.status, 200);
     let got = events(&ready(&mut stream));
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].0, "notification");
@@ -430,8 +439,8 @@ async fn healthz_metrics_and_the_demo_page() {
     assert_eq!(health.status, 200);
     assert!(matches!(health.body, Body::Full(ref b) if &b[..] == b"ok"));
 
-    let _stream = subscribe(&hub, "", None);
-    publish_ok(&hub, "", "1");
+    let _stream = subscribe(&hub, "", None).await;
+    publish_ok(&hub, "", "1").await;
     let metrics = hub.metrics();
     assert_eq!(
         header(&metrics, "content-type"),
@@ -549,12 +558,12 @@ fn last_event_id_prefers_the_header() {
 #[tokio::test]
 async fn a_handler_subscribes_to_topics_it_picked_in_one_line() {
     let hub = hub();
-    let before = publish(&hub, "topic=user-42", "1");
+    let before = publish(&hub, "topic=user-42", "1").await;
     let id = json_body(before)["id"].as_str().unwrap().to_owned();
-    publish_ok(&hub, "topic=user-42", "2");
-    publish_ok(&hub, "topic=user-7", "3");
+    publish_ok(&hub, "topic=user-42", "2").await;
+    publish_ok(&hub, "topic=user-7", "3").await;
     // Topics the application chose, resumed after the client's id.
-    let mut response = hub.subscribe(["user-42"], Some(&id));
+    let mut response = hub.subscribe(["user-42"], Some(&id)).await;
     assert_eq!(response.status, 200);
     assert_eq!(header(&response, "content-type"), Some("text/event-stream"));
     let items = ready(&mut response);
@@ -566,7 +575,7 @@ async fn a_handler_subscribes_to_topics_it_picked_in_one_line() {
         ["2"]
     );
     // An id that cannot be honoured gives the contract's reset.
-    let mut response = hub.subscribe(["user-42"], Some("garbage"));
+    let mut response = hub.subscribe(["user-42"], Some("garbage")).await;
     let got = events(&ready(&mut response));
     assert_eq!(got[1].0, "reset");
     assert_eq!(

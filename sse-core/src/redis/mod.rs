@@ -1,0 +1,348 @@
+//! Multi-instance mode: several servers share their topics through Redis,
+//! so that any instance can take a publish, serve a subscriber or resume
+//! one that was connected elsewhere, with no sticky sessions.
+//!
+//! ```no_run
+//! use sse_core::{Event, broker::BrokerConfig, redis::RedisBroker};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let redis = RedisBroker::connect("redis://127.0.0.1:6379", BrokerConfig::default())?;
+//! let stream = redis.broker().subscribe(["news"], None)?; // as in memory mode
+//! let published = redis.publish("news", &Event::new("hello")).await?;
+//! println!("published {}", redis.broker().format_id(published.id));
+//! # drop(stream);
+//! # Ok(()) }
+//! ```
+//!
+//! # How it works
+//!
+//! - **Storage.** One Redis stream per topic, `XADD … MAXLEN ~ N` with
+//!   `N = max(history, client_buffer)`, so history is bounded per topic as
+//!   in memory mode: one busy topic never trims another. A stream expires
+//!   `history_ttl` after its last event (its events would no longer be
+//!   replayed), and an index (a sorted set of topics by newest
+//!   millisecond) lists the topics with events younger than the TTL.
+//! - **Ids.** A publish is one Lua script: it takes the next id of the
+//!   whole deployment (`<ms>-<seq>` from Redis's clock, after the newest
+//!   id issued), appends the event under that id to its topic's stream,
+//!   and announces it on one Pub/Sub channel. Redis runs scripts one at a
+//!   time, so ids are issued, stored and announced in the same order,
+//!   across all topics, and the ids of different streams never tie.
+//! - **Tail.** Every instance subscribes to that channel and applies each
+//!   event, in the order Redis sent them, to a local [`Broker`]: the
+//!   in-memory broker's own logs, cursors and fan-out, with the ids it is
+//!   given instead of its own. Adapters, replay and the reset rules are
+//!   those of memory mode. Each instance mirrors the history of every
+//!   topic (what memory mode holds), so replay from any instance needs no
+//!   round trip to Redis.
+//! - **Order across topics.** Pub/Sub delivers one connection's messages
+//!   in the order they were published, which is the id order, so the
+//!   mirror applies events in strictly increasing id order over all
+//!   topics; that is the memory broker's invariant (an id applied after a
+//!   client's read is larger than every id it read), so a client of
+//!   several topics receives strictly increasing ids, even when instances
+//!   publish to different topics at the same moment.
+//! - **Catching up.** When the tail (re)connects, it subscribes first,
+//!   then reads from the index and the streams every event after the
+//!   newest it applied (or, at start, the last `history_ttl`), then
+//!   publishes a marker on a channel of its own and buffers messages until
+//!   the marker comes back. Everything committed before the marker is then
+//!   in the reads or the buffer, everything after it comes next on the
+//!   channel with larger ids, so the union, sorted and without duplicates,
+//!   continues the id order with nothing lost. A topic that had more
+//!   events meanwhile than its stream keeps is marked as a gap: its
+//!   clients still owed the lost ones end and resume from history (with
+//!   `reset`), as lagging clients do.
+//! - **Faults.** While Redis is unreachable, publishing fails at once with
+//!   [`RedisError::Unavailable`] (the contract's `503`), streams stay open
+//!   on the local mirror, and the tail reconnects with capped, jittered
+//!   exponential backoff (100 ms doubling to 5 s). `sse_redis_connected`
+//!   and `sse_redis_reconnects_total` join the broker's metrics.
+//!
+//! # Why Pub/Sub and not `XREAD BLOCK`
+//!
+//! `XREAD BLOCK` names the streams it waits on. An instance mirroring
+//! every topic would name all of them in every call, and Redis's cost per
+//! call grows with that list; one that tailed only its subscribers' topics
+//! would need a round trip to Redis for every resume of a topic it does
+//! not hold, and one blocked reader per set of topics. One Pub/Sub channel
+//! costs one connection per instance and one message per event whatever
+//! the number of topics, in publish order; the streams are read only to
+//! catch up. `cargo xtask bench` measures both tails on the same Redis
+//! (see `BENCHMARKS.md`).
+//!
+//! # Limits
+//!
+//! - Every instance holds the recent history of every topic, as one
+//!   in-memory server does, and parses every event once.
+//! - All keys share the hash tag `{sse}` (or the configured prefix's), so
+//!   Redis Cluster puts them in one slot: ids need one sequencer, so a
+//!   cluster adds availability, not write throughput. With Sentinel, use a
+//!   URL the `redis` crate resolves to the current primary; events not yet
+//!   replicated when a primary fails are lost, and their ids are not
+//!   reused (the clock moved on), so clients resuming over them reset only
+//!   if the new primary's history no longer covers them.
+
+mod tail;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use redis::aio::MultiplexedConnection;
+
+use crate::Event;
+use crate::broker::{Broker, BrokerConfig, Published};
+use crate::metrics::{Metrics, RedisMetrics};
+
+/// Why a [`RedisBroker`] could not start or publish.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RedisError {
+    /// The URL is not one the `redis` crate accepts.
+    #[error("invalid Redis URL: {0}")]
+    Url(#[source] redis::RedisError),
+    /// The broker needs a Tokio runtime to tail Redis in.
+    #[error("the Redis broker must be started inside a Tokio runtime")]
+    NoRuntime,
+    /// Redis cannot be reached now; the tail keeps reconnecting.
+    #[error("Redis is unreachable: {0}")]
+    Unavailable(String),
+    /// The local broker shut down.
+    #[error("the broker is shutting down")]
+    Closed,
+}
+
+/// Settings of a [`RedisBroker`] beyond the [`BrokerConfig`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RedisOptions {
+    /// The prefix of every key and channel, in braces so that Redis
+    /// Cluster keeps them in one slot. Deployments that share a Redis but
+    /// not their topics use different prefixes.
+    pub prefix: String,
+    /// How long one command, or one connection attempt, may take before
+    /// Redis counts as unreachable.
+    pub timeout: Duration,
+}
+
+impl Default for RedisOptions {
+    fn default() -> Self {
+        Self {
+            prefix: "{sse}".into(),
+            timeout: Duration::from_secs(2),
+        }
+    }
+}
+
+/// A broker whose topics live in Redis, shared by every instance started
+/// on the same Redis: [`RedisBroker::publish`] stores the event there, and
+/// [`RedisBroker::broker`] is this instance's mirror, to subscribe to.
+/// Cheap to clone; the tail stops when the last clone is dropped or the
+/// mirror shuts down.
+#[derive(Debug, Clone)]
+pub struct RedisBroker {
+    link: Arc<Link>,
+    _tail: Arc<AbortOnDrop>,
+}
+
+/// What the publishing side and the tail share.
+#[derive(Debug)]
+struct Link {
+    broker: Broker,
+    client: redis::Client,
+    options: RedisOptions,
+    keys: Keys,
+    script: redis::Script,
+    metrics: RedisMetrics,
+    /// The tail's command connection while its session is up: publishes
+    /// use it, and find none while Redis is unreachable.
+    connection: Mutex<Option<MultiplexedConnection>>,
+    /// Signalled after each batch the tail applied.
+    applied: tokio::sync::Notify,
+}
+
+#[derive(Debug)]
+struct Keys {
+    index: String,
+    last: String,
+    channel: String,
+    stream_prefix: String,
+}
+
+impl Keys {
+    fn new(prefix: &str) -> Self {
+        Self {
+            index: format!("{prefix}:topics"),
+            last: format!("{prefix}:last-id"),
+            channel: format!("{prefix}:events"),
+            stream_prefix: format!("{prefix}:topic:"),
+        }
+    }
+
+    fn stream(&self, topic: &str) -> String {
+        format!("{}{topic}", self.stream_prefix)
+    }
+}
+
+#[derive(Debug)]
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl RedisBroker {
+    /// Starts mirroring the Redis at `url` (`redis://host:port/db`) with
+    /// the default [`RedisOptions`]. Returns at once: the tail connects in
+    /// the background, and keeps reconnecting while Redis is unreachable.
+    ///
+    /// # Errors
+    ///
+    /// [`RedisError::Url`] for a malformed URL, [`RedisError::NoRuntime`]
+    /// outside a Tokio runtime.
+    pub fn connect(url: &str, config: BrokerConfig) -> Result<Self, RedisError> {
+        Self::with_options(url, config, RedisOptions::default())
+    }
+
+    /// [`RedisBroker::connect`] with other [`RedisOptions`].
+    ///
+    /// # Errors
+    ///
+    /// As [`RedisBroker::connect`].
+    pub fn with_options(
+        url: &str,
+        config: BrokerConfig,
+        options: RedisOptions,
+    ) -> Result<Self, RedisError> {
+        let client = redis::Client::open(url).map_err(RedisError::Url)?;
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| RedisError::NoRuntime)?;
+        let metrics = RedisMetrics::default();
+        let broker = Broker::mirror(config, Metrics::with_redis(metrics.clone()));
+        let link = Arc::new(Link {
+            broker,
+            client,
+            keys: Keys::new(&options.prefix),
+            options,
+            script: redis::Script::new(include_str!("publish.lua")),
+            metrics,
+            connection: Mutex::new(None),
+            applied: tokio::sync::Notify::new(),
+        });
+        let task = runtime.spawn(tail::run(link.clone()));
+        Ok(Self {
+            link,
+            _tail: Arc::new(AbortOnDrop(task.abort_handle())),
+        })
+    }
+
+    /// This instance's mirror of the topics: subscribe to it, read its
+    /// metrics, shut it down. Its [`Broker::publish`] refuses (see
+    /// [`RedisBroker::publish`]).
+    pub fn broker(&self) -> &Broker {
+        &self.link.broker
+    }
+
+    /// Whether the tail is connected, caught up, and publishes can go
+    /// through.
+    pub fn is_connected(&self) -> bool {
+        self.link.connection().is_some()
+    }
+
+    /// Publishes `event` to `topic` for every instance, under the next id
+    /// of the deployment (replacing any id the event had). `sent` counts
+    /// this instance's subscribers of the topic. The event reaches local
+    /// subscribers, as every other instance's, through the tail.
+    ///
+    /// # Errors
+    ///
+    /// [`RedisError::Unavailable`] when Redis cannot be reached or does
+    /// not answer within the timeout (the event may or may not have been
+    /// stored then), [`RedisError::Closed`] after shutdown.
+    pub async fn publish(&self, topic: &str, event: &Event) -> Result<Published, RedisError> {
+        let link = &*self.link;
+        if link.broker.is_closed() {
+            return Err(RedisError::Closed);
+        }
+        let Some(mut connection) = link.connection() else {
+            return Err(RedisError::Unavailable("not connected".into()));
+        };
+        let sent = link.broker.subscriber_count(topic);
+        let config = link.broker.config();
+        let bound = config.history.max(config.client_buffer).max(1);
+        let ttl = u64::try_from(config.history_ttl.as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        let mut invocation = link.script.prepare_invoke();
+        invocation
+            .key(link.keys.stream(topic))
+            .key(&link.keys.index)
+            .key(&link.keys.last)
+            .arg(topic)
+            .arg(event.encode_as(None).as_ref())
+            .arg(bound)
+            .arg(ttl)
+            .arg(&link.keys.channel);
+        let id: String = link
+            .within(invocation.invoke_async(&mut connection))
+            .await?;
+        let id = crate::broker::ids::parse_redis(&id)
+            .ok_or_else(|| RedisError::Unavailable(format!("Redis answered {id:?} for an id")))?;
+        Ok(Published { id, sent })
+    }
+
+    /// Waits until the mirror has applied the event `id` (a Redis id's
+    /// text), at most `within`: true if it has. A client resuming with an
+    /// id another instance just sent it may be a moment ahead of this one.
+    pub async fn caught_up(&self, id: &str, within: Duration) -> bool {
+        let Some(id) = crate::broker::ids::parse_redis(id) else {
+            return false;
+        };
+        let link = &*self.link;
+        let wait = async {
+            loop {
+                let applied = link.applied.notified();
+                tokio::pin!(applied);
+                applied.as_mut().enable();
+                if link.broker.newest() >= id {
+                    return;
+                }
+                applied.await;
+            }
+        };
+        tokio::time::timeout(within, wait).await.is_ok()
+    }
+}
+
+impl Link {
+    fn connection(&self) -> Option<MultiplexedConnection> {
+        self.connection
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn set_connection(&self, connection: Option<MultiplexedConnection>) {
+        self.metrics.connected.set(i64::from(connection.is_some()));
+        *self
+            .connection
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = connection;
+    }
+
+    /// `future` within the command timeout, its errors as unavailability.
+    async fn within<T>(
+        &self,
+        future: impl Future<Output = redis::RedisResult<T>>,
+    ) -> Result<T, RedisError> {
+        match tokio::time::timeout(self.options.timeout, future).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(err)) => Err(RedisError::Unavailable(err.to_string())),
+            Err(_) => Err(RedisError::Unavailable(format!(
+                "no answer within {:?}",
+                self.options.timeout
+            ))),
+        }
+    }
+}

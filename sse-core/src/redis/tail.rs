@@ -1,0 +1,313 @@
+//! The tail: one session per connection to Redis, each catching up with
+//! what it missed and then applying the events channel to the mirror, in
+//! order; between sessions, capped and jittered backoff.
+
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::Msg;
+use redis::aio::MultiplexedConnection;
+use tokio::time::Instant;
+
+use super::{Link, RedisError};
+use crate::broker::Mirrored;
+use crate::broker::ids::{self, IdFormat};
+
+/// How long the tail waits before reconnecting: from `MIN_BACKOFF`,
+/// doubling to `MAX_BACKOFF`, each wait a random point of its upper half so
+/// that instances cut off together do not come back in step.
+const MIN_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// Topics whose streams one pipelined round trip reads.
+const TOPICS_PER_ROUND_TRIP: usize = 512;
+
+/// Runs sessions until the mirror shuts down.
+pub(super) async fn run(link: Arc<Link>) {
+    let mut backoff = MIN_BACKOFF;
+    let mut ever_connected = false;
+    loop {
+        if link.broker.is_closed() {
+            return;
+        }
+        let mut connected = false;
+        let err = match session(&link, &mut connected, ever_connected).await {
+            Err(err) => err,
+            Ok(never) => match never {},
+        };
+        link.set_connection(None);
+        if link.broker.is_closed() {
+            return;
+        }
+        if connected {
+            ever_connected = true;
+            backoff = MIN_BACKOFF;
+            tracing::warn!("lost Redis ({err}); reconnecting");
+        } else {
+            tracing::warn!("cannot reach Redis ({err}); retrying");
+        }
+        tokio::time::sleep(jittered(backoff)).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+fn jittered(backoff: Duration) -> Duration {
+    let half = backoff / 2;
+    half + half.mul_f64(fastrand::f64())
+}
+
+/// One event read from Redis, before it is applied.
+#[derive(Debug)]
+struct Received {
+    topic: String,
+    id: u64,
+    body: Vec<u8>,
+    gap: bool,
+}
+
+/// Connects, catches up, then applies the channel until the connection
+/// is lost; `connected` tells whether it got that far.
+async fn session(
+    link: &Link,
+    connected: &mut bool,
+    ever_connected: bool,
+) -> Result<Infallible, RedisError> {
+    let mut pubsub = link.within(link.client.get_async_pubsub()).await?;
+    // A channel of this session's own, for the marker that closes the
+    // catch-up (see the module docs).
+    let marker = format!("{}:sync:{:016x}", link.options.prefix, fastrand::u64(..));
+    link.within(pubsub.subscribe(&link.keys.channel)).await?;
+    link.within(pubsub.subscribe(&marker)).await?;
+    let mut messages = pubsub.into_on_message();
+    let mut connection = link
+        .within(link.client.get_multiplexed_async_connection())
+        .await?;
+
+    let now_ms = redis_now_ms(link, &mut connection).await?;
+    let config = link.broker.config();
+    let ttl_ms = u64::try_from(config.history_ttl.as_millis()).unwrap_or(u64::MAX);
+    // Older events are not replayed, and their streams may be gone: what
+    // a client was owed before it is lost.
+    let horizon = ids::join(now_ms.saturating_sub(ttl_ms), 0)
+        .unwrap_or(0)
+        .saturating_sub(1);
+    if link.broker.newest() < horizon {
+        link.broker.raise_floor(horizon);
+    }
+    let since = link.broker.newest();
+    let mut batch = read_since(link, &mut connection, since).await?;
+
+    link.within(
+        redis::cmd("PUBLISH")
+            .arg(&marker)
+            .arg("caught up")
+            .query_async::<i64>(&mut connection),
+    )
+    .await?;
+    loop {
+        let message = tokio::time::timeout(link.options.timeout, next(&mut messages))
+            .await
+            .map_err(|_| RedisError::Unavailable("the catch-up marker did not come back".into()))?
+            .ok_or_else(lost)?;
+        if message.get_channel_name() == marker {
+            break;
+        }
+        batch.extend(parse(&message));
+    }
+    batch.sort_unstable_by_key(|event| event.id);
+    batch.dedup_by_key(|event| event.id);
+    let now = Instant::now();
+    for event in &batch {
+        apply(link, event, published_at(now, now_ms, event.id));
+    }
+    link.applied.notify_waiters();
+
+    link.set_connection(Some(connection));
+    *connected = true;
+    if ever_connected {
+        link.metrics.reconnects.inc();
+        tracing::info!(caught_up = batch.len(), "reconnected to Redis");
+    } else {
+        tracing::info!(loaded = batch.len(), "connected to Redis");
+    }
+
+    while let Some(message) = next(&mut messages).await {
+        if link.broker.is_closed() {
+            return Err(RedisError::Closed);
+        }
+        if let Some(event) = parse(&message) {
+            apply(link, &event, Instant::now());
+            link.applied.notify_waiters();
+        }
+    }
+    Err(lost())
+}
+
+fn lost() -> RedisError {
+    RedisError::Unavailable("the connection to Redis closed".into())
+}
+
+async fn next(messages: &mut redis::aio::PubSubStream) -> Option<Msg> {
+    std::future::poll_fn(|cx| futures_core::Stream::poll_next(Pin::new(&mut *messages), cx)).await
+}
+
+fn apply(link: &Link, event: &Received, published_at: Instant) {
+    link.broker.apply(
+        &event.topic,
+        Mirrored {
+            id: event.id,
+            body: &event.body,
+            published_at,
+            gap: event.gap,
+        },
+    );
+}
+
+/// When an event was published, from its id's milliseconds and Redis's
+/// clock now: replay's TTL counts from there, as in memory mode.
+fn published_at(now: Instant, now_ms: u64, id: u64) -> Instant {
+    let age = Duration::from_millis(now_ms.saturating_sub(ids::split(id).0));
+    now.checked_sub(age).unwrap_or(now)
+}
+
+async fn redis_now_ms(
+    link: &Link,
+    connection: &mut MultiplexedConnection,
+) -> Result<u64, RedisError> {
+    let (seconds, micros): (u64, u64) = link
+        .within(redis::cmd("TIME").query_async(connection))
+        .await?;
+    Ok(seconds.saturating_mul(1000).saturating_add(micros / 1000))
+}
+
+/// Every stored event after `since`, from the streams of the topics the
+/// index lists as active since then; at most the stream bound per topic,
+/// the oldest of a full read marked as a gap.
+async fn read_since(
+    link: &Link,
+    connection: &mut MultiplexedConnection,
+    since: u64,
+) -> Result<Vec<Received>, RedisError> {
+    let (since_ms, _) = ids::split(since);
+    let topics: Vec<String> = link
+        .within(
+            redis::cmd("ZRANGEBYSCORE")
+                .arg(&link.keys.index)
+                .arg(since_ms)
+                .arg("+inf")
+                .query_async(connection),
+        )
+        .await?;
+    let config = link.broker.config();
+    let bound = config.history.max(config.client_buffer).max(1);
+    let after = format!("({}", IdFormat::Redis.format(since));
+    let mut received = Vec::new();
+    for chunk in topics.chunks(TOPICS_PER_ROUND_TRIP) {
+        let mut pipe = redis::pipe();
+        for topic in chunk {
+            pipe.cmd("XREVRANGE")
+                .arg(link.keys.stream(topic))
+                .arg("+")
+                .arg(&after)
+                .arg("COUNT")
+                .arg(bound);
+        }
+        let replies: Vec<Vec<(String, Vec<Vec<u8>>)>> =
+            link.within(pipe.query_async(connection)).await?;
+        for (topic, entries) in chunk.iter().zip(replies) {
+            let full = entries.len() >= bound;
+            let oldest = entries.len().saturating_sub(1);
+            for (position, (id, fields)) in entries.into_iter().enumerate() {
+                let (Some(id), Some(body)) = (ids::parse_redis(&id), event_body(fields)) else {
+                    tracing::warn!(topic, id, "skipped a malformed entry in Redis");
+                    continue;
+                };
+                received.push(Received {
+                    topic: topic.clone(),
+                    id,
+                    body,
+                    gap: full && position == oldest,
+                });
+            }
+        }
+    }
+    Ok(received)
+}
+
+/// The `e` field of a stream entry: the encoded event.
+fn event_body(fields: Vec<Vec<u8>>) -> Option<Vec<u8>> {
+    let mut fields = fields.into_iter();
+    while let (Some(name), Some(value)) = (fields.next(), fields.next()) {
+        if name == b"e" {
+            return Some(value);
+        }
+    }
+    None
+}
+
+/// A message of the events channel: `<id> <topic length>\n<topic><event>`.
+fn parse(message: &Msg) -> Option<Received> {
+    let parsed = parse_payload(message.get_payload_bytes());
+    if parsed.is_none() {
+        tracing::warn!(
+            channel = message.get_channel_name(),
+            "skipped a malformed message on the events channel"
+        );
+    }
+    parsed
+}
+
+fn parse_payload(payload: &[u8]) -> Option<Received> {
+    let newline = memchr::memchr(b'\n', payload)?;
+    let head = std::str::from_utf8(&payload[..newline]).ok()?;
+    let (id, topic_len) = head.split_once(' ')?;
+    let id = ids::parse_redis(id)?;
+    let topic_len: usize = topic_len.parse().ok()?;
+    let rest = &payload[newline + 1..];
+    let topic = std::str::from_utf8(rest.get(..topic_len)?).ok()?;
+    Some(Received {
+        topic: topic.to_owned(),
+        id,
+        body: rest[topic_len..].to_vec(),
+        gap: false,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_carry_id_topic_and_event() {
+        let parsed = parse_payload(b"1764150000000-3 9\nnews feedevent: x\ndata: 1\n\n");
+        let parsed = parsed.expect("a valid payload");
+        assert_eq!(IdFormat::Redis.format(parsed.id), "1764150000000-3");
+        assert_eq!(parsed.topic, "news feed");
+        assert_eq!(parsed.body, b"event: x\ndata: 1\n\n");
+    }
+
+    #[test]
+    fn malformed_payloads_are_refused() {
+        for bad in [
+            &b""[..],
+            b"1-0",
+            b"1-0 4",
+            b"x-0 4\nnewsdata",
+            b"1-0 40\nnews",
+            b"1-0 -1\nnews",
+            b"1-0 2\n\xff\xfedata",
+        ] {
+            assert!(parse_payload(bad).is_none(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn backoff_waits_are_jittered_within_their_upper_half() {
+        for _ in 0..100 {
+            let wait = jittered(Duration::from_secs(2));
+            assert!((Duration::from_secs(1)..=Duration::from_secs(2)).contains(&wait));
+        }
+    }
+}
