@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use sse_core::broker::{Broker, BrokerConfig};
-use sse_core::contract::{Config, parse_duration};
+use sse_core::contract::{Config, Hub, parse_duration};
 
 pub mod servers;
 
@@ -126,7 +126,10 @@ pub struct Options {
     /// When set, publishing needs `Authorization: Bearer <token>`.
     #[arg(long, env = "SSE_PUBLISH_TOKEN")]
     pub publish_token: Option<String>,
-    /// Multi-instance mode: broker and history in Redis.
+    /// Multi-instance mode: every instance started with the same Redis
+    /// (`redis://host:port/db`) shares topics, ids and history, so a
+    /// client may publish to, subscribe to or resume on any of them. While
+    /// Redis is unreachable /notify answers 503 and streams stay open.
     #[arg(long = "redis", env = "SSE_REDIS_URL")]
     pub redis: Option<String>,
 }
@@ -153,13 +156,6 @@ impl Options {
         T: Into<std::ffi::OsString> + Clone,
     {
         let options = Self::try_parse_from(args)?;
-        if options.redis.is_some() {
-            return Err(clap::Error::raw(
-                clap::error::ErrorKind::ArgumentConflict,
-                "--redis: multi-instance mode is not available in this build yet; \
-                 run without it for the in-memory broker\n",
-            ));
-        }
         Ok(options.config())
     }
 
@@ -194,6 +190,33 @@ pub fn init_tracing() {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
+}
+
+/// How long a server on Redis waits for it at start before it serves
+/// anyway (publishing answers 503 until Redis is reachable).
+const REDIS_START_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The hub the configuration describes (see [`Hub::open`]). On Redis it
+/// waits a little for the first connection, so that the server starts
+/// with the history loaded; needs a Tokio runtime.
+///
+/// # Errors
+///
+/// A malformed Redis URL.
+pub async fn open_hub(config: Config) -> std::io::Result<Hub> {
+    let hub = Hub::open(config)
+        .map_err(|err| std::io::Error::new(std::io::ErrorKind::InvalidInput, err))?;
+    if let Some(redis) = hub.redis() {
+        let mut state = redis.connection_state();
+        match tokio::time::timeout(REDIS_START_WAIT, state.wait_for(|up| *up)).await {
+            Ok(Ok(_)) => tracing::info!("multi-instance mode: connected to Redis"),
+            _ => tracing::warn!(
+                "multi-instance mode: Redis is unreachable; serving anyway, and publishing \
+                 answers 503 until it is back"
+            ),
+        }
+    }
+    Ok(hub)
 }
 
 /// Prints the one line that says the server is ready, with the real port.
@@ -319,10 +342,25 @@ mod tests {
     fn bad_options_are_refused_with_the_reason() {
         let err = parse(&["--heartbeat", "soon"]).unwrap_err().to_string();
         assert!(err.contains("--heartbeat"), "{err}");
-        let err = parse(&["--redis", "redis://127.0.0.1"])
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("not available"), "{err}");
+        let config = parse(&["--redis", "redis://127.0.0.1:6379/"]).expect("a Redis URL");
+        assert_eq!(config.redis.as_deref(), Some("redis://127.0.0.1:6379/"));
+    }
+
+    #[test]
+    fn a_malformed_redis_url_stops_the_server_with_the_reason() {
+        let err = serve_with_args(
+            servers::axum::serve,
+            &[
+                "--addr".into(),
+                "127.0.0.1:0".into(),
+                "--redis".into(),
+                "nonsense".into(),
+            ],
+            Box::pin(std::future::pending()),
+            Box::new(|_| panic!("ready with a malformed Redis URL")),
+        )
+        .expect_err("refused");
+        assert!(err.contains("invalid Redis URL"), "{err}");
     }
 
     #[test]

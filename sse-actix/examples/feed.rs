@@ -62,6 +62,7 @@ async fn notifications(
         user_id(&request).ok_or_else(|| actix_web::error::ErrorUnauthorized("who are you?"))?;
     Ok(hub
         .subscribe([format!("user-{user}")], last.as_deref())
+        .await
         .into())
 }
 

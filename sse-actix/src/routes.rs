@@ -34,10 +34,13 @@ fn query(request: &HttpRequest) -> Option<&str> {
 /// `GET /events`: the topics and last event id from the query and the
 /// `Last-Event-ID` header; subscribe, replay, then stream.
 pub async fn events(hub: web::Data<Hub>, request: HttpRequest) -> SseResponse {
-    SseResponse(hub.events(EventsRequest {
-        query: query(&request),
-        last_event_id: request.headers().get("last-event-id").map(|v| v.as_bytes()),
-    }))
+    SseResponse(
+        hub.events(EventsRequest {
+            query: query(&request),
+            last_event_id: request.headers().get("last-event-id").map(|v| v.as_bytes()),
+        })
+        .await,
+    )
 }
 
 /// `POST /notify`: publish the JSON body (see

@@ -56,6 +56,7 @@ async fn notifications(
     let user = user_id(&headers).ok_or(StatusCode::UNAUTHORIZED)?;
     Ok(hub
         .subscribe([format!("user-{user}")], last.as_deref())
+        .await
         .into())
 }
 

@@ -35,10 +35,13 @@ pub async fn events(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> SseResponse {
-    SseResponse(hub.events(EventsRequest {
-        query: query.as_deref(),
-        last_event_id: headers.get("last-event-id").map(|v| v.as_bytes()),
-    }))
+    SseResponse(
+        hub.events(EventsRequest {
+            query: query.as_deref(),
+            last_event_id: headers.get("last-event-id").map(|v| v.as_bytes()),
+        })
+        .await,
+    )
 }
 
 /// `POST /notify`: publish the JSON body (see

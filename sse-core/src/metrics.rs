@@ -35,7 +35,7 @@ pub(crate) struct Metrics {
 pub(crate) struct RedisMetrics {
     /// 1 while the instance tails Redis and can publish, else 0.
     pub(crate) connected: Gauge,
-    /// Connections to Redis made again after one was lost or refused.
+    /// Connections to Redis made again after the last one was lost.
     pub(crate) reconnects: Counter,
 }
 
@@ -107,7 +107,7 @@ impl Metrics {
                 ),
                 (
                     "sse_redis_reconnects",
-                    "Connections to Redis made again after one was lost or refused",
+                    "Connections to Redis made again after the last one was lost",
                     &redis.reconnects,
                 ),
             ]

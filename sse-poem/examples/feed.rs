@@ -52,7 +52,7 @@ fn user_id(request: &Request) -> Option<u64> {
 }
 
 #[handler]
-fn notifications(
+async fn notifications(
     hub: Data<&Hub>,
     LastEventId(last): LastEventId,
     request: &Request,
@@ -61,6 +61,7 @@ fn notifications(
         user_id(request).ok_or_else(|| poem::Error::from_status(StatusCode::UNAUTHORIZED))?;
     Ok(hub
         .subscribe([format!("user-{user}")], last.as_deref())
+        .await
         .into())
 }
 

@@ -39,10 +39,13 @@ where
 /// `Last-Event-ID` header; subscribe, replay, then stream.
 pub fn events(hub: Hub) -> impl Endpoint<Output = SseResponse> {
     with(hub, |hub, request| async move {
-        SseResponse(hub.events(EventsRequest {
-            query: request.uri().query(),
-            last_event_id: request.headers().get("last-event-id").map(|v| v.as_bytes()),
-        }))
+        SseResponse(
+            hub.events(EventsRequest {
+                query: request.uri().query(),
+                last_event_id: request.headers().get("last-event-id").map(|v| v.as_bytes()),
+            })
+            .await,
+        )
     })
 }
 

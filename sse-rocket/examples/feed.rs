@@ -67,8 +67,9 @@ impl<'r> FromRequest<'r> for User {
 }
 
 #[get("/notifications")]
-fn notifications(hub: &State<Hub>, user: User, last: LastEventId) -> SseResponse {
+async fn notifications(hub: &State<Hub>, user: User, last: LastEventId) -> SseResponse {
     hub.subscribe([format!("user-{}", user.0)], last.0.as_deref())
+        .await
         .into()
 }
 

@@ -53,11 +53,14 @@ impl<'r> FromRequest<'r> for Parts {
 /// `GET /events`: the topics and last event id from the query and the
 /// `Last-Event-ID` header; subscribe, replay, then stream.
 #[get("/events")]
-pub fn events(hub: &State<Hub>, parts: Parts) -> SseResponse {
-    SseResponse(hub.events(EventsRequest {
-        query: parts.query.as_deref(),
-        last_event_id: parts.last_event_id.as_deref().map(str::as_bytes),
-    }))
+pub async fn events(hub: &State<Hub>, parts: Parts) -> SseResponse {
+    SseResponse(
+        hub.events(EventsRequest {
+            query: parts.query.as_deref(),
+            last_event_id: parts.last_event_id.as_deref().map(str::as_bytes),
+        })
+        .await,
+    )
 }
 
 /// `POST /notify`: publish the JSON body (see
@@ -84,7 +87,7 @@ pub async fn notify(hub: &State<Hub>, parts: Parts, body: Data<'_>) -> SseRespon
         Ok(Err(err)) => return SseResponse(hub.unreadable_body(&err)),
         Err(_) => return SseResponse(hub.request_timed_out()),
     };
-    SseResponse(hub.notify(head, &body))
+    SseResponse(hub.notify(head, &body).await)
 }
 
 /// `GET /metrics`: the Prometheus text.

@@ -31,16 +31,19 @@ fn app(
         .and(warp::path::end())
         .and(warp::header::optional::<u64>("x-user-id"))
         .and(last_event_id())
-        .map(
-            move |user: Option<u64>, LastEventId(last): LastEventId| -> Box<dyn warp::Reply> {
-                match user {
+        .then(move |user: Option<u64>, LastEventId(last): LastEventId| {
+            let hub = subscriber.clone();
+            async move {
+                let reply: Box<dyn warp::Reply> = match user {
                     Some(user) => Box::new(SseResponse(
-                        subscriber.subscribe([format!("user-{user}")], last.as_deref()),
+                        hub.subscribe([format!("user-{user}")], last.as_deref())
+                            .await,
                     )),
                     None => Box::new(StatusCode::UNAUTHORIZED),
-                }
-            },
-        );
+                };
+                reply
+            }
+        });
     let contract = warp::path("sse")
         .and(sse_warp::routes(hub))
         .map(|reply| Box::new(reply) as Box<dyn warp::Reply>);

@@ -43,12 +43,17 @@ pub fn events(hub: Hub) -> impl Filter<Extract = (SseResponse,), Error = Rejecti
         .and(with_hub(hub))
         .and(raw_query())
         .and(warp::header::headers_cloned())
-        .map(|hub: Hub, query: Option<String>, headers: HeaderMap| {
-            SseResponse(hub.events(EventsRequest {
-                query: query.as_deref(),
-                last_event_id: headers.get("last-event-id").map(|v| v.as_bytes()),
-            }))
-        })
+        .then(
+            |hub: Hub, query: Option<String>, headers: HeaderMap| async move {
+                SseResponse(
+                    hub.events(EventsRequest {
+                        query: query.as_deref(),
+                        last_event_id: headers.get("last-event-id").map(|v| v.as_bytes()),
+                    })
+                    .await,
+                )
+            },
+        )
 }
 
 /// `POST /notify`: publish the JSON body (see

@@ -4,7 +4,7 @@ use actix_web::dev::Extensions;
 use actix_web::http::KeepAlive;
 use actix_web::{App, HttpServer};
 use sse_core::connections::ConnectionLimit;
-use sse_core::contract::{Config, Hub};
+use sse_core::contract::Config;
 
 use crate::{Ready, SHUTDOWN_GRACE, Shutdown, Stop};
 
@@ -17,7 +17,7 @@ use crate::{Ready, SHUTDOWN_GRACE, Shutdown, Stop};
 /// taken in `on_connect` (see `take_place`).
 pub fn serve(config: Config, stop: Stop, ready: Ready) -> std::io::Result<()> {
     actix_web::rt::System::new().block_on(async {
-        let hub = Hub::new(config);
+        let hub = crate::open_hub(config).await?;
         let app_hub = hub.clone();
         let connections = hub.connections().clone();
         let timeout = hub.request_timeout();

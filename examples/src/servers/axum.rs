@@ -1,7 +1,7 @@
 //! The contract served by axum: `cargo run -p sse-examples --bin axum`.
 
 use hyper_util::service::TowerToHyperService;
-use sse_core::contract::{Config, Hub};
+use sse_core::contract::Config;
 
 use crate::{Ready, Shutdown, Stop};
 
@@ -11,7 +11,7 @@ use crate::{Ready, Shutdown, Stop};
 /// [`hyper_serve`](super::hyper_serve)).
 pub fn serve(config: Config, stop: Stop, ready: Ready) -> std::io::Result<()> {
     super::tokio_runtime()?.block_on(async {
-        let hub = Hub::new(config);
+        let hub = crate::open_hub(config).await?;
         let listener = tokio::net::TcpListener::bind(&hub.config().addr).await?;
         ready(listener.local_addr()?);
         let shutdown = Shutdown::on(stop, hub.broker().clone());

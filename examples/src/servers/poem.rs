@@ -7,7 +7,7 @@ use bytes_body::BoxBody;
 use poem::http::uri::Scheme;
 use poem::web::{LocalAddr, RemoteAddr};
 use poem::{Endpoint, EndpointExt};
-use sse_core::contract::{Config, Hub};
+use sse_core::contract::Config;
 
 use crate::{Ready, Shutdown, Stop};
 
@@ -24,7 +24,7 @@ mod bytes_body {
 /// poem's own conversions, as in `poem::Server`.
 pub fn serve(config: Config, stop: Stop, ready: Ready) -> std::io::Result<()> {
     super::tokio_runtime()?.block_on(async {
-        let hub = Hub::new(config);
+        let hub = crate::open_hub(config).await?;
         let listener = tokio::net::TcpListener::bind(&hub.config().addr).await?;
         let local = listener.local_addr()?;
         ready(local);

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Mutex;
 
 use rocket::fairing::AdHoc;
-use sse_core::contract::{Config, Hub};
+use sse_core::contract::Config;
 
 use crate::{Ready, Shutdown, Stop};
 
@@ -15,7 +15,7 @@ pub fn serve(config: Config, stop: Stop, ready: Ready) -> std::io::Result<()> {
         .parse()
         .map_err(|err| std::io::Error::new(std::io::ErrorKind::InvalidInput, err))?;
     rocket::execute(async move {
-        let hub = Hub::new(config);
+        let hub = crate::open_hub(config).await?;
         let rocket_config = rocket::Config {
             address: addr.ip(),
             port: addr.port(),

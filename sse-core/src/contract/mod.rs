@@ -223,6 +223,12 @@ impl Hub {
         hub
     }
 
+    /// The Redis broker, in multi-instance mode.
+    #[cfg(feature = "redis")]
+    pub fn redis(&self) -> Option<&crate::redis::RedisBroker> {
+        self.redis.as_ref()
+    }
+
     /// Publishes `event` to `topic` from application code, in memory or
     /// through Redis, whichever the hub runs on.
     ///

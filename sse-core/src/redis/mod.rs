@@ -159,6 +159,8 @@ struct Link {
     connection: Mutex<Option<MultiplexedConnection>>,
     /// Signalled after each batch the tail applied.
     applied: tokio::sync::Notify,
+    /// Whether `connection` is set, for whoever waits on it.
+    connected: tokio::sync::watch::Sender<bool>,
 }
 
 #[derive(Debug)]
@@ -229,6 +231,7 @@ impl RedisBroker {
             metrics,
             connection: Mutex::new(None),
             applied: tokio::sync::Notify::new(),
+            connected: tokio::sync::watch::Sender::new(false),
         });
         let task = runtime.spawn(tail::run(link.clone()));
         Ok(Self {
@@ -247,7 +250,25 @@ impl RedisBroker {
     /// Whether the tail is connected, caught up, and publishes can go
     /// through.
     pub fn is_connected(&self) -> bool {
-        self.link.connection().is_some()
+        *self.link.connected.borrow()
+    }
+
+    /// The connection state as it changes: `true` once the tail is
+    /// connected and caught up, `false` while Redis is unreachable. A
+    /// server may wait for it before it announces it is ready:
+    ///
+    /// ```no_run
+    /// # async fn run(redis: sse_core::redis::RedisBroker) {
+    /// let mut state = redis.connection_state();
+    /// let _ = tokio::time::timeout(
+    ///     std::time::Duration::from_secs(5),
+    ///     state.wait_for(|connected| *connected),
+    /// )
+    /// .await;
+    /// # }
+    /// ```
+    pub fn connection_state(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.link.connected.subscribe()
     }
 
     /// Publishes `event` to `topic` for every instance, under the next id
@@ -283,7 +304,8 @@ impl RedisBroker {
             .arg(event.encode_as(None).as_ref())
             .arg(bound)
             .arg(ttl)
-            .arg(&link.keys.channel);
+            .arg(&link.keys.channel)
+            .arg(link.broker.format_id(link.broker.newest()));
         let id: String = link
             .within(invocation.invoke_async(&mut connection))
             .await?;
@@ -324,11 +346,14 @@ impl Link {
     }
 
     fn set_connection(&self, connection: Option<MultiplexedConnection>) {
-        self.metrics.connected.set(i64::from(connection.is_some()));
+        let connected = connection.is_some();
+        self.metrics.connected.set(i64::from(connected));
         *self
             .connection
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = connection;
+        self.connected
+            .send_if_modified(|state| std::mem::replace(state, connected) != connected);
     }
 
     /// `future` within the command timeout, its errors as unavailability.

@@ -27,13 +27,14 @@ const TOPICS_PER_ROUND_TRIP: usize = 512;
 /// Runs sessions until the mirror shuts down.
 pub(super) async fn run(link: Arc<Link>) {
     let mut backoff = MIN_BACKOFF;
-    let mut ever_connected = false;
+    // Redis's time (ms) when the mirror was last known to be current.
+    let mut current_until: Option<u64> = None;
     loop {
         if link.broker.is_closed() {
             return;
         }
-        let mut connected = false;
-        let err = match session(&link, &mut connected, ever_connected).await {
+        let mut current_since = None;
+        let err = match session(&link, &mut current_since, current_until).await {
             Err(err) => err,
             Ok(never) => match never {},
         };
@@ -41,8 +42,9 @@ pub(super) async fn run(link: Arc<Link>) {
         if link.broker.is_closed() {
             return;
         }
-        if connected {
-            ever_connected = true;
+        if let Some((redis_ms, at)) = current_since {
+            let current_for = u64::try_from(at.elapsed().as_millis()).unwrap_or(u64::MAX);
+            current_until = Some(redis_ms.saturating_add(current_for));
             backoff = MIN_BACKOFF;
             tracing::warn!("lost Redis ({err}); reconnecting");
         } else {
@@ -68,11 +70,13 @@ struct Received {
 }
 
 /// Connects, catches up, then applies the channel until the connection
-/// is lost; `connected` tells whether it got that far.
+/// is lost; `current_since` tells whether it got that far (Redis's time
+/// then, and ours). `current_until` is when the mirror was last current,
+/// if ever.
 async fn session(
     link: &Link,
-    connected: &mut bool,
-    ever_connected: bool,
+    current_since: &mut Option<(u64, Instant)>,
+    current_until: Option<u64>,
 ) -> Result<Infallible, RedisError> {
     let mut pubsub = link.within(link.client.get_async_pubsub()).await?;
     // A channel of this session's own, for the marker that closes the
@@ -88,12 +92,12 @@ async fn session(
     let now_ms = redis_now_ms(link, &mut connection).await?;
     let config = link.broker.config();
     let ttl_ms = u64::try_from(config.history_ttl.as_millis()).unwrap_or(u64::MAX);
-    // Older events are not replayed, and their streams may be gone: what
-    // a client was owed before it is lost.
-    let horizon = ids::join(now_ms.saturating_sub(ttl_ms), 0)
-        .unwrap_or(0)
-        .saturating_sub(1);
-    if link.broker.newest() < horizon {
+    // Events older than the TTL may be gone from Redis: if the mirror was
+    // not current since before then, what clients were owed from before
+    // then is lost.
+    let horizon_ms = now_ms.saturating_sub(ttl_ms);
+    if current_until.is_none_or(|until| until < horizon_ms) {
+        let horizon = ids::join(horizon_ms, 0).unwrap_or(0).saturating_sub(1);
         link.broker.raise_floor(horizon);
     }
     let since = link.broker.newest();
@@ -124,14 +128,14 @@ async fn session(
     }
     link.applied.notify_waiters();
 
-    link.set_connection(Some(connection));
-    *connected = true;
-    if ever_connected {
+    if current_until.is_some() {
         link.metrics.reconnects.inc();
         tracing::info!(caught_up = batch.len(), "reconnected to Redis");
     } else {
         tracing::info!(loaded = batch.len(), "connected to Redis");
     }
+    link.set_connection(Some(connection));
+    *current_since = Some((now_ms, now));
 
     while let Some(message) = next(&mut messages).await {
         if link.broker.is_closed() {

@@ -1,0 +1,440 @@
+//! Multi-instance mode against a real `redis-server` that each test starts
+//! on a free port (see `conformance/src/redis_server.rs`): delivery and
+//! order across instances, replay from any instance, history across a
+//! restart, the reset rules, and the faults (Redis stopped, one instance
+//! cut off while the others publish).
+
+#[path = "../../conformance/src/redis_server.rs"]
+#[allow(dead_code, unreachable_pub)]
+mod redis_server;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use sse_core::Event;
+use sse_core::broker::{BrokerConfig, ClientStream};
+use sse_core::contract::{Body, Config, Hub};
+use sse_core::redis::{RedisBroker, RedisError, RedisOptions};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+use redis_server::RedisServer;
+
+/// Bounds every wait; far above what any step takes.
+const WAIT: Duration = Duration::from_secs(15);
+
+fn config() -> BrokerConfig {
+    BrokerConfig {
+        history: 100,
+        ..BrokerConfig::default()
+    }
+}
+
+fn options(test: &str) -> RedisOptions {
+    let mut options = RedisOptions::default();
+    // Tests may share one Redis (SSE_TEST_REDIS_URL): each has its keys.
+    options.prefix = format!("{{sse-test-{test}-{}}}", std::process::id());
+    options.timeout = Duration::from_secs(1);
+    options
+}
+
+async fn instance(url: &str, test: &str, config: BrokerConfig) -> RedisBroker {
+    let redis = RedisBroker::with_options(url, config, options(test)).expect("a valid URL");
+    connected(&redis, true).await;
+    redis
+}
+
+/// Waits until the instance's tail is (or is no longer) connected.
+async fn connected(redis: &RedisBroker, state: bool) {
+    let mut changes = redis.connection_state();
+    tokio::time::timeout(WAIT, changes.wait_for(|now| *now == state))
+        .await
+        .unwrap_or_else(|_| panic!("the tail did not become connected={state}"))
+        .expect("the tail is running");
+}
+
+/// The ids of the next `count` events of `stream`.
+async fn ids(stream: &mut ClientStream, count: usize) -> Vec<String> {
+    let mut ids = Vec::new();
+    while ids.len() < count {
+        let chunk = tokio::time::timeout(WAIT, stream.next())
+            .await
+            .unwrap_or_else(|_| panic!("only {} of {count} events arrived: {ids:?}", ids.len()))
+            .expect("the stream is open");
+        ids.extend(ids_in(&chunk));
+    }
+    assert_eq!(ids.len(), count, "more events than expected: {ids:?}");
+    ids
+}
+
+fn ids_in(chunk: &Bytes) -> Vec<String> {
+    String::from_utf8_lossy(chunk)
+        .lines()
+        .filter_map(|line| line.strip_prefix("id: "))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `ms-seq` as a pair, to compare ids as Redis orders them.
+fn order(id: &str) -> (u64, u64) {
+    let (ms, seq) = id.split_once('-').expect("a Redis id");
+    (
+        ms.parse().expect("milliseconds"),
+        seq.parse().expect("sequence"),
+    )
+}
+
+async fn publish(redis: &RedisBroker, topic: &str, data: &str) -> String {
+    let published = redis
+        .publish(topic, &Event::new(data))
+        .await
+        .expect("Redis is up");
+    redis.broker().format_id(published.id)
+}
+
+fn assert_increasing(ids: &[String]) {
+    assert!(
+        ids.windows(2).all(|pair| order(&pair[0]) < order(&pair[1])),
+        "ids not strictly increasing: {ids:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_deliver_every_event_in_one_order() {
+    let Some(server) = RedisServer::start("two_instances_deliver_every_event_in_one_order") else {
+        return;
+    };
+    let url = server.url_for_test();
+    let test = "order";
+    let a = instance(&url, test, config()).await;
+    let b = instance(&url, test, config()).await;
+    let mut on_a = a.broker().subscribe(["x", "y"], None).expect("subscribed");
+    let mut on_b = b.broker().subscribe(["x", "y"], None).expect("subscribed");
+    const EACH: usize = 50;
+    // Two instances publish to different topics at the same moment.
+    let (from_a, from_b) = tokio::join!(
+        async {
+            let mut ids = Vec::new();
+            for i in 0..EACH {
+                ids.push(publish(&a, "x", &format!("a{i}")).await);
+            }
+            ids
+        },
+        async {
+            let mut ids = Vec::new();
+            for i in 0..EACH {
+                ids.push(publish(&b, "y", &format!("b{i}")).await);
+            }
+            ids
+        },
+    );
+    let seen_on_a = ids(&mut on_a, 2 * EACH).await;
+    let seen_on_b = ids(&mut on_b, 2 * EACH).await;
+    assert_eq!(seen_on_a, seen_on_b, "one order on both instances");
+    assert_increasing(&seen_on_a);
+    let mut published: Vec<String> = from_a.into_iter().chain(from_b).collect();
+    published.sort_by_key(|id| order(id));
+    assert_eq!(
+        seen_on_a, published,
+        "every event, with the id its publish got"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_resumes_on_the_other_instance_with_exactly_what_it_missed() {
+    let Some(server) = RedisServer::start("resume_elsewhere") else {
+        return;
+    };
+    let url = server.url_for_test();
+    let a = instance(&url, "resume", config()).await;
+    let b = instance(&url, "resume", config()).await;
+    let mut on_a = a.broker().subscribe(["news"], None).expect("subscribed");
+    let mut published = Vec::new();
+    for i in 0..2 {
+        published.push(publish(&a, "news", &i.to_string()).await);
+    }
+    let seen = ids(&mut on_a, 2).await;
+    assert_eq!(seen, published);
+    drop(on_a);
+    for i in 2..5 {
+        published.push(publish(&a, "news", &i.to_string()).await);
+    }
+    // Through the hub, at once: B may be a moment behind A, and waits.
+    let hub = Hub::with_redis(Config::default(), b.clone());
+    let response = hub.subscribe(["news"], Some(&seen[1])).await;
+    assert_eq!(response.status, 200);
+    let Body::Stream(mut stream) = response.body else {
+        panic!("not a stream")
+    };
+    let mut replayed = Vec::new();
+    while replayed.len() < 3 {
+        let chunk = tokio::time::timeout(WAIT, stream.next())
+            .await
+            .expect("the replay arrives")
+            .expect("the stream is open")
+            .expect("no error");
+        let text = String::from_utf8_lossy(&chunk).into_owned();
+        assert!(!text.contains("event: reset"), "no reset: {text}");
+        replayed.extend(ids_in(&chunk));
+    }
+    assert_eq!(replayed, published[2..], "exactly what it missed");
+    let live = publish(&a, "news", "live").await;
+    let chunk = tokio::time::timeout(WAIT, stream.next())
+        .await
+        .expect("the live event arrives")
+        .expect("open")
+        .expect("no error");
+    assert_eq!(ids_in(&chunk), [live]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_survives_the_restart_of_an_instance() {
+    let Some(server) = RedisServer::start("history_survives_the_restart_of_an_instance") else {
+        return;
+    };
+    let url = server.url_for_test();
+    let a = instance(&url, "restart", config()).await;
+    let mut published = Vec::new();
+    for i in 0..3 {
+        published.push(publish(&a, "news", &i.to_string()).await);
+    }
+    drop(a);
+    let restarted = instance(&url, "restart", config()).await;
+    let mut resumed = restarted
+        .broker()
+        .subscribe(["news"], Some(&published[0]))
+        .expect("subscribed");
+    assert!(
+        !resumed.is_reset(),
+        "the restarted instance loaded the history"
+    );
+    assert_eq!(ids(&mut resumed, 2).await, published[1..]);
+    let mut everything = restarted
+        .broker()
+        .subscribe(["news"], Some("garbage"))
+        .expect("subscribed");
+    assert!(everything.is_reset());
+    assert_eq!(ids(&mut everything, 3).await, published);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unhonourable_ids_reset_in_multi_instance_mode() {
+    let Some(server) = RedisServer::start("unhonourable_ids_reset_in_multi_instance_mode") else {
+        return;
+    };
+    let url = server.url_for_test();
+    let small = BrokerConfig {
+        history: 3,
+        client_buffer: 3,
+        ..BrokerConfig::default()
+    };
+    let a = instance(&url, "reset", small.clone()).await;
+    let b = instance(&url, "reset", small.clone()).await;
+    let mut published = Vec::new();
+    for i in 0..6 {
+        published.push(publish(&a, "news", &i.to_string()).await);
+    }
+    assert!(b.caught_up(&published[5], WAIT).await);
+    let retained = &published[3..];
+    let resume = |id: &str| {
+        b.broker()
+            .subscribe(["news"], Some(id))
+            .expect("subscribed")
+    };
+    for given in [
+        "garbage",
+        "17",
+        "99999999999999-0",
+        published[0].as_str(),
+        published[1].as_str(),
+    ] {
+        let mut stream = resume(given);
+        assert!(stream.is_reset(), "{given} resets");
+        assert_eq!(ids(&mut stream, 3).await, retained, "after {given}");
+    }
+    let mut honoured = resume(&published[2]);
+    assert!(!honoured.is_reset());
+    assert_eq!(ids(&mut honoured, 3).await, retained);
+    let mut newest = resume(&published[5]);
+    assert!(!newest.is_reset());
+    let live = publish(&a, "news", "live").await;
+    assert_eq!(ids(&mut newest, 1).await, [live]);
+    // A restarted instance applies the same rules to what it loads.
+    let c = instance(&url, "reset", small).await;
+    let mut trimmed = c
+        .broker()
+        .subscribe(["news"], Some(&published[1]))
+        .expect("subscribed");
+    assert!(trimmed.is_reset());
+    assert_eq!(ids(&mut trimmed, 3).await.len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_down_refuses_publishes_keeps_streams_and_recovers() {
+    let Some(mut server) = RedisServer::start("redis_down") else {
+        return;
+    };
+    let a = instance(&server.url(), "down", config()).await;
+    let mut stream = a.broker().subscribe(["news"], None).expect("subscribed");
+    let first = publish(&a, "news", "before").await;
+    assert_eq!(ids(&mut stream, 1).await, std::slice::from_ref(&first));
+
+    server.stop();
+    connected(&a, false).await;
+    let refused = a.publish("news", &Event::new("while down")).await;
+    assert!(
+        matches!(refused, Err(RedisError::Unavailable(_))),
+        "{refused:?}"
+    );
+    let metrics = a.broker().render_metrics();
+    assert!(metrics.contains("sse_redis_connected 0"), "{metrics}");
+    assert!(
+        tokio::time::timeout(Duration::from_millis(200), stream.next())
+            .await
+            .is_err(),
+        "the stream stays open and quiet while Redis is down"
+    );
+
+    server.restart();
+    connected(&a, true).await;
+    let metrics = a.broker().render_metrics();
+    assert!(metrics.contains("sse_redis_connected 1"), "{metrics}");
+    assert!(
+        !metrics.contains("sse_redis_reconnects_total 0"),
+        "counted the reconnect: {metrics}"
+    );
+    let after = publish(&a, "news", "after").await;
+    assert_eq!(ids(&mut stream, 1).await, std::slice::from_ref(&after));
+    assert!(
+        order(&after) > order(&first),
+        "ids keep increasing when Redis lost its data"
+    );
+}
+
+/// A TCP proxy to Redis that a test can cut, to take one instance off
+/// Redis while the others keep publishing.
+struct Cuttable {
+    port: u16,
+    open: Arc<watch::Sender<bool>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Cuttable {
+    async fn to(target: std::net::SocketAddr) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("bound").port();
+        let open = Arc::new(watch::Sender::new(true));
+        let state = open.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                if !*state.borrow() {
+                    continue; // dropped: refused while cut
+                }
+                let mut cut = state.subscribe();
+                tokio::spawn(async move {
+                    let Ok(mut server) = TcpStream::connect(target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        _ = cut.wait_for(|open| !*open) => {}
+                    }
+                });
+            }
+        });
+        Self { port, open, task }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    fn set_open(&self, open: bool) {
+        self.open.send_replace(open);
+    }
+}
+
+impl Drop for Cuttable {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_cut_off_catches_up_with_what_others_published() {
+    let Some(server) = RedisServer::start("cut_off") else {
+        return;
+    };
+    let proxy = Cuttable::to(server.addr()).await;
+    let a = instance(&proxy.url(), "cut", config()).await;
+    let b = instance(&server.url(), "cut", config()).await;
+    let mut on_a = a.broker().subscribe(["t", "u"], None).expect("subscribed");
+
+    proxy.set_open(false);
+    connected(&a, false).await;
+    let mut meanwhile = Vec::new();
+    for (i, topic) in ["t", "u", "t", "t", "u"].into_iter().enumerate() {
+        meanwhile.push(publish(&b, topic, &i.to_string()).await);
+    }
+    proxy.set_open(true);
+    connected(&a, true).await;
+    assert_eq!(
+        ids(&mut on_a, meanwhile.len()).await,
+        meanwhile,
+        "what B published while A was cut off, in order"
+    );
+    let live = publish(&b, "u", "live").await;
+    assert_eq!(ids(&mut on_a, 1).await, [live]);
+    assert!(
+        a.broker()
+            .render_metrics()
+            .contains("sse_redis_reconnects_total 1"),
+        "{}",
+        a.broker().render_metrics()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gap_longer_than_the_stream_ends_owed_clients_who_then_reset() {
+    let Some(server) = RedisServer::start("gap") else {
+        return;
+    };
+    let small = BrokerConfig {
+        history: 4,
+        client_buffer: 4,
+        ..BrokerConfig::default()
+    };
+    let proxy = Cuttable::to(server.addr()).await;
+    let a = instance(&proxy.url(), "gap", small.clone()).await;
+    let b = instance(&server.url(), "gap", small).await;
+    let first = publish(&b, "t", "0").await;
+    assert!(a.caught_up(&first, WAIT).await);
+    let mut owed = a
+        .broker()
+        .subscribe(["t"], Some(&first))
+        .expect("subscribed");
+
+    proxy.set_open(false);
+    connected(&a, false).await;
+    let mut meanwhile = Vec::new();
+    for i in 0..20 {
+        meanwhile.push(publish(&b, "t", &i.to_string()).await);
+    }
+    proxy.set_open(true);
+    connected(&a, true).await;
+    let ended = tokio::time::timeout(WAIT, async {
+        while let Some(chunk) = owed.next().await {
+            assert!(ids_in(&chunk).is_empty(), "nothing after a gap: {chunk:?}");
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the owed client's stream ends");
+    let mut resumed = a
+        .broker()
+        .subscribe(["t"], Some(&first))
+        .expect("subscribed");
+    assert!(resumed.is_reset(), "events it was owed are gone");
+    assert_eq!(ids(&mut resumed, 4).await, meanwhile[16..]);
+}
