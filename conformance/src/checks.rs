@@ -561,11 +561,11 @@ fn series(text: &str, name: &str) -> Option<f64> {
     })
 }
 
-fn ensure(condition: bool, message: impl FnOnce() -> String) -> Result<(), Error> {
+pub(crate) fn ensure(condition: bool, message: impl FnOnce() -> String) -> Result<(), Error> {
     if condition { Ok(()) } else { Err(message()) }
 }
 
-async fn subscribe(
+pub(crate) async fn subscribe(
     base: &str,
     query: &str,
     headers: &[(&str, &str)],
@@ -587,7 +587,7 @@ async fn subscribe(
 }
 
 /// Publishes and returns the id the server gave.
-async fn publish(base: &str, query: &str, json: &str) -> Result<String, Error> {
+pub(crate) async fn publish(base: &str, query: &str, json: &str) -> Result<String, Error> {
     let (status, body) = notify(&http_client(), base, query, json).await?;
     ensure(status == 200, || {
         format!("publish {query}: {status} {body}")
@@ -600,7 +600,7 @@ async fn publish(base: &str, query: &str, json: &str) -> Result<String, Error> {
 }
 
 /// The value of a metric series in `/metrics`.
-async fn metric(base: &str, series: &str) -> Result<f64, Error> {
+pub(crate) async fn metric(base: &str, series: &str) -> Result<f64, Error> {
     let text = http_client()
         .get(format!("{base}/metrics"))
         .send()
@@ -1182,6 +1182,12 @@ pub async fn run_all(target: &Target) -> Vec<(&'static str, Result<(), Error>)> 
     } else {
         run_checks(target, CHECKS.iter()).await
     }
+}
+
+/// Runs the multi-instance checks against `target`: two instances of it
+/// on one private Redis (see [`crate::multi`]).
+pub async fn run_multi_instance(target: &Target) -> Vec<(&'static str, Result<(), Error>)> {
+    run_checks(target, crate::multi::MULTI_INSTANCE_CHECKS.iter()).await
 }
 
 /// Runs the checks called `names` against `target`, in [`CHECKS`] order.

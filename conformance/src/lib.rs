@@ -8,13 +8,16 @@
 //! compares each framework's own SSE type with the adapter's; [`adapter`] holds the checks each adapter crate runs
 //! against itself in-process; [`checks`] holds the black-box checks of the
 //! contract, run against each example server in-process (`cargo test`) or
-//! as a release binary (`cargo xtask conformance`), and [`report`] lays
-//! their outcomes side by side.
+//! as a release binary (`cargo xtask conformance`), [`multi`] the checks of
+//! two instances on one Redis ([`redis_server`] starts a private one), and
+//! [`report`] lays their outcomes side by side.
 
 pub mod adapter;
 pub mod checks;
 pub mod client;
 pub mod examples;
 pub mod hostile;
+pub mod multi;
 pub mod raw;
+pub mod redis_server;
 pub mod report;

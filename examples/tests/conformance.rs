@@ -8,7 +8,8 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use sse_conformance::checks::{CHECKS, Launch, Target, run_all, run_named};
+use sse_conformance::checks::{CHECKS, Launch, Target, run_all, run_multi_instance, run_named};
+use sse_conformance::multi::{MULTI_INSTANCE_CHECKS, redis_available};
 use sse_conformance::report::{Column, markdown, unexpected};
 use sse_examples::{Serve, servers};
 
@@ -54,6 +55,26 @@ async fn every_framework_passes_every_check_in_process() {
     for (framework, serve, _) in FRAMEWORKS {
         let outcomes = run_all(&in_process(framework, serve)).await;
         assert_eq!(outcomes.len(), CHECKS.len(), "{framework}: every check ran");
+        columns.push((framework.into(), outcomes));
+    }
+    assert_all_pass(&columns);
+}
+
+/// Two instances of each framework on one Redis (skipped, with a notice,
+/// where redis-server is not installed and `SSE_REQUIRE_REDIS` is unset).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_framework_passes_the_multi_instance_checks() {
+    if !redis_available("every_framework_passes_the_multi_instance_checks") {
+        return;
+    }
+    let mut columns: Vec<Column> = Vec::new();
+    for (framework, serve, _) in FRAMEWORKS {
+        let outcomes = run_multi_instance(&in_process(framework, serve)).await;
+        assert_eq!(
+            outcomes.len(),
+            MULTI_INSTANCE_CHECKS.len(),
+            "{framework}: every check ran"
+        );
         columns.push((framework.into(), outcomes));
     }
     assert_all_pass(&columns);

@@ -54,6 +54,15 @@ enum Task {
         #[arg(last = true)]
         args: Vec<String>,
     },
+    /// Install what the tests need when it is missing (Debian's
+    /// redis-server and nginx-light, with apt-get), then run the whole
+    /// test suite (`cargo test --workspace`) with the Redis tests required
+    /// rather than skipped.
+    Test {
+        /// Extra arguments for `cargo test`, e.g. a filter.
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
     /// Soak release builds of the example servers: waves of clients
     /// connect, read a few events and leave, for a while, beside steady
     /// subscribers; then check that clients, descriptors and the steady
@@ -108,6 +117,7 @@ fn main() -> ExitCode {
                 })
         }
         Task::Soak(options) => soak(&options),
+        Task::Test { args } => test(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -153,6 +163,11 @@ const FRAMEWORKS: [&str; 5] = ["axum", "actix", "warp", "rocket", "poem"];
 
 fn conformance(via_nginx: bool) -> Result<(), String> {
     let root = workspace_root();
+    ensure_packages(if via_nginx {
+        TEST_PACKAGES
+    } else {
+        &TEST_PACKAGES[..1]
+    })?;
     let nginx_config = via_nginx.then(|| root.join("examples/deploy/nginx.conf"));
     run(Command::new("cargo").current_dir(&root).args([
         "build",
@@ -173,10 +188,11 @@ fn conformance(via_nginx: bool) -> Result<(), String> {
                 nginx_config: nginx_config.clone(),
             };
             eprintln!("checking {framework}…");
-            columns.push((
-                framework.to_owned(),
-                sse_conformance::checks::run_all(&target).await,
-            ));
+            let mut outcomes = sse_conformance::checks::run_all(&target).await;
+            if !via_nginx {
+                outcomes.extend(sse_conformance::checks::run_multi_instance(&target).await);
+            }
+            columns.push((framework.to_owned(), outcomes));
         }
         columns
     });
@@ -217,6 +233,59 @@ fn conformance(via_nginx: bool) -> Result<(), String> {
     } else {
         Err(format!("unexpected outcomes:\n{}", unexpected.join("\n")))
     }
+}
+
+/// Debian packages the tests use, by the program each provides.
+const TEST_PACKAGES: &[(&str, &str)] =
+    &[("redis-server", "redis-server"), ("nginx", "nginx-light")];
+
+fn test(args: &[String]) -> Result<(), String> {
+    ensure_packages(TEST_PACKAGES)?;
+    run(Command::new("cargo")
+        .current_dir(workspace_root())
+        .env("SSE_REQUIRE_REDIS", "1")
+        .args(["test", "--workspace"])
+        .args(args))
+}
+
+/// Installs the packages of `wanted` whose program is not on `PATH`, with
+/// apt-get (as root), or says how to.
+fn ensure_packages(wanted: &[(&str, &str)]) -> Result<(), String> {
+    let missing: Vec<&str> = wanted
+        .iter()
+        .filter(|(program, _)| !on_path(program))
+        .map(|(_, package)| *package)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let list = missing.join(" ");
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|out| out.stdout.trim_ascii() == b"0");
+    if !root || !on_path("apt-get") {
+        return Err(format!(
+            "the tests need {list}: install them (apt-get install {list}) and run again"
+        ));
+    }
+    eprintln!("installing {list}…");
+    run(Command::new("apt-get")
+        .args(["update", "-qq"])
+        .env("DEBIAN_FRONTEND", "noninteractive"))?;
+    run(Command::new("apt-get")
+        .args(["install", "-y", "-qq", "--no-install-recommends"])
+        .args(&missing)
+        .env("DEBIAN_FRONTEND", "noninteractive"))
+}
+
+/// Whether `program` is an executable in a directory of `PATH` (or in
+/// `/usr/sbin`, where Debian puts nginx, outside a user's `PATH`).
+fn on_path(program: &str) -> bool {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain([PathBuf::from("/usr/sbin")])
+        .any(|dir| dir.join(program).is_file())
 }
 
 fn bench(args: &[String]) -> Result<(), String> {

@@ -1,0 +1,257 @@
+//! Multi-instance checks: two instances of one framework's server on one
+//! private `redis-server` (see [`crate::redis_server`]), talked to over
+//! HTTP only, as a load balancer without sticky sessions would spread
+//! clients over them.
+
+use std::time::Duration;
+
+use crate::checks::{Check, Target, ensure, metric, publish, subscribe};
+use crate::client::{Error, EventStream, http_client, notify};
+use crate::redis_server::RedisServer;
+
+/// How long Redis may take to come back into use after a restart: the
+/// tail's backoff is at most 5 s.
+const RECOVERY: Duration = Duration::from_secs(15);
+
+/// The multi-instance checks, in the order a report lists them.
+pub const MULTI_INSTANCE_CHECKS: &[Check] = &[
+    (
+        "multi-instance: both deliver every event with its id, in one order",
+        |t| Box::pin(delivery(t)),
+    ),
+    (
+        "multi-instance: resume on the other instance with exactly what was missed",
+        |t| Box::pin(resume_elsewhere(t)),
+    ),
+    (
+        "multi-instance: history survives an instance restart",
+        |t| Box::pin(restart(t)),
+    ),
+    (
+        "multi-instance: reset for unparsable, future and trimmed ids",
+        |t| Box::pin(reset(t)),
+    ),
+    (
+        "multi-instance: Redis down answers 503, streams stay open, publishing comes back",
+        |t| Box::pin(redis_down(t)),
+    ),
+];
+
+/// Whether the checks can run here: `redis-server` is installed, or
+/// `SSE_REQUIRE_REDIS=1` makes its absence a failure (see
+/// [`RedisServer::start`]).
+pub fn redis_available(test: &str) -> bool {
+    RedisServer::start(test).is_some()
+}
+
+fn redis() -> Result<RedisServer, Error> {
+    RedisServer::start("multi-instance check")
+        .ok_or_else(|| "redis-server is not installed (apt-get install redis-server)".into())
+}
+
+/// `<ms>-<seq>` as a pair, to compare ids as Redis orders them.
+fn order(id: &str) -> Result<(u64, u64), Error> {
+    let parse = || {
+        let (ms, seq) = id.split_once('-')?;
+        Some((ms.parse().ok()?, seq.parse().ok()?))
+    };
+    parse().ok_or_else(|| format!("{id:?} is not a Redis id"))
+}
+
+/// The next `count` events: (id, data).
+async fn events(stream: &mut EventStream, count: usize) -> Result<Vec<(String, String)>, Error> {
+    let mut events = Vec::with_capacity(count);
+    for _ in 0..count {
+        let event = stream.next_event().await?;
+        events.push((event.last_event_id().to_owned(), event.data().to_owned()));
+    }
+    Ok(events)
+}
+
+async fn delivery(target: &Target) -> Result<(), Error> {
+    let redis = redis()?;
+    let url = redis.url();
+    let a = target.start(&["--redis", &url]).await?;
+    let b = target.start(&["--redis", &url]).await?;
+    let mut on_a = subscribe(&a.base, "?topic=x&topic=y", &[]).await?;
+    let mut on_b = subscribe(&b.base, "?topic=x&topic=y", &[]).await?;
+    const EACH: usize = 20;
+    let publish_all = |base: String, topic: &'static str| async move {
+        let mut ids = Vec::new();
+        for i in 0..EACH {
+            ids.push(publish(&base, &format!("topic={topic}"), &format!("\"{topic}{i}\"")).await?);
+        }
+        Ok::<_, Error>(ids)
+    };
+    // Each instance takes the publishes of one topic, at the same moment.
+    let (from_a, from_b) = tokio::join!(
+        publish_all(a.base.clone(), "x"),
+        publish_all(b.base.clone(), "y")
+    );
+    let mut published: Vec<String> = from_a?.into_iter().chain(from_b?).collect();
+    let seen_a = events(&mut on_a, 2 * EACH).await?;
+    let seen_b = events(&mut on_b, 2 * EACH).await?;
+    ensure(seen_a == seen_b, || {
+        format!("the instances disagree:\n{seen_a:?}\n{seen_b:?}")
+    })?;
+    let ids: Vec<&str> = seen_a.iter().map(|(id, _)| id.as_str()).collect();
+    for pair in ids.windows(2) {
+        ensure(order(pair[0])? < order(pair[1])?, || {
+            format!("ids not strictly increasing: {ids:?}")
+        })?;
+    }
+    published.sort_by_key(|id| order(id).unwrap_or_default());
+    ensure(ids == published, || {
+        format!("delivered {ids:?}, published {published:?}")
+    })
+}
+
+async fn resume_elsewhere(target: &Target) -> Result<(), Error> {
+    let redis = redis()?;
+    let url = redis.url();
+    let a = target.start(&["--redis", &url]).await?;
+    let b = target.start(&["--redis", &url]).await?;
+    let mut on_a = subscribe(&a.base, "?topic=r", &[]).await?;
+    for i in 0..3 {
+        publish(&a.base, "topic=r", &i.to_string()).await?;
+    }
+    let seen = events(&mut on_a, 3).await?;
+    drop(on_a);
+    // At once on B, with the id A just sent: B may be a moment behind.
+    let last = seen[2].0.clone();
+    let mut on_b = subscribe(&b.base, "?topic=r", &[("last-event-id", &last)]).await?;
+    let live = publish(&a.base, "topic=r", "\"live\"").await?;
+    let next = events(&mut on_b, 1).await?;
+    ensure(next == [(live.clone(), "\"live\"".into())], || {
+        format!("after {last} B sent {next:?}, expected only {live}")
+    })?;
+    drop(on_b);
+    // Events published on B while the client was away are replayed by A.
+    let mut missed = Vec::new();
+    for i in 3..5 {
+        missed.push((
+            publish(&b.base, "topic=r", &i.to_string()).await?,
+            i.to_string(),
+        ));
+    }
+    let mut back = subscribe(&a.base, "?topic=r", &[("last-event-id", &live)]).await?;
+    let replayed = events(&mut back, 2).await?;
+    ensure(replayed == missed, || {
+        format!("replayed {replayed:?}, missed {missed:?}")
+    })
+}
+
+async fn restart(target: &Target) -> Result<(), Error> {
+    let redis = redis()?;
+    let url = redis.url();
+    let first = target.start(&["--redis", &url]).await?;
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        ids.push(publish(&first.base, "topic=h", &i.to_string()).await?);
+    }
+    drop(first);
+    let again = target.start(&["--redis", &url]).await?;
+    let mut stream = subscribe(&again.base, "?topic=h", &[("last-event-id", &ids[0])]).await?;
+    let replayed = events(&mut stream, 2).await?;
+    let expected: Vec<(String, String)> = ids[1..]
+        .iter()
+        .cloned()
+        .zip(["1".to_owned(), "2".to_owned()])
+        .collect();
+    ensure(replayed == expected, || {
+        format!("after a restart, replayed {replayed:?} instead of {expected:?}")
+    })
+}
+
+async fn reset(target: &Target) -> Result<(), Error> {
+    let redis = redis()?;
+    let url = redis.url();
+    let options = ["--redis", &url, "--history", "3"];
+    let a = target.start(&options).await?;
+    let b = target.start(&options).await?;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        ids.push(publish(&a.base, "topic=r", &i.to_string()).await?);
+    }
+    let retained: Vec<(String, String)> = ids[2..]
+        .iter()
+        .cloned()
+        .zip(["2", "3", "4"].map(str::to_owned))
+        .collect();
+    for given in ["garbage", "12345", "99999999999999-0", ids[0].as_str()] {
+        let mut stream = subscribe(&b.base, "?topic=r", &[("last-event-id", given)]).await?;
+        let reset = stream.next_event().await?;
+        ensure(
+            reset.event() == "reset" && reset.last_event_id().is_empty(),
+            || format!("{given}: expected reset, got {reset:?}"),
+        )?;
+        // The newest may come live rather than replayed: the same events.
+        let replayed = events(&mut stream, 3).await?;
+        ensure(replayed == retained, || {
+            format!("{given}: replayed {replayed:?} instead of {retained:?}")
+        })?;
+    }
+    Ok(())
+}
+
+/// Waits until the server's `sse_redis_connected` is `up`.
+async fn redis_connected(base: &str, up: bool) -> Result<(), Error> {
+    let want = f64::from(u8::from(up));
+    let deadline = tokio::time::Instant::now() + RECOVERY;
+    loop {
+        if metric(base, "sse_redis_connected").await? == want {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(format!(
+                "sse_redis_connected was not {want} within {RECOVERY:?}"
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn redis_down(target: &Target) -> Result<(), Error> {
+    let mut redis = redis()?;
+    let url = redis.url();
+    let a = target.start(&["--redis", &url]).await?;
+    let b = target.start(&["--redis", &url]).await?;
+    let mut on_a = subscribe(&a.base, "?topic=d", &[]).await?;
+    let mut on_b = subscribe(&b.base, "?topic=d", &[]).await?;
+    publish(&a.base, "topic=d", "\"before\"").await?;
+    for stream in [&mut on_a, &mut on_b] {
+        let got = events(stream, 1).await?;
+        ensure(got[0].1 == "\"before\"", || format!("got {got:?}"))?;
+    }
+
+    redis.stop();
+    redis_connected(&a.base, false).await?;
+    let (status, body) = notify(&http_client(), &a.base, "topic=d", "\"lost\"").await?;
+    ensure(status == 503, || {
+        format!("publish while Redis is down: {status} {body}")
+    })?;
+    let error: serde_json::Value = serde_json::from_str(&body).map_err(|e| e.to_string())?;
+    ensure(error["error"].is_string(), || {
+        format!("no JSON error: {body}")
+    })?;
+    ensure(
+        on_a.ends_within(Duration::from_millis(300)).await.is_err(),
+        || "a stream ended when Redis went down".into(),
+    )?;
+
+    redis.restart();
+    redis_connected(&a.base, true).await?;
+    redis_connected(&b.base, true).await?;
+    ensure(
+        metric(&a.base, "sse_redis_reconnects_total").await? >= 1.0,
+        || "the reconnect was not counted".into(),
+    )?;
+    publish(&a.base, "topic=d", "\"after\"").await?;
+    for stream in [&mut on_a, &mut on_b] {
+        let got = events(stream, 1).await?;
+        ensure(got[0].1 == "\"after\"", || {
+            format!("after Redis came back, the open stream got {got:?}")
+        })?;
+    }
+    Ok(())
+}
