@@ -95,7 +95,7 @@ impl Drop for Running {
 
 /// nginx in front of one server, in a directory of its own.
 #[derive(Debug)]
-struct Proxy {
+pub(crate) struct Proxy {
     nginx: Child,
     dir: PathBuf,
 }
@@ -111,9 +111,13 @@ impl Drop for Proxy {
     }
 }
 
-/// Starts nginx with `template`, its upstream pointed at `upstream`
-/// (`HOST:PORT`); the proxy and the address clients use.
-async fn start_nginx(template: &std::path::Path, upstream: &str) -> Result<(Proxy, String), Error> {
+/// Starts nginx with `template`, its upstream servers (`127.0.0.1:3000`,
+/// `127.0.0.1:3001`, …) pointed at `upstreams` (`HOST:PORT`); the proxy
+/// and the address clients use.
+pub(crate) async fn start_nginx(
+    template: &std::path::Path,
+    upstreams: &[&str],
+) -> Result<(Proxy, String), Error> {
     let text = std::fs::read_to_string(template)
         .map_err(|e| format!("cannot read {}: {e}", template.display()))?;
     // nginx cannot take a bound socket: find a free port, then let it bind.
@@ -122,9 +126,14 @@ async fn start_nginx(template: &std::path::Path, upstream: &str) -> Result<(Prox
         .map_err(|e| e.to_string())?
         .port();
     let listen = format!("127.0.0.1:{port}");
-    let config = text
-        .replace("server 127.0.0.1:3000;", &format!("server {upstream};"))
-        .replace("listen 127.0.0.1:8080;", &format!("listen {listen};"));
+    let mut config = text.replace("listen 127.0.0.1:8080;", &format!("listen {listen};"));
+    for (i, upstream) in upstreams.iter().enumerate() {
+        let placeholder = format!("server 127.0.0.1:{};", 3000 + i);
+        ensure(config.contains(&placeholder), || {
+            format!("the nginx template has no `{placeholder}` to swap")
+        })?;
+        config = config.replace(&placeholder, &format!("server {upstream};"));
+    }
     ensure(config != text, || {
         "the nginx template has no addresses to swap".into()
     })?;
@@ -173,7 +182,7 @@ impl Target {
         })?;
         if let Some(template) = &self.nginx_config {
             let upstream = running.base.trim_start_matches("http://").to_owned();
-            let (proxy, base) = start_nginx(template, &upstream).await?;
+            let (proxy, base) = start_nginx(template, &[&upstream]).await?;
             running.proxy = Some(proxy);
             running.base = base;
         }
@@ -1185,9 +1194,15 @@ pub async fn run_all(target: &Target) -> Vec<(&'static str, Result<(), Error>)> 
 }
 
 /// Runs the multi-instance checks against `target`: two instances of it
-/// on one private Redis (see [`crate::multi`]).
+/// on one private Redis (see [`crate::multi`]); behind nginx, the check of
+/// `examples/deploy/nginx-redis.conf` (found beside the target's nginx
+/// configuration).
 pub async fn run_multi_instance(target: &Target) -> Vec<(&'static str, Result<(), Error>)> {
-    run_checks(target, crate::multi::MULTI_INSTANCE_CHECKS.iter()).await
+    if target.nginx_config.is_some() {
+        run_checks(target, crate::multi::BEHIND_NGINX.iter()).await
+    } else {
+        run_checks(target, crate::multi::MULTI_INSTANCE_CHECKS.iter()).await
+    }
 }
 
 /// Runs the checks called `names` against `target`, in [`CHECKS`] order.

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use crate::checks::{Check, Target, ensure, metric, publish, subscribe};
+use crate::checks::{Check, Target, ensure, metric, publish, start_nginx, subscribe};
 use crate::client::{Error, EventStream, http_client, notify};
 use crate::redis_server::RedisServer;
 
@@ -36,6 +36,13 @@ pub const MULTI_INSTANCE_CHECKS: &[Check] = &[
         |t| Box::pin(redis_down(t)),
     ),
 ];
+
+/// The check of the two-instance nginx configuration, run by
+/// `cargo xtask conformance --via-nginx`.
+pub const BEHIND_NGINX: &[Check] = &[(
+    "multi-instance: two instances behind nginx, no sticky sessions",
+    |t| Box::pin(behind_nginx(t)),
+)];
 
 /// Whether the checks can run here: `redis-server` is installed, or
 /// `SSE_REQUIRE_REDIS=1` makes its absence a failure (see
@@ -251,6 +258,58 @@ async fn redis_down(target: &Target) -> Result<(), Error> {
         let got = events(stream, 1).await?;
         ensure(got[0].1 == "\"after\"", || {
             format!("after Redis came back, the open stream got {got:?}")
+        })?;
+    }
+    Ok(())
+}
+
+/// Clients and publishers reach two instances only through nginx
+/// (`examples/deploy/nginx-redis.conf`), round-robin: every event reaches
+/// every stream, and resuming replays exactly what was missed whichever
+/// instance answers.
+async fn behind_nginx(target: &Target) -> Result<(), Error> {
+    let template = target
+        .nginx_config
+        .as_ref()
+        .and_then(|config| config.parent())
+        .map(|dir| dir.join("nginx-redis.conf"))
+        .ok_or("no nginx configuration to find nginx-redis.conf beside")?;
+    let redis = redis()?;
+    let url = redis.url();
+    let direct = Target {
+        nginx_config: None,
+        ..target.clone()
+    };
+    let a = direct.start(&["--redis", &url]).await?;
+    let b = direct.start(&["--redis", &url]).await?;
+    let upstreams = [
+        a.base.trim_start_matches("http://"),
+        b.base.trim_start_matches("http://"),
+    ];
+    let (_nginx, base) = start_nginx(&template, &upstreams).await?;
+    // Two streams: nginx sends them to different instances.
+    let mut first = subscribe(&base, "?topic=n", &[]).await?;
+    let mut second = subscribe(&base, "?topic=n", &[]).await?;
+    let mut published = Vec::new();
+    for i in 0..4 {
+        published.push((
+            publish(&base, "topic=n", &i.to_string()).await?,
+            i.to_string(),
+        ));
+    }
+    for stream in [&mut first, &mut second] {
+        let got = events(stream, 4).await?;
+        ensure(got == published, || {
+            format!("through nginx a stream got {got:?}, published {published:?}")
+        })?;
+    }
+    // Each resume may land on either instance: each replays the same.
+    for _ in 0..4 {
+        let mut resumed =
+            subscribe(&base, "?topic=n", &[("last-event-id", &published[1].0)]).await?;
+        let replayed = events(&mut resumed, 2).await?;
+        ensure(replayed == published[2..], || {
+            format!("resumed through nginx: {replayed:?}")
         })?;
     }
     Ok(())

@@ -41,8 +41,9 @@ enum Task {
         via_nginx: bool,
     },
     /// Run the criterion benchmarks and print a summary with each
-    /// benchmark's ratio against its baseline from the same run; then the
-    /// soak of every example server (see `soak`).
+    /// benchmark's ratio against its baseline from the same run; then
+    /// multi-instance mode on a private Redis beside in-memory mode; then
+    /// the soak of every example server (see `soak`).
     Bench {
         /// Only summarise the last run's results, without running anything.
         #[arg(long)]
@@ -189,9 +190,7 @@ fn conformance(via_nginx: bool) -> Result<(), String> {
             };
             eprintln!("checking {framework}…");
             let mut outcomes = sse_conformance::checks::run_all(&target).await;
-            if !via_nginx {
-                outcomes.extend(sse_conformance::checks::run_multi_instance(&target).await);
-            }
+            outcomes.extend(sse_conformance::checks::run_multi_instance(&target).await);
             columns.push((framework.to_owned(), outcomes));
         }
         columns
@@ -292,7 +291,18 @@ fn bench(args: &[String]) -> Result<(), String> {
     run(Command::new("cargo")
         .current_dir(workspace_root())
         .args(["bench", "-p", "sse-core", "--"])
-        .args(args))
+        .args(args))?;
+    // Multi-instance mode beside in-memory mode, on a private Redis.
+    ensure_packages(&TEST_PACKAGES[..1])?;
+    run(Command::new("cargo").current_dir(workspace_root()).args([
+        "bench",
+        "-p",
+        "sse-core",
+        "--features",
+        "redis",
+        "--bench",
+        "redis",
+    ]))
 }
 
 fn soak(options: &SoakOptions) -> Result<(), String> {

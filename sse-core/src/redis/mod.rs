@@ -77,10 +77,12 @@
 //!   in-memory server does, and parses every event once.
 //! - All keys share the hash tag `{sse}` (or the configured prefix's), so
 //!   Redis Cluster puts them in one slot: ids need one sequencer, so a
-//!   cluster adds availability, not write throughput. With Sentinel, use a
-//!   URL the `redis` crate resolves to the current primary; events not yet
-//!   replicated when a primary fails are lost, and their ids are not
-//!   reused (the clock moved on), so clients resuming over them reset only
+//!   cluster adds availability, not write throughput. Behind Sentinel,
+//!   connect to an address that always leads to the current primary (a
+//!   proxy or a virtual IP; this module does not speak the Sentinel
+//!   protocol). Events the old primary had not replicated when it failed
+//!   are lost; ids never go back (each publish passes the newest id its
+//!   instance knows), so clients resuming over the lost events reset only
 //!   if the new primary's history no longer covers them.
 
 mod tail;

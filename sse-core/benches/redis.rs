@@ -1,0 +1,382 @@
+//! Multi-instance mode on a private `redis-server`, beside in-memory mode
+//! in the same run: publish→delivery latency across instances, the
+//! publish rate one instance sustains, the CPU the tail adds per delivery,
+//! and what each way of tailing costs Redis (Pub/Sub, which the tail uses,
+//! against `XREAD BLOCK` over every topic's stream).
+//!
+//! `cargo xtask bench` runs it (`cargo bench -p sse-core --features redis
+//! --bench redis`) and prints a Markdown table; each figure has its
+//! in-memory baseline from the same run.
+
+#![allow(clippy::print_stdout, clippy::unwrap_used)]
+
+#[path = "../../conformance/src/redis_server.rs"]
+#[allow(dead_code, unreachable_pub)]
+mod redis_server;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use redis_server::RedisServer;
+use sse_core::Event;
+use sse_core::broker::{Broker, BrokerConfig};
+use sse_core::redis::{RedisBroker, RedisOptions};
+
+/// Events timed one at a time for the latency percentiles.
+const LATENCY_EVENTS: usize = 2000;
+/// How long the publish rate is measured.
+const RATE_FOR: Duration = Duration::from_secs(2);
+/// Concurrent publishing tasks for the rate.
+const PUBLISHERS: usize = 32;
+/// Subscribers of the instance whose CPU is measured.
+const SUBSCRIBERS: usize = 100;
+/// Events published while that CPU is measured.
+const CPU_EVENTS: usize = 2000;
+/// Events published while Redis's CPU per tailed event is measured.
+const TAIL_EVENTS: usize = 3000;
+
+fn config() -> BrokerConfig {
+    BrokerConfig {
+        max_clients: 10_000,
+        // No subscriber may lag while a thread publishes as fast as it can.
+        client_buffer: 4096,
+        ..BrokerConfig::default()
+    }
+}
+
+fn options(name: &str) -> RedisOptions {
+    let mut options = RedisOptions::default();
+    options.prefix = format!("{{bench-{name}}}");
+    options
+}
+
+async fn instance(url: &str, name: &str) -> RedisBroker {
+    let redis = RedisBroker::with_options(url, config(), options(name)).unwrap();
+    let mut state = redis.connection_state();
+    tokio::time::timeout(Duration::from_secs(10), state.wait_for(|up| *up))
+        .await
+        .expect("connected to Redis")
+        .unwrap();
+    redis
+}
+
+/// CPU time a task (thread or process) has run, in nanoseconds.
+fn cpu_ns(schedstat: &str) -> u64 {
+    std::fs::read_to_string(schedstat)
+        .ok()
+        .and_then(|text| text.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index.min(sorted.len() - 1)]
+}
+
+fn micros(d: Duration) -> String {
+    format!("{:.1} µs", d.as_secs_f64() * 1e6)
+}
+
+struct Row {
+    what: String,
+    redis: String,
+    memory: String,
+    ratio: String,
+}
+
+fn main() {
+    let Some(server) = RedisServer::start("the Redis benchmark") else {
+        return;
+    };
+    let url = server.url();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut rows = Vec::new();
+    runtime.block_on(async {
+        rows.extend(latency(&url).await);
+        rows.push(publish_rate(&url).await);
+    });
+    rows.push(tail_cpu(&url));
+    let tails = runtime.block_on(tail_costs(&url, &server));
+
+    println!("\n## Multi-instance mode (Redis)\n");
+    println!("| measure | Redis mode | in-memory baseline | ratio |");
+    println!("|---|---|---|---|");
+    for row in rows {
+        println!(
+            "| {} | {} | {} | {} |",
+            row.what, row.redis, row.memory, row.ratio
+        );
+    }
+    println!("\n| tail | Redis CPU per tailed event |");
+    println!("|---|---|");
+    for (tail, cost) in tails {
+        println!("| {tail} | {cost} |");
+    }
+}
+
+/// Publish on one instance, receive on the other; against publish and
+/// receive on one in-memory broker.
+async fn latency(url: &str) -> Vec<Row> {
+    let a = instance(url, "latency").await;
+    let b = instance(url, "latency").await;
+    let mut on_b = b.broker().subscribe(["t"], None).unwrap();
+    let mut redis = Vec::with_capacity(LATENCY_EVENTS);
+    for i in 0..LATENCY_EVENTS {
+        let started = Instant::now();
+        a.publish("t", &Event::new(i.to_string())).await.unwrap();
+        on_b.next().await.unwrap();
+        redis.push(started.elapsed());
+    }
+    let memory_broker = Broker::new(config());
+    let mut local = memory_broker.subscribe(["t"], None).unwrap();
+    let mut memory = Vec::with_capacity(LATENCY_EVENTS);
+    for i in 0..LATENCY_EVENTS {
+        let started = Instant::now();
+        memory_broker
+            .publish("t", &Event::new(i.to_string()))
+            .unwrap();
+        local.next().await.unwrap();
+        memory.push(started.elapsed());
+    }
+    redis.sort_unstable();
+    memory.sort_unstable();
+    [("p50", 0.5), ("p99", 0.99)]
+        .into_iter()
+        .map(|(name, p)| {
+            let (r, m) = (percentile(&redis, p), percentile(&memory, p));
+            Row {
+                what: format!("publish → delivery on another instance, {name}"),
+                redis: micros(r),
+                memory: micros(m),
+                ratio: format!("{:.0}×", r.as_secs_f64() / m.as_secs_f64()),
+            }
+        })
+        .collect()
+}
+
+/// Events per second one instance publishes with many concurrent
+/// publishers, against the in-memory broker's.
+async fn publish_rate(url: &str) -> Row {
+    let a = instance(url, "rate").await;
+    let count = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..PUBLISHERS)
+        .map(|p| {
+            let (a, count, stop) = (a.clone(), count.clone(), stop.clone());
+            tokio::spawn(async move {
+                let topic = format!("topic-{p}");
+                while !stop.load(Ordering::Relaxed) {
+                    a.publish(&topic, &Event::new("x")).await.unwrap();
+                    count.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(RATE_FOR).await;
+    stop.store(true, Ordering::Relaxed);
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let redis_rate = count.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64();
+
+    let memory_broker = Broker::new(config());
+    let started = Instant::now();
+    let mut published = 0u64;
+    while started.elapsed() < RATE_FOR {
+        for _ in 0..1000 {
+            memory_broker
+                .publish(&format!("topic-{}", published % 32), &Event::new("x"))
+                .unwrap();
+            published += 1;
+        }
+    }
+    let memory_rate = published as f64 / started.elapsed().as_secs_f64();
+    Row {
+        what: format!("publishes per second, one instance, {PUBLISHERS} publishers"),
+        redis: format!("{redis_rate:.0}/s"),
+        memory: format!("{memory_rate:.0}/s"),
+        ratio: format!("{:.3}×", redis_rate / memory_rate),
+    }
+}
+
+/// CPU of the thread that runs an instance's subscribers, per delivery:
+/// on Redis, the tail (reading, parsing, fanning out what another instance
+/// published) and the subscribers; in memory, the publishes (encoding,
+/// fanning out) and the subscribers, at one event per wake-up as the tail
+/// gets them.
+fn tail_cpu(url: &str) -> Row {
+    let redis = on_own_thread(url.to_owned(), true);
+    let memory = on_own_thread(url.to_owned(), false);
+    Row {
+        what: format!(
+            "CPU per delivery, instance thread ({SUBSCRIBERS} subscribers, {CPU_EVENTS} events)"
+        ),
+        redis: format!("{redis:.0} ns (tail and fan-out)"),
+        memory: format!("{memory:.0} ns (publish and fan-out)"),
+        ratio: format!("{:.2}×", redis / memory),
+    }
+}
+
+/// Nanoseconds of CPU per delivery on a thread running [`SUBSCRIBERS`]
+/// subscribers of a mirror (`redis`, with the events published by another
+/// instance on another thread) or of an in-memory broker (published on
+/// this thread).
+fn on_own_thread(url: String, redis: bool) -> f64 {
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<()>();
+    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+    let thread_url = url.clone();
+    let thread = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            // The mirror is kept until the end: dropping it stops its tail.
+            let mirror = if redis {
+                Some(instance(&thread_url, "cpu").await)
+            } else {
+                None
+            };
+            let broker = mirror
+                .as_ref()
+                .map_or_else(|| Broker::new(config()), |m| m.broker().clone());
+            let readers: Vec<_> = (0..SUBSCRIBERS)
+                .map(|_| {
+                    let mut stream = broker.subscribe(["cpu"], None).unwrap();
+                    tokio::spawn(async move {
+                        let mut events = 0;
+                        while events < CPU_EVENTS {
+                            let chunk = stream.next().await.unwrap();
+                            events += chunk.windows(4).filter(|w| w == b"id: ").count();
+                        }
+                    })
+                })
+                .collect();
+            ready_tx.send(()).unwrap();
+            // Wait for the publisher, without blocking this runtime.
+            let go = tokio::task::spawn_blocking(move || go_rx.recv());
+            go.await.unwrap().unwrap();
+            let before = cpu_ns("/proc/thread-self/schedstat");
+            if mirror.is_none() {
+                tokio::spawn(async move {
+                    for i in 0..CPU_EVENTS {
+                        broker.publish("cpu", &Event::new(i.to_string())).unwrap();
+                        // The subscribers read it before the next one.
+                        tokio::task::yield_now().await;
+                    }
+                });
+            }
+            for reader in readers {
+                reader.await.unwrap();
+            }
+            let spent = cpu_ns("/proc/thread-self/schedstat") - before;
+            spent as f64 / (SUBSCRIBERS * CPU_EVENTS) as f64
+        })
+    });
+    ready_rx.recv().unwrap();
+    if redis {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let publisher = instance(&url, "cpu").await;
+            go_tx.send(()).unwrap();
+            for i in 0..CPU_EVENTS {
+                publisher
+                    .publish("cpu", &Event::new(i.to_string()))
+                    .await
+                    .unwrap();
+            }
+        });
+    } else {
+        go_tx.send(()).unwrap();
+    }
+    thread.join().unwrap()
+}
+
+/// Redis's own CPU per event for each way of tailing `topics` topics:
+/// the publisher alone, then with one more instance tailing by Pub/Sub,
+/// then with a reader of every topic's stream by `XREAD BLOCK`.
+async fn tail_costs(url: &str, server: &RedisServer) -> Vec<(String, String)> {
+    let Some(pid) = server.pid() else {
+        return Vec::new();
+    };
+    let schedstat = format!("/proc/{pid}/schedstat");
+    let publisher = instance(url, "tails").await;
+    let measure = |topics: usize| {
+        let publisher = publisher.clone();
+        let schedstat = schedstat.clone();
+        async move {
+            let before = cpu_ns(&schedstat);
+            for i in 0..TAIL_EVENTS {
+                publisher
+                    .publish(&format!("t{}", i % topics), &Event::new("x"))
+                    .await
+                    .unwrap();
+            }
+            (cpu_ns(&schedstat) - before) as f64 / TAIL_EVENTS as f64
+        }
+    };
+    let mut rows = Vec::new();
+    for topics in [1, 100, 1000] {
+        let alone = measure(topics).await;
+        let pubsub = {
+            let _tailer = instance(url, "tails").await;
+            measure(topics).await
+        };
+        let xread = {
+            let stop = Arc::new(AtomicBool::new(false));
+            let reader = tokio::spawn(xread_tail(url.to_owned(), topics, stop.clone()));
+            // Let the reader block before publishing.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let cost = measure(topics).await;
+            stop.store(true, Ordering::Relaxed);
+            let _ = publisher.publish("t0", &Event::new("wake")).await;
+            reader.await.unwrap();
+            cost
+        };
+        rows.push((
+            format!("Pub/Sub (this tail), {topics} topics"),
+            format!("+{:.0} ns over the publish's {alone:.0} ns", pubsub - alone),
+        ));
+        rows.push((
+            format!("XREAD BLOCK over every stream, {topics} topics"),
+            format!("+{:.0} ns over the publish's {alone:.0} ns", xread - alone),
+        ));
+    }
+    rows
+}
+
+/// Tails `topics` streams with `XREAD BLOCK`, as an instance mirroring
+/// every topic that way would, until `stop`.
+async fn xread_tail(url: String, topics: usize, stop: Arc<AtomicBool>) {
+    let client = redis::Client::open(url).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    connection.set_response_timeout(Duration::from_secs(30));
+    let keys: Vec<String> = (0..topics)
+        .map(|t| format!("{{bench-tails}}:topic:t{t}"))
+        .collect();
+    let mut ids = vec!["$".to_owned(); topics];
+    while !stop.load(Ordering::Relaxed) {
+        let mut command = redis::cmd("XREAD");
+        command.arg("BLOCK").arg(1000).arg("STREAMS");
+        command.arg(&keys).arg(&ids);
+        let reply: Option<Vec<(String, Vec<(String, Vec<Vec<u8>>)>)>> =
+            command.query_async(&mut connection).await.unwrap();
+        for (key, entries) in reply.unwrap_or_default() {
+            if let (Some(index), Some((id, _))) =
+                (keys.iter().position(|k| *k == key), entries.last())
+            {
+                ids[index] = id.clone();
+            }
+        }
+    }
+}
