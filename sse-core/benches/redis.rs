@@ -355,6 +355,9 @@ async fn tail_costs(url: &str, server: &RedisServer) -> Vec<(String, String)> {
     rows
 }
 
+/// A stream entry as Redis sends it: its id and its fields.
+type StreamEntry = (String, Vec<Vec<u8>>);
+
 /// Tails `topics` streams with `XREAD BLOCK`, as an instance mirroring
 /// every topic that way would, until `stop`.
 async fn xread_tail(url: String, topics: usize, stop: Arc<AtomicBool>) {
@@ -369,7 +372,7 @@ async fn xread_tail(url: String, topics: usize, stop: Arc<AtomicBool>) {
         let mut command = redis::cmd("XREAD");
         command.arg("BLOCK").arg(1000).arg("STREAMS");
         command.arg(&keys).arg(&ids);
-        let reply: Option<Vec<(String, Vec<(String, Vec<Vec<u8>>)>)>> =
+        let reply: Option<Vec<(String, Vec<StreamEntry>)>> =
             command.query_async(&mut connection).await.unwrap();
         for (key, entries) in reply.unwrap_or_default() {
             if let (Some(index), Some((id, _))) =
