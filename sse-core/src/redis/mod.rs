@@ -72,9 +72,10 @@
 //!
 //! Measured (`cargo bench -p sse-core --features redis --bench redis`,
 //! part of `cargo xtask bench`): the CPU one more tailing instance costs
-//! Redis per event, over the publish's own ~70 µs, is 7–11 µs by Pub/Sub
-//! for 1, 100 or 1,000 topics, and 59 µs, 175 µs and 846 µs by `XREAD
-//! BLOCK` over 1, 100 and 1,000 streams. Figures in `BENCHMARKS.md`.
+//! Redis per event, beside the ~70 µs a publish costs it, is 6–15 µs by
+//! Pub/Sub for 1, 100 or 1,000 topics alike, and 41 µs, 161 µs and
+//! 737 µs by `XREAD BLOCK` over 1, 100 and 1,000 streams. Figures in
+//! `BENCHMARKS.md`.
 //!
 //! # Limits
 //!
