@@ -25,7 +25,11 @@ pub fn serve(config: Config, stop: Stop, ready: Ready) -> std::io::Result<()> {
             shutdown: rocket::config::Shutdown {
                 ctrlc: false,
                 signals: Default::default(),
-                grace: 0,
+                // Rocket cuts every connection's I/O once the grace is
+                // over: with none, a stream that the broker just ended could
+                // lose its final chunk. Connections that are done close at
+                // once either way.
+                grace: 1,
                 mercy: 1,
                 ..Default::default()
             },

@@ -502,21 +502,9 @@ impl Broker {
     /// refuses new publishes and subscriptions.
     pub fn shutdown(&self) {
         self.shared.closed.store(true, Ordering::SeqCst);
-        let mut wakers = Vec::new();
-        for topic in self.shared.read_topics().values() {
-            // A stream checks `closed` under its topics' locks, so it either
-            // saw it or has its waker here.
-            let mut state = topic.lock();
-            wakers.extend(
-                state
-                    .subscribers
-                    .iter_mut()
-                    .filter_map(|(_, subscriber)| subscriber.waker.take()),
-            );
-        }
-        for waker in wakers {
-            waker.wake();
-        }
+        // A stream checks `closed` under its topics' locks, so it either
+        // saw it or has its waker taken here.
+        self.shared.wake_all(|_| {});
     }
 
     /// Whether [`shutdown`](Self::shutdown) was called.
@@ -751,10 +739,16 @@ impl Shared {
     /// its clients still owed one end (they lag) and resume from history.
     #[cfg(feature = "redis")]
     fn skip_all_to(&self, floor: u64) {
+        self.wake_all(|state| state.log.skip_to(floor));
+    }
+
+    /// Applies `change` to every topic under its lock, then wakes all
+    /// their subscribers, outside the locks, to read what changed.
+    fn wake_all(&self, mut change: impl FnMut(&mut TopicState)) {
         let mut wakers = Vec::new();
         for topic in self.read_topics().values() {
             let mut state = topic.lock();
-            state.log.skip_to(floor);
+            change(&mut state);
             wakers.extend(
                 state
                     .subscribers
