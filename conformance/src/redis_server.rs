@@ -5,7 +5,7 @@
 //! `redis-server` binary it gets `None` after a visible notice, unless
 //! `SSE_REQUIRE_REDIS=1` (set by `.ci/run`) turns that into a failure.
 //! `SSE_TEST_REDIS_URL` points tests that do not stop Redis at a server of
-//! your own instead ([`RedisServer::url_for_test`]).
+//! your own instead ([`TestRedis::get`]).
 //!
 //! The file has no dependency beyond `std`, so that `sse-core`'s own tests
 //! include it too.
@@ -69,12 +69,6 @@ impl RedisServer {
         };
         server.restart();
         Some(server)
-    }
-
-    /// The URL tests that never stop Redis use: `SSE_TEST_REDIS_URL` if
-    /// set, else this private server's.
-    pub fn url_for_test(&self) -> String {
-        std::env::var("SSE_TEST_REDIS_URL").unwrap_or_else(|_| self.url())
     }
 
     /// This server's URL.
@@ -147,6 +141,32 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         self.stop();
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A Redis for a test that never stops it: the one `SSE_TEST_REDIS_URL`
+/// names, else a private server.
+#[derive(Debug)]
+pub struct TestRedis {
+    /// Its URL.
+    pub url: String,
+    _private: Option<RedisServer>,
+}
+
+impl TestRedis {
+    /// `SSE_TEST_REDIS_URL` if set, else [`RedisServer::start`].
+    pub fn get(test: &str) -> Option<Self> {
+        if let Ok(url) = std::env::var("SSE_TEST_REDIS_URL") {
+            return Some(Self {
+                url,
+                _private: None,
+            });
+        }
+        let server = RedisServer::start(test)?;
+        Some(Self {
+            url: server.url(),
+            _private: Some(server),
+        })
     }
 }
 

@@ -1,5 +1,6 @@
 //! Multi-instance mode against a real `redis-server` that each test starts
-//! on a free port (see `conformance/src/redis_server.rs`): delivery and
+//! on a free port, or the one `SSE_TEST_REDIS_URL` names for the tests
+//! that never stop it (see `conformance/src/redis_server.rs`): delivery and
 //! order across instances, replay from any instance, history across a
 //! restart, the reset rules, and the faults (Redis stopped, one instance
 //! cut off while the others publish).
@@ -20,7 +21,7 @@ use sse_core::redis::{RedisBroker, RedisError, RedisOptions};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
-use redis_server::RedisServer;
+use redis_server::{RedisServer, TestRedis};
 
 /// Bounds every wait; far above what any step takes.
 const WAIT: Duration = Duration::from_secs(15);
@@ -103,10 +104,10 @@ fn assert_increasing(ids: &[String]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_deliver_every_event_in_one_order() {
-    let Some(server) = RedisServer::start("two_instances_deliver_every_event_in_one_order") else {
+    let Some(redis) = TestRedis::get("two_instances_deliver_every_event_in_one_order") else {
         return;
     };
-    let url = server.url_for_test();
+    let url = redis.url.clone();
     let test = "order";
     let a = instance(&url, test, config()).await;
     let b = instance(&url, test, config()).await;
@@ -144,10 +145,10 @@ async fn two_instances_deliver_every_event_in_one_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_resumes_on_the_other_instance_with_exactly_what_it_missed() {
-    let Some(server) = RedisServer::start("resume_elsewhere") else {
+    let Some(redis) = TestRedis::get("resume_elsewhere") else {
         return;
     };
-    let url = server.url_for_test();
+    let url = redis.url.clone();
     let a = instance(&url, "resume", config()).await;
     let b = instance(&url, "resume", config()).await;
     let mut on_a = a.broker().subscribe(["news"], None).expect("subscribed");
@@ -191,10 +192,10 @@ async fn a_client_resumes_on_the_other_instance_with_exactly_what_it_missed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn history_survives_the_restart_of_an_instance() {
-    let Some(server) = RedisServer::start("history_survives_the_restart_of_an_instance") else {
+    let Some(redis) = TestRedis::get("history_survives_the_restart_of_an_instance") else {
         return;
     };
-    let url = server.url_for_test();
+    let url = redis.url.clone();
     let a = instance(&url, "restart", config()).await;
     let mut published = Vec::new();
     for i in 0..3 {
@@ -221,10 +222,10 @@ async fn history_survives_the_restart_of_an_instance() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unhonourable_ids_reset_in_multi_instance_mode() {
-    let Some(server) = RedisServer::start("unhonourable_ids_reset_in_multi_instance_mode") else {
+    let Some(redis) = TestRedis::get("unhonourable_ids_reset_in_multi_instance_mode") else {
         return;
     };
-    let url = server.url_for_test();
+    let url = redis.url.clone();
     let small = BrokerConfig {
         history: 3,
         client_buffer: 3,

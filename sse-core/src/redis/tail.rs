@@ -26,7 +26,7 @@ const TOPICS_PER_ROUND_TRIP: usize = 512;
 
 /// Runs sessions until the mirror shuts down.
 pub(super) async fn run(link: Arc<Link>) {
-    let mut backoff = MIN_BACKOFF;
+    let mut backoff = Backoff::default();
     // Redis's time (ms) when the mirror was last known to be current.
     let mut current_until: Option<u64> = None;
     loop {
@@ -45,19 +45,35 @@ pub(super) async fn run(link: Arc<Link>) {
         if let Some((redis_ms, at)) = current_since {
             let current_for = u64::try_from(at.elapsed().as_millis()).unwrap_or(u64::MAX);
             current_until = Some(redis_ms.saturating_add(current_for));
-            backoff = MIN_BACKOFF;
+            backoff = Backoff::default();
             tracing::warn!("lost Redis ({err}); reconnecting");
         } else {
             tracing::warn!("cannot reach Redis ({err}); retrying");
         }
-        tokio::time::sleep(jittered(backoff)).await;
-        backoff = (backoff * 2).min(MAX_BACKOFF);
+        tokio::time::sleep(backoff.next_wait()).await;
     }
 }
 
-fn jittered(backoff: Duration) -> Duration {
-    let half = backoff / 2;
-    half + half.mul_f64(fastrand::f64())
+/// The waits between failed connections.
+#[derive(Debug)]
+struct Backoff {
+    next: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self { next: MIN_BACKOFF }
+    }
+}
+
+impl Backoff {
+    /// A random point of the upper half of the current wait, which then
+    /// doubles up to the cap.
+    fn next_wait(&mut self) -> Duration {
+        let half = self.next / 2;
+        self.next = (self.next * 2).min(MAX_BACKOFF);
+        half + half.mul_f64(fastrand::f64())
+    }
 }
 
 /// One event read from Redis, before it is applied.
@@ -308,10 +324,22 @@ mod tests {
     }
 
     #[test]
-    fn backoff_waits_are_jittered_within_their_upper_half() {
-        for _ in 0..100 {
-            let wait = jittered(Duration::from_secs(2));
-            assert!((Duration::from_secs(1)..=Duration::from_secs(2)).contains(&wait));
+    fn backoff_doubles_to_its_cap_with_jitter_in_the_upper_half() {
+        let mut backoff = Backoff::default();
+        let mut bound = MIN_BACKOFF;
+        for _ in 0..12 {
+            let wait = backoff.next_wait();
+            assert!(
+                (bound / 2..=bound).contains(&wait),
+                "{wait:?} outside the upper half of {bound:?}"
+            );
+            bound = (bound * 2).min(MAX_BACKOFF);
         }
+        assert_eq!(bound, MAX_BACKOFF, "reached the cap");
+        let waits: Vec<Duration> = (0..20).map(|_| backoff.next_wait()).collect();
+        assert!(
+            waits.iter().any(|w| *w != waits[0]),
+            "jittered, not all equal: {waits:?}"
+        );
     }
 }
