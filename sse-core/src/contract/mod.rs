@@ -195,6 +195,20 @@ impl Hub {
     /// (inside a Tokio runtime, which the Redis tail runs in), else in
     /// memory as [`Hub::new`].
     ///
+    /// ```
+    /// use futures::FutureExt;
+    /// use sse_core::contract::{Config, Hub};
+    ///
+    /// let in_memory = Hub::open(Config::default())?;
+    /// assert_eq!(in_memory.subscribe(["news"], None).now_or_never().map(|r| r.status), Some(200));
+    /// // Outside a Tokio runtime, Redis mode says what is missing.
+    /// let on_redis = Config { redis: Some("redis://127.0.0.1:6379/".into()), ..Config::default() };
+    /// let refused = Hub::open(on_redis).unwrap_err();
+    /// # #[cfg(feature = "redis")]
+    /// assert!(refused.to_string().contains("Tokio runtime"), "{refused}");
+    /// # Ok::<(), sse_core::contract::OpenError>(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// A malformed Redis URL, no runtime, or a build without the `redis`
