@@ -271,11 +271,7 @@ impl Broker {
     /// id counts as unknown until [`Broker::raise_floor`] says what is.
     #[cfg(feature = "redis")]
     pub(crate) fn mirror(config: BrokerConfig, metrics: Metrics) -> Self {
-        let mut broker = Self::build(config, 0, IdFormat::Redis, metrics);
-        if let Some(shared) = Arc::get_mut(&mut broker.shared) {
-            shared.mirror = true;
-        }
-        broker
+        Self::build(config, 0, IdFormat::Redis, metrics)
     }
 
     fn build(config: BrokerConfig, before_first: u64, ids: IdFormat, metrics: Metrics) -> Self {
@@ -305,7 +301,8 @@ impl Broker {
                 },
                 config,
                 ids,
-                mirror: false,
+                // Only a mirror of Redis is given Redis ids.
+                mirror: ids == IdFormat::Redis,
             }),
         }
     }
