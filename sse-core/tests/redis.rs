@@ -314,46 +314,69 @@ async fn redis_down_refuses_publishes_keeps_streams_and_recovers() {
     );
 }
 
-/// A TCP proxy to Redis that a test can cut, to take one instance off
-/// Redis while the others keep publishing.
+/// A TCP proxy to Redis that a test can cut (connections closed, new
+/// ones refused) or freeze (connections kept open, nothing forwarded, as
+/// in a network partition), to take one instance off Redis while the
+/// others keep publishing.
 struct Cuttable {
     port: u16,
-    open: Arc<watch::Sender<bool>>,
+    state: Arc<watch::Sender<Link>>,
     task: tokio::task::JoinHandle<()>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Link {
+    Open,
+    Cut,
+    Frozen,
 }
 
 impl Cuttable {
     async fn to(target: std::net::SocketAddr) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let port = listener.local_addr().expect("bound").port();
-        let open = Arc::new(watch::Sender::new(true));
-        let state = open.clone();
+        let state = Arc::new(watch::Sender::new(Link::Open));
+        let shared = state.clone();
         let task = tokio::spawn(async move {
             while let Ok((mut client, _)) = listener.accept().await {
-                if !*state.borrow() {
-                    continue; // dropped: refused while cut
+                let mut changes = shared.subscribe();
+                let now = *changes.borrow_and_update();
+                match now {
+                    Link::Cut => continue, // dropped: refused while cut
+                    Link::Frozen => {
+                        // Held silent until the link changes, then closed.
+                        tokio::spawn(async move {
+                            let _ = changes.changed().await;
+                            drop(client);
+                        });
+                        continue;
+                    }
+                    Link::Open => {}
                 }
-                let mut cut = state.subscribe();
                 tokio::spawn(async move {
                     let Ok(mut server) = TcpStream::connect(target).await else {
                         return;
                     };
                     tokio::select! {
                         _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
-                        _ = cut.wait_for(|open| !*open) => {}
+                        _ = changes.wait_for(|link| *link != Link::Open) => {}
+                    }
+                    if *changes.borrow() == Link::Frozen {
+                        // Silent, but open, until the link changes again.
+                        let _ = changes.changed().await;
                     }
                 });
             }
         });
-        Self { port, open, task }
+        Self { port, state, task }
     }
 
     fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/", self.port)
     }
 
-    fn set_open(&self, open: bool) {
-        self.open.send_replace(open);
+    fn set(&self, link: Link) {
+        self.state.send_replace(link);
     }
 }
 
@@ -373,13 +396,13 @@ async fn an_instance_cut_off_catches_up_with_what_others_published() {
     let b = instance(&server.url(), "cut", config()).await;
     let mut on_a = a.broker().subscribe(["t", "u"], None).expect("subscribed");
 
-    proxy.set_open(false);
+    proxy.set(Link::Cut);
     connected(&a, false).await;
     let mut meanwhile = Vec::new();
     for (i, topic) in ["t", "u", "t", "t", "u"].into_iter().enumerate() {
         meanwhile.push(publish(&b, topic, &i.to_string()).await);
     }
-    proxy.set_open(true);
+    proxy.set(Link::Open);
     connected(&a, true).await;
     assert_eq!(
         ids(&mut on_a, meanwhile.len()).await,
@@ -417,13 +440,13 @@ async fn a_gap_longer_than_the_stream_ends_owed_clients_who_then_reset() {
         .subscribe(["t"], Some(&first))
         .expect("subscribed");
 
-    proxy.set_open(false);
+    proxy.set(Link::Cut);
     connected(&a, false).await;
     let mut meanwhile = Vec::new();
     for i in 0..20 {
         meanwhile.push(publish(&b, "t", &i.to_string()).await);
     }
-    proxy.set_open(true);
+    proxy.set(Link::Open);
     connected(&a, true).await;
     let ended = tokio::time::timeout(WAIT, async {
         while let Some(chunk) = owed.next().await {
@@ -438,4 +461,33 @@ async fn a_gap_longer_than_the_stream_ends_owed_clients_who_then_reset() {
         .expect("subscribed");
     assert!(resumed.is_reset(), "events it was owed are gone");
     assert_eq!(ids(&mut resumed, 4).await, meanwhile[16..]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_gone_silent_is_noticed_and_left_for_a_live_one() {
+    let Some(server) = RedisServer::start("silent") else {
+        return;
+    };
+    let proxy = Cuttable::to(server.addr()).await;
+    let mut quick = options("silent");
+    quick.ping_interval = Duration::from_millis(200);
+    quick.timeout = Duration::from_millis(500);
+    let a = RedisBroker::with_options(&proxy.url(), config(), quick).expect("a valid URL");
+    connected(&a, true).await;
+    let b = instance(&server.url(), "silent", config()).await;
+    let mut on_a = a.broker().subscribe(["t"], None).expect("subscribed");
+
+    // Nothing closes: only the unanswered ping tells.
+    proxy.set(Link::Frozen);
+    connected(&a, false).await;
+    let refused = a.publish("t", &Event::new("while silent")).await;
+    assert!(
+        matches!(refused, Err(RedisError::Unavailable(_))),
+        "{refused:?}"
+    );
+    let meanwhile = publish(&b, "t", "meanwhile").await;
+
+    proxy.set(Link::Open);
+    connected(&a, true).await;
+    assert_eq!(ids(&mut on_a, 1).await, [meanwhile]);
 }

@@ -56,7 +56,9 @@
 //! - **Faults.** While Redis is unreachable, publishing fails at once with
 //!   [`RedisError::Unavailable`] (the contract's `503`), streams stay open
 //!   on the local mirror, and the tail reconnects with capped, jittered
-//!   exponential backoff (100 ms doubling to 5 s). `sse_redis_connected`
+//!   exponential backoff (100 ms doubling to 5 s). A quiet tail pings
+//!   Redis every `ping_interval`, so that a Redis gone silent without
+//!   closing the connection (a network partition) counts as lost too. `sse_redis_connected`
 //!   and `sse_redis_reconnects_total` join the broker's metrics.
 //!
 //! # Why Pub/Sub and not `XREAD BLOCK`
@@ -131,6 +133,10 @@ pub struct RedisOptions {
     /// How long one command, or one connection attempt, may take before
     /// Redis counts as unreachable.
     pub timeout: Duration,
+    /// How often the tail pings Redis while no event comes, so that a
+    /// Redis gone silent (a network partition, no connection closed) is
+    /// noticed within this plus `timeout`.
+    pub ping_interval: Duration,
 }
 
 impl Default for RedisOptions {
@@ -138,6 +144,7 @@ impl Default for RedisOptions {
         Self {
             prefix: "{sse}".into(),
             timeout: Duration::from_secs(2),
+            ping_interval: Duration::from_secs(5),
         }
     }
 }

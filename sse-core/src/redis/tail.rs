@@ -5,6 +5,7 @@
 use std::convert::Infallible;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use redis::Msg;
@@ -94,13 +95,12 @@ async fn session(
     current_since: &mut Option<(u64, Instant)>,
     current_until: Option<u64>,
 ) -> Result<Infallible, RedisError> {
-    let mut pubsub = link.within(link.client.get_async_pubsub()).await?;
+    let (mut sink, mut messages) = link.within(link.client.get_async_pubsub()).await?.split();
     // A channel of this session's own, for the marker that closes the
     // catch-up (see the module docs).
     let marker = format!("{}:sync:{:016x}", link.options.prefix, fastrand::u64(..));
-    link.within(pubsub.subscribe(&link.keys.channel)).await?;
-    link.within(pubsub.subscribe(&marker)).await?;
-    let mut messages = pubsub.into_on_message();
+    link.within(sink.subscribe(&link.keys.channel)).await?;
+    link.within(sink.subscribe(&marker)).await?;
     let mut connection = link
         .within(link.client.get_multiplexed_async_connection())
         .await?;
@@ -153,16 +153,44 @@ async fn session(
     link.set_connection(Some(connection));
     *current_since = Some((now_ms, now));
 
-    while let Some(message) = next(&mut messages).await {
-        if link.broker.is_closed() {
-            return Err(RedisError::Closed);
-        }
-        if let Some(event) = parse(&message) {
-            apply(link, &event, Instant::now());
-            link.applied.notify_waiters();
+    // A Redis that vanished without closing the connection sends nothing,
+    // like a quiet one: a ping that gets no answer tells them apart.
+    let mut ping = tokio::time::interval(link.options.ping_interval);
+    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ping.reset();
+    loop {
+        match message_or_ping(&mut messages, &mut ping).await {
+            Some(Some(message)) => {
+                if link.broker.is_closed() {
+                    return Err(RedisError::Closed);
+                }
+                if let Some(event) = parse(&message) {
+                    apply(link, &event, Instant::now());
+                    link.applied.notify_waiters();
+                }
+            }
+            Some(None) => return Err(lost()),
+            None => {
+                link.within(sink.ping::<redis::Value>()).await?;
+            }
         }
     }
-    Err(lost())
+}
+
+/// The next message (`Some`, `Some(None)` when the connection closed), or
+/// `None` when `ping` ticks first.
+async fn message_or_ping(
+    messages: &mut redis::aio::PubSubStream,
+    ping: &mut tokio::time::Interval,
+) -> Option<Option<Msg>> {
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(message) = futures_core::Stream::poll_next(Pin::new(&mut *messages), cx)
+        {
+            return Poll::Ready(Some(message));
+        }
+        ping.poll_tick(cx).map(|_| None)
+    })
+    .await
 }
 
 fn lost() -> RedisError {
