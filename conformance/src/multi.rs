@@ -110,6 +110,13 @@ async fn delivery(target: &Target) -> Result<(), Error> {
     published.sort_by_key(|id| order(id).unwrap_or_default());
     ensure(ids == published, || {
         format!("delivered {ids:?}, published {published:?}")
+    })?;
+    // `sent` counts the subscribers of the instance that took the publish:
+    // B's one, not A's.
+    let (status, body) = notify(&http_client(), &b.base, "topic=x", "\"count\"").await?;
+    let answer: serde_json::Value = serde_json::from_str(&body).map_err(|e| e.to_string())?;
+    ensure(status == 200 && answer["sent"] == 1, || {
+        format!("publish on B with one subscriber there: {status} {body}")
     })
 }
 
