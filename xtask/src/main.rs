@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 
 mod bench_summary;
 mod soak;
+mod sockets;
 
 #[derive(Parser)]
 #[command(about = "The SSE toolkit's project tasks")]
@@ -43,7 +44,9 @@ enum Task {
     /// Run the criterion benchmarks and print a summary with each
     /// benchmark's ratio against its baseline from the same run; then
     /// multi-instance mode on a private Redis beside in-memory mode; then
-    /// the soak of every example server (see `soak`).
+    /// the socket benchmarks (see `bench-sockets`), which regenerate their
+    /// section of BENCHMARKS.md; then the soak of every example server (see
+    /// `soak`).
     Bench {
         /// Only summarise the last run's results, without running anything.
         #[arg(long)]
@@ -51,10 +54,22 @@ enum Task {
         /// Skip the soak.
         #[arg(long)]
         no_soak: bool,
+        /// Only the socket benchmarks, small and once (under two minutes
+        /// once built): a smoke run whose report goes under
+        /// `target/bench-sockets/`, not into BENCHMARKS.md.
+        #[arg(long)]
+        quick: bool,
         /// Extra arguments for criterion, e.g. a filter such as `decode`.
         #[arg(last = true)]
         args: Vec<String>,
     },
+    /// The socket benchmarks alone: every example server, axum's own `Sse`
+    /// over a broadcast channel (the baseline) and nginx with nchan, under
+    /// the same load over loopback TCP, beside the write(2) floor. Installs
+    /// nginx and its nchan module with apt-get when missing. Regenerates
+    /// the "Over real sockets" section of BENCHMARKS.md and
+    /// `docs/benchmarks/` (JSON, SVG chart).
+    BenchSockets(SocketOptions),
     /// Install what the tests need when it is missing (Debian's
     /// redis-server and nginx-light, with apt-get), then run the whole
     /// test suite (`cargo test --workspace`) with the Redis tests required
@@ -69,6 +84,20 @@ enum Task {
     /// subscribers; then check that clients, descriptors and the steady
     /// streams are whole, and report RSS growth.
     Soak(SoakOptions),
+}
+
+#[derive(clap::Args, Clone, Default)]
+struct SocketOptions {
+    /// Small and once: a smoke run whose report goes under
+    /// `target/bench-sockets/`.
+    #[arg(long)]
+    quick: bool,
+    /// How many times each scenario runs (the report quotes medians).
+    #[arg(long)]
+    repeats: Option<usize>,
+    /// Only these servers: axum, actix, warp, rocket, poem, baseline, nchan.
+    #[arg(long = "server", value_parser = ["axum", "actix", "warp", "rocket", "poem", "baseline", "nchan"])]
+    servers: Vec<String>,
 }
 
 #[derive(clap::Args, Clone)]
@@ -103,12 +132,26 @@ fn main() -> ExitCode {
         Task::Fuzz { seconds, target } => fuzz(seconds, &target),
         Task::Conformance { via_nginx } => conformance(via_nginx),
         Task::Bench {
+            quick: true, ..
+        } => bench_sockets(&SocketOptions {
+            quick: true,
+            ..SocketOptions::default()
+        }),
+        Task::Bench {
             summary_only,
             no_soak,
+            quick: false,
             args,
         } => {
             let ran = if summary_only { Ok(()) } else { bench(&args) };
             ran.and_then(|()| bench_summary::print(&workspace_root().join("target/criterion")))
+                .and_then(|()| {
+                    if summary_only {
+                        Ok(())
+                    } else {
+                        bench_sockets(&SocketOptions::default())
+                    }
+                })
                 .and_then(|()| {
                     if summary_only || no_soak {
                         Ok(())
@@ -117,6 +160,7 @@ fn main() -> ExitCode {
                     }
                 })
         }
+        Task::BenchSockets(options) => bench_sockets(&options),
         Task::Soak(options) => soak(&options),
         Task::Test { args } => test(&args),
     };
@@ -280,7 +324,11 @@ fn ensure_packages(wanted: &[(&str, &str)]) -> Result<(), String> {
 
 /// Whether `program` is an executable in a directory of `PATH` (or in
 /// `/usr/sbin`, where Debian puts nginx, outside a user's `PATH`).
+/// Whether `program` is on `PATH` (or, given as an absolute path, exists).
 fn on_path(program: &str) -> bool {
+    if program.starts_with('/') {
+        return std::path::Path::new(program).is_file();
+    }
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
         .chain([PathBuf::from("/usr/sbin")])
@@ -303,6 +351,45 @@ fn bench(args: &[String]) -> Result<(), String> {
         "--bench",
         "redis",
     ]))
+}
+
+/// What the socket benchmarks need beyond the Rust servers.
+const SOCKET_BENCH_PACKAGES: &[(&str, &str)] = &[
+    ("nginx", "nginx-light"),
+    ("/usr/lib/nginx/modules/ngx_nchan_module.so", "libnginx-mod-nchan"),
+];
+
+fn bench_sockets(options: &SocketOptions) -> Result<(), String> {
+    let root = workspace_root();
+    if cfg!(debug_assertions) {
+        // The load generator must cost little beside the server: measure
+        // with an optimised build of this very task.
+        let mut command = Command::new("cargo");
+        command
+            .current_dir(&root)
+            .args(["run", "--quiet", "--release", "-p", "xtask", "--", "bench-sockets"]);
+        if options.quick {
+            command.arg("--quick");
+        }
+        if let Some(repeats) = options.repeats {
+            command.arg(format!("--repeats={repeats}"));
+        }
+        for server in &options.servers {
+            command.arg(format!("--server={server}"));
+        }
+        return run(&mut command);
+    }
+    ensure_packages(SOCKET_BENCH_PACKAGES)?;
+    let mut plan = if options.quick {
+        sockets::Plan::quick()
+    } else {
+        sockets::Plan::full()
+    };
+    if let Some(repeats) = options.repeats {
+        plan.repeats = repeats.max(1);
+    }
+    plan.only = options.servers.clone();
+    sockets::run(&root, &plan)
 }
 
 fn soak(options: &SoakOptions) -> Result<(), String> {

@@ -32,6 +32,9 @@ pub fn serve(config: Config, stop: Stop, ready: Ready) -> std::io::Result<()> {
                     take_place(&connections, connection, extensions);
                 })
                 .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
+                // As the hyper loop's (see `hyper_serve::bind`); actix-web
+                // keeps 2048.
+                .backlog(super::hyper_serve::LISTEN_BACKLOG.unsigned_abs())
                 .bind(hub.config().addr.as_str())?;
         let addr = server
             .addrs()

@@ -25,7 +25,7 @@ mod bytes_body {
 pub fn serve(config: Config, stop: Stop, ready: Ready) -> std::io::Result<()> {
     super::tokio_runtime()?.block_on(async {
         let hub = crate::open_hub(config).await?;
-        let listener = tokio::net::TcpListener::bind(&hub.config().addr).await?;
+        let listener = super::hyper_serve::bind(&hub.config().addr)?;
         let local = listener.local_addr()?;
         ready(local);
         let shutdown = Shutdown::on(stop, hub.broker().clone());

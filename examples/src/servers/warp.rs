@@ -12,7 +12,7 @@ use crate::{Ready, Shutdown, Stop};
 pub fn serve(config: Config, stop: Stop, ready: Ready) -> std::io::Result<()> {
     super::tokio_runtime()?.block_on(async {
         let hub = crate::open_hub(config).await?;
-        let listener = tokio::net::TcpListener::bind(&hub.config().addr).await?;
+        let listener = super::hyper_serve::bind(&hub.config().addr)?;
         ready(listener.local_addr()?);
         let shutdown = Shutdown::on(stop, hub.broker().clone());
         let filter = warp::service(sse_warp::routes(hub.clone()));

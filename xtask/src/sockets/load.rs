@@ -1,0 +1,658 @@
+//! The load generator: SSE subscribers and publishers over real TCP, on
+//! one thread, so that its cost per connection stays small beside the
+//! server's.
+//!
+//! Subscribers speak raw HTTP/1.1 with a chunked-body decoder and look only
+//! for the sequence number the publisher puts in each event's data
+//! (`{"seq":N,…}`); the publisher keeps each sequence number's send time,
+//! so that every delivery's latency is known, and each subscriber keeps a
+//! bitmap of what it saw, so that lost and duplicated events are counted.
+
+use std::cell::{Cell, RefCell};
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::Semaphore;
+use tokio::task::JoinHandle;
+
+/// Connections set up at once: more would overflow the listen backlog and
+/// measure SYN retransmits instead of the server.
+const CONNECTING_AT_ONCE: usize = 256;
+/// How long the subscribers may take, after the last publish, to receive
+/// everything before the rest counts as lost.
+const DRAIN_LIMIT: Duration = Duration::from_secs(5);
+/// Read buffer per subscriber.
+const READ_BUFFER: usize = 16 * 1024;
+
+/// Where the server under load subscribes and publishes.
+#[derive(Debug, Clone)]
+pub(crate) struct Endpoint {
+    pub(crate) addr: SocketAddr,
+    /// Path and query of the event stream.
+    pub(crate) events: String,
+    /// Path and query of the publish request.
+    pub(crate) notify: String,
+}
+
+/// How the publishers publish.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Publishing {
+    /// One publisher, `per_second` events a second on a fixed schedule.
+    Rate { per_second: u32, duration: Duration },
+    /// `connections` publishers, each sending its next event as soon as the
+    /// last was answered.
+    Flood {
+        connections: usize,
+        duration: Duration,
+    },
+}
+
+/// What one run of the load measured, client side.
+#[derive(Debug)]
+pub(crate) struct Measured {
+    pub(crate) published: u64,
+    pub(crate) failed_publishes: u64,
+    /// From the first publish to the last delivery.
+    pub(crate) window: Duration,
+    pub(crate) deliveries: u64,
+    pub(crate) lost: u64,
+    pub(crate) duplicated: u64,
+    /// Streams the server ended before the end of the run.
+    pub(crate) ended_early: usize,
+    /// Publish → receive, in microseconds.
+    pub(crate) latency: Histogram<u64>,
+}
+
+/// What the subscribers and publishers share (all on one thread).
+struct Shared {
+    base: Instant,
+    /// Send time of each sequence number, in nanoseconds after `base`.
+    sent: RefCell<Vec<u64>>,
+    latency: RefCell<Histogram<u64>>,
+    deliveries: Cell<u64>,
+    duplicated: Cell<u64>,
+    last_delivery: Cell<u64>,
+    ended_early: Cell<usize>,
+}
+
+impl Shared {
+    fn now(&self) -> u64 {
+        self.base.elapsed().as_nanos() as u64
+    }
+}
+
+/// Subscribers connected to one server, receiving.
+pub(crate) struct Subscribers {
+    endpoint: Endpoint,
+    shared: Rc<Shared>,
+    tasks: Vec<JoinHandle<()>>,
+    subscribers: usize,
+    failed_connects: usize,
+    first_failure: Option<String>,
+    connect_time: Duration,
+}
+
+impl Drop for Subscribers {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+impl Subscribers {
+    /// Opens `count` streams, `CONNECTING_AT_ONCE` at a time, and returns
+    /// once every one has its response head (or failed). Runs inside a
+    /// `LocalSet`.
+    pub(crate) async fn connect(endpoint: &Endpoint, count: usize) -> Self {
+        let shared = Rc::new(Shared {
+            base: Instant::now(),
+            sent: RefCell::new(Vec::new()),
+            latency: RefCell::new(
+                Histogram::new_with_bounds(1, 600_000_000, 3).expect("valid histogram bounds"),
+            ),
+            deliveries: Cell::new(0),
+            duplicated: Cell::new(0),
+            last_delivery: Cell::new(0),
+            ended_early: Cell::new(0),
+        });
+        let request = format!(
+            "GET {} HTTP/1.1\r\nHost: {}\r\nAccept: text/event-stream\r\n\r\n",
+            endpoint.events, endpoint.addr
+        )
+        .into_bytes();
+        let request: Rc<[u8]> = request.into();
+        let permits = Rc::new(Semaphore::new(CONNECTING_AT_ONCE));
+        let (heads, mut heads_in) = tokio::sync::mpsc::unbounded_channel();
+        let started = Instant::now();
+        let mut tasks = Vec::with_capacity(count);
+        for _ in 0..count {
+            let shared = Rc::clone(&shared);
+            let request = Rc::clone(&request);
+            let permits = Rc::clone(&permits);
+            let heads = heads.clone();
+            let addr = endpoint.addr;
+            tasks.push(tokio::task::spawn_local(async move {
+                let opened = {
+                    let _permit = permits.acquire().await;
+                    open_stream(addr, &request).await
+                };
+                match opened {
+                    Ok((stream, mut body)) => {
+                        let _ = heads.send(None);
+                        let mut seen = Seen::default();
+                        // Returns only when the server ended the stream.
+                        let _ = receive(stream, &mut body, &shared, &mut seen).await;
+                        shared.ended_early.set(shared.ended_early.get() + 1);
+                    }
+                    Err(err) => {
+                        let _ = heads.send(Some(err));
+                    }
+                }
+            }));
+        }
+        drop(heads);
+        let mut failed_connects = 0;
+        let mut first_failure = None;
+        for _ in 0..count {
+            match heads_in.recv().await {
+                Some(None) => {}
+                Some(Some(err)) => {
+                    failed_connects += 1;
+                    first_failure.get_or_insert(err);
+                }
+                None => break,
+            }
+        }
+        Self {
+            endpoint: endpoint.clone(),
+            shared,
+            tasks,
+            subscribers: count,
+            failed_connects,
+            first_failure,
+            connect_time: started.elapsed(),
+        }
+    }
+
+    /// How long opening every stream took, in seconds.
+    pub(crate) fn connect_time_s(&self) -> f64 {
+        self.connect_time.as_secs_f64()
+    }
+
+    /// Why the first stream that failed to open failed.
+    pub(crate) fn first_failure(&self) -> Option<&str> {
+        self.first_failure.as_deref()
+    }
+
+    /// How many streams are open.
+    pub(crate) fn open(&self) -> usize {
+        self.subscribers - self.failed_connects - self.shared.ended_early.get()
+    }
+
+    /// Publishes as `publishing` says, waits until every open stream has
+    /// received every event (or `DRAIN_LIMIT` passed), and returns what
+    /// was measured.
+    pub(crate) async fn publish(self, publishing: Publishing) -> Measured {
+        let first_publish = self.shared.now();
+        let failed_publishes = match publishing {
+            Publishing::Rate {
+                per_second,
+                duration,
+            } => {
+                let count = (duration.as_secs_f64() * f64::from(per_second)).round() as u64;
+                let interval = Duration::from_secs(1) / per_second.max(1);
+                let mut publisher = Publisher::new(&self.endpoint);
+                let start = tokio::time::Instant::now();
+                let mut failed = 0;
+                for i in 0..count {
+                    tokio::time::sleep_until(start + interval * i as u32).await;
+                    if publisher.publish(&self.shared).await.is_err() {
+                        failed += 1;
+                    }
+                }
+                failed
+            }
+            Publishing::Flood {
+                connections,
+                duration,
+            } => {
+                let deadline = tokio::time::Instant::now() + duration;
+                let floods: Vec<_> = (0..connections)
+                    .map(|_| {
+                        let endpoint = self.endpoint.clone();
+                        let shared = Rc::clone(&self.shared);
+                        tokio::task::spawn_local(async move {
+                            let mut publisher = Publisher::new(&endpoint);
+                            let mut failed = 0;
+                            while tokio::time::Instant::now() < deadline {
+                                if publisher.publish(&shared).await.is_err() {
+                                    failed += 1;
+                                    tokio::time::sleep(Duration::from_millis(1)).await;
+                                }
+                            }
+                            failed
+                        })
+                    })
+                    .collect();
+                let mut failed = 0;
+                for flood in floods {
+                    failed += flood.await.unwrap_or(0);
+                }
+                failed
+            }
+        };
+        let published = self.shared.sent.borrow().len() as u64;
+        let expected = published * self.open() as u64;
+        let drain_until = Instant::now() + DRAIN_LIMIT;
+        while self.shared.deliveries.get() - self.shared.duplicated.get() < expected
+            && Instant::now() < drain_until
+        {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let distinct = self.shared.deliveries.get() - self.shared.duplicated.get();
+        // Every stream that opened was owed every event, also those the
+        // server ended early.
+        let owed = published * (self.subscribers - self.failed_connects) as u64;
+        let lost = owed.saturating_sub(distinct);
+        let window = Duration::from_nanos(
+            self.shared
+                .last_delivery
+                .get()
+                .saturating_sub(first_publish),
+        );
+        Measured {
+            published,
+            failed_publishes,
+            window,
+            deliveries: self.shared.deliveries.get(),
+            lost,
+            duplicated: self.shared.duplicated.get(),
+            ended_early: self.shared.ended_early.get(),
+            latency: self.shared.latency.borrow().clone(),
+        }
+    }
+}
+
+/// Connects, sends the request and reads the response head; the stream
+/// and whatever of the body came with the head.
+async fn open_stream(addr: SocketAddr, request: &[u8]) -> Result<(TcpStream, Body), String> {
+    let mut stream = TcpStream::connect(addr)
+        .await
+        .map_err(|e| format!("connect: {e}"))?;
+    let _ = stream.set_nodelay(true);
+    stream
+        .write_all(request)
+        .await
+        .map_err(|e| format!("send: {e}"))?;
+    let mut buffer = Vec::with_capacity(READ_BUFFER);
+    let head_end = loop {
+        if let Some(end) = find(&buffer, b"\r\n\r\n") {
+            break end + 4;
+        }
+        if buffer.len() >= READ_BUFFER {
+            return Err("response head over 16 KiB".into());
+        }
+        let read = stream
+            .read_buf(&mut buffer)
+            .await
+            .map_err(|e| format!("read head: {e}"))?;
+        if read == 0 {
+            return Err("closed before the response head".into());
+        }
+    };
+    let head = String::from_utf8_lossy(&buffer[..head_end]).to_ascii_lowercase();
+    let status = head.split(' ').nth(1).unwrap_or("");
+    if status != "200" {
+        let line = head.lines().next().unwrap_or("").to_owned();
+        return Err(format!("answered {line:?}"));
+    }
+    let chunked = head.contains("\r\ntransfer-encoding: chunked");
+    let mut body = Body::new(chunked);
+    body.rest = buffer.split_off(head_end);
+    Ok((stream, body))
+}
+
+/// A subscriber's reading state: the chunked decoder and the partial line.
+struct Body {
+    chunked: bool,
+    chunk: Chunk,
+    line: Vec<u8>,
+    rest: Vec<u8>,
+}
+
+#[derive(Clone, Copy)]
+enum Chunk {
+    Size(usize),
+    SizeExtension(usize),
+    SizeEnd(usize),
+    Data(usize),
+    DataCr,
+    DataLf,
+    Done,
+}
+
+impl Body {
+    fn new(chunked: bool) -> Self {
+        Self {
+            chunked,
+            chunk: Chunk::Size(0),
+            line: Vec::new(),
+            rest: Vec::new(),
+        }
+    }
+
+    /// Feeds raw body bytes; `on_seq` gets the sequence number of every
+    /// event that ends in them. `Err` when the stream ended or is not
+    /// chunked as it should be.
+    fn feed(&mut self, mut bytes: &[u8], on_seq: &mut impl FnMut(u64)) -> Result<(), ()> {
+        if !self.chunked {
+            self.lines(bytes, on_seq);
+            return Ok(());
+        }
+        while !bytes.is_empty() {
+            match self.chunk {
+                Chunk::Size(size) => {
+                    let byte = bytes[0];
+                    bytes = &bytes[1..];
+                    self.chunk = match byte {
+                        b'0'..=b'9' | b'a'..=b'f' | b'A'..=b'F' => {
+                            let digit = (byte as char).to_digit(16).unwrap_or(0) as usize;
+                            Chunk::Size(size.checked_mul(16).ok_or(())? + digit)
+                        }
+                        b';' => Chunk::SizeExtension(size),
+                        b'\r' => Chunk::SizeEnd(size),
+                        _ => return Err(()),
+                    };
+                }
+                Chunk::SizeExtension(size) => {
+                    if bytes[0] == b'\r' {
+                        self.chunk = Chunk::SizeEnd(size);
+                    }
+                    bytes = &bytes[1..];
+                }
+                Chunk::SizeEnd(size) => {
+                    if bytes[0] != b'\n' {
+                        return Err(());
+                    }
+                    bytes = &bytes[1..];
+                    self.chunk = if size == 0 {
+                        Chunk::Done
+                    } else {
+                        Chunk::Data(size)
+                    };
+                }
+                Chunk::Data(left) => {
+                    let take = left.min(bytes.len());
+                    let (data, after) = bytes.split_at(take);
+                    self.lines(data, on_seq);
+                    bytes = after;
+                    self.chunk = if take == left {
+                        Chunk::DataCr
+                    } else {
+                        Chunk::Data(left - take)
+                    };
+                }
+                Chunk::DataCr | Chunk::DataLf => {
+                    let want = if matches!(self.chunk, Chunk::DataCr) {
+                        b'\r'
+                    } else {
+                        b'\n'
+                    };
+                    if bytes[0] != want {
+                        return Err(());
+                    }
+                    bytes = &bytes[1..];
+                    self.chunk = if want == b'\r' {
+                        Chunk::DataLf
+                    } else {
+                        Chunk::Size(0)
+                    };
+                }
+                Chunk::Done => return Err(()),
+            }
+        }
+        if matches!(self.chunk, Chunk::Done) {
+            return Err(());
+        }
+        Ok(())
+    }
+
+    /// Splits decoded body bytes into lines and reads the sequence number
+    /// off `data:` lines.
+    fn lines(&mut self, mut bytes: &[u8], on_seq: &mut impl FnMut(u64)) {
+        while let Some(end) = bytes.iter().position(|&b| b == b'\n') {
+            let (line, after) = bytes.split_at(end);
+            if self.line.is_empty() {
+                if let Some(seq) = seq_of(line) {
+                    on_seq(seq);
+                }
+            } else {
+                self.line.extend_from_slice(line);
+                if let Some(seq) = seq_of(&self.line) {
+                    on_seq(seq);
+                }
+                self.line.clear();
+            }
+            bytes = &after[1..];
+        }
+        self.line.extend_from_slice(bytes);
+    }
+}
+
+/// The sequence number of a `data:` line written by [`Publisher`].
+fn seq_of(line: &[u8]) -> Option<u64> {
+    let data = line.strip_prefix(b"data:")?;
+    let at = find(data, b"\"seq\":")? + 6;
+    let digits = &data[at..];
+    let end = digits
+        .iter()
+        .position(|b| !b.is_ascii_digit())
+        .unwrap_or(digits.len());
+    std::str::from_utf8(&digits[..end]).ok()?.parse().ok()
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack
+        .windows(needle.len())
+        .position(|window| window == needle)
+}
+
+/// The events one subscriber has seen, as a bitmap by sequence number.
+#[derive(Default)]
+struct Seen {
+    bits: Vec<u64>,
+    distinct: u64,
+}
+
+impl Seen {
+    /// Marks `seq` seen; false if it was already.
+    fn mark(&mut self, seq: u64) -> bool {
+        let (word, bit) = ((seq / 64) as usize, seq % 64);
+        if word >= self.bits.len() {
+            self.bits.resize(word + 1, 0);
+        }
+        let fresh = self.bits[word] & (1 << bit) == 0;
+        self.bits[word] |= 1 << bit;
+        self.distinct += u64::from(fresh);
+        fresh
+    }
+}
+
+/// Reads a stream until it ends, recording every delivery.
+async fn receive(
+    mut stream: TcpStream,
+    body: &mut Body,
+    shared: &Shared,
+    seen: &mut Seen,
+) -> Result<(), ()> {
+    let mut buffer = vec![0; READ_BUFFER];
+    let mut record = |now: u64, seq: u64| {
+        let sent = shared.sent.borrow().get(seq as usize).copied();
+        shared.deliveries.set(shared.deliveries.get() + 1);
+        shared.last_delivery.set(now);
+        if !seen.mark(seq) {
+            shared.duplicated.set(shared.duplicated.get() + 1);
+        }
+        if let Some(sent) = sent {
+            let micros = now.saturating_sub(sent) / 1000;
+            let _ = shared.latency.borrow_mut().record(micros.max(1));
+        }
+    };
+    let first = std::mem::take(&mut body.rest);
+    let now = shared.now();
+    body.feed(&first, &mut |seq| record(now, seq))?;
+    loop {
+        let read = stream.read(&mut buffer).await.map_err(|_| ())?;
+        if read == 0 {
+            return Err(());
+        }
+        let now = shared.now();
+        body.feed(&buffer[..read], &mut |seq| record(now, seq))?;
+    }
+}
+
+/// One keep-alive connection that publishes numbered events.
+struct Publisher {
+    addr: SocketAddr,
+    head: String,
+    stream: Option<TcpStream>,
+    buffer: Vec<u8>,
+}
+
+/// Padding that makes an event about 130 bytes on the wire.
+const PAD: &str = "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
+
+impl Publisher {
+    fn new(endpoint: &Endpoint) -> Self {
+        Self {
+            addr: endpoint.addr,
+            head: format!(
+                "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n",
+                endpoint.notify, endpoint.addr
+            ),
+            stream: None,
+            buffer: Vec::with_capacity(4096),
+        }
+    }
+
+    /// Publishes the next sequence number and waits for the answer.
+    async fn publish(&mut self, shared: &Shared) -> Result<(), String> {
+        if self.stream.is_none() {
+            let stream = TcpStream::connect(self.addr)
+                .await
+                .map_err(|e| format!("connect: {e}"))?;
+            let _ = stream.set_nodelay(true);
+            self.stream = Some(stream);
+        }
+        let seq = shared.sent.borrow().len();
+        let body = format!("{{\"seq\":{seq},\"pad\":\"{PAD}\"}}");
+        let request = format!("{}Content-Length: {}\r\n\r\n{body}", self.head, body.len());
+        shared.sent.borrow_mut().push(shared.now());
+        let result = match &mut self.stream {
+            Some(stream) => exchange(stream, request.as_bytes(), &mut self.buffer).await,
+            None => Err("no connection".into()),
+        };
+        if result.is_err() {
+            self.stream = None;
+        }
+        result
+    }
+}
+
+/// Sends one request and reads its whole response; `Err` unless 2xx.
+async fn exchange(
+    stream: &mut TcpStream,
+    request: &[u8],
+    buffer: &mut Vec<u8>,
+) -> Result<(), String> {
+    stream
+        .write_all(request)
+        .await
+        .map_err(|e| format!("send: {e}"))?;
+    buffer.clear();
+    loop {
+        if let Some(end) = find(buffer, b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buffer[..end]).to_ascii_lowercase();
+            let length = head
+                .lines()
+                .find_map(|line| line.strip_prefix("content-length:"))
+                .and_then(|value| value.trim().parse::<usize>().ok());
+            let complete = match length {
+                Some(length) => buffer.len() >= end + 4 + length,
+                // Chunked: complete at the last chunk.
+                None => buffer.ends_with(b"0\r\n\r\n"),
+            };
+            if complete {
+                let status = head.split(' ').nth(1).unwrap_or("");
+                return if status.starts_with('2') {
+                    Ok(())
+                } else {
+                    Err(format!("publish answered {status}"))
+                };
+            }
+        }
+        let read = stream
+            .read_buf(buffer)
+            .await
+            .map_err(|e| format!("read: {e}"))?;
+        if read == 0 {
+            return Err("closed".into());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seqs(chunked: bool, parts: &[&[u8]]) -> (Vec<u64>, Result<(), ()>) {
+        let mut body = Body::new(chunked);
+        let mut got = Vec::new();
+        let mut result = Ok(());
+        for part in parts {
+            result = body.feed(part, &mut |seq| got.push(seq));
+        }
+        (got, result)
+    }
+
+    #[test]
+    fn events_split_anywhere_across_chunks_are_read() {
+        let pieces: [&[u8]; 4] = [
+            b": connected\n\n",
+            b"id: 7\ndata: {\"seq\":41,\"pad\":\"\"}\n\n",
+            b"data:",
+            b" {\"seq\":42}\n\n",
+        ];
+        let mut stream = Vec::new();
+        for piece in pieces {
+            stream.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+            stream.extend_from_slice(piece);
+            stream.extend_from_slice(b"\r\n");
+        }
+        for cut in 0..stream.len() {
+            let (got, result) = seqs(true, &[&stream[..cut], &stream[cut..]]);
+            assert_eq!(got, [41, 42], "cut at {cut}");
+            assert_eq!(result, Ok(()));
+        }
+    }
+
+    #[test]
+    fn the_last_chunk_ends_the_stream_and_garbage_is_refused() {
+        assert_eq!(seqs(true, &[b"0\r\n\r\n"]).1, Err(()));
+        assert_eq!(seqs(true, &[b"zz\r\n"]).1, Err(()));
+        let (got, result) = seqs(false, &[b"data: {\"seq\":3}\n", b"\n"]);
+        assert_eq!((got, result), (vec![3], Ok(())));
+    }
+
+    #[test]
+    fn duplicates_are_told_apart() {
+        let mut seen = Seen::default();
+        assert!(seen.mark(3) && seen.mark(200) && !seen.mark(3));
+        assert_eq!(seen.distinct, 2);
+    }
+}

@@ -1,0 +1,319 @@
+//! The socket benchmarks of `cargo xtask bench`: every example server, the
+//! axum baseline and nginx with nchan under the same load over real TCP,
+//! beside the `write(2)` floor; see `BENCHMARKS.md` for what each figure
+//! means.
+//!
+//! Each server runs pinned to CPU 0 and this process to CPU 1; every
+//! scenario starts a fresh server and is repeated, and the report quotes
+//! medians. Nothing here asserts a timing: it measures and writes.
+
+mod floor;
+mod load;
+mod procfs;
+mod report;
+mod servers;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+pub(crate) use floor::Receiver;
+use load::{Measured, Publishing, Subscribers};
+use servers::Contender;
+
+/// Every server, in the report's column order.
+const CONTENDERS: [Contender; 7] = [
+    Contender::Example("axum"),
+    Contender::Example("actix"),
+    Contender::Example("warp"),
+    Contender::Example("rocket"),
+    Contender::Example("poem"),
+    Contender::Baseline,
+    Contender::Nchan,
+];
+
+/// The sizes of one run.
+#[derive(Debug, Clone)]
+pub(crate) struct Plan {
+    pub(crate) quick: bool,
+    pub(crate) repeats: usize,
+    /// Streams held idle, then fanned out to.
+    pub(crate) streams: usize,
+    pub(crate) fan_out_rate: u32,
+    pub(crate) fan_out_time: Duration,
+    pub(crate) flood_subscribers: usize,
+    pub(crate) flood_publishers: usize,
+    pub(crate) flood_time: Duration,
+    /// The most streams this machine allows one process, if run.
+    pub(crate) many_streams: Option<usize>,
+    pub(crate) floor_sockets: usize,
+    pub(crate) floor_rounds: usize,
+    /// Only these servers (by key), when not empty.
+    pub(crate) only: Vec<String>,
+}
+
+impl Plan {
+    pub(crate) fn full() -> Self {
+        Self {
+            quick: false,
+            repeats: 3,
+            streams: 10_000,
+            fan_out_rate: 10,
+            fan_out_time: Duration::from_secs(10),
+            flood_subscribers: 100,
+            flood_publishers: 4,
+            flood_time: Duration::from_secs(5),
+            many_streams: Some(19_000),
+            floor_sockets: 5_000,
+            floor_rounds: 40,
+            only: Vec::new(),
+        }
+    }
+
+    /// Small enough to finish in under two minutes: a smoke run of the
+    /// whole benchmark, not figures to quote.
+    pub(crate) fn quick() -> Self {
+        Self {
+            quick: true,
+            repeats: 1,
+            streams: 1_000,
+            fan_out_time: Duration::from_secs(2),
+            flood_time: Duration::from_secs(2),
+            many_streams: None,
+            floor_sockets: 500,
+            floor_rounds: 20,
+            ..Self::full()
+        }
+    }
+}
+
+/// One repeat's figures for one server, by metric key.
+type Sample = BTreeMap<String, f64>;
+
+/// Latency percentiles drawn in the chart.
+pub(crate) const PERCENTILES: [(f64, &str); 5] = [
+    (50.0, "p50"),
+    (90.0, "p90"),
+    (99.0, "p99"),
+    (99.9, "p99.9"),
+    (100.0, "max"),
+];
+
+/// Pins the calling thread (and threads it starts later) to `cpu`.
+pub(crate) fn pin_to_cpu(cpu: usize) {
+    let mut set = rustix::thread::CpuSet::new();
+    set.set(cpu);
+    if let Err(err) = rustix::thread::sched_setaffinity(None, &set) {
+        eprintln!("cannot pin to CPU {cpu}: {err}; figures will be noisier");
+    }
+}
+
+/// Runs the plan and writes the report: into `BENCHMARKS.md` and `docs/`
+/// for a full run, under `target/` for a quick one.
+pub(crate) fn run(root: &Path, plan: &Plan) -> Result<(), String> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if cores < 2 {
+        return Err("the socket benchmark pins the server and the load to two CPUs".into());
+    }
+    build(root)?;
+    pin_to_cpu(1);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("no runtime: {e}"))?;
+    let mut columns: Vec<(Contender, Vec<Sample>, Vec<Vec<f64>>)> = Vec::new();
+    for contender in CONTENDERS {
+        if !plan.only.is_empty() && !plan.only.iter().any(|key| key == contender.key()) {
+            continue;
+        }
+        let mut samples = Vec::new();
+        let mut curves = Vec::new();
+        for repeat in 1..=plan.repeats {
+            eprintln!("sockets: {} ({repeat}/{})…", contender.name(), plan.repeats);
+            let local = tokio::task::LocalSet::new();
+            let (sample, curve) = local.block_on(&runtime, measure(contender, root, plan))?;
+            eprintln!("  {sample:?}");
+            samples.push(sample);
+            curves.push(curve);
+        }
+        columns.push((contender, samples, curves));
+    }
+    eprintln!("sockets: the write(2) floor…");
+    let mut floor = BTreeMap::new();
+    for receiver in [Receiver::BusyPoll, Receiver::Epoll] {
+        for per_write in [1, 4, 16] {
+            let mut runs = Vec::new();
+            for _ in 0..plan.repeats {
+                let spent = floor::probe(plan.floor_sockets, plan.floor_rounds, per_write, receiver)?;
+                runs.push(spent.as_secs_f64() * 1e6);
+            }
+            floor.insert((receiver, per_write), median(&mut runs));
+        }
+    }
+    let results = report::Results::new(plan, columns, floor, commit(root));
+    let (markdown_path, data_dir) = if plan.quick {
+        let dir = root.join("target/bench-sockets");
+        (dir.join("BENCHMARKS-sockets.md"), dir)
+    } else {
+        (root.join("BENCHMARKS.md"), root.join("docs/benchmarks"))
+    };
+    std::fs::create_dir_all(&data_dir).map_err(|e| e.to_string())?;
+    let svg = data_dir.join("sockets-latency.svg");
+    report::chart(&results, &svg)?;
+    let json = data_dir.join("sockets.json");
+    std::fs::write(&json, results.json()).map_err(|e| format!("{}: {e}", json.display()))?;
+    let section = results.markdown();
+    println!("{section}");
+    report::splice(&markdown_path, &section)?;
+    eprintln!(
+        "written: {}, {}, {}",
+        markdown_path.display(),
+        json.display(),
+        svg.display()
+    );
+    Ok(())
+}
+
+/// The release builds of every Rust server.
+fn build(root: &Path) -> Result<(), String> {
+    super::run(std::process::Command::new("cargo").current_dir(root).args([
+        "build",
+        "--release",
+        "-p",
+        "sse-examples",
+        "--bins",
+    ]))
+}
+
+fn commit(root: &Path) -> String {
+    std::process::Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .current_dir(root)
+        .output()
+        .ok()
+        .and_then(|out| String::from_utf8(out.stdout).ok())
+        .map(|hash| hash.trim().to_owned())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+pub(crate) fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    match values.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => values[n / 2],
+        n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    }
+}
+
+/// One repeat of every scenario against a fresh server each: idle streams
+/// then fan-out, saturation, and the most streams the machine allows.
+/// The figures, and the fan-out's latency percentiles in ms.
+async fn measure(
+    contender: Contender,
+    root: &Path,
+    plan: &Plan,
+) -> Result<(Sample, Vec<f64>), String> {
+    let mut sample = Sample::new();
+
+    // Idle streams, then fan-out to them.
+    let server = servers::start(contender, root)?;
+    settle().await;
+    let rss_before = procfs::rss_kib(server.pid);
+    let subscribers = Subscribers::connect(&server.endpoint, plan.streams).await;
+    settle().await;
+    let rss_after = procfs::rss_kib(server.pid);
+    sample.insert("rss_start_mib".into(), rss_before as f64 / 1024.0);
+    sample.insert("connect_s".into(), subscribers_connect_time(&subscribers, plan.streams)?);
+    sample.insert(
+        "kib_per_stream".into(),
+        rss_after.saturating_sub(rss_before) as f64 / plan.streams as f64,
+    );
+    let cpu = procfs::cpu_time(server.pid);
+    let fan_out = subscribers
+        .publish(Publishing::Rate {
+            per_second: plan.fan_out_rate,
+            duration: plan.fan_out_time,
+        })
+        .await;
+    let spent = procfs::cpu_time(server.pid).saturating_sub(cpu);
+    record(&mut sample, "fan_out", &fan_out, spent);
+    let curve = PERCENTILES
+        .iter()
+        .map(|(q, _)| fan_out.latency.value_at_percentile(*q) as f64 / 1000.0)
+        .collect();
+    drop(server);
+
+    // Saturation: a few subscribers, publishers as fast as answered.
+    let server = servers::start(contender, root)?;
+    let subscribers = Subscribers::connect(&server.endpoint, plan.flood_subscribers).await;
+    subscribers_connect_time(&subscribers, plan.flood_subscribers)?;
+    let cpu = procfs::cpu_time(server.pid);
+    let flood = subscribers
+        .publish(Publishing::Flood {
+            connections: plan.flood_publishers,
+            duration: plan.flood_time,
+        })
+        .await;
+    let spent = procfs::cpu_time(server.pid).saturating_sub(cpu);
+    record(&mut sample, "flood", &flood, spent);
+    drop(server);
+
+    // As many streams as one process may hold here.
+    if let Some(many) = plan.many_streams {
+        let server = servers::start(contender, root)?;
+        settle().await;
+        let rss_before = procfs::rss_kib(server.pid);
+        let subscribers = Subscribers::connect(&server.endpoint, many).await;
+        sample.insert("many_connect_s".into(), subscribers.connect_time_s());
+        sample.insert("many_open".into(), subscribers.open() as f64);
+        settle().await;
+        sample.insert(
+            "many_kib_per_stream".into(),
+            procfs::rss_kib(server.pid).saturating_sub(rss_before) as f64 / many as f64,
+        );
+        let check = subscribers
+            .publish(Publishing::Rate {
+                per_second: 10,
+                duration: Duration::from_millis(300),
+            })
+            .await;
+        sample.insert("many_lost".into(), check.lost as f64);
+        drop(server);
+    }
+    Ok((sample, curve))
+}
+
+/// Time for the server to finish what connecting or publishing started
+/// (allocations, freed buffers) before memory is read.
+async fn settle() {
+    tokio::time::sleep(Duration::from_millis(500)).await;
+}
+
+fn subscribers_connect_time(subscribers: &Subscribers, wanted: usize) -> Result<f64, String> {
+    if subscribers.open() < wanted {
+        return Err(format!(
+            "only {} of {wanted} streams opened: {}",
+            subscribers.open(),
+            subscribers.first_failure().unwrap_or("(no error)")
+        ));
+    }
+    Ok(subscribers.connect_time_s())
+}
+
+fn record(sample: &mut Sample, scenario: &'static str, measured: &Measured, cpu: Duration) {
+    let key = |name: &str| format!("{scenario}_{name}");
+    let deliveries = measured.deliveries.max(1) as f64;
+    sample.insert(key("cpu_us"), cpu.as_secs_f64() * 1e6 / deliveries);
+    sample.insert(
+        key("rate"),
+        measured.deliveries as f64 / measured.window.as_secs_f64().max(1e-9),
+    );
+    for (name, q) in [("p50_ms", 50.0), ("p99_ms", 99.0), ("max_ms", 100.0)] {
+        sample.insert(key(name), measured.latency.value_at_percentile(q) as f64 / 1000.0);
+    }
+    sample.insert(key("published"), measured.published as f64);
+    sample.insert(key("failed_publishes"), measured.failed_publishes as f64);
+    sample.insert(key("lost"), measured.lost as f64);
+    sample.insert(key("duplicated"), measured.duplicated as f64);
+    sample.insert(key("ended"), measured.ended_early as f64);
+}
