@@ -131,9 +131,7 @@ fn main() -> ExitCode {
     let result = match Cli::parse().task {
         Task::Fuzz { seconds, target } => fuzz(seconds, &target),
         Task::Conformance { via_nginx } => conformance(via_nginx),
-        Task::Bench {
-            quick: true, ..
-        } => bench_sockets(&SocketOptions {
+        Task::Bench { quick: true, .. } => bench_sockets(&SocketOptions {
             quick: true,
             ..SocketOptions::default()
         }),
@@ -356,7 +354,10 @@ fn bench(args: &[String]) -> Result<(), String> {
 /// What the socket benchmarks need beyond the Rust servers.
 const SOCKET_BENCH_PACKAGES: &[(&str, &str)] = &[
     ("nginx", "nginx-light"),
-    ("/usr/lib/nginx/modules/ngx_nchan_module.so", "libnginx-mod-nchan"),
+    (
+        "/usr/lib/nginx/modules/ngx_nchan_module.so",
+        "libnginx-mod-nchan",
+    ),
 ];
 
 fn bench_sockets(options: &SocketOptions) -> Result<(), String> {
@@ -365,9 +366,15 @@ fn bench_sockets(options: &SocketOptions) -> Result<(), String> {
         // The load generator must cost little beside the server: measure
         // with an optimised build of this very task.
         let mut command = Command::new("cargo");
-        command
-            .current_dir(&root)
-            .args(["run", "--quiet", "--release", "-p", "xtask", "--", "bench-sockets"]);
+        command.current_dir(&root).args([
+            "run",
+            "--quiet",
+            "--release",
+            "-p",
+            "xtask",
+            "--",
+            "bench-sockets",
+        ]);
         if options.quick {
             command.arg("--quick");
         }

@@ -113,7 +113,7 @@ fn epoll_receive(sockets: &mut [TcpStream], expected: u64) -> Result<(), String>
     for (index, socket) in sockets.iter().enumerate() {
         epoll::add(
             &poll,
-            &*socket,
+            socket,
             epoll::EventData::new_u64(index as u64),
             epoll::EventFlags::IN,
         )

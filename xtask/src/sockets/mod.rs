@@ -144,7 +144,8 @@ pub(crate) fn run(root: &Path, plan: &Plan) -> Result<(), String> {
         for per_write in [1, 4, 16] {
             let mut runs = Vec::new();
             for _ in 0..plan.repeats {
-                let spent = floor::probe(plan.floor_sockets, plan.floor_rounds, per_write, receiver)?;
+                let spent =
+                    floor::probe(plan.floor_sockets, plan.floor_rounds, per_write, receiver)?;
                 runs.push(spent.as_secs_f64() * 1e6);
             }
             floor.insert((receiver, per_write), median(&mut runs));
@@ -223,7 +224,10 @@ async fn measure(
     settle().await;
     let rss_after = procfs::rss_kib(server.pid);
     sample.insert("rss_start_mib".into(), rss_before as f64 / 1024.0);
-    sample.insert("connect_s".into(), subscribers_connect_time(&subscribers, plan.streams)?);
+    sample.insert(
+        "connect_s".into(),
+        subscribers_connect_time(&subscribers, plan.streams)?,
+    );
     sample.insert(
         "kib_per_stream".into(),
         rss_after.saturating_sub(rss_before) as f64 / plan.streams as f64,
@@ -266,6 +270,9 @@ async fn measure(
         let subscribers = Subscribers::connect(&server.endpoint, many).await;
         sample.insert("many_connect_s".into(), subscribers.connect_time_s());
         sample.insert("many_open".into(), subscribers.open() as f64);
+        if let Some(failure) = subscribers.first_failure() {
+            eprintln!("  {many} streams: the first that failed: {failure}");
+        }
         settle().await;
         sample.insert(
             "many_kib_per_stream".into(),
@@ -309,7 +316,10 @@ fn record(sample: &mut Sample, scenario: &'static str, measured: &Measured, cpu:
         measured.deliveries as f64 / measured.window.as_secs_f64().max(1e-9),
     );
     for (name, q) in [("p50_ms", 50.0), ("p99_ms", 99.0), ("max_ms", 100.0)] {
-        sample.insert(key(name), measured.latency.value_at_percentile(q) as f64 / 1000.0);
+        sample.insert(
+            key(name),
+            measured.latency.value_at_percentile(q) as f64 / 1000.0,
+        );
     }
     sample.insert(key("published"), measured.published as f64);
     sample.insert(key("failed_publishes"), measured.failed_publishes as f64);

@@ -60,12 +60,14 @@ impl Results {
             .map(|(contender, samples, curves)| {
                 let mut medians = BTreeMap::new();
                 for key in samples.iter().flat_map(|s| s.keys()) {
-                    let mut values: Vec<f64> = samples.iter().filter_map(|s| s.get(key)).copied().collect();
+                    let mut values: Vec<f64> =
+                        samples.iter().filter_map(|s| s.get(key)).copied().collect();
                     medians.insert(key.clone(), median(&mut values));
                 }
                 let curve = (0..PERCENTILES.len())
                     .map(|i| {
-                        let mut values: Vec<f64> = curves.iter().filter_map(|c| c.get(i)).copied().collect();
+                        let mut values: Vec<f64> =
+                            curves.iter().filter_map(|c| c.get(i)).copied().collect();
                         median(&mut values)
                     })
                     .collect();
@@ -96,7 +98,12 @@ impl Results {
         let streams = thousands(plan.streams);
         let mut rows = vec![
             row("rss_start_mib", "RSS at start, MiB".into(), 1, Ratio::None),
-            row("connect_s", format!("connect {streams} streams, s"), 2, Ratio::None),
+            row(
+                "connect_s",
+                format!("connect {streams} streams, s"),
+                2,
+                Ratio::None,
+            ),
             row(
                 "kib_per_stream",
                 format!("KiB per idle stream ({streams} streams)"),
@@ -112,12 +119,42 @@ impl Results {
                 2,
                 Ratio::LowerIsBetter,
             ),
-            row("fan_out_p50_ms", "fan-out: p50 latency, ms".into(), 1, Ratio::LowerIsBetter),
-            row("fan_out_p99_ms", "fan-out: p99 latency, ms".into(), 1, Ratio::LowerIsBetter),
-            row("fan_out_max_ms", "fan-out: max latency, ms".into(), 1, Ratio::None),
-            row("fan_out_rate", "fan-out: deliveries/s".into(), 0, Ratio::None),
-            row("fan_out_lost", "fan-out: events lost".into(), 0, Ratio::None),
-            row("fan_out_duplicated", "fan-out: events duplicated".into(), 0, Ratio::None),
+            row(
+                "fan_out_p50_ms",
+                "fan-out: p50 latency, ms".into(),
+                1,
+                Ratio::LowerIsBetter,
+            ),
+            row(
+                "fan_out_p99_ms",
+                "fan-out: p99 latency, ms".into(),
+                1,
+                Ratio::LowerIsBetter,
+            ),
+            row(
+                "fan_out_max_ms",
+                "fan-out: max latency, ms".into(),
+                1,
+                Ratio::None,
+            ),
+            row(
+                "fan_out_rate",
+                "fan-out: deliveries/s".into(),
+                0,
+                Ratio::None,
+            ),
+            row(
+                "fan_out_lost",
+                "fan-out: events lost".into(),
+                0,
+                Ratio::None,
+            ),
+            row(
+                "fan_out_duplicated",
+                "fan-out: events duplicated".into(),
+                0,
+                Ratio::None,
+            ),
             row(
                 "flood_rate",
                 format!(
@@ -133,14 +170,34 @@ impl Results {
                 2,
                 Ratio::LowerIsBetter,
             ),
-            row("flood_p99_ms", "saturated: p99 latency, ms".into(), 1, Ratio::LowerIsBetter),
-            row("flood_lost", "saturated: events lost".into(), 0, Ratio::None),
-            row("flood_ended", "saturated: streams ended by the server".into(), 0, Ratio::None),
+            row(
+                "flood_p99_ms",
+                "saturated: p99 latency, ms".into(),
+                1,
+                Ratio::LowerIsBetter,
+            ),
+            row(
+                "flood_lost",
+                "saturated: events lost".into(),
+                0,
+                Ratio::None,
+            ),
+            row(
+                "flood_ended",
+                "saturated: streams ended by the server".into(),
+                0,
+                Ratio::None,
+            ),
         ];
         if let Some(many) = plan.many_streams {
             let many = thousands(many);
             rows.extend([
-                row("many_connect_s", format!("{many} streams: time to connect, s"), 2, Ratio::None),
+                row(
+                    "many_connect_s",
+                    format!("{many} streams: time to connect, s"),
+                    2,
+                    Ratio::None,
+                ),
                 row("many_open", format!("{many} streams: open"), 0, Ratio::None),
                 row(
                     "many_kib_per_stream",
@@ -148,7 +205,12 @@ impl Results {
                     1,
                     Ratio::LowerIsBetter,
                 ),
-                row("many_lost", format!("{many} streams: events lost of 3"), 0, Ratio::None),
+                row(
+                    "many_lost",
+                    format!("{many} streams: events lost of 3"),
+                    0,
+                    Ratio::None,
+                ),
             ]);
         }
         rows
@@ -205,7 +267,11 @@ impl Results {
         for receiver in [Receiver::BusyPoll, Receiver::Epoll] {
             out.push_str(&format!("| {} |", receiver.label()));
             for per_write in [1, 4, 16] {
-                let value = self.floor.get(&(receiver, per_write)).copied().unwrap_or(f64::NAN);
+                let value = self
+                    .floor
+                    .get(&(receiver, per_write))
+                    .copied()
+                    .unwrap_or(f64::NAN);
                 out.push_str(&format!(" {value:.2} |"));
             }
             out.push('\n');
@@ -231,10 +297,10 @@ impl Results {
         }
         let mut ratios = Vec::new();
         for (key, short) in [("baseline", "b"), ("nchan", "n")] {
-            if let Some(other) = self.column(key).and_then(|c| c.medians.get(row.key)) {
-                if *other > 0.0 {
-                    ratios.push(format!("{:.2}× {short}", value / other));
-                }
+            if let Some(other) = self.column(key).and_then(|c| c.medians.get(row.key))
+                && *other > 0.0
+            {
+                ratios.push(format!("{:.2}× {short}", value / other));
             }
         }
         if !ratios.is_empty() {
@@ -304,7 +370,7 @@ fn thousands(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, digit) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(digit);
@@ -319,7 +385,11 @@ pub(crate) fn splice(path: &Path, section: &str) -> Result<(), String> {
     let block = format!("{BEGIN}\n{section}{END}\n");
     let updated = match (text.find(BEGIN), text.find(END)) {
         (Some(begin), Some(end)) if begin < end => {
-            format!("{}{block}{}", &text[..begin], &text[end + END.len()..].trim_start_matches('\n'))
+            format!(
+                "{}{block}{}",
+                &text[..begin],
+                &text[end + END.len()..].trim_start_matches('\n')
+            )
         }
         _ if text.is_empty() => block,
         _ => format!("{}\n\n{block}", text.trim_end()),
@@ -363,7 +433,11 @@ pub(crate) fn chart(results: &Results, path: &Path) -> Result<(), String> {
     chart
         .configure_mesh()
         .x_labels(PERCENTILES.len())
-        .x_label_formatter(&|i| PERCENTILES.get(*i).map_or(String::new(), |p| p.1.to_owned()))
+        .x_label_formatter(&|i| {
+            PERCENTILES
+                .get(*i)
+                .map_or(String::new(), |p| p.1.to_owned())
+        })
         .y_desc("latency, ms (log scale)")
         .y_label_formatter(&|v| format!("{v:.1}"))
         .draw()
@@ -375,9 +449,15 @@ pub(crate) fn chart(results: &Results, path: &Path) -> Result<(), String> {
             .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
             .map_err(|e| err(&e))?
             .label(column.contender.name())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+            });
         chart
-            .draw_series(points.into_iter().map(|point| Circle::new(point, 3, color.filled())))
+            .draw_series(
+                points
+                    .into_iter()
+                    .map(|point| Circle::new(point, 3, color.filled())),
+            )
             .map_err(|e| err(&e))?;
     }
     chart

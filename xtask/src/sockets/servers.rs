@@ -135,7 +135,7 @@ worker_rlimit_nofile 20000;
 daemon off;
 pid {dir}/nginx.pid;
 error_log {dir}/error.log error;
-events {{ worker_connections 19990; }}
+events {{ worker_connections 30000; }}
 http {{
     access_log off;
     client_body_temp_path {dir}/body;
