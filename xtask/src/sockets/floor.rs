@@ -92,17 +92,22 @@ fn thread_cpu() -> Duration {
     Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
 }
 
+/// Reads what `socket` has (non-blocking); the bytes read.
+fn drain(socket: &mut TcpStream, buffer: &mut [u8]) -> Result<u64, String> {
+    match socket.read(buffer) {
+        Ok(0) => Err("the sender closed early".into()),
+        Ok(read) => Ok(read as u64),
+        Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => Ok(0),
+        Err(err) => Err(format!("read: {err}")),
+    }
+}
+
 fn busy_poll(sockets: &mut [TcpStream], expected: u64) -> Result<(), String> {
     let mut buffer = vec![0; 64 * 1024];
     let mut received = 0u64;
     while received < expected {
         for socket in sockets.iter_mut() {
-            match socket.read(&mut buffer) {
-                Ok(0) => return Err("the sender closed early".into()),
-                Ok(read) => received += read as u64,
-                Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {}
-                Err(err) => return Err(format!("read: {err}")),
-            }
+            received += drain(socket, &mut buffer)?;
         }
     }
     Ok(())
@@ -130,12 +135,7 @@ fn epoll_receive(sockets: &mut [TcpStream], expected: u64) -> Result<(), String>
             let Some(socket) = sockets.get_mut(event.data.u64() as usize) else {
                 continue;
             };
-            match socket.read(&mut buffer) {
-                Ok(0) => return Err("the sender closed early".into()),
-                Ok(read) => received += read as u64,
-                Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {}
-                Err(err) => return Err(format!("read: {err}")),
-            }
+            received += drain(socket, &mut buffer)?;
         }
     }
     Ok(())

@@ -232,14 +232,11 @@ async fn measure(
         "kib_per_stream".into(),
         rss_after.saturating_sub(rss_before) as f64 / plan.streams as f64,
     );
-    let cpu = procfs::cpu_time(server.pid);
-    let fan_out = subscribers
-        .publish(Publishing::Rate {
-            per_second: plan.fan_out_rate,
-            duration: plan.fan_out_time,
-        })
-        .await;
-    let spent = procfs::cpu_time(server.pid).saturating_sub(cpu);
+    let rate = Publishing::Rate {
+        per_second: plan.fan_out_rate,
+        duration: plan.fan_out_time,
+    };
+    let (fan_out, spent) = publish_timed(server.pid, subscribers, rate).await;
     record(&mut sample, "fan_out", &fan_out, spent);
     let curve = PERCENTILES
         .iter()
@@ -251,14 +248,11 @@ async fn measure(
     let server = servers::start(contender, root)?;
     let subscribers = Subscribers::connect(&server.endpoint, plan.flood_subscribers).await;
     subscribers_connect_time(&subscribers, plan.flood_subscribers)?;
-    let cpu = procfs::cpu_time(server.pid);
-    let flood = subscribers
-        .publish(Publishing::Flood {
-            connections: plan.flood_publishers,
-            duration: plan.flood_time,
-        })
-        .await;
-    let spent = procfs::cpu_time(server.pid).saturating_sub(cpu);
+    let flood = Publishing::Flood {
+        connections: plan.flood_publishers,
+        duration: plan.flood_time,
+    };
+    let (flood, spent) = publish_timed(server.pid, subscribers, flood).await;
     record(&mut sample, "flood", &flood, spent);
     drop(server);
 
@@ -288,6 +282,18 @@ async fn measure(
         drop(server);
     }
     Ok((sample, curve))
+}
+
+/// Publishes as `publishing` says: what the clients measured, and the CPU
+/// time the server (`pid`) spent meanwhile.
+async fn publish_timed(
+    pid: u32,
+    subscribers: Subscribers,
+    publishing: Publishing,
+) -> (Measured, Duration) {
+    let cpu = procfs::cpu_time(pid);
+    let measured = subscribers.publish(publishing).await;
+    (measured, procfs::cpu_time(pid).saturating_sub(cpu))
 }
 
 /// Time for the server to finish what connecting or publishing started
