@@ -89,6 +89,14 @@ impl OwnFeed {
     }
 }
 
+/// The coalescing window the adapter tests set on their `/own` streams,
+/// so that [`bursts_arrive_whole_and_in_order`] goes through it.
+pub const OWN_COALESCE: Duration = Duration::from_millis(1);
+
+/// Events sent back to back by [`bursts_arrive_whole_and_in_order`]; fewer
+/// than [`OwnFeed`]'s channel holds.
+const BURST: usize = 50;
+
 /// How fast a published event must reach a waiting client.
 const PROMPT: Duration = Duration::from_millis(500);
 
@@ -263,6 +271,43 @@ pub async fn own_stream_flushes_each_event_at_once(server: &Server) -> Result<()
         })?;
     }
     Ok(())
+}
+
+/// Events published back to back, faster than the coalescing window,
+/// each arrive once, in order and promptly, through `/events` and through
+/// the user's own stream. The own stream yields them one by one, so all
+/// but the first are held for [`OWN_COALESCE`] and then leave together:
+/// the framework must poll the body again when the window's timer fires.
+pub async fn bursts_arrive_whole_and_in_order(server: &Server) -> Result<(), Error> {
+    let client = http_client();
+    let mut stream = open(&client, &server.base, "/events?topic=burst", &[]).await?;
+    preamble(&mut stream).await?;
+    let mut own = open(&client, &server.base, "/own", &[]).await?;
+    eventually(Duration::from_secs(1), "the /own stream", || {
+        server.own.open() > 0
+    })
+    .await?;
+    let sent = Instant::now();
+    for i in 0..BURST {
+        server
+            .hub
+            .broker()
+            .publish("burst", &sse_core::Event::new(i.to_string()))
+            .map_err(|e| e.to_string())?;
+        server.own.send(&format!("own-{i}"));
+    }
+    for i in 0..BURST {
+        let event = stream.next_event().await?;
+        ensure(event.data() == i.to_string(), || {
+            format!("/events: event {i} was {event:?}")
+        })?;
+        let event = own.next_event().await?;
+        ensure(event.data() == format!("own-{i}"), || {
+            format!("/own: event {i} was {event:?}")
+        })?;
+    }
+    let took = sent.elapsed();
+    ensure(took < PROMPT, || format!("the burst took {took:?} to arrive"))
 }
 
 /// Dropping the connection of an idle `/own` stream drops the user's
@@ -487,6 +532,12 @@ macro_rules! adapter_tests {
         async fn own_stream_flushes_each_event_at_once() {
             let server = $serve(SuiteConfig::default(), false).await;
             checks::own_stream_flushes_each_event_at_once(&server).await.unwrap();
+        }
+
+        #[::tokio::test]
+        async fn bursts_arrive_whole_and_in_order() {
+            let server = $serve(SuiteConfig::default(), false).await;
+            checks::bursts_arrive_whole_and_in_order(&server).await.unwrap();
         }
 
         #[::tokio::test]

@@ -89,6 +89,11 @@ pub struct Options {
     /// Sent to clients as `retry:`.
     #[arg(long, env = "SSE_RETRY", default_value = "3s", value_parser = parse_duration)]
     pub retry: Duration,
+    /// While a stream's events come faster than this, they leave in one
+    /// write per window instead of one each; slower streams are not
+    /// delayed. 0s sends every event at once.
+    #[arg(long, env = "SSE_COALESCE", default_value = "1ms", value_parser = parse_duration)]
+    pub coalesce: Duration,
     /// Events kept for replay, per topic (0 disables replay). A busy topic
     /// never evicts another topic's events.
     #[arg(long, env = "SSE_HISTORY", default_value_t = 1000)]
@@ -165,6 +170,7 @@ impl Options {
             addr: self.addr.to_string(),
             heartbeat: self.heartbeat,
             retry: self.retry,
+            coalesce: self.coalesce,
             broker: BrokerConfig {
                 history: self.history,
                 history_ttl: self.history_ttl,

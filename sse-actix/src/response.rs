@@ -57,6 +57,14 @@ impl<S> Sse<S> {
     pub fn retry(self, retry: Duration) -> Self {
         Self(self.0.retry(retry))
     }
+
+    /// Writes at most once per `window` while events come faster than
+    /// that, sending what arrived meanwhile in one write; slower streams
+    /// are not delayed. Off by default; see
+    /// [`SseStream::coalesce`](sse_core::stream::SseStream::coalesce).
+    pub fn coalesce(self, window: Duration) -> Self {
+        Self(self.0.coalesce(window))
+    }
 }
 
 /// A stream set up in `sse-core` (keep-alive, retry, preamble) as it is.

@@ -4,7 +4,7 @@
 use actix_web::middleware::{Compress, Condition};
 use actix_web::{App, HttpServer, web};
 use sse_actix::{LastEventId, Sse};
-use sse_conformance::adapter::{OwnFeed, Server};
+use sse_conformance::adapter::{OWN_COALESCE, OwnFeed, Server};
 use sse_core::contract::{Config, Hub};
 
 /// Starts the server on its own actix system thread, as actix wants.
@@ -28,7 +28,7 @@ async fn serve_with(config: Config, compress: bool) -> Server {
                         let feed = feed.clone();
                         web::get().to(move || {
                             let events = feed.events();
-                            async move { Sse::new(events) }
+                            async move { Sse::new(events).coalesce(OWN_COALESCE) }
                         })
                     })
                     .service(web::scope("/sse").configure(sse_actix::configure(app_hub.clone())))

@@ -4,7 +4,7 @@
 use axum::Router;
 use axum::routing::get;
 use sse_axum::{LastEventId, Sse};
-use sse_conformance::adapter::{OwnFeed, Server};
+use sse_conformance::adapter::{OWN_COALESCE, OwnFeed, Server};
 use sse_core::contract::{Config, Hub};
 use tower_http::compression::CompressionLayer;
 
@@ -17,7 +17,7 @@ async fn serve_with(config: Config, compress: bool) -> Server {
             "/id",
             get(|LastEventId(id): LastEventId| async move { format!("{id:?}") }),
         )
-        .route("/own", get(move || async move { Sse::new(feed.events()) }))
+        .route("/own", get(move || async move { Sse::new(feed.events()).coalesce(OWN_COALESCE) }))
         .merge(sse_axum::routes(hub.clone()))
         .nest("/sse", sse_axum::routes(hub.clone()));
     if compress {

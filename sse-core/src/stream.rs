@@ -166,7 +166,8 @@ pin_project! {
     /// [module docs](self).
     ///
     /// Items come out as soon as the inner stream yields them, one chunk
-    /// per item. The preamble goes out at the first poll, together with
+    /// per item, unless [`coalesce`](SseStream::coalesce) is set. The
+    /// preamble goes out at the first poll, together with
     /// the first item if that is ready too. A failed item is passed on as
     /// the error that ends the stream (a framework then aborts the
     /// response), and the stream ends when the inner one does: the
@@ -191,6 +192,17 @@ pin_project! {
         // The last frame (preamble, item or keep-alive): keep-alives
         // count from it.
         last_frame: Instant,
+        // Zero when items go out as they come.
+        coalesce: Duration,
+        // An item that came within `coalesce` of the last frame, waiting
+        // for the window to close (the timer is due then).
+        held: Option<Bytes>,
+        // A held item just went out: what is ready now goes out with it,
+        // until the inner stream waits.
+        released: bool,
+        // Whether an item went out: the first one is never held, even
+        // right after the preamble.
+        sent: bool,
         ended: bool,
     }
 }
@@ -205,8 +217,50 @@ impl<S> SseStream<S> {
             probe: None,
             timer: None,
             last_frame: Instant::now(),
+            coalesce: Duration::ZERO,
+            held: None,
+            released: false,
+            sent: false,
             ended: false,
         }
+    }
+
+    /// Sends at most one chunk per `window` while items come faster than
+    /// that: an item that arrives within `window` of the last write waits
+    /// until the window closes, and goes out together with everything
+    /// the inner stream has ready by then. A stream whose items are
+    /// further apart than `window` sends each at once, as without it.
+    ///
+    /// Under load this trades at most `window` of latency for fewer,
+    /// larger writes: a busy topic's subscribers then cost a write per
+    /// window, not one per event. A zero window (the default) turns it
+    /// off.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use futures::StreamExt;
+    /// use sse_core::Event;
+    /// use sse_core::stream::SseStream;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let (tx, events) = futures::channel::mpsc::unbounded();
+    /// let mut frames = SseStream::new(events).coalesce(Duration::from_millis(5));
+    /// tx.unbounded_send(Event::new("1")).unwrap();
+    /// // The first event goes out at once ...
+    /// assert_eq!(&frames.next().await.unwrap().unwrap()[..], b"data: 1\n\n");
+    /// tx.unbounded_send(Event::new("2")).unwrap();
+    /// tx.unbounded_send(Event::new("3")).unwrap();
+    /// // ... the next ones within 5 ms wait for the window, then leave together.
+    /// let started = tokio::time::Instant::now();
+    /// assert_eq!(&frames.next().await.unwrap().unwrap()[..], b"data: 2\n\n");
+    /// assert_eq!(&frames.next().await.unwrap().unwrap()[..], b"data: 3\n\n");
+    /// assert_eq!(started.elapsed(), Duration::from_millis(5));
+    /// # }
+    /// ```
+    pub fn coalesce(mut self, window: Duration) -> Self {
+        self.coalesce = window;
+        self
     }
 
     /// Sends `keep_alive`'s comment whenever nothing was sent for its
@@ -283,9 +337,21 @@ where
         if *this.ended {
             return Poll::Ready(None);
         }
+        if this.held.is_some() {
+            // The inner stream is not polled while an item is held: what
+            // it gets meanwhile waits there, without waking this task.
+            if let Some(timer) = this.timer.as_mut()
+                && timer.as_mut().poll(cx).is_pending()
+            {
+                return Poll::Pending;
+            }
+            *this.released = true;
+            wrote(this.last_frame, this.probe, Instant::now(), true);
+            return Poll::Ready(this.held.take().map(Ok));
+        }
         match this.inner.poll_next(cx) {
             Poll::Ready(Some(item)) => {
-                wrote(this.last_frame, this.probe, Instant::now(), true);
+                let now = Instant::now();
                 let frame = match item.into_frame() {
                     Ok(frame) => frame,
                     Err(err) => {
@@ -297,6 +363,19 @@ where
                     Some(preamble) => [preamble, frame].concat().into(),
                     None => frame,
                 };
+                let window_ends = *this.last_frame + *this.coalesce;
+                if *this.sent && !*this.released && now < window_ends {
+                    let timer = this
+                        .timer
+                        .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(window_ends)));
+                    timer.as_mut().reset(window_ends);
+                    if timer.as_mut().poll(cx).is_pending() {
+                        *this.held = Some(chunk);
+                        return Poll::Pending;
+                    }
+                }
+                wrote(this.last_frame, this.probe, now, true);
+                *this.sent = true;
                 return Poll::Ready(Some(Ok(chunk)));
             }
             Poll::Ready(None) => {
@@ -304,7 +383,7 @@ where
                 // A stream that ends at once still sends its preamble.
                 return Poll::Ready(this.preamble.take().map(Ok));
             }
-            Poll::Pending => {}
+            Poll::Pending => *this.released = false,
         }
         if let Some(preamble) = this.preamble.take() {
             wrote(this.last_frame, this.probe, Instant::now(), true);

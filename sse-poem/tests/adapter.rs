@@ -4,7 +4,7 @@
 use poem::listener::{Acceptor, Listener, TcpListener};
 use poem::middleware::Compression;
 use poem::{EndpointExt, Server, get, handler};
-use sse_conformance::adapter::{OwnFeed, Server as Served};
+use sse_conformance::adapter::{OWN_COALESCE, OwnFeed, Server as Served};
 use sse_core::contract::{Config, Hub};
 use sse_poem::{LastEventId, Sse};
 
@@ -22,7 +22,7 @@ async fn serve_with(config: Config, compress: bool) -> Served {
         .at("/id", get(last_id))
         .at(
             "/own",
-            get(poem::endpoint::make_sync(move |_| Sse::new(feed.events()))),
+            get(poem::endpoint::make_sync(move |_| Sse::new(feed.events()).coalesce(OWN_COALESCE))),
         );
     let acceptor = TcpListener::bind("127.0.0.1:0")
         .into_acceptor()

@@ -3,7 +3,7 @@
 
 use rocket::fairing::AdHoc;
 use rocket::get;
-use sse_conformance::adapter::{OwnFeed, Server};
+use sse_conformance::adapter::{OWN_COALESCE, OwnFeed, Server};
 use sse_core::contract::{Config, Hub};
 use sse_rocket::{LastEventId, Sse};
 
@@ -16,7 +16,7 @@ fn last_id(id: LastEventId) -> String {
 fn own_feed(
     feed: &rocket::State<OwnFeed>,
 ) -> Sse<impl futures::Stream<Item = sse_core::Event> + Send + 'static> {
-    Sse::new(feed.events())
+    Sse::new(feed.events()).coalesce(OWN_COALESCE)
 }
 
 async fn serve_with(config: Config, _compress: bool) -> Server {

@@ -13,6 +13,10 @@ pub struct Config {
     pub heartbeat: Duration,
     /// Sent to clients as `retry:`.
     pub retry: Duration,
+    /// A stream sends at most one write per this window while its events
+    /// come faster (see [`SseStream::coalesce`](crate::stream::SseStream::coalesce));
+    /// zero sends every event at once.
+    pub coalesce: Duration,
     /// The broker's settings: history per topic, its TTL, the client
     /// buffer, and the stream limit above which `/events` answers 503.
     pub broker: BrokerConfig,
@@ -38,6 +42,7 @@ impl Default for Config {
             addr: "127.0.0.1:3000".into(),
             heartbeat: Duration::from_secs(30),
             retry: Duration::from_secs(3),
+            coalesce: Duration::from_millis(1),
             broker: BrokerConfig::default(),
             max_body: 65_536,
             request_timeout: Duration::from_secs(10),
@@ -93,6 +98,7 @@ mod tests {
         assert_eq!(config.addr, "127.0.0.1:3000");
         assert_eq!(config.heartbeat, Duration::from_secs(30));
         assert_eq!(config.retry, Duration::from_secs(3));
+        assert_eq!(config.coalesce, Duration::from_millis(1));
         assert_eq!(config.broker.history, 1000);
         assert_eq!(config.broker.history_ttl, Duration::from_secs(300));
         assert_eq!(config.broker.client_buffer, 256);

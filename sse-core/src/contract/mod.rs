@@ -181,6 +181,7 @@ pub struct Hub {
     retry_frame: Bytes,
     /// Shared by every stream.
     keep_alive: KeepAlive,
+    coalesce: std::time::Duration,
 }
 
 impl Hub {
@@ -280,6 +281,7 @@ impl Hub {
             redis: None,
             retry_frame: encode::retry(config.retry),
             keep_alive: KeepAlive::new().interval(config.heartbeat),
+            coalesce: config.coalesce,
             config: std::sync::Arc::new(config),
         }
     }
@@ -371,6 +373,7 @@ impl Hub {
         Response::stream(
             SseStream::new(subscription)
                 .keep_alive(self.keep_alive.clone())
+                .coalesce(self.coalesce)
                 .preamble(preamble.into()),
         )
     }

@@ -195,3 +195,102 @@ async fn an_empty_source_still_sends_its_preamble() {
     assert_eq!(&chunk[..], b"retry: 1000\n\n");
     assert!(stream.next().await.is_none());
 }
+
+const WINDOW: Duration = Duration::from_millis(5);
+
+#[tokio::test(start_paused = true)]
+async fn coalescing_holds_what_comes_within_the_window_and_sends_it_together() {
+    let broker = broker();
+    let subscription = broker.subscribe(["a"], None).unwrap();
+    let mut stream = SseStream::new(subscription).coalesce(WINDOW);
+    assert_eq!(ready(&mut stream), None);
+    publish(&broker, "a", "1");
+    // The first frame goes out at once.
+    assert_eq!(ready(&mut stream), Some(Some(Bytes::from("id: 1000\ndata: 1\n\n"))));
+    publish(&broker, "a", "2");
+    publish(&broker, "a", "3");
+    assert_eq!(ready(&mut stream), None, "held: the last write was just now");
+    publish(&broker, "a", "4");
+    tokio::time::advance(WINDOW - Duration::from_millis(1)).await;
+    assert_eq!(ready(&mut stream), None, "the window is still open");
+    tokio::time::advance(Duration::from_millis(1)).await;
+    // What was held, then at once what came meanwhile: one write for the
+    // framework, which polls until the stream waits.
+    assert_eq!(
+        ready(&mut stream),
+        Some(Some(Bytes::from("id: 1001\ndata: 2\n\nid: 1002\ndata: 3\n\n")))
+    );
+    assert_eq!(ready(&mut stream), Some(Some(Bytes::from("id: 1003\ndata: 4\n\n"))));
+    assert_eq!(ready(&mut stream), None);
+    // The next frame within the window of that write is held again.
+    publish(&broker, "a", "5");
+    assert_eq!(ready(&mut stream), None);
+    tokio::time::advance(WINDOW).await;
+    assert_eq!(ready(&mut stream), Some(Some(Bytes::from("id: 1004\ndata: 5\n\n"))));
+}
+
+#[tokio::test(start_paused = true)]
+async fn coalescing_does_not_delay_events_further_apart_than_the_window() {
+    let broker = broker();
+    let subscription = broker.subscribe(["a"], None).unwrap();
+    let mut stream = SseStream::new(subscription)
+        .retry(Duration::from_secs(1))
+        .coalesce(WINDOW);
+    assert!(ready(&mut stream).unwrap().is_some(), "the preamble");
+    for n in 0..3 {
+        tokio::time::advance(WINDOW).await;
+        publish(&broker, "a", &n.to_string());
+        let chunk = ready(&mut stream).unwrap().unwrap();
+        assert!(chunk.ends_with(format!("data: {n}\n\n").as_bytes()));
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_held_item_goes_out_before_the_end_or_the_error() {
+    let (tx, rx) = futures::channel::mpsc::unbounded();
+    let mut stream = SseStream::new(rx).coalesce(WINDOW);
+    tx.unbounded_send(Ok(Event::new("1"))).unwrap();
+    tx.unbounded_send(Ok(Event::new("2"))).unwrap();
+    tx.unbounded_send(Err("the feed broke")).unwrap();
+    drop(tx);
+    let started = Instant::now();
+    assert_eq!(&stream.next().await.unwrap().unwrap()[..], b"data: 1\n\n");
+    assert_eq!(&stream.next().await.unwrap().unwrap()[..], b"data: 2\n\n");
+    assert_eq!(started.elapsed(), WINDOW, "2 was held for the window");
+    assert_eq!(stream.next().await.unwrap(), Err("the feed broke"));
+    assert!(stream.next().await.is_none());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_zero_window_sends_everything_at_once() {
+    let broker = broker();
+    let subscription = broker.subscribe(["a"], None).unwrap();
+    let mut stream = SseStream::new(subscription).coalesce(Duration::ZERO);
+    for n in 0..3 {
+        publish(&broker, "a", &n.to_string());
+        assert!(ready(&mut stream).unwrap().is_some(), "event {n}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn keep_alives_keep_their_schedule_after_a_hold() {
+    let broker = broker();
+    let subscription = broker.subscribe(["a"], None).unwrap();
+    let mut stream = SseStream::new(subscription)
+        .keep_alive(every(Duration::from_secs(10)))
+        .coalesce(WINDOW);
+    publish(&broker, "a", "1");
+    assert!(ready(&mut stream).unwrap().is_some());
+    publish(&broker, "a", "2");
+    assert_eq!(ready(&mut stream), None, "held");
+    tokio::time::advance(WINDOW).await;
+    assert!(ready(&mut stream).unwrap().is_some(), "released");
+    assert_eq!(ready(&mut stream), None);
+    tokio::time::advance(Duration::from_secs(10) - Duration::from_millis(1)).await;
+    assert_eq!(ready(&mut stream), None, "10 s after the last write, not before");
+    tokio::time::advance(Duration::from_millis(1)).await;
+    assert_eq!(
+        ready(&mut stream),
+        Some(Some(Bytes::from_static(HEARTBEAT)))
+    );
+}
