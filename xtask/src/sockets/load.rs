@@ -219,10 +219,17 @@ impl Subscribers {
                 let interval = Duration::from_secs(1) / per_second.max(1);
                 let mut publisher = Publisher::new(&self.endpoint);
                 let start = tokio::time::Instant::now();
+                let start_ns = self.shared.now();
                 let mut failed = 0;
                 for i in 0..count {
-                    tokio::time::sleep_until(start + interval * i as u32).await;
-                    if let Err(err) = publisher.publish(&self.shared).await {
+                    let due = interval * i as u32;
+                    tokio::time::sleep_until(start + due).await;
+                    // Latency counts from when the event was due: a server
+                    // that answers a publish late delays the next one, and
+                    // that delay is its latency too (no coordinated
+                    // omission).
+                    let due = start_ns + due.as_nanos() as u64;
+                    if let Err(err) = publisher.publish(&self.shared, Some(due)).await {
                         self.shared.publish_failed(err);
                         failed += 1;
                     }
@@ -242,7 +249,7 @@ impl Subscribers {
                             let mut publisher = Publisher::new(&endpoint);
                             let mut failed = 0;
                             while tokio::time::Instant::now() < deadline {
-                                if let Err(err) = publisher.publish(&shared).await {
+                                if let Err(err) = publisher.publish(&shared, None).await {
                                     shared.publish_failed(err);
                                     failed += 1;
                                     tokio::time::sleep(Duration::from_millis(1)).await;
@@ -593,8 +600,10 @@ impl Publisher {
         }
     }
 
-    /// Publishes the next sequence number and waits for the answer.
-    async fn publish(&mut self, shared: &Shared) -> Result<(), String> {
+    /// Publishes the next sequence number and waits for the answer. Its
+    /// latency counts from `due` (in [`Shared::now`]'s nanoseconds) when
+    /// given and not later than now, else from now.
+    async fn publish(&mut self, shared: &Shared, due: Option<u64>) -> Result<(), String> {
         if self.stream.is_none() {
             let stream = TcpStream::connect(self.addr)
                 .await
@@ -605,7 +614,8 @@ impl Publisher {
         let seq = shared.sent.borrow().len();
         let body = format!("{{\"seq\":{seq},\"pad\":\"{PAD}\"}}");
         let request = format!("{}Content-Length: {}\r\n\r\n{body}", self.head, body.len());
-        shared.sent.borrow_mut().push(shared.now());
+        let now = shared.now();
+        shared.sent.borrow_mut().push(due.map_or(now, |due| due.min(now)));
         let result = match &mut self.stream {
             Some(stream) => exchange(stream, request.as_bytes(), &mut self.buffer).await,
             None => Err("no connection".into()),
