@@ -307,7 +307,9 @@ pub async fn bursts_arrive_whole_and_in_order(server: &Server) -> Result<(), Err
         })?;
     }
     let took = sent.elapsed();
-    ensure(took < PROMPT, || format!("the burst took {took:?} to arrive"))
+    ensure(took < PROMPT, || {
+        format!("the burst took {took:?} to arrive")
+    })
 }
 
 /// Dropping the connection of an idle `/own` stream drops the user's

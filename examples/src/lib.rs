@@ -92,7 +92,7 @@ pub struct Options {
     /// While a stream's events come faster than this, they leave in one
     /// write per window instead of one each; slower streams are not
     /// delayed. 0s sends every event at once.
-    #[arg(long, env = "SSE_COALESCE", default_value = "1ms", value_parser = parse_duration)]
+    #[arg(long, env = "SSE_COALESCE", default_value = "5ms", value_parser = parse_duration)]
     pub coalesce: Duration,
     /// Events kept for replay, per topic (0 disables replay). A busy topic
     /// never evicts another topic's events.

@@ -17,7 +17,10 @@ async fn serve_with(config: Config, compress: bool) -> Server {
             "/id",
             get(|LastEventId(id): LastEventId| async move { format!("{id:?}") }),
         )
-        .route("/own", get(move || async move { Sse::new(feed.events()).coalesce(OWN_COALESCE) }))
+        .route(
+            "/own",
+            get(move || async move { Sse::new(feed.events()).coalesce(OWN_COALESCE) }),
+        )
         .merge(sse_axum::routes(hub.clone()))
         .nest("/sse", sse_axum::routes(hub.clone()));
     if compress {

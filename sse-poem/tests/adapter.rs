@@ -22,7 +22,9 @@ async fn serve_with(config: Config, compress: bool) -> Served {
         .at("/id", get(last_id))
         .at(
             "/own",
-            get(poem::endpoint::make_sync(move |_| Sse::new(feed.events()).coalesce(OWN_COALESCE))),
+            get(poem::endpoint::make_sync(move |_| {
+                Sse::new(feed.events()).coalesce(OWN_COALESCE)
+            })),
         );
     let acceptor = TcpListener::bind("127.0.0.1:0")
         .into_acceptor()

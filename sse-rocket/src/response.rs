@@ -3,6 +3,8 @@
 use std::io::Cursor;
 use std::time::Duration;
 
+use bytes::Bytes;
+
 use futures_core::Stream;
 use rocket::Request;
 use rocket::futures::StreamExt;
@@ -90,7 +92,12 @@ where
             .0
             .probe_idle(PROBE_INTERVAL)
             .take_while(|frame| ready(frame.is_ok()))
-            .filter_map(|frame| ready(frame.ok().map(Cursor::new)));
+            .filter_map(|frame| ready(frame.ok()))
+            // Rocket hands each item to hyper as a chunk of its own, and
+            // hyper writes each one on its own: what is ready together
+            // goes as one item, so that one write carries it.
+            .ready_chunks(READY_CHUNKS)
+            .map(|frames| Cursor::new(joined(frames)));
         let mut response = Response::build();
         for (name, value) in contract::stream_headers() {
             response.raw_header(name, value);
@@ -130,4 +137,15 @@ impl<'r> Responder<'r, 'static> for SseResponse {
         response.sized_body(bytes.len(), Cursor::new(bytes));
         response.ok()
     }
+}
+
+/// Most frames joined into one chunk for Rocket.
+const READY_CHUNKS: usize = 64;
+
+/// `frames` as one buffer; a single frame as it is.
+fn joined(mut frames: Vec<Bytes>) -> Bytes {
+    if frames.len() == 1 {
+        return frames.pop().unwrap_or_default();
+    }
+    frames.concat().into()
 }

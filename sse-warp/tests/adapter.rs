@@ -10,7 +10,9 @@ async fn serve_with(config: Config, compress: bool) -> Server {
     let own = OwnFeed::default();
     let feed = own.clone();
     let own_route = warp::path("own")
-        .map(move || sse_warp::Sse::new(feed.events()).coalesce(sse_conformance::adapter::OWN_COALESCE))
+        .map(move || {
+            sse_warp::Sse::new(feed.events()).coalesce(sse_conformance::adapter::OWN_COALESCE)
+        })
         .map(|r| Box::new(r) as Box<dyn warp::Reply>);
     let id = warp::path("id")
         .and(sse_warp::last_event_id())

@@ -42,7 +42,7 @@ impl Default for Config {
             addr: "127.0.0.1:3000".into(),
             heartbeat: Duration::from_secs(30),
             retry: Duration::from_secs(3),
-            coalesce: Duration::from_millis(1),
+            coalesce: Duration::from_millis(5),
             broker: BrokerConfig::default(),
             max_body: 65_536,
             request_timeout: Duration::from_secs(10),
@@ -98,7 +98,7 @@ mod tests {
         assert_eq!(config.addr, "127.0.0.1:3000");
         assert_eq!(config.heartbeat, Duration::from_secs(30));
         assert_eq!(config.retry, Duration::from_secs(3));
-        assert_eq!(config.coalesce, Duration::from_millis(1));
+        assert_eq!(config.coalesce, Duration::from_millis(5));
         assert_eq!(config.broker.history, 1000);
         assert_eq!(config.broker.history_ttl, Duration::from_secs(300));
         assert_eq!(config.broker.client_buffer, 256);

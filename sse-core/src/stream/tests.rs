@@ -206,10 +206,17 @@ async fn coalescing_holds_what_comes_within_the_window_and_sends_it_together() {
     assert_eq!(ready(&mut stream), None);
     publish(&broker, "a", "1");
     // The first frame goes out at once.
-    assert_eq!(ready(&mut stream), Some(Some(Bytes::from("id: 1000\ndata: 1\n\n"))));
+    assert_eq!(
+        ready(&mut stream),
+        Some(Some(Bytes::from("id: 1000\ndata: 1\n\n")))
+    );
     publish(&broker, "a", "2");
     publish(&broker, "a", "3");
-    assert_eq!(ready(&mut stream), None, "held: the last write was just now");
+    assert_eq!(
+        ready(&mut stream),
+        None,
+        "held: the last write was just now"
+    );
     publish(&broker, "a", "4");
     tokio::time::advance(WINDOW - Duration::from_millis(1)).await;
     assert_eq!(ready(&mut stream), None, "the window is still open");
@@ -218,15 +225,23 @@ async fn coalescing_holds_what_comes_within_the_window_and_sends_it_together() {
     // framework, which polls until the stream waits.
     assert_eq!(
         ready(&mut stream),
-        Some(Some(Bytes::from("id: 1001\ndata: 2\n\nid: 1002\ndata: 3\n\n")))
+        Some(Some(Bytes::from(
+            "id: 1001\ndata: 2\n\nid: 1002\ndata: 3\n\n"
+        )))
     );
-    assert_eq!(ready(&mut stream), Some(Some(Bytes::from("id: 1003\ndata: 4\n\n"))));
+    assert_eq!(
+        ready(&mut stream),
+        Some(Some(Bytes::from("id: 1003\ndata: 4\n\n")))
+    );
     assert_eq!(ready(&mut stream), None);
     // The next frame within the window of that write is held again.
     publish(&broker, "a", "5");
     assert_eq!(ready(&mut stream), None);
     tokio::time::advance(WINDOW).await;
-    assert_eq!(ready(&mut stream), Some(Some(Bytes::from("id: 1004\ndata: 5\n\n"))));
+    assert_eq!(
+        ready(&mut stream),
+        Some(Some(Bytes::from("id: 1004\ndata: 5\n\n")))
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -287,7 +302,11 @@ async fn keep_alives_keep_their_schedule_after_a_hold() {
     assert!(ready(&mut stream).unwrap().is_some(), "released");
     assert_eq!(ready(&mut stream), None);
     tokio::time::advance(Duration::from_secs(10) - Duration::from_millis(1)).await;
-    assert_eq!(ready(&mut stream), None, "10 s after the last write, not before");
+    assert_eq!(
+        ready(&mut stream),
+        None,
+        "10 s after the last write, not before"
+    );
     tokio::time::advance(Duration::from_millis(1)).await;
     assert_eq!(
         ready(&mut stream),

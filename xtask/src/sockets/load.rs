@@ -615,7 +615,10 @@ impl Publisher {
         let body = format!("{{\"seq\":{seq},\"pad\":\"{PAD}\"}}");
         let request = format!("{}Content-Length: {}\r\n\r\n{body}", self.head, body.len());
         let now = shared.now();
-        shared.sent.borrow_mut().push(due.map_or(now, |due| due.min(now)));
+        shared
+            .sent
+            .borrow_mut()
+            .push(due.map_or(now, |due| due.min(now)));
         let result = match &mut self.stream {
             Some(stream) => exchange(stream, request.as_bytes(), &mut self.buffer).await,
             None => Err("no connection".into()),
