@@ -315,6 +315,7 @@ mod tests {
             "--addr=127.0.0.1:0",
             "--heartbeat=250ms",
             "--retry=1s",
+            "--coalesce=2ms",
             "--history=7",
             "--history-ttl=2m",
             "--client-buffer=3",
@@ -329,6 +330,7 @@ mod tests {
             addr: "127.0.0.1:0".into(),
             heartbeat: Duration::from_millis(250),
             retry: Duration::from_secs(1),
+            coalesce: Duration::from_millis(2),
             broker: BrokerConfig {
                 history: 7,
                 history_ttl: Duration::from_secs(120),
