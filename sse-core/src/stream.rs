@@ -234,7 +234,11 @@ impl<S> SseStream<S> {
     /// Under load this trades at most `window` of latency for fewer,
     /// larger writes: a busy topic's subscribers then cost a write per
     /// window, not one per event. A zero window (the default) turns it
-    /// off.
+    /// off. Around a broker subscription, events waiting out a window
+    /// count toward the client's buffer
+    /// ([`BrokerConfig::client_buffer`](crate::broker::BrokerConfig::client_buffer)):
+    /// keep the window shorter than the buffer takes to fill at the
+    /// busiest topic's rate.
     ///
     /// ```
     /// use std::time::Duration;
