@@ -17,6 +17,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
+use sse_core::auth::{JwtConfig, JwtKey};
 use sse_core::broker::{Broker, BrokerConfig};
 use sse_core::contract::{Config, Hub, parse_duration};
 
@@ -128,9 +129,36 @@ pub struct Options {
     /// with Rocket 0.5, which has no hook on accepted connections.
     #[arg(long, env = "SSE_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
-    /// When set, publishing needs `Authorization: Bearer <token>`.
-    #[arg(long, env = "SSE_PUBLISH_TOKEN")]
+    /// When set, publishing needs `Authorization: Bearer <token>`. (With
+    /// a JWT option, the token's `publish` claim decides instead.)
+    #[arg(long, env = "SSE_PUBLISH_TOKEN", hide_env_values = true, conflicts_with_all = ["jwt_secret", "jwt_public_key"])]
     pub publish_token: Option<String>,
+    /// HS256 secret: every /events and /notify then needs a JSON Web Token
+    /// granting its topics, from `Authorization: Bearer`, the cookie
+    /// (--jwt-cookie), or the query parameter `token`. Prefer the
+    /// environment variable: arguments show in `ps`.
+    #[arg(
+        long,
+        env = "SSE_JWT_SECRET",
+        hide_env_values = true,
+        conflicts_with = "jwt_public_key"
+    )]
+    pub jwt_secret: Option<String>,
+    /// Path of an RS256 (RSA) or ES256 (P-256) public key in PEM, instead
+    /// of a secret.
+    #[arg(long, env = "SSE_JWT_PUBLIC_KEY", value_parser = read_pem)]
+    pub jwt_public_key: Option<String>,
+    /// The cookie a token is read from when no Authorization header is sent.
+    #[arg(long, env = "SSE_JWT_COOKIE", default_value = sse_core::auth::DEFAULT_COOKIE)]
+    pub jwt_cookie: String,
+    /// Clock skew tolerated on a token's `exp` and `nbf` (whole seconds).
+    #[arg(long, env = "SSE_JWT_LEEWAY", default_value = "5s", value_parser = parse_duration)]
+    pub jwt_leeway: Duration,
+    /// An origin (`https://app.example`) whose pages may subscribe and
+    /// publish, cookies included (CORS); repeatable, or comma-separated in
+    /// the environment variable.
+    #[arg(long = "cors-origin", env = "SSE_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
     /// Multi-instance mode: every instance started with the same Redis
     /// (`redis://host:port/db`) shares topics, ids and history, so a
     /// client may publish to, subscribe to or resume on any of them. While
@@ -182,8 +210,28 @@ impl Options {
             max_connections: self.max_connections,
             publish_token: self.publish_token.clone(),
             redis: self.redis.clone(),
+            jwt: self.jwt(),
+            cors_origins: self.cors_origins.clone(),
         }
     }
+
+    fn jwt(&self) -> Option<JwtConfig> {
+        let key = match (&self.jwt_secret, &self.jwt_public_key) {
+            (Some(secret), _) => JwtKey::Secret(secret.clone()),
+            (None, Some(pem)) => JwtKey::PublicKeyPem(pem.clone()),
+            (None, None) => return None,
+        };
+        Some(JwtConfig {
+            key,
+            cookie: self.jwt_cookie.clone(),
+            leeway: self.jwt_leeway,
+        })
+    }
+}
+
+/// The contents of a PEM file named on the command line.
+fn read_pem(path: &str) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|err| format!("cannot read the key file {path}: {err}"))
 }
 
 /// Logs to stderr through `tracing`, filtered by `RUST_LOG` (default
@@ -324,6 +372,8 @@ mod tests {
             "--request-timeout=2s",
             "--max-connections=50",
             "--publish-token=t",
+            "--cors-origin=https://a.example",
+            "--cors-origin=https://b.example,https://c.example",
         ])
         .unwrap();
         let expected = Config {
@@ -342,8 +392,55 @@ mod tests {
             max_connections: Some(50),
             publish_token: Some("t".into()),
             redis: None,
+            jwt: None,
+            cors_origins: vec![
+                "https://a.example".into(),
+                "https://b.example".into(),
+                "https://c.example".into(),
+            ],
         };
         assert_eq!(config, expected);
+    }
+
+    #[test]
+    fn jwt_options_reach_the_config_and_exclude_the_publish_token() {
+        let config = parse(&["--jwt-secret=s", "--jwt-cookie=auth", "--jwt-leeway=2s"]).unwrap();
+        assert_eq!(
+            config.jwt,
+            Some(JwtConfig {
+                key: JwtKey::Secret("s".into()),
+                cookie: "auth".into(),
+                leeway: Duration::from_secs(2),
+            })
+        );
+        let pem = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../sse-core/tests/keys/ec-public.pem"
+        );
+        let config = parse(&["--jwt-public-key", pem]).unwrap();
+        let Some(JwtKey::PublicKeyPem(text)) = config.jwt.map(|jwt| jwt.key) else {
+            panic!("a public key");
+        };
+        assert!(text.starts_with("-----BEGIN PUBLIC KEY-----"));
+        assert_eq!(
+            parse(&["--jwt-secret=s"])
+                .unwrap()
+                .jwt
+                .map(|j| j.cookie)
+                .as_deref(),
+            Some("sse_token")
+        );
+        let missing = parse(&["--jwt-public-key", "/nonexistent.pem"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            missing.contains("cannot read the key file /nonexistent.pem"),
+            "{missing}"
+        );
+        let both = parse(&["--jwt-secret=s", "--publish-token=t"])
+            .unwrap_err()
+            .to_string();
+        assert!(both.contains("cannot be used with"), "{both}");
     }
 
     #[test]

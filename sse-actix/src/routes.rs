@@ -1,8 +1,9 @@
 //! The contract's routes as an actix-web service configuration, and each
 //! of its handlers on its own.
 
+use actix_web::http::header::{HeaderMap, HeaderValue};
 use actix_web::{HttpRequest, web};
-use sse_core::contract::{EventsRequest, Hub, NotifyRequest};
+use sse_core::contract::{EventsRequest, Headers, Hub, NotifyRequest};
 
 use crate::SseResponse;
 
@@ -31,13 +32,28 @@ fn query(request: &HttpRequest) -> Option<&str> {
     Some(request.query_string()).filter(|q| !q.is_empty())
 }
 
+/// actix-web's headers as the contract reads them.
+struct ActixHeaders<'a>(&'a HeaderMap);
+
+impl Headers for ActixHeaders<'_> {
+    fn value(&self, name: &str) -> Option<&[u8]> {
+        self.0.get(name).map(HeaderValue::as_bytes)
+    }
+
+    fn each_value<'h>(&'h self, name: &str, each: &mut dyn FnMut(&'h [u8])) {
+        self.0
+            .get_all(name)
+            .for_each(|value| each(value.as_bytes()));
+    }
+}
+
 /// `GET /events`: the topics and last event id from the query and the
 /// `Last-Event-ID` header; subscribe, replay, then stream.
 pub async fn events(hub: web::Data<Hub>, request: HttpRequest) -> SseResponse {
     SseResponse(
         hub.events(EventsRequest {
             query: query(&request),
-            last_event_id: request.headers().get("last-event-id").map(|v| v.as_bytes()),
+            headers: &ActixHeaders(request.headers()),
         })
         .await,
     )
@@ -46,12 +62,10 @@ pub async fn events(hub: web::Data<Hub>, request: HttpRequest) -> SseResponse {
 /// `POST /notify`: publish the JSON body (see
 /// [`Hub::notify_from`](sse_core::contract::Hub::notify_from)).
 pub async fn notify(hub: web::Data<Hub>, request: HttpRequest, body: web::Payload) -> SseResponse {
-    let header = |name| request.headers().get(name).map(|v| v.as_bytes());
+    let headers = ActixHeaders(request.headers());
     let head = NotifyRequest {
         query: query(&request),
-        content_type: header("content-type"),
-        authorization: header("authorization"),
-        content_length: header("content-length"),
+        headers: &headers,
     };
     SseResponse(hub.notify_from(head, body).await)
 }

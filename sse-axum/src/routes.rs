@@ -38,7 +38,7 @@ pub async fn events(
     SseResponse(
         hub.events(EventsRequest {
             query: query.as_deref(),
-            last_event_id: headers.get("last-event-id").map(|v| v.as_bytes()),
+            headers: &headers,
         })
         .await,
     )
@@ -52,12 +52,9 @@ pub async fn notify(
     headers: HeaderMap,
     body: Body,
 ) -> SseResponse {
-    let header = |name| headers.get(name).map(|v| v.as_bytes());
     let request = NotifyRequest {
         query: query.as_deref(),
-        content_type: header("content-type"),
-        authorization: header("authorization"),
-        content_length: header("content-length"),
+        headers: &headers,
     };
     SseResponse(hub.notify_from(request, body.into_data_stream()).await)
 }

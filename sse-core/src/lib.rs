@@ -5,7 +5,8 @@
 //! that follows the WHATWG parsing rules exactly, any stream of events as
 //! a response's frames with keep-alives ([`stream`]), the [`broker`]
 //! (topics, fan-out, replay by last event id, slow clients, [`metrics`]),
-//! a cap on open [`connections`], multi-instance mode on Redis
+//! a cap on open [`connections`], per-topic authorization ([`auth`], JSON
+//! Web Tokens with feature `jwt`), multi-instance mode on Redis
 //! (feature `redis`), and the example servers' HTTP
 //! [`contract`] in plain request and response parts. The `sse-axum`, `sse-actix`, `sse-warp`, `sse-rocket`
 //! and `sse-poem` crates expose it as their framework's native types.
@@ -35,10 +36,14 @@
 //!   (prometheus-client) and the `connections` cap; implies `stream`.
 //! - `contract` (default): the `contract` module, the framework-free HTTP
 //!   routes and the demo page; implies `broker` and `json`.
+//! - `jwt`: `auth::JwtAuthorizer`, JSON Web Tokens as the contract's
+//!   authorization; implies `contract`.
 //! - `http`: `contract::Response::into_http`, for frameworks on the `http` crate.
 //! - `redis`: the `redis` module, several instances sharing their topics
 //!   through Redis; implies `broker`.
 
+#[cfg(feature = "contract")]
+pub mod auth;
 #[cfg(feature = "broker")]
 pub mod broker;
 #[cfg(feature = "broker")]

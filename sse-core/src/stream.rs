@@ -143,8 +143,16 @@ impl KeepAlive {
     }
 }
 
-/// [`SseStream::probe_idle`]'s state, boxed: most streams have none, and
-/// every idle stream would pay for it inline.
+/// What few streams use, boxed: every idle stream would pay for it
+/// inline.
+#[derive(Debug, Default)]
+struct Extra {
+    /// [`SseStream::probe_idle`]'s state.
+    probe: Option<Probe>,
+    /// [`SseStream::end_at`]'s deadline.
+    end_at: Option<Instant>,
+}
+
 #[derive(Debug)]
 struct Probe {
     every: Duration,
@@ -188,8 +196,8 @@ pin_project! {
         // (the preamble is gone by then, so one slot serves both).
         waiting: Option<Bytes>,
         keep_alive: Option<KeepAlive>,
-        probe: Option<Box<Probe>>,
-        // Due at the next keep-alive or probe; created at the first wait,
+        extra: Option<Box<Extra>>,
+        // Due at the next keep-alive, probe or the end; created at the first wait,
         // which runs inside the runtime.
         timer: Option<Pin<Box<Sleep>>>,
         // The last frame (preamble, item or keep-alive): keep-alives
@@ -218,7 +226,7 @@ impl<S> SseStream<S> {
             inner,
             waiting: None,
             keep_alive: None,
-            probe: None,
+            extra: None,
             timer: None,
             last_frame: Instant::now(),
             coalesce_us: 0,
@@ -303,13 +311,43 @@ impl<S> SseStream<S> {
     /// The price is a wake-up and a one-byte write per idle stream per
     /// interval.
     pub fn probe_idle(mut self, interval: Duration) -> Self {
-        self.probe = (!interval.is_zero()).then(|| {
-            Box::new(Probe {
-                every: interval,
-                last_write: self.last_frame,
-            })
+        let probe = (!interval.is_zero()).then_some(Probe {
+            every: interval,
+            last_write: self.last_frame,
         });
+        if probe.is_some() || self.extra.is_some() {
+            self.extra_mut().probe = probe;
+        }
         self
+    }
+
+    /// Ends the stream cleanly at `deadline`, for instance when the
+    /// credentials it was opened with expire: nothing is sent from then on,
+    /// and the client reconnects (after `retry:`) with fresh ones and its
+    /// last event id. An item held by [`coalesce`](SseStream::coalesce)
+    /// at that moment is not sent; a resuming client gets it by replay.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use futures::StreamExt;
+    /// use sse_core::Event;
+    /// use sse_core::stream::SseStream;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let expires = tokio::time::Instant::now() + Duration::from_secs(60);
+    /// let mut frames = SseStream::new(futures::stream::pending::<Event>()).end_at(expires);
+    /// assert!(frames.next().await.is_none());
+    /// assert_eq!(tokio::time::Instant::now(), expires);
+    /// # }
+    /// ```
+    pub fn end_at(mut self, deadline: Instant) -> Self {
+        self.extra_mut().end_at = Some(deadline);
+        self
+    }
+
+    fn extra_mut(&mut self) -> &mut Extra {
+        self.extra.get_or_insert_with(Box::default)
     }
 
     /// The inner stream.
@@ -324,13 +362,18 @@ fn keep_alive_due(keep_alive: Option<&KeepAlive>, last_frame: Instant) -> Option
 }
 
 /// Notes a write at `now`: a frame, unless it is a probe.
-fn wrote(last_frame: &mut Instant, probe: &mut Option<Box<Probe>>, now: Instant, frame: bool) {
+fn wrote(last_frame: &mut Instant, extra: &mut Option<Box<Extra>>, now: Instant, frame: bool) {
     if frame {
         *last_frame = now;
     }
-    if let Some(probe) = probe {
+    if let Some(probe) = extra.as_mut().and_then(|extra| extra.probe.as_mut()) {
         probe.last_write = now;
     }
+}
+
+/// When the stream must end, if it must.
+fn end_at(extra: &Option<Box<Extra>>) -> Option<Instant> {
+    extra.as_ref().and_then(|extra| extra.end_at)
 }
 
 impl<S> Stream for SseStream<S>
@@ -345,6 +388,11 @@ where
         if *this.ended {
             return Poll::Ready(None);
         }
+        if end_at(this.extra).is_some_and(|end| Instant::now() >= end) {
+            *this.ended = true;
+            *this.waiting = None;
+            return Poll::Ready(None);
+        }
         if *this.holding {
             // The inner stream is not polled while an item is held: what
             // it gets meanwhile waits there, without waking this task.
@@ -355,7 +403,7 @@ where
             }
             *this.holding = false;
             *this.released = true;
-            wrote(this.last_frame, this.probe, Instant::now(), true);
+            wrote(this.last_frame, this.extra, Instant::now(), true);
             return Poll::Ready(this.waiting.take().map(Ok));
         }
         match this.inner.poll_next(cx) {
@@ -385,7 +433,7 @@ where
                         return Poll::Pending;
                     }
                 }
-                wrote(this.last_frame, this.probe, now, true);
+                wrote(this.last_frame, this.extra, now, true);
                 *this.sent = true;
                 return Poll::Ready(Some(Ok(chunk)));
             }
@@ -397,19 +445,23 @@ where
             Poll::Pending => *this.released = false,
         }
         if let Some(preamble) = this.waiting.take() {
-            wrote(this.last_frame, this.probe, Instant::now(), true);
+            wrote(this.last_frame, this.extra, Instant::now(), true);
             return Poll::Ready(Some(Ok(preamble)));
         }
         // Idle: a keep-alive or a probe, when one is due.
         let keep_alive = this.keep_alive.as_ref();
-        let next_due = |last_frame: Instant, probe: &Option<Box<Probe>>| {
-            let probe = probe.as_ref().map(|probe| probe.last_write + probe.every);
+        let next_due = |last_frame: Instant, extra: &Option<Box<Extra>>| {
+            let probe = extra
+                .as_ref()
+                .and_then(|extra| extra.probe.as_ref())
+                .map(|probe| probe.last_write + probe.every);
             keep_alive_due(keep_alive, last_frame)
                 .into_iter()
                 .chain(probe)
+                .chain(end_at(extra))
                 .min()
         };
-        let Some(due) = next_due(*this.last_frame, this.probe) else {
+        let Some(due) = next_due(*this.last_frame, this.extra) else {
             return Poll::Pending;
         };
         let timer = this
@@ -425,14 +477,18 @@ where
             }
         }
         let now = Instant::now();
+        if end_at(this.extra).is_some_and(|end| now >= end) {
+            *this.ended = true;
+            return Poll::Ready(None);
+        }
         let keep_alive_now =
             keep_alive_due(keep_alive, *this.last_frame).is_some_and(|at| now >= at);
         let frame = match keep_alive {
             Some(keep_alive) if keep_alive_now => keep_alive.frame().clone(),
             _ => Bytes::from_static(PROBE),
         };
-        wrote(this.last_frame, this.probe, now, keep_alive_now);
-        if let Some(next) = next_due(*this.last_frame, this.probe) {
+        wrote(this.last_frame, this.extra, now, keep_alive_now);
+        if let Some(next) = next_due(*this.last_frame, this.extra) {
             timer.as_mut().reset(next);
         }
         Poll::Ready(Some(Ok(frame)))

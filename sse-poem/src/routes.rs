@@ -42,7 +42,7 @@ pub fn events(hub: Hub) -> impl Endpoint<Output = SseResponse> {
         SseResponse(
             hub.events(EventsRequest {
                 query: request.uri().query(),
-                last_event_id: request.headers().get("last-event-id").map(|v| v.as_bytes()),
+                headers: request.headers(),
             })
             .await,
         )
@@ -54,12 +54,9 @@ pub fn events(hub: Hub) -> impl Endpoint<Output = SseResponse> {
 pub fn notify(hub: Hub) -> impl Endpoint<Output = SseResponse> {
     with(hub, |hub, mut request| async move {
         let chunks = request.take_body().into_bytes_stream();
-        let header = |name| request.headers().get(name).map(|v| v.as_bytes());
         let head = NotifyRequest {
             query: request.uri().query(),
-            content_type: header("content-type"),
-            authorization: header("authorization"),
-            content_length: header("content-length"),
+            headers: request.headers(),
         };
         SseResponse(hub.notify_from(head, chunks).await)
     })

@@ -4,9 +4,10 @@
 use std::convert::Infallible;
 
 use rocket::data::{Data, ToByteUnit};
+use rocket::http::HeaderMap;
 use rocket::request::{FromRequest, Outcome};
 use rocket::{Request, Route, State, get, post};
-use sse_core::contract::{EventsRequest, Hub, NotifyRequest};
+use sse_core::contract::{EventsRequest, Headers, Hub, NotifyRequest};
 
 use crate::SseResponse;
 
@@ -23,29 +24,54 @@ pub fn routes() -> Vec<Route> {
     rocket::routes![events, notify, metrics, healthz, index]
 }
 
-/// The request parts the contract reads, as they came: a request guard
-/// that never fails.
-#[derive(Debug)]
-pub struct Parts {
-    query: Option<String>,
-    last_event_id: Option<String>,
-    content_type: Option<String>,
-    authorization: Option<String>,
-    content_length: Option<String>,
+/// The request parts the contract reads: the query and the headers; a
+/// request guard that never fails.
+#[derive(Debug, Clone, Copy)]
+pub struct Parts<'r> {
+    query: Option<&'r str>,
+    headers: RocketHeaders<'r>,
+}
+
+impl<'r> Parts<'r> {
+    /// The parts of `GET /events`.
+    pub fn events(&self) -> EventsRequest<'_> {
+        EventsRequest {
+            query: self.query,
+            headers: &self.headers,
+        }
+    }
+
+    /// The parts of `POST /notify`.
+    pub fn notify(&self) -> NotifyRequest<'_> {
+        NotifyRequest {
+            query: self.query,
+            headers: &self.headers,
+        }
+    }
+}
+
+/// Rocket's headers as the contract reads them.
+#[derive(Debug, Clone, Copy)]
+struct RocketHeaders<'r>(&'r HeaderMap<'r>);
+
+impl Headers for RocketHeaders<'_> {
+    fn value(&self, name: &str) -> Option<&[u8]> {
+        self.0.get_one(name).map(str::as_bytes)
+    }
+
+    fn each_value<'h>(&'h self, name: &str, each: &mut dyn FnMut(&'h [u8])) {
+        self.0.get(name).for_each(|value| each(value.as_bytes()));
+    }
 }
 
 #[rocket::async_trait]
-impl<'r> FromRequest<'r> for Parts {
+impl<'r> FromRequest<'r> for Parts<'r> {
     type Error = Infallible;
 
     async fn from_request(request: &'r Request<'_>) -> Outcome<Self, Infallible> {
-        let header = |name| request.headers().get_one(name).map(str::to_owned);
         Outcome::Success(Parts {
-            query: request.uri().query().map(|q| q.as_str().to_owned()),
-            last_event_id: header("Last-Event-ID"),
-            content_type: header("Content-Type"),
-            authorization: header("Authorization"),
-            content_length: header("Content-Length"),
+            query: request.uri().query().map(|q| q.as_str()),
+            headers: RocketHeaders(request.headers()),
         })
     }
 }
@@ -53,27 +79,16 @@ impl<'r> FromRequest<'r> for Parts {
 /// `GET /events`: the topics and last event id from the query and the
 /// `Last-Event-ID` header; subscribe, replay, then stream.
 #[get("/events")]
-pub async fn events(hub: &State<Hub>, parts: Parts) -> SseResponse {
-    SseResponse(
-        hub.events(EventsRequest {
-            query: parts.query.as_deref(),
-            last_event_id: parts.last_event_id.as_deref().map(str::as_bytes),
-        })
-        .await,
-    )
+pub async fn events(hub: &State<Hub>, parts: Parts<'_>) -> SseResponse {
+    SseResponse(hub.events(parts.events()).await)
 }
 
 /// `POST /notify`: publish the JSON body (see
 /// [`Hub::notify_refusal`](sse_core::contract::Hub::notify_refusal) and
 /// [`Hub::notify`](sse_core::contract::Hub::notify)).
 #[post("/notify", data = "<body>")]
-pub async fn notify(hub: &State<Hub>, parts: Parts, body: Data<'_>) -> SseResponse {
-    let head = NotifyRequest {
-        query: parts.query.as_deref(),
-        content_type: parts.content_type.as_deref().map(str::as_bytes),
-        authorization: parts.authorization.as_deref().map(str::as_bytes),
-        content_length: parts.content_length.as_deref().map(str::as_bytes),
-    };
+pub async fn notify(hub: &State<Hub>, parts: Parts<'_>, body: Data<'_>) -> SseResponse {
+    let head = parts.notify();
     if let Some(refused) = hub.notify_refusal(&head) {
         return SseResponse(refused);
     }

@@ -48,7 +48,7 @@ pub fn events(hub: Hub) -> impl Filter<Extract = (SseResponse,), Error = Rejecti
                 SseResponse(
                     hub.events(EventsRequest {
                         query: query.as_deref(),
-                        last_event_id: headers.get("last-event-id").map(|v| v.as_bytes()),
+                        headers: &headers,
                     })
                     .await,
                 )
@@ -73,12 +73,9 @@ where
     S: Stream<Item = Result<B, warp::Error>>,
     B: Buf,
 {
-    let header = |name| headers.get(name).map(|v| v.as_bytes());
     let head = NotifyRequest {
         query: query.as_deref(),
-        content_type: header("content-type"),
-        authorization: header("authorization"),
-        content_length: header("content-length"),
+        headers: &headers,
     };
     SseResponse(hub.notify_from(head, body).await)
 }

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::auth::JwtConfig;
 use crate::broker::BrokerConfig;
 
 /// Every option of the contract's option table, with its default.
@@ -34,6 +35,14 @@ pub struct Config {
     pub publish_token: Option<String>,
     /// Multi-instance mode: broker and history in Redis.
     pub redis: Option<String>,
+    /// When set, every `/events` and `/notify` request needs a JSON Web
+    /// Token granting its topics (needs the `jwt` feature; see
+    /// [`JwtAuthorizer`](crate::auth)).
+    pub jwt: Option<JwtConfig>,
+    /// Origins whose pages may subscribe and publish (CORS); the adapters
+    /// leave CORS to each framework's own middleware, configured from
+    /// [`cors`](super::cors).
+    pub cors_origins: Vec<String>,
 }
 
 impl Default for Config {
@@ -49,6 +58,8 @@ impl Default for Config {
             max_connections: None,
             publish_token: None,
             redis: None,
+            jwt: None,
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -111,6 +122,8 @@ mod tests {
         );
         assert_eq!(config.publish_token, None);
         assert_eq!(config.redis, None);
+        assert_eq!(config.jwt, None);
+        assert!(config.cors_origins.is_empty());
     }
 
     #[test]

@@ -11,8 +11,7 @@
 //! let hub = Hub::new(Config::default());
 //! let request = NotifyRequest {
 //!     query: Some("topic=news"),
-//!     content_type: Some(b"application/json"),
-//!     ..NotifyRequest::default()
+//!     headers: &[("content-type", "application/json")],
 //! };
 //! # futures::executor::block_on(async {
 //! let response = hub.notify(request, br#"{"title": "hello"}"#).await;
@@ -27,15 +26,20 @@
 //! same routes, shared by every instance on that Redis.
 
 mod config;
+pub mod cors;
+mod headers;
 mod query;
 
 use bytes::Bytes;
 use serde_json::json;
 
 pub use config::{Config, DurationError, parse_duration};
+pub use headers::{Headers, NoHeaders};
+pub(crate) use query::pairs as query_pairs;
 pub use query::{MAX_NAME_LEN, MAX_TOPICS, QueryError};
 
 use crate::Event;
+use crate::auth::{AuthError, AuthRequest, Authorizer, Grants, redact_query};
 use crate::broker::{Broker, BrokerError, ClientStream, Published};
 use crate::connections::ConnectionLimit;
 use crate::encode;
@@ -113,28 +117,60 @@ pub enum Body {
     Stream(EventStream),
 }
 
-/// The parts of `POST /notify` the contract reads.
-#[derive(Debug, Clone, Copy, Default)]
+/// The parts of `POST /notify` the contract reads: the query, and the
+/// headers `Content-Type`, `Content-Length` (a body it says is too large
+/// is refused before a byte of it is read), `Authorization` and those an
+/// [`Authorizer`] reads.
+#[derive(Clone, Copy)]
 pub struct NotifyRequest<'a> {
     /// The query string, without `?`.
     pub query: Option<&'a str>,
-    /// The `Content-Type` header.
-    pub content_type: Option<&'a [u8]>,
-    /// The `Authorization` header.
-    pub authorization: Option<&'a [u8]>,
-    /// The `Content-Length` header: a body it says is too large is refused
-    /// before a byte of it is read.
-    pub content_length: Option<&'a [u8]>,
+    /// The request's headers.
+    pub headers: &'a dyn Headers,
 }
 
-/// The parts of `GET /events` the contract reads.
-#[derive(Debug, Clone, Copy, Default)]
+/// The parts of `GET /events` the contract reads: the query, and the
+/// headers `Last-Event-ID` and those an [`Authorizer`] reads.
+#[derive(Clone, Copy)]
 pub struct EventsRequest<'a> {
     /// The query string, without `?`.
     pub query: Option<&'a str>,
-    /// The `Last-Event-ID` header.
-    pub last_event_id: Option<&'a [u8]>,
+    /// The request's headers.
+    pub headers: &'a dyn Headers,
 }
+
+macro_rules! request_without_secrets {
+    ($request:ident) => {
+        impl Default for $request<'_> {
+            /// No query, no headers.
+            fn default() -> Self {
+                Self {
+                    query: None,
+                    headers: &NoHeaders,
+                }
+            }
+        }
+
+        /// The query with any token redacted, and no header values.
+        impl std::fmt::Debug for $request<'_> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($request))
+                    .field("query", &self.query.map(redact_query))
+                    .finish_non_exhaustive()
+            }
+        }
+
+        impl<'a> $request<'a> {
+            /// The request as an [`Authorizer`] reads it.
+            pub fn auth(&self) -> AuthRequest<'a> {
+                AuthRequest::new(self.query, self.headers)
+            }
+        }
+    };
+}
+
+request_without_secrets!(NotifyRequest);
+request_without_secrets!(EventsRequest);
 
 /// How long a resume waits for this instance's mirror to catch up with
 /// an id another instance already sent (multi-instance mode).
@@ -152,6 +188,40 @@ pub enum OpenError {
     /// `config.redis` is set but this build has no Redis support.
     #[error("multi-instance mode (--redis) needs sse-core's `redis` feature")]
     RedisNotBuilt,
+    /// `config.jwt`'s key cannot verify tokens.
+    #[cfg(feature = "jwt")]
+    #[error(transparent)]
+    Jwt(#[from] crate::auth::JwtKeyError),
+    /// `config.jwt` is set but this build cannot verify JWTs.
+    #[error("JWT authorization (--jwt-secret, --jwt-public-key) needs sse-core's `jwt` feature")]
+    JwtNotBuilt,
+}
+
+/// The hub's authorizer, shared by its clones.
+#[derive(Clone)]
+struct SharedAuthorizer(std::sync::Arc<dyn Authorizer>);
+
+impl std::fmt::Debug for SharedAuthorizer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Authorizer")
+    }
+}
+
+/// The authorizer `config.jwt` describes, if any.
+fn jwt_authorizer(config: &Config) -> Result<Option<SharedAuthorizer>, OpenError> {
+    let Some(jwt) = &config.jwt else {
+        return Ok(None);
+    };
+    #[cfg(feature = "jwt")]
+    {
+        let authorizer = crate::auth::JwtAuthorizer::new(jwt)?;
+        Ok(Some(SharedAuthorizer(std::sync::Arc::new(authorizer))))
+    }
+    #[cfg(not(feature = "jwt"))]
+    {
+        let _ = jwt;
+        Err(OpenError::JwtNotBuilt)
+    }
 }
 
 /// Why [`Hub::publish`] did not publish.
@@ -182,6 +252,7 @@ pub struct Hub {
     /// Shared by every stream.
     keep_alive: KeepAlive,
     coalesce: std::time::Duration,
+    authorizer: Option<SharedAuthorizer>,
 }
 
 impl Hub {
@@ -214,7 +285,10 @@ impl Hub {
     ///
     /// A malformed Redis URL, no runtime, or a build without the `redis`
     /// feature; an unreachable Redis is not an error, the hub reconnects.
+    /// A JWT key that cannot verify tokens, or `config.jwt` in a build
+    /// without the `jwt` feature.
     pub fn open(config: Config) -> Result<Self, OpenError> {
+        jwt_authorizer(&config)?;
         let Some(url) = config.redis.clone() else {
             return Ok(Self::new(config));
         };
@@ -272,9 +346,20 @@ impl Hub {
     /// A hub over an existing broker, for instance one the application
     /// also publishes to. The broker keeps its settings, and the hub's
     /// `config.broker` becomes a copy of them, so the two cannot disagree.
+    ///
+    /// A `config.jwt` whose key cannot verify tokens (which [`Hub::open`]
+    /// reports) makes this hub refuse every `/events` and `/notify`
+    /// request with `401`: it fails closed.
     pub fn with_broker(mut config: Config, broker: Broker) -> Self {
         config.broker = broker.config().clone();
+        let authorizer = jwt_authorizer(&config).unwrap_or_else(|err| {
+            let reason = format!("this server cannot verify tokens: {err}");
+            tracing::error!(%reason, "every /events and /notify request will be refused");
+            let refuse = move |_: &AuthRequest<'_>| Err(AuthError::Refused(reason.clone()));
+            Some(SharedAuthorizer(std::sync::Arc::new(refuse)))
+        });
         Self {
+            authorizer,
             connections: broker.connection_limit(config.connection_cap()),
             broker,
             #[cfg(feature = "redis")]
@@ -284,6 +369,34 @@ impl Hub {
             coalesce: config.coalesce,
             config: std::sync::Arc::new(config),
         }
+    }
+
+    /// This hub with `authorizer` deciding who may subscribe and publish
+    /// through [`Hub::events`] and [`Hub::notify`] (in place of any
+    /// `config.jwt`); see [`auth`](crate::auth).
+    #[must_use]
+    pub fn with_authorizer(mut self, authorizer: impl Authorizer) -> Self {
+        self.authorizer = Some(SharedAuthorizer(std::sync::Arc::new(authorizer)));
+        self
+    }
+
+    /// The grants of `request`: all, when no authorizer is set; else the
+    /// authorizer's, or the `401` that refuses it.
+    fn authorize(&self, route: &str, request: &AuthRequest<'_>) -> Result<Grants, Response> {
+        let Some(SharedAuthorizer(authorizer)) = &self.authorizer else {
+            return Ok(Grants::all());
+        };
+        authorizer.authorize(request).map_err(|err| {
+            tracing::debug!(
+                route,
+                query = ?request.query().map(redact_query),
+                reason = %err,
+                "401: not authenticated"
+            );
+            let mut response = error(401, &err.to_string());
+            response.headers.push(("www-authenticate", "Bearer".into()));
+            response
+        })
     }
 
     /// The broker, to publish from application code or to shut down.
@@ -309,16 +422,45 @@ impl Hub {
         self.config.max_body
     }
 
-    /// `GET /events`: subscribe, replay, then stream live events.
+    /// `GET /events`: subscribe, replay, then stream live events. With an
+    /// authorizer, a request it refuses answers `401`, one for a topic its
+    /// grants do not cover `403`, and the stream ends when they expire.
     pub async fn events(&self, request: EventsRequest<'_>) -> Response {
+        let grants = match self.authorize("/events", &request.auth()) {
+            Ok(grants) => grants,
+            Err(refused) => return refused,
+        };
         let query = match query::events_query(request.query.unwrap_or("")) {
             Ok(query) => query,
             Err(err) => return error(400, &err.to_string()),
         };
-        let last_event_id = header_id(request.last_event_id)
+        if let Some(topic) = query.topics.iter().find(|t| !grants.may_subscribe(t)) {
+            tracing::debug!(topic, "403: subscribing not granted");
+            return error(
+                403,
+                &format!("subscribing to topic {topic:?} is not granted"),
+            );
+        }
+        let last_event_id = header_id(request.headers.value("last-event-id"))
             .or_else(|| query.last_event_id.filter(|id| !id.is_empty()));
-        self.subscribe(&query.topics, last_event_id.as_deref())
-            .await
+        let response = self
+            .subscribe(&query.topics, last_event_id.as_deref())
+            .await;
+        match (response, grants.remaining()) {
+            (
+                Response {
+                    status,
+                    headers,
+                    body: Body::Stream(stream),
+                },
+                Some(remaining),
+            ) => Response {
+                status,
+                headers,
+                body: Body::Stream(stream.end_at(tokio::time::Instant::now() + remaining)),
+            },
+            (response, _) => response,
+        }
     }
 
     /// The event stream of `topics`, resumed after `last_event_id`, as the
@@ -392,13 +534,14 @@ impl Hub {
             return refused;
         }
         match self.read_notify_body(chunks).await {
-            Ok(body) => self.notify(request, &body).await,
+            Ok(body) => self.notify_unchecked(request, &body).await,
             Err(refused) => refused,
         }
     }
 
     /// The refusal the head of a publish decides on its own, if any, in
-    /// the contract's order: `401` without the publish token, `415` for a
+    /// the contract's order: `401` without the publish token or refused by
+    /// the authorizer, `403` for a topic it does not grant, `415` for a
     /// body that is not JSON, `413` when `Content-Length` exceeds
     /// `--max-body`.
     ///
@@ -407,27 +550,43 @@ impl Hub {
     ///
     /// let hub = Hub::new(Config::default());
     /// let head = NotifyRequest {
-    ///     content_type: Some(b"application/json"),
-    ///     content_length: Some(b"99999999999"),
-    ///     ..NotifyRequest::default()
+    ///     query: Some("topic=news"),
+    ///     headers: &[("content-type", "application/json"), ("content-length", "99999999999")],
     /// };
     /// assert_eq!(hub.notify_refusal(&head).map(|refusal| refusal.status), Some(413));
     /// ```
     pub fn notify_refusal(&self, request: &NotifyRequest<'_>) -> Option<Response> {
+        let headers = request.headers;
         if let Some(token) = &self.config.publish_token
-            && !bearer_matches(request.authorization, token)
+            && !bearer_matches(headers.value("authorization"), token)
         {
             let mut response = error(401, "publishing needs Authorization: Bearer <token>");
             response.headers.push(("www-authenticate", "Bearer".into()));
             return Some(response);
         }
-        if !is_json(request.content_type) {
+        let grants = match self.authorize("/notify", &request.auth()) {
+            Ok(grants) => grants,
+            Err(refused) => return Some(refused),
+        };
+        // A bad topic is answered 400 after the body's checks, as the
+        // contract orders them.
+        if let Ok(query) = query::notify_query(request.query.unwrap_or(""))
+            && !grants.may_publish(&query.topic)
+        {
+            let topic = query.topic;
+            tracing::debug!(topic, "403: publishing not granted");
+            return Some(error(
+                403,
+                &format!("publishing on topic {topic:?} is not granted"),
+            ));
+        }
+        if !is_json(headers.value("content-type")) {
             return Some(error(
                 415,
                 "the body must be JSON, sent as Content-Type: application/json",
             ));
         }
-        if let Some(length) = request.content_length.and_then(parse_length)
+        if let Some(length) = headers.value("content-length").and_then(parse_length)
             && length > self.config.max_body as u64
         {
             return Some(self.too_large());
@@ -478,6 +637,11 @@ impl Hub {
         if let Some(refused) = self.notify_refusal(&request) {
             return refused;
         }
+        self.notify_unchecked(request, body).await
+    }
+
+    /// `POST /notify` once [`Hub::notify_refusal`] let its head through.
+    async fn notify_unchecked(&self, request: NotifyRequest<'_>, body: &[u8]) -> Response {
         if body.len() > self.config.max_body {
             return self.too_large();
         }

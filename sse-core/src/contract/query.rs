@@ -13,9 +13,13 @@ pub const MAX_NAME_LEN: usize = 64;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum QueryError {
-    /// A parameter was not UTF-8 once percent-decoded.
-    #[error("query parameter {0:?} is not valid UTF-8 once percent-decoded")]
+    /// A parameter (named here; its value is never quoted) was not UTF-8
+    /// once percent-decoded.
+    #[error("the value of query parameter {0:?} is not valid UTF-8 once percent-decoded")]
     NotUtf8(String),
+    /// A parameter's name was not UTF-8 once percent-decoded.
+    #[error("a query parameter's name is not valid UTF-8 once percent-decoded")]
+    NameNotUtf8,
     /// More `topic` parameters than a stream may take.
     #[error("too many topic parameters: a stream takes at most {MAX_TOPICS}")]
     TooManyTopics,
@@ -41,11 +45,14 @@ pub(crate) fn pairs(
         .filter(|pair| !pair.is_empty())
         .map(|pair| {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            Ok((decode(key)?, decode(value)?))
+            // Errors name the parameter, never its value: it may be a token.
+            let key = decode(key).ok_or(QueryError::NameNotUtf8)?;
+            let value = decode(value).ok_or_else(|| QueryError::NotUtf8(key.clone()))?;
+            Ok((key, value))
         })
 }
 
-fn decode(part: &str) -> Result<String, QueryError> {
+fn decode(part: &str) -> Option<String> {
     let spaced: Cow<'_, str> = if part.contains('+') {
         part.replace('+', " ").into()
     } else {
@@ -54,7 +61,7 @@ fn decode(part: &str) -> Result<String, QueryError> {
     percent_decode(spaced.as_bytes())
         .decode_utf8()
         .map(Cow::into_owned)
-        .map_err(|_| QueryError::NotUtf8(part.to_owned()))
+        .ok()
 }
 
 /// A name (topic or event) is 1 to 64 bytes with no control characters.

@@ -213,7 +213,7 @@ fn retry_needs_ascii_digits_only() {
         b"retry: 15 \n",
         b"retry: \xD9\xA1\n", // ARABIC-INDIC DIGIT ONE is not ASCII
     ] {
-        assert_eq!(retries(bad), [], "{bad:?}");
+        assert_eq!(retries(bad), Vec::<Duration>::new(), "{bad:?}");
     }
     assert_eq!(
         retries(b"retry: 99999999999999999999999\n"),

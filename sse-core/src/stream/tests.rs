@@ -313,3 +313,59 @@ async fn keep_alives_keep_their_schedule_after_a_hold() {
         Some(Some(Bytes::from_static(HEARTBEAT)))
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn end_at_ends_an_idle_or_busy_stream_at_its_deadline() {
+    let broker = broker();
+    let start = tokio::time::Instant::now();
+    let subscription = broker.subscribe(["a"], None).unwrap();
+    let mut stream = SseStream::new(subscription)
+        .keep_alive(every(Duration::from_secs(10)))
+        .preamble(Bytes::from_static(b": hi\n\n"))
+        .end_at(start + Duration::from_secs(25));
+    assert_eq!(
+        ready(&mut stream),
+        Some(Some(Bytes::from_static(b": hi\n\n")))
+    );
+    publish(&broker, "a", "x");
+    assert_eq!(
+        ready(&mut stream),
+        Some(Some(Bytes::from(&b"id: 1000\ndata: x\n\n"[..])))
+    );
+    // Keep-alives keep their schedule until the deadline ...
+    let mut heartbeats = 0;
+    while let Some(chunk) = stream.next().await {
+        assert_eq!(chunk.unwrap_or_else(|never| match never {}), HEARTBEAT);
+        heartbeats += 1;
+    }
+    // ... which ends the stream to the microsecond, with no more frames.
+    assert_eq!(heartbeats, 2);
+    assert_eq!(start.elapsed(), Duration::from_secs(25));
+    publish(&broker, "a", "late");
+    assert_eq!(ready(&mut stream), Some(None));
+}
+
+#[tokio::test(start_paused = true)]
+async fn end_at_stops_a_stream_whose_events_keep_coming() {
+    let broker = broker();
+    let start = tokio::time::Instant::now();
+    let subscription = broker.subscribe(["a"], None).unwrap();
+    let mut stream = SseStream::new(subscription).end_at(start + Duration::from_secs(1));
+    for i in 0..10 {
+        publish(&broker, "a", &i.to_string());
+        assert!(ready(&mut stream).unwrap().is_some());
+        tokio::time::advance(Duration::from_millis(99)).await;
+    }
+    tokio::time::advance(Duration::from_millis(10)).await;
+    publish(&broker, "a", "after");
+    assert_eq!(ready(&mut stream), Some(None), "nothing after the deadline");
+}
+
+#[test]
+fn the_stream_wrapper_does_not_grow_for_its_rare_settings() {
+    // Probes and deadlines share one box; a stream with neither pays a pointer.
+    let plain = SseStream::new(futures::stream::pending::<Event>());
+    assert!(plain.extra.is_none());
+    let probed = SseStream::new(futures::stream::pending::<Event>()).probe_idle(Duration::ZERO);
+    assert!(probed.extra.is_none());
+}

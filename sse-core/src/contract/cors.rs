@@ -1,0 +1,154 @@
+//! Cross-origin pages (`--cors-origin`): what the contract allows, for
+//! each framework's own CORS middleware, and the same rules without a
+//! framework for those that have none ([`CorsPolicy`]).
+//!
+//! A request whose `Origin` is listed gets `Access-Control-Allow-Origin`
+//! with that origin and `Access-Control-Allow-Credentials: true` (so
+//! cookies flow); a preflight of `/notify` gets `204` with
+//! [`ALLOWED_METHODS`] and [`ALLOWED_HEADERS`]. Other origins get no CORS
+//! headers.
+
+use std::time::Duration;
+
+use super::{Body, Response};
+
+/// The methods a cross-origin page may use: `GET /events`, `POST /notify`.
+pub const ALLOWED_METHODS: [&str; 2] = ["GET", "POST"];
+
+/// The request headers a cross-origin page may send.
+pub const ALLOWED_HEADERS: [&str; 3] = ["authorization", "content-type", "last-event-id"];
+
+/// How long a browser may cache a preflight's answer.
+pub const MAX_AGE: Duration = Duration::from_secs(600);
+
+/// The listed origins, deciding each request's CORS headers.
+///
+/// ```
+/// use sse_core::contract::cors::CorsPolicy;
+///
+/// let cors = CorsPolicy::new(["https://app.example"]);
+/// let headers = cors.headers(Some(b"https://app.example"));
+/// assert!(headers.contains(&("access-control-allow-origin", "https://app.example".into())));
+/// assert!(cors.headers(Some(b"https://evil.example")).is_empty());
+/// assert_eq!(cors.preflight(Some(b"https://app.example")).status, 204);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CorsPolicy {
+    origins: Vec<String>,
+}
+
+impl CorsPolicy {
+    /// Allows pages on `origins` (`scheme://host[:port]`, as browsers
+    /// send `Origin`).
+    pub fn new<I, S>(origins: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self {
+            origins: origins.into_iter().map(Into::into).collect(),
+        }
+    }
+
+    /// Whether any origin is allowed: without, nothing changes.
+    pub fn is_enabled(&self) -> bool {
+        !self.origins.is_empty()
+    }
+
+    /// The allowed origin `origin` names, compared byte for byte.
+    pub fn allowed<'o>(&self, origin: Option<&'o [u8]>) -> Option<&'o str> {
+        let origin = std::str::from_utf8(origin?).ok()?;
+        self.origins
+            .iter()
+            .any(|allowed| allowed == origin)
+            .then_some(origin)
+    }
+
+    /// The CORS headers of a response to a request from `origin`: none
+    /// for an origin that is not listed. `Vary: Origin` is always sent,
+    /// for caches, once any origin is allowed.
+    pub fn headers(&self, origin: Option<&[u8]>) -> Vec<(&'static str, String)> {
+        match self.allowed(origin) {
+            Some(origin) => vec![
+                ("access-control-allow-origin", origin.to_owned()),
+                ("access-control-allow-credentials", "true".into()),
+                ("vary", "origin".into()),
+            ],
+            None if self.is_enabled() => vec![("vary", "origin".into())],
+            None => Vec::new(),
+        }
+    }
+
+    /// The answer to an `OPTIONS` preflight from `origin`: `204`, with the
+    /// allowed methods, headers and cache time when it is listed.
+    pub fn preflight(&self, origin: Option<&[u8]>) -> Response {
+        let mut headers = self.headers(origin);
+        if self.allowed(origin).is_some() {
+            headers.extend([
+                ("access-control-allow-methods", ALLOWED_METHODS.join(", ")),
+                ("access-control-allow-headers", ALLOWED_HEADERS.join(", ")),
+                ("access-control-max-age", MAX_AGE.as_secs().to_string()),
+            ]);
+        }
+        Response {
+            status: 204,
+            headers,
+            body: Body::Full(bytes::Bytes::new()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_listed_origins_get_cors_headers() {
+        let cors = CorsPolicy::new(["https://app.example", "http://localhost:5173"]);
+        for origin in ["https://app.example", "http://localhost:5173"] {
+            let headers = cors.headers(Some(origin.as_bytes()));
+            assert!(headers.contains(&("access-control-allow-origin", origin.into())));
+            assert!(headers.contains(&("access-control-allow-credentials", "true".into())));
+        }
+        for origin in [
+            &b"https://app.example.evil"[..],
+            b"https://evil.example",
+            b"null",
+            b"HTTPS://APP.EXAMPLE",
+            b"https://app.example/",
+            b"\xff",
+        ] {
+            let headers = cors.headers(Some(origin));
+            assert_eq!(headers, [("vary", "origin".into())], "{origin:?}");
+        }
+        assert_eq!(cors.headers(None), [("vary", "origin".into())]);
+        assert!(
+            CorsPolicy::default()
+                .headers(Some(b"https://app.example"))
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn preflights_name_the_methods_and_headers_for_listed_origins_only() {
+        let cors = CorsPolicy::new(["https://app.example"]);
+        let allowed = cors.preflight(Some(b"https://app.example"));
+        assert_eq!(allowed.status, 204);
+        assert!(
+            allowed
+                .headers
+                .contains(&("access-control-allow-methods", "GET, POST".into()))
+        );
+        assert!(allowed.headers.contains(&(
+            "access-control-allow-headers",
+            "authorization, content-type, last-event-id".into()
+        )));
+        let refused = cors.preflight(Some(b"https://evil.example"));
+        assert!(
+            refused
+                .headers
+                .iter()
+                .all(|(name, _)| !name.starts_with("access-control"))
+        );
+    }
+}
