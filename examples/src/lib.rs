@@ -157,7 +157,7 @@ pub struct Options {
     /// An origin (`https://app.example`) whose pages may subscribe and
     /// publish, cookies included (CORS); repeatable, or comma-separated in
     /// the environment variable.
-    #[arg(long = "cors-origin", env = "SSE_CORS_ORIGINS", value_delimiter = ',')]
+    #[arg(long = "cors-origin", env = "SSE_CORS_ORIGINS", value_delimiter = ',', value_parser = sse_core::contract::cors::check_origin)]
     pub cors_origins: Vec<String>,
     /// Multi-instance mode: every instance started with the same Redis
     /// (`redis://host:port/db`) shares topics, ids and history, so a

@@ -1,10 +1,13 @@
 //! The contract served by actix-web: `cargo run -p sse-examples --bin actix`.
 
-use actix_web::dev::Extensions;
-use actix_web::http::KeepAlive;
+use actix_cors::Cors;
+use actix_web::body::MessageBody;
+use actix_web::dev::{Extensions, ServiceRequest, ServiceResponse};
+use actix_web::http::{KeepAlive, Method, StatusCode, header};
+use actix_web::middleware::{Condition, Next, from_fn};
 use actix_web::{App, HttpServer};
 use sse_core::connections::ConnectionLimit;
-use sse_core::contract::Config;
+use sse_core::contract::{Config, cors};
 
 use crate::{Ready, SHUTDOWN_GRACE, Shutdown, Stop};
 
@@ -21,21 +24,29 @@ pub fn serve(config: Config, stop: Stop, ready: Ready) -> std::io::Result<()> {
         let app_hub = hub.clone();
         let connections = hub.connections().clone();
         let timeout = hub.request_timeout();
-        let server =
-            HttpServer::new(move || App::new().configure(sse_actix::configure(app_hub.clone())))
-                .disable_signals() // the stop ends the streams first
-                // Notice at once when an idle client goes away (see sse-actix).
-                .h1_allow_half_closed(false)
-                .client_request_timeout(timeout)
-                .keep_alive(KeepAlive::Timeout(timeout))
-                .on_connect(move |connection, extensions| {
-                    take_place(&connections, connection, extensions);
-                })
-                .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
-                // As the hyper loop's (see `hyper_serve::bind`); actix-web
-                // keeps 2048.
-                .backlog(super::hyper_serve::LISTEN_BACKLOG.unsigned_abs())
-                .bind(hub.config().addr.as_str())?;
+        let origins = hub.config().cors_origins.clone();
+        let server = HttpServer::new(move || {
+            App::new()
+                .configure(sse_actix::configure(app_hub.clone()))
+                .wrap(Condition::new(!origins.is_empty(), cors(&origins)))
+                .wrap(Condition::new(
+                    !origins.is_empty(),
+                    from_fn(preflight_no_content),
+                ))
+        })
+        .disable_signals() // the stop ends the streams first
+        // Notice at once when an idle client goes away (see sse-actix).
+        .h1_allow_half_closed(false)
+        .client_request_timeout(timeout)
+        .keep_alive(KeepAlive::Timeout(timeout))
+        .on_connect(move |connection, extensions| {
+            take_place(&connections, connection, extensions);
+        })
+        .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
+        // As the hyper loop's (see `hyper_serve::bind`); actix-web
+        // keeps 2048.
+        .backlog(super::hyper_serve::LISTEN_BACKLOG.unsigned_abs())
+        .bind(hub.config().addr.as_str())?;
         let addr = server
             .addrs()
             .first()
@@ -85,4 +96,38 @@ fn take_place(
             }
         }
     }
+}
+
+/// actix-cors for `--cors-origin`: the listed origins, with credentials,
+/// and the contract's methods and headers. A request from another origin
+/// is served without `Access-Control-Allow-Origin`, not refused with the
+/// `400` of actix-cors's default.
+fn cors(origins: &[String]) -> Cors {
+    origins
+        .iter()
+        .fold(Cors::default(), |cors, origin| cors.allowed_origin(origin))
+        .allowed_methods(cors::ALLOWED_METHODS)
+        .allowed_headers(cors::ALLOWED_HEADERS)
+        .max_age(usize::try_from(cors::MAX_AGE.as_secs()).ok())
+        .supports_credentials()
+        .block_on_origin_mismatch(false)
+}
+
+/// Where actix-cors and the contract differ: it answers preflights `200`
+/// (the contract says `204`), and sends `Access-Control-Allow-Credentials`
+/// to origins it does not allow (the contract sends them no CORS header).
+async fn preflight_no_content(
+    request: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let preflight = request.method() == Method::OPTIONS;
+    let mut response = next.call(request).await?;
+    if preflight && response.status() == StatusCode::OK {
+        *response.response_mut().status_mut() = StatusCode::NO_CONTENT;
+    }
+    let headers = response.headers_mut();
+    if !headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN) {
+        headers.remove(header::ACCESS_CONTROL_ALLOW_CREDENTIALS);
+    }
+    Ok(response)
 }

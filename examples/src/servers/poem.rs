@@ -5,9 +5,11 @@ use std::sync::Arc;
 
 use bytes_body::BoxBody;
 use poem::http::uri::Scheme;
+use poem::http::{Method, StatusCode};
+use poem::middleware::Cors;
 use poem::web::{LocalAddr, RemoteAddr};
-use poem::{Endpoint, EndpointExt};
-use sse_core::contract::Config;
+use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response};
+use sse_core::contract::{Config, cors};
 
 use crate::{Ready, Shutdown, Stop};
 
@@ -29,7 +31,11 @@ pub fn serve(config: Config, stop: Stop, ready: Ready) -> std::io::Result<()> {
         let local = listener.local_addr()?;
         ready(local);
         let shutdown = Shutdown::on(stop, hub.broker().clone());
-        let endpoint = Arc::new(sse_poem::routes(hub.clone()).map_to_response().boxed());
+        let routes = sse_poem::routes(hub.clone()).map_to_response().boxed();
+        let endpoint = Arc::new(match cors(&hub.config().cors_origins) {
+            Some(cors) => routes.with(cors).around(preflight_no_content).boxed(),
+            None => routes,
+        });
         let service = move |peer: std::net::SocketAddr| {
             let endpoint = Arc::clone(&endpoint);
             hyper::service::service_fn(move |request| {
@@ -50,4 +56,35 @@ pub fn serve(config: Config, stop: Stop, ready: Ready) -> std::io::Result<()> {
         shutdown.run(server).await;
         Ok(())
     })
+}
+
+/// poem's own CORS middleware for `--cors-origin`: the listed origins,
+/// with credentials, and the contract's methods and headers. poem refuses
+/// a request from another origin with `403`.
+fn cors(origins: &[String]) -> Option<Cors> {
+    if origins.is_empty() {
+        return None;
+    }
+    let max_age = i32::try_from(cors::MAX_AGE.as_secs()).unwrap_or(i32::MAX);
+    Some(
+        Cors::new()
+            .allow_origins(origins.iter().map(String::as_str))
+            .allow_credentials(true)
+            .allow_methods(cors::ALLOWED_METHODS)
+            .allow_headers(cors::ALLOWED_HEADERS)
+            .max_age(max_age),
+    )
+}
+
+/// poem answers preflights `200`; the contract says `204`.
+async fn preflight_no_content<E: Endpoint>(
+    endpoint: Arc<E>,
+    request: Request,
+) -> poem::Result<Response> {
+    let preflight = request.method() == Method::OPTIONS;
+    let mut response = endpoint.call(request).await?.into_response();
+    if preflight && response.status() == StatusCode::OK {
+        response.set_status(StatusCode::NO_CONTENT);
+    }
+    Ok(response)
 }

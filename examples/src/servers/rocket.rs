@@ -3,8 +3,11 @@
 use std::net::SocketAddr;
 use std::sync::Mutex;
 
-use rocket::fairing::AdHoc;
+use rocket::fairing::{AdHoc, Fairing, Info, Kind};
+use rocket::http::{Method, Status};
+use rocket::{Request, Response};
 use sse_core::contract::Config;
+use sse_core::contract::cors::CorsPolicy;
 
 use crate::{Ready, Shutdown, Stop};
 
@@ -16,6 +19,7 @@ pub fn serve(config: Config, stop: Stop, ready: Ready) -> std::io::Result<()> {
         .map_err(|err| std::io::Error::new(std::io::ErrorKind::InvalidInput, err))?;
     rocket::execute(async move {
         let hub = crate::open_hub(config).await?;
+        let cors_origins = hub.config().cors_origins.clone();
         let rocket_config = rocket::Config {
             address: addr.ip(),
             port: addr.port(),
@@ -41,6 +45,7 @@ pub fn serve(config: Config, stop: Stop, ready: Ready) -> std::io::Result<()> {
         let rocket = rocket::custom(rocket_config)
             .manage(hub)
             .mount("/", sse_rocket::routes())
+            .attach(CorsFairing(CorsPolicy::new(cors_origins)))
             .attach(AdHoc::on_liftoff("ready", move |rocket| {
                 let config = rocket.config();
                 if let Some(ready) = ready.lock().ok().and_then(|mut ready| ready.take()) {
@@ -65,4 +70,38 @@ pub fn serve(config: Config, stop: Stop, ready: Ready) -> std::io::Result<()> {
             .await;
         launched.map_err(std::io::Error::other)
     })
+}
+
+/// `--cors-origin` for Rocket, which has no CORS support of its own: the
+/// contract's rules ([`CorsPolicy`]) as a response fairing. A preflight
+/// matches no route, so its `404` becomes the `204` answer.
+struct CorsFairing(CorsPolicy);
+
+#[rocket::async_trait]
+impl Fairing for CorsFairing {
+    fn info(&self) -> Info {
+        Info {
+            name: "CORS (--cors-origin)",
+            kind: Kind::Response,
+        }
+    }
+
+    async fn on_response<'r>(&self, request: &'r Request<'_>, response: &mut Response<'r>) {
+        if !self.0.is_enabled() {
+            return;
+        }
+        let origin = request.headers().get_one("Origin").map(str::as_bytes);
+        let headers =
+            if request.method() == Method::Options && response.status() == Status::NotFound {
+                let preflight = self.0.preflight(origin);
+                response.set_status(Status::NoContent);
+                response.set_sized_body(0, std::io::Cursor::new(Vec::new()));
+                preflight.headers
+            } else {
+                self.0.headers(origin)
+            };
+        for (name, value) in headers {
+            response.adjoin_raw_header(name, value);
+        }
+    }
 }

@@ -1,7 +1,10 @@
 //! The contract served by warp: `cargo run -p sse-examples --bin warp`.
 
 use hyper_util::service::TowerToHyperService;
-use sse_core::contract::Config;
+use sse_core::contract::{Config, cors};
+use warp::http::{Method, StatusCode};
+use warp::reply::{Reply, Response};
+use warp::{Filter, cors::Cors};
 
 use crate::{Ready, Shutdown, Stop};
 
@@ -15,10 +18,45 @@ pub fn serve(config: Config, stop: Stop, ready: Ready) -> std::io::Result<()> {
         let listener = super::hyper_serve::bind(&hub.config().addr)?;
         ready(listener.local_addr()?);
         let shutdown = Shutdown::on(stop, hub.broker().clone());
-        let filter = warp::service(sse_warp::routes(hub.clone()));
+        let routes = sse_warp::routes(hub.clone()).map(Reply::into_response);
+        let filter = match cors(&hub.config().cors_origins) {
+            Some(cors) => warp::method()
+                .and(routes.with(cors))
+                .map(preflight_no_content)
+                .boxed(),
+            None => routes.boxed(),
+        };
+        let filter = warp::service(filter);
         let service = move |_peer| TowerToHyperService::new(filter.clone());
         let server = super::hyper_serve::serve(listener, &hub, service, shutdown.clone());
         shutdown.run(server).await;
         Ok(())
     })
+}
+
+/// warp's own CORS filter for `--cors-origin`: the listed origins, with
+/// credentials, and the contract's methods and headers. warp refuses a
+/// request from another origin with `403`.
+fn cors(origins: &[String]) -> Option<Cors> {
+    if origins.is_empty() {
+        return None;
+    }
+    Some(
+        warp::cors()
+            .allow_origins(origins.iter().map(String::as_str))
+            .allow_credentials(true)
+            .allow_methods(cors::ALLOWED_METHODS)
+            .allow_headers(cors::ALLOWED_HEADERS)
+            .max_age(cors::MAX_AGE)
+            .build(),
+    )
+}
+
+/// warp answers preflights `200`; the contract says `204`.
+fn preflight_no_content(method: Method, reply: impl Reply) -> Response {
+    let mut response = reply.into_response();
+    if method == Method::OPTIONS && response.status() == StatusCode::OK {
+        *response.status_mut() = StatusCode::NO_CONTENT;
+    }
+    response
 }

@@ -21,6 +21,49 @@ pub const ALLOWED_HEADERS: [&str; 3] = ["authorization", "content-type", "last-e
 /// How long a browser may cache a preflight's answer.
 pub const MAX_AGE: Duration = Duration::from_secs(600);
 
+/// An `--cors-origin` that no browser would send as `Origin`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{0:?} is not an origin: write scheme://host or scheme://host:port, with no path or \
+     trailing slash (for example https://app.example)"
+)]
+pub struct OriginError(String);
+
+/// Checks that `origin` has the form browsers send in `Origin`
+/// (`http` or `https`, a host, an optional port, nothing after), so that
+/// a typo does not silently match nothing.
+///
+/// ```
+/// use sse_core::contract::cors::check_origin;
+///
+/// assert!(check_origin("https://app.example").is_ok());
+/// assert!(check_origin("http://localhost:5173").is_ok());
+/// assert!(check_origin("https://app.example/").is_err());
+/// assert!(check_origin("app.example").is_err());
+/// ```
+///
+/// # Errors
+///
+/// Anything else, with the form to use.
+pub fn check_origin(origin: &str) -> Result<String, OriginError> {
+    let rest = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"));
+    let valid = rest.is_some_and(|authority| {
+        let (host, port) = authority.rsplit_once(':').unwrap_or((authority, "1"));
+        !host.is_empty()
+            && host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-.[]:".contains(&b))
+            && port.parse::<u16>().is_ok()
+    });
+    if valid {
+        Ok(origin.to_owned())
+    } else {
+        Err(OriginError(origin.to_owned()))
+    }
+}
+
 /// The listed origins, deciding each request's CORS headers.
 ///
 /// ```
@@ -127,6 +170,34 @@ mod tests {
                 .headers(Some(b"https://app.example"))
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn origins_are_checked_for_the_form_browsers_send() {
+        for good in [
+            "https://app.example",
+            "http://127.0.0.1:8080",
+            "http://[::1]:3000",
+            "https://a-b.c",
+        ] {
+            assert_eq!(check_origin(good).as_deref(), Ok(good));
+        }
+        for bad in [
+            "",
+            "*",
+            "null",
+            "app.example",
+            "https://",
+            "https://app.example/",
+            "https://app.example/path",
+            "https://app.example:99999",
+            "https://app.example:",
+            "ftp://app.example",
+            "https://user@app.example",
+            "https://app.example?x",
+        ] {
+            assert!(check_origin(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]
