@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use sse_core::decode::Decoded;
 
+use crate::auth;
 use crate::client::{Error, EventStream, WAIT, http_client, notify, open, within};
 use crate::raw::{Ending, RawConnection};
 
@@ -372,7 +373,37 @@ pub const CHECKS: &[Check] = &[
     (BODY_TIMEOUT, |t| Box::pin(stalled_body(t))),
     (EARLY_413, |t| Box::pin(early_413(t))),
     (CONNECTION_CAP, |t| Box::pin(connection_cap(t))),
+    (AUTH_BAD_TOKENS, |t| Box::pin(auth::bad_tokens(t))),
+    ("auth: expired, not-yet-valid, no exp → 401", |t| {
+        Box::pin(auth::expired_and_not_yet_valid(t))
+    }),
+    (
+        "auth: topics not granted → 403, patterns grant families",
+        |t| Box::pin(auth::topics_granted(t)),
+    ),
+    (AUTH_TRANSPORTS, |t| Box::pin(auth::token_transports(t))),
+    ("auth: a stream ends when its token expires", |t| {
+        Box::pin(auth::expiry_ends_stream(t))
+    }),
+    ("auth: ES256 public key, no algorithm confusion", |t| {
+        Box::pin(auth::public_keys(t))
+    }),
+    ("auth: the demo page's routes with a cookie", |t| {
+        Box::pin(auth::demo_page_with_cookie(t))
+    }),
+    (CORS_ALLOWED, |t| Box::pin(auth::cors_allowed(t))),
+    ("cors: preflight of /notify → 204", |t| {
+        Box::pin(auth::cors_preflight(t))
+    }),
+    (
+        "cors: other origins, or no option → no CORS headers",
+        |t| Box::pin(auth::cors_refused(t)),
+    ),
 ];
+
+const AUTH_BAD_TOKENS: &str = "auth: no, wrongly signed or malformed token → 401";
+const AUTH_TRANSPORTS: &str = "auth: token by header, cookie or query, in that order";
+const CORS_ALLOWED: &str = "cors: a listed origin streams and publishes";
 
 const HEAD_TIMEOUT: &str =
     "silent, half-sent and idle connections closed after the request timeout";
@@ -1181,6 +1212,8 @@ pub const THROUGH_PROXY: &[&str] = &[
     "heartbeat after the idle interval",
     "replay/live seam under concurrent publishing",
     "two independent parsers agree",
+    AUTH_TRANSPORTS,
+    CORS_ALLOWED,
 ];
 
 /// Runs every check against `target` (only [`THROUGH_PROXY`] when it sits

@@ -9,10 +9,12 @@
 //! against itself in-process; [`checks`] holds the black-box checks of the
 //! contract, run against each example server in-process (`cargo test`) or
 //! as a release binary (`cargo xtask conformance`), [`multi`] the checks of
-//! two instances on one Redis ([`redis_server`] starts a private one), and
+//! two instances on one Redis ([`redis_server`] starts a private one),
+//! [`auth`] those of private topics and cross-origin pages, and
 //! [`report`] lays their outcomes side by side.
 
 pub mod adapter;
+pub mod auth;
 pub mod checks;
 pub mod client;
 pub mod examples;

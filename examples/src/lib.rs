@@ -235,10 +235,16 @@ fn read_pem(path: &str) -> Result<String, String> {
 }
 
 /// Logs to stderr through `tracing`, filtered by `RUST_LOG` (default
-/// `info`).
+/// `info`); never a token (see `tests/secrets.rs`).
 pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+    let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Rocket's request log prints request lines and heads, query tokens
+    // and cookies included, at every level, errors too ("No matching
+    // routes for GET /x?token=…"): it stays off whatever RUST_LOG says.
+    if let Ok(quiet) = "rocket::server=off".parse() {
+        filter = filter.add_directive(quiet);
+    }
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

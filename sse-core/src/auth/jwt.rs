@@ -149,11 +149,15 @@ impl JwtAuthorizer {
             .iter()
             .map(|p| TopicPattern::new(p))
             .collect();
-        // Accepted until `exp` plus the leeway: the stream ends when the
-        // same token would be refused.
+        // Accepted until `exp` plus the leeway, the moment excluded (RFC
+        // 7519 4.1.4; the library lets the very second pass): a stream ends
+        // exactly when the same token is refused.
         let expires = SystemTime::UNIX_EPOCH
             .checked_add(Duration::from_secs(exp))
             .and_then(|exp| exp.checked_add(self.leeway));
+        if expires.is_some_and(|at| SystemTime::now() >= at) {
+            return Err(AuthError::Expired);
+        }
         grants.expires_at = expires;
         Ok(grants)
     }

@@ -381,21 +381,19 @@ impl Hub {
     }
 
     /// The grants of `request`: all, when no authorizer is set; else the
-    /// authorizer's, or the `401` that refuses it.
-    fn authorize(&self, route: &str, request: &AuthRequest<'_>) -> Result<Grants, Response> {
+    /// authorizer's, or why it refused (answered `401`, see
+    /// [`unauthorized`]).
+    fn authorize(&self, route: &str, request: &AuthRequest<'_>) -> Result<Grants, AuthError> {
         let Some(SharedAuthorizer(authorizer)) = &self.authorizer else {
             return Ok(Grants::all());
         };
-        authorizer.authorize(request).map_err(|err| {
+        authorizer.authorize(request).inspect_err(|err| {
             tracing::debug!(
                 route,
                 query = ?request.query().map(redact_query),
                 reason = %err,
                 "401: not authenticated"
             );
-            let mut response = error(401, &err.to_string());
-            response.headers.push(("www-authenticate", "Bearer".into()));
-            response
         })
     }
 
@@ -428,7 +426,7 @@ impl Hub {
     pub async fn events(&self, request: EventsRequest<'_>) -> Response {
         let grants = match self.authorize("/events", &request.auth()) {
             Ok(grants) => grants,
-            Err(refused) => return refused,
+            Err(err) => return unauthorized(&err),
         };
         let query = match query::events_query(request.query.unwrap_or("")) {
             Ok(query) => query,
@@ -566,7 +564,7 @@ impl Hub {
         }
         let grants = match self.authorize("/notify", &request.auth()) {
             Ok(grants) => grants,
-            Err(refused) => return Some(refused),
+            Err(err) => return Some(unauthorized(&err)),
         };
         // A bad topic is answered 400 after the body's checks, as the
         // contract orders them.
@@ -796,6 +794,13 @@ fn json_response(status: u16, body: &serde_json::Value) -> Response {
 
 fn error(status: u16, message: &str) -> Response {
     json_response(status, &json!({ "error": message }))
+}
+
+/// The `401` of a request an authorizer refused.
+fn unauthorized(err: &AuthError) -> Response {
+    let mut response = error(401, &err.to_string());
+    response.headers.push(("www-authenticate", "Bearer".into()));
+    response
 }
 
 fn unavailable(err: &dyn std::fmt::Display) -> Response {
