@@ -24,6 +24,25 @@
 //! # drop(hub);
 //! ```
 //!
+//! The hub then answers for the authorizer:
+//!
+//! ```
+//! use sse_core::auth::{AuthError, AuthRequest, Grants};
+//! use sse_core::contract::{Config, EventsRequest, Hub};
+//!
+//! let hub = Hub::new(Config::default()).with_authorizer(|request: &AuthRequest<'_>| {
+//!     // Your own check; here any bearer token grants `news` only.
+//!     request.bearer().map(|_| Grants::new().subscribe("news")).ok_or(AuthError::Missing)
+//! });
+//! # futures::executor::block_on(async {
+//! let headers = [("authorization", "Bearer t")];
+//! let open = hub.events(EventsRequest { query: Some("topic=news"), headers: &headers }).await;
+//! let closed = hub.events(EventsRequest { query: Some("topic=admin"), headers: &headers }).await;
+//! let anonymous = hub.events(EventsRequest { query: Some("topic=news"), headers: &[("x", "y")] }).await;
+//! assert_eq!((open.status, closed.status, anonymous.status), (200, 403, 401));
+//! # });
+//! ```
+//!
 //! **Tokens in the query string** (`?token=`, for `EventSource`, which
 //! cannot set headers) end up in proxies' access logs and browser
 //! history. Prefer the cookie: serve the page from the same site and set

@@ -5,8 +5,9 @@ use std::time::Duration;
 use crate::auth::JwtConfig;
 use crate::broker::BrokerConfig;
 
-/// Every option of the contract's option table, with its default.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Every option of the contract's option table, with its default. Its
+/// `Debug` output shows no secret.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Config {
     /// Listen address, `HOST:PORT`; port 0 picks a free port.
     pub addr: String,
@@ -43,6 +44,43 @@ pub struct Config {
     /// leave CORS to each framework's own middleware, configured from
     /// [`cors`](super::cors).
     pub cors_origins: Vec<String>,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Self {
+            addr,
+            heartbeat,
+            retry,
+            coalesce,
+            broker,
+            max_body,
+            request_timeout,
+            max_connections,
+            publish_token,
+            redis,
+            jwt,
+            cors_origins,
+        } = self;
+        f.debug_struct("Config")
+            .field("addr", addr)
+            .field("heartbeat", heartbeat)
+            .field("retry", retry)
+            .field("coalesce", coalesce)
+            .field("broker", broker)
+            .field("max_body", max_body)
+            .field("request_timeout", request_timeout)
+            .field("max_connections", max_connections)
+            .field(
+                "publish_token",
+                &publish_token.as_ref().map(|_| "[redacted]"),
+            )
+            // A Redis URL may hold a password.
+            .field("redis", &redis.as_ref().map(|_| "[redacted]"))
+            .field("jwt", jwt)
+            .field("cors_origins", cors_origins)
+            .finish()
+    }
 }
 
 impl Default for Config {
@@ -124,6 +162,20 @@ mod tests {
         assert_eq!(config.redis, None);
         assert_eq!(config.jwt, None);
         assert!(config.cors_origins.is_empty());
+    }
+
+    #[test]
+    fn debug_output_shows_no_secret() {
+        let config = Config {
+            publish_token: Some("publish-secret".into()),
+            redis: Some("redis://:redis-password@127.0.0.1/".into()),
+            jwt: Some(crate::auth::JwtConfig::secret("jwt-secret")),
+            ..Config::default()
+        };
+        let printed = format!("{config:?}");
+        for secret in ["publish-secret", "redis-password", "jwt-secret"] {
+            assert!(!printed.contains(secret), "{printed}");
+        }
     }
 
     #[test]
