@@ -19,7 +19,7 @@ use std::time::Duration;
 use clap::Parser;
 use sse_core::auth::{JwtConfig, JwtKey};
 use sse_core::broker::{Broker, BrokerConfig};
-use sse_core::contract::{Config, Hub, parse_duration};
+use sse_core::contract::{Config, Hub, TlsFiles, parse_duration};
 
 pub mod servers;
 
@@ -46,6 +46,12 @@ pub fn main(serve: Serve) -> ExitCode {
         request_timeout = ?config.request_timeout,
         "connection limits"
     );
+    let scheme = if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let announce = move |addr| announce(scheme, addr);
     match serve(config, Box::pin(shutdown_signal()), Box::new(announce)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -159,6 +165,19 @@ pub struct Options {
     /// the environment variable.
     #[arg(long = "cors-origin", env = "SSE_CORS_ORIGINS", value_delimiter = ',', value_parser = sse_core::contract::cors::check_origin)]
     pub cors_origins: Vec<String>,
+    /// Certificate chain (PEM) to serve TLS with, HTTP/2 and HTTP/1.1
+    /// offered by ALPN; needs --tls-key. `cargo xtask cert` makes a
+    /// self-signed one for development.
+    #[arg(long, env = "SSE_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, env = "SSE_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
+    /// Serve HTTP/2 over cleartext with prior knowledge (h2c) instead of
+    /// HTTP/1.1, for a TLS-terminating proxy that speaks HTTP/2 to its
+    /// upstreams. Not with Rocket 0.5.
+    #[arg(long, env = "SSE_H2C", conflicts_with = "tls_cert")]
+    pub h2c: bool,
     /// Multi-instance mode: every instance started with the same Redis
     /// (`redis://host:port/db`) shares topics, ids and history, so a
     /// client may publish to, subscribe to or resume on any of them. While
@@ -212,6 +231,12 @@ impl Options {
             redis: self.redis.clone(),
             jwt: self.jwt(),
             cors_origins: self.cors_origins.clone(),
+            tls: self
+                .tls_cert
+                .clone()
+                .zip(self.tls_key.clone())
+                .map(|(cert, key)| TlsFiles { cert, key }),
+            h2c: self.h2c,
         }
     }
 
@@ -280,8 +305,8 @@ pub async fn open_hub(config: Config) -> std::io::Result<Hub> {
 }
 
 /// Prints the one line that says the server is ready, with the real port.
-pub fn announce(addr: SocketAddr) {
-    println!("listening on http://{addr}");
+pub fn announce(scheme: &str, addr: SocketAddr) {
+    println!("listening on {scheme}://{addr}");
     tracing::info!(%addr, "ready");
 }
 
@@ -399,6 +424,8 @@ mod tests {
             publish_token: Some("t".into()),
             redis: None,
             jwt: None,
+            tls: None,
+            h2c: false,
             cors_origins: vec![
                 "https://a.example".into(),
                 "https://b.example".into(),

@@ -45,8 +45,17 @@ pub fn serve(config: Config, stop: Stop, ready: Ready) -> std::io::Result<()> {
         .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
         // As the hyper loop's (see `hyper_serve::bind`); actix-web
         // keeps 2048.
-        .backlog(super::hyper_serve::LISTEN_BACKLOG.unsigned_abs())
-        .bind(hub.config().addr.as_str())?;
+        .backlog(super::hyper_serve::LISTEN_BACKLOG.unsigned_abs());
+        let addr = hub.config().addr.as_str();
+        // actix-web's own TLS (rustls 0.23), which offers h2 and
+        // http/1.1 by ALPN itself; and its own h2c.
+        let server = match &hub.config().tls {
+            Some(files) => {
+                server.bind_rustls_0_23(addr, super::tls::server_config(files, false)?)?
+            }
+            None if hub.config().h2c => server.bind_auto_h2c(addr)?,
+            None => server.bind(addr)?,
+        };
         let addr = server
             .addrs()
             .first()

@@ -15,6 +15,10 @@
 //!   none is left the connection is closed at once, before any read.
 //! - accept errors back off ([`AcceptBackoff`]) instead of spinning when
 //!   the process is out of descriptors.
+//! - `--tls-cert`/`--tls-key`: TLS through tokio-rustls, the handshake
+//!   bounded by `--request-timeout`; ALPN picks HTTP/2 or HTTP/1.1, and
+//!   each connection is served by that protocol's builder alone.
+//! - `--h2c`: every connection is HTTP/2 with prior knowledge.
 //! - a listen backlog of [`LISTEN_BACKLOG`] ([`bind`]): Tokio's own `bind`
 //!   keeps 128, and a burst of clients reconnecting at once (after a
 //!   deploy) overflows it, so that the kernel drops SYNs and those clients
@@ -80,15 +84,32 @@ where
     B::Data: Send,
     B::Error: Into<BoxError>,
 {
-    // HTTP/1 only: the auto builder would first wait, with no timeout, for
-    // the bytes that tell HTTP/2's preface from an HTTP/1 request, and a
-    // silent client would hold its connection forever.
-    let mut builder = Builder::new(TokioExecutor::new()).http1_only();
-    builder
+    // One protocol per builder: the auto builder would first wait, with no
+    // timeout, for the bytes that tell HTTP/2's preface from an HTTP/1
+    // request, and a silent client would hold its connection forever. TLS
+    // says the protocol by ALPN; without TLS it is HTTP/1.1, or HTTP/2
+    // with --h2c.
+    let mut http1 = Builder::new(TokioExecutor::new()).http1_only();
+    http1
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(hub.request_timeout())
         .keep_alive(true);
+    let mut http2 = Builder::new(TokioExecutor::new()).http2_only();
+    http2.http2().timer(TokioTimer::new());
+    let builders = std::sync::Arc::new((http1, http2));
+    let tls = match &hub.config().tls {
+        Some(files) => match super::tls::server_config(files, true) {
+            Ok(config) => Some(tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config))),
+            Err(err) => {
+                tracing::error!(%err, "cannot serve TLS");
+                return;
+            }
+        },
+        None => None,
+    };
+    let h2c = hub.config().h2c;
+    let handshake_timeout = hub.request_timeout();
     let graceful = GracefulShutdown::new();
     let mut backoff = AcceptBackoff::default();
     let mut stopping = std::pin::pin!(shutdown.started());
@@ -117,12 +138,36 @@ where
         };
         // Events are small writes that must leave at once.
         let _ = stream.set_nodelay(true);
-        let connection = builder
-            .serve_connection(TokioIo::new(stream), service(peer))
-            .into_owned();
-        let connection = graceful.watch(connection);
+        let builders = std::sync::Arc::clone(&builders);
+        let connection_service = service(peer);
+        let watcher = graceful.watcher();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            if let Err(err) = connection.await {
+            let (http1, http2) = &*builders;
+            let served = match tls {
+                None => {
+                    let builder = if h2c { http2 } else { http1 };
+                    let connection =
+                        builder.serve_connection(TokioIo::new(stream), connection_service);
+                    watcher.watch(connection.into_owned()).await
+                }
+                Some(acceptor) => {
+                    let Ok(Ok(stream)) =
+                        tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await
+                    else {
+                        tracing::debug!(%peer, "TLS handshake failed or timed out");
+                        return;
+                    };
+                    let builder = match stream.get_ref().1.alpn_protocol() {
+                        Some(b"h2") => http2,
+                        _ => http1,
+                    };
+                    let connection =
+                        builder.serve_connection(TokioIo::new(stream), connection_service);
+                    watcher.watch(connection.into_owned()).await
+                }
+            };
+            if let Err(err) = served {
                 tracing::debug!(%peer, %err, "connection ended with an error");
             }
             drop(permit);

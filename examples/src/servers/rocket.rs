@@ -18,12 +18,25 @@ pub fn serve(config: Config, stop: Stop, ready: Ready) -> std::io::Result<()> {
         .parse()
         .map_err(|err| std::io::Error::new(std::io::ErrorKind::InvalidInput, err))?;
     rocket::execute(async move {
+        if config.h2c {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::Unsupported,
+                "Rocket 0.5 cannot serve HTTP/2 over cleartext (--h2c)",
+            ));
+        }
+        // Rocket's own TLS (rustls 0.21), which offers h2 and http/1.1 by
+        // ALPN itself.
+        let tls = config
+            .tls
+            .as_ref()
+            .map(|files| rocket::config::TlsConfig::from_paths(&files.cert, &files.key));
         let hub = crate::open_hub(config).await?;
         let cors_origins = hub.config().cors_origins.clone();
         let rocket_config = rocket::Config {
             address: addr.ip(),
             port: addr.port(),
             log_level: rocket::config::LogLevel::Critical,
+            tls,
             // The stop ends the streams before Rocket stops; Rocket must
             // not take the process's signals.
             shutdown: rocket::config::Shutdown {

@@ -44,6 +44,21 @@ pub struct Config {
     /// leave CORS to each framework's own middleware, configured from
     /// [`cors`](super::cors).
     pub cors_origins: Vec<String>,
+    /// Serve TLS with this certificate chain and key (PEM files), HTTP/2
+    /// and HTTP/1.1 offered by ALPN; the servers do it, not the hub.
+    pub tls: Option<TlsFiles>,
+    /// Serve HTTP/2 over cleartext with prior knowledge (h2c), for a
+    /// TLS-terminating proxy in front; the servers do it, not the hub.
+    pub h2c: bool,
+}
+
+/// The PEM files of `--tls-cert` and `--tls-key`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// The certificate chain, leaf first.
+    pub cert: std::path::PathBuf,
+    /// The private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: std::path::PathBuf,
 }
 
 impl std::fmt::Debug for Config {
@@ -61,6 +76,8 @@ impl std::fmt::Debug for Config {
             redis,
             jwt,
             cors_origins,
+            tls,
+            h2c,
         } = self;
         f.debug_struct("Config")
             .field("addr", addr)
@@ -79,6 +96,8 @@ impl std::fmt::Debug for Config {
             .field("redis", &redis.as_ref().map(|_| "[redacted]"))
             .field("jwt", jwt)
             .field("cors_origins", cors_origins)
+            .field("tls", tls)
+            .field("h2c", h2c)
             .finish()
     }
 }
@@ -98,6 +117,8 @@ impl Default for Config {
             redis: None,
             jwt: None,
             cors_origins: Vec::new(),
+            tls: None,
+            h2c: false,
         }
     }
 }

@@ -33,7 +33,7 @@ mod query;
 use bytes::Bytes;
 use serde_json::json;
 
-pub use config::{Config, DurationError, parse_duration};
+pub use config::{Config, DurationError, TlsFiles, parse_duration};
 pub use headers::{Headers, NoHeaders};
 pub(crate) use query::pairs as query_pairs;
 pub use query::{MAX_NAME_LEN, MAX_TOPICS, QueryError};
