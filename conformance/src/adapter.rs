@@ -449,6 +449,7 @@ pub async fn other_routes(server: &Server) -> Result<(), Error> {
 /// The server compresses an ordinary response (`/`) for a client that
 /// accepts gzip: proof that a compression check ran with compression on.
 pub async fn compresses_other_responses(server: &Server) -> Result<(), Error> {
+    crate::client::install_crypto();
     let client = reqwest::Client::builder()
         .no_gzip()
         .build()

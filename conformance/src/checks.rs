@@ -16,9 +16,9 @@ use std::time::Duration;
 
 use sse_core::decode::Decoded;
 
-use crate::auth;
 use crate::client::{Error, EventStream, WAIT, http_client, notify, open, within};
 use crate::raw::{Ending, RawConnection};
+use crate::{auth, h2};
 
 /// A framework's server under test.
 #[derive(Debug, Clone)]
@@ -226,6 +226,11 @@ async fn start_process(binary: PathBuf, args: Vec<String>) -> Result<Running, Er
 }
 
 async fn start_thread(framework: &str, serve: Serve, args: Vec<String>) -> Result<Running, Error> {
+    let scheme = if args.iter().any(|arg| arg == "--tls-cert") {
+        "https"
+    } else {
+        "http"
+    };
     let (ready, address) = tokio::sync::oneshot::channel();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let thread = std::thread::Builder::new()
@@ -251,7 +256,7 @@ async fn start_thread(framework: &str, serve: Serve, args: Vec<String>) -> Resul
         proxy: None,
     };
     match within(address, "the server start").await? {
-        Ok(addr) => running.base = format!("http://{addr}"),
+        Ok(addr) => running.base = format!("{scheme}://{addr}"),
         // The server returned without binding: say why.
         Err(_) => {
             return Err(match running.exit_code_within(WAIT).await {
@@ -399,7 +404,24 @@ pub const CHECKS: &[Check] = &[
         "cors: other origins, or no option → no CORS headers",
         |t| Box::pin(auth::cors_refused(t)),
     ),
+    (
+        "h2: TLS offers h2 and http/1.1; events and heartbeats exact over both",
+        |t| Box::pin(h2::tls_negotiates_both(t)),
+    ),
+    ("h2: 100 streams on one connection, each exact", |t| {
+        Box::pin(h2::hundred_streams_one_connection(t))
+    }),
+    (
+        "h2: a reset stream unsubscribed within 1 s, the others go on",
+        |t| Box::pin(h2::reset_stream_unsubscribed(t)),
+    ),
+    ("h2: shutdown ends every stream", |t| {
+        Box::pin(h2::shutdown_over_h2(t))
+    }),
+    (H2C, |t| Box::pin(h2::h2c_prior_knowledge(t))),
 ];
+
+const H2C: &str = "h2c: HTTP/2 with prior knowledge (--h2c)";
 
 const AUTH_BAD_TOKENS: &str = "auth: no, wrongly signed or malformed token → 401";
 const AUTH_TRANSPORTS: &str = "auth: token by header, cookie or query, in that order";
@@ -427,7 +449,11 @@ pub const KNOWN_GAPS: &[(&str, &str, &str)] = &[
     ("rocket", BODY_TIMEOUT, ROCKET_GAP_PEEK),
     ("rocket", EARLY_413, ROCKET_GAP_PEEK),
     ("rocket", CONNECTION_CAP, ROCKET_GAP_HOOKS),
+    ("rocket", H2C, ROCKET_GAP_H2C),
 ];
+
+const ROCKET_GAP_H2C: &str = "Rocket 0.5 serves HTTP/2 over TLS only: its server has no \
+    cleartext HTTP/2, so the example refuses --h2c at start";
 
 /// Why `framework` is known to fail `check`, if it is.
 pub fn known_gap(framework: &str, check: &str) -> Option<&'static str> {

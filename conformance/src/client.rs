@@ -28,6 +28,8 @@ type Chunks = Pin<Box<dyn Stream<Item = Result<Bytes, reqwest::Error>> + Send>>;
 pub struct EventStream {
     /// The response status.
     pub status: u16,
+    /// The HTTP version the response came in.
+    pub version: reqwest::Version,
     /// The response headers.
     pub headers: HeaderMap,
     chunks: Chunks,
@@ -120,9 +122,18 @@ impl std::fmt::Debug for EventStream {
     }
 }
 
+/// Makes ring rustls's process-wide crypto provider, once: reqwest's
+/// TLS is built without one of its own (the workspace verifies with ring,
+/// not aws-lc), and a client built before this panics.
+pub fn install_crypto() {
+    // An error only says that a provider is installed already.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// A client that does not pool connections, so that dropping a stream
 /// closes its connection, as a browser tab going away does.
 pub fn http_client() -> reqwest::Client {
+    install_crypto();
     reqwest::Client::builder()
         .pool_max_idle_per_host(0)
         .build()
@@ -142,19 +153,19 @@ pub async fn open(
     }
     let response = within(request.send(), "the response head").await?;
     let response = response.map_err(|e| format!("request failed: {e}"))?;
+    let response_version = response.version();
     let status = response.status().as_u16();
     let headers = response.headers().clone();
-    Ok(EventStream::new(
-        status,
-        headers,
-        Box::pin(response.bytes_stream()),
-    ))
+    let mut stream = EventStream::new(status, headers, Box::pin(response.bytes_stream()));
+    stream.version = response_version;
+    Ok(stream)
 }
 
 impl EventStream {
     fn new(status: u16, headers: HeaderMap, chunks: Chunks) -> Self {
         Self {
             status,
+            version: reqwest::Version::HTTP_11,
             headers,
             chunks,
             ended: false,

@@ -10,7 +10,8 @@
 //! contract, run against each example server in-process (`cargo test`) or
 //! as a release binary (`cargo xtask conformance`), [`multi`] the checks of
 //! two instances on one Redis ([`redis_server`] starts a private one),
-//! [`auth`] those of private topics and cross-origin pages, and
+//! [`auth`] those of private topics and cross-origin pages, [`h2`] those
+//! of HTTP/2 over TLS and cleartext, and
 //! [`report`] lays their outcomes side by side.
 
 pub mod adapter;
@@ -18,6 +19,7 @@ pub mod auth;
 pub mod checks;
 pub mod client;
 pub mod examples;
+pub mod h2;
 pub mod hostile;
 pub mod multi;
 pub mod raw;

@@ -3,12 +3,12 @@
 use std::time::Duration;
 
 use actix_web::body::BoxBody;
-use actix_web::http::StatusCode;
 use actix_web::http::header::ContentEncoding;
+use actix_web::http::{StatusCode, Version};
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, Responder};
 use futures_core::Stream;
 use sse_core::contract;
-use sse_core::stream::{IntoFrame, KeepAlive, SseStream};
+use sse_core::stream::{IntoFrame, KeepAlive, PROBE_INTERVAL, SseStream};
 
 type BoxError = Box<dyn std::error::Error>;
 
@@ -82,8 +82,22 @@ where
 {
     type Body = BoxBody;
 
-    fn respond_to(self, _: &HttpRequest) -> HttpResponse {
-        streaming(HttpResponse::Ok(), contract::stream_headers(), self.0)
+    fn respond_to(self, request: &HttpRequest) -> HttpResponse {
+        let stream = probe_over_http2(request, self.0);
+        streaming(HttpResponse::Ok(), contract::stream_headers(), stream)
+    }
+}
+
+/// Over HTTP/2, `stream` with [`SseStream::probe_idle`]: actix-http's
+/// HTTP/2 dispatcher waits for the body's next chunk without watching for
+/// the client's `RST_STREAM`, so a stream the client reset (a closed tab)
+/// is only dropped when a write to it fails. Over HTTP/1.1 a gone client
+/// is noticed without (see the crate docs on `h1_allow_half_closed`).
+fn probe_over_http2<S>(request: &HttpRequest, stream: SseStream<S>) -> SseStream<S> {
+    if request.version() == Version::HTTP_2 {
+        stream.probe_idle(PROBE_INTERVAL)
+    } else {
+        stream
     }
 }
 
@@ -121,7 +135,7 @@ impl From<contract::Response> for SseResponse {
 impl Responder for SseResponse {
     type Body = BoxBody;
 
-    fn respond_to(self, _: &HttpRequest) -> HttpResponse {
+    fn respond_to(self, request: &HttpRequest) -> HttpResponse {
         let contract::Response {
             status,
             headers,
@@ -130,6 +144,7 @@ impl Responder for SseResponse {
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         match body {
             contract::Body::Stream(stream) => {
+                let stream = probe_over_http2(request, stream);
                 streaming(HttpResponse::build(status), headers, stream)
             }
             contract::Body::Full(bytes) => {

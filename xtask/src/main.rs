@@ -3,7 +3,7 @@
 // A command-line tool: its diagnostics are meant for the terminal.
 #![allow(clippy::print_stderr, clippy::print_stdout)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 use clap::{Parser, Subcommand};
@@ -21,6 +21,18 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Task {
+    /// Write a self-signed certificate for `localhost` and `127.0.0.1`,
+    /// for trying the example servers over TLS and HTTP/2
+    /// (`--tls-cert DIR/cert.pem --tls-key DIR/key.pem`). Browsers warn
+    /// about it until it is trusted.
+    Cert {
+        /// Where to write `cert.pem` and `key.pem`.
+        #[arg(long, default_value = "target/dev-cert")]
+        dir: PathBuf,
+        /// More names or addresses the certificate is for.
+        #[arg(long = "name")]
+        names: Vec<String>,
+    },
     /// Fuzz the decoder with cargo-fuzz (needs a nightly toolchain;
     /// installs cargo-fuzz if it is missing).
     Fuzz {
@@ -161,6 +173,7 @@ fn main() -> ExitCode {
         Task::BenchSockets(options) => bench_sockets(&options),
         Task::Soak(options) => soak(&options),
         Task::Test { args } => test(&args),
+        Task::Cert { dir, names } => cert(&dir, names),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -169,6 +182,32 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `cargo xtask cert`: a self-signed certificate (rcgen) and its key.
+fn cert(dir: &Path, names: Vec<String>) -> Result<(), String> {
+    let mut subjects = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
+    subjects.extend(names);
+    let certified = rcgen::generate_simple_self_signed(subjects.clone())
+        .map_err(|err| format!("cannot generate a certificate: {err}"))?;
+    let dir = workspace_root().join(dir);
+    std::fs::create_dir_all(&dir)
+        .map_err(|err| format!("cannot create {}: {err}", dir.display()))?;
+    let cert = dir.join("cert.pem");
+    let key = dir.join("key.pem");
+    let write = |path: &Path, text: String| {
+        std::fs::write(path, text).map_err(|err| format!("cannot write {}: {err}", path.display()))
+    };
+    write(&cert, certified.cert.pem())?;
+    write(&key, certified.signing_key.serialize_pem())?;
+    println!(
+        "a certificate for {} in {}\n  cargo run -p sse-examples --bin axum -- --tls-cert {} --tls-key {}",
+        subjects.join(", "),
+        dir.display(),
+        cert.display(),
+        key.display()
+    );
+    Ok(())
 }
 
 fn workspace_root() -> PathBuf {

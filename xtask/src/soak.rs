@@ -275,6 +275,7 @@ pub(crate) async fn run(framework: &str, binary: &Path, plan: Plan) -> Result<Ou
     let server = Server::start(binary)?;
     let address = server.address.clone();
     // One connection per stream, and none kept idle.
+    sse_conformance::client::install_crypto();
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(0)
         .build()
