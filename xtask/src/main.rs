@@ -21,6 +21,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Task {
+    /// The example servers in a real browser: Debian's Chromium, driven by
+    /// playwright-core (`conformance/browser/`), opens ten `EventSource`s
+    /// in one page to each release server, over HTTP/2 with TLS and over
+    /// HTTP/1.1, and the results go to `conformance/BROWSER.md`. Installs
+    /// chromium, Node.js and the npm packages when missing.
+    Browser,
     /// Write a self-signed certificate for `localhost` and `127.0.0.1`,
     /// for trying the example servers over TLS and HTTP/2
     /// (`--tls-cert DIR/cert.pem --tls-key DIR/key.pem`). Browsers warn
@@ -85,7 +91,9 @@ enum Task {
     /// Install what the tests need when it is missing (Debian's
     /// redis-server and nginx-light, with apt-get), then run the whole
     /// test suite (`cargo test --workspace`) with the Redis tests required
-    /// rather than skipped.
+    /// rather than skipped, then the browser checks (`browser`, which
+    /// installs Chromium, Node.js and the npm packages); with a filter,
+    /// only the matching cargo tests.
     Test {
         /// Extra arguments for `cargo test`, e.g. a filter.
         #[arg(last = true)]
@@ -174,6 +182,7 @@ fn main() -> ExitCode {
         Task::Soak(options) => soak(&options),
         Task::Test { args } => test(&args),
         Task::Cert { dir, names } => cert(&dir, names),
+        Task::Browser => browser(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -181,6 +190,105 @@ fn main() -> ExitCode {
             eprintln!("xtask: {message}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The streams one page opens to one server in `cargo xtask browser`.
+const BROWSER_STREAMS: usize = 10;
+
+/// What a browser allows per origin over HTTP/1.1.
+const HTTP1_CONNECTIONS: u64 = 6;
+
+/// `cargo xtask browser`: see [`Task::Browser`].
+fn browser() -> Result<(), String> {
+    let root = workspace_root();
+    ensure_packages(&[
+        ("/usr/bin/chromium", "chromium"),
+        ("node", "nodejs"),
+        ("npm", "npm"),
+    ])?;
+    let scripts = root.join("conformance/browser");
+    if !scripts.join("node_modules/playwright-core").is_dir() {
+        run(Command::new("npm")
+            .current_dir(&scripts)
+            .args(["ci", "--no-audit", "--no-fund"]))?;
+    }
+    run(Command::new("cargo").current_dir(&root).args([
+        "build",
+        "--release",
+        "-p",
+        "sse-examples",
+        "--bins",
+    ]))?;
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("no runtime: {e}"))?;
+    let mut rows = Vec::new();
+    let mut failures = Vec::new();
+    for framework in FRAMEWORKS {
+        let target = sse_conformance::checks::Target {
+            framework: framework.into(),
+            launch: sse_conformance::checks::Launch::Process(
+                root.join("target/release").join(framework),
+            ),
+            nginx_config: None,
+        };
+        let cert = sse_conformance::h2::TestCert::new()?;
+        let tls = cert.options();
+        let tls: Vec<&str> = tls.iter().map(String::as_str).collect();
+        let mut cells = Vec::new();
+        for (label, options, protocol, expected) in [
+            ("HTTP/2 over TLS", &tls[..], "h2", BROWSER_STREAMS as u64),
+            ("HTTP/1.1", &[][..], "http/1.1", HTTP1_CONNECTIONS),
+        ] {
+            eprintln!("{framework}, {label}…");
+            let server = runtime.block_on(target.start(options))?;
+            let output = Command::new("node")
+                .current_dir(&scripts)
+                .args([
+                    "connections.mjs",
+                    &server.base,
+                    &BROWSER_STREAMS.to_string(),
+                ])
+                .output()
+                .map_err(|e| format!("cannot run node: {e}"))?;
+            drop(server);
+            let text = String::from_utf8_lossy(&output.stdout);
+            let result: serde_json::Value = serde_json::from_str(text.trim()).map_err(|e| {
+                format!(
+                    "{framework}, {label}: no result ({e}): {text}{}",
+                    String::from_utf8_lossy(&output.stderr)
+                )
+            })?;
+            let received = result["received"].as_u64().unwrap_or(0);
+            let negotiated = result["protocol"].as_str().unwrap_or("");
+            if negotiated != protocol || received != expected {
+                failures.push(format!(
+                    "{framework}, {label}: {negotiated}, {received} of {BROWSER_STREAMS} streams \
+                     received their event (expected {protocol}, {expected})"
+                ));
+            }
+            cells.push(format!("{received} of {BROWSER_STREAMS} ({negotiated})"));
+        }
+        rows.push(format!("| {framework} | {} |", cells.join(" | ")));
+    }
+    let report = format!(
+        "# The example servers in a real browser\n\n\
+         Made by `cargo xtask browser`: Debian's Chromium, headless, driven by playwright-core \
+         (`conformance/browser/connections.mjs`), opens {BROWSER_STREAMS} `EventSource`s to one \
+         release example server in one page; an event is then published to each stream. A \
+         cell is the number of streams that received theirs, and the protocol the page was \
+         loaded over.\n\n\
+         Over HTTP/1.1 a browser keeps at most {HTTP1_CONNECTIONS} connections per origin, so \
+         the other streams wait for one to close; over HTTP/2 all of them share one connection.\n\n\
+         | server | HTTP/2 over TLS | HTTP/1.1 |\n|---|---|---|\n{}\n",
+        rows.join("\n")
+    );
+    println!("{report}");
+    let path = root.join("conformance/BROWSER.md");
+    std::fs::write(&path, report).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(failures.join("\n"))
     }
 }
 
@@ -325,7 +433,9 @@ fn test(args: &[String]) -> Result<(), String> {
         .current_dir(workspace_root())
         .env("SSE_REQUIRE_REDIS", "1")
         .args(["test", "--workspace"])
-        .args(args))
+        .args(args))?;
+    // A filter asks for some tests, not for the browser's.
+    if args.is_empty() { browser() } else { Ok(()) }
 }
 
 /// Installs the packages of `wanted` whose program is not on `PATH`, with
