@@ -269,6 +269,14 @@ async fn start_thread(framework: &str, serve: Serve, args: Vec<String>) -> Resul
 }
 
 impl Running {
+    /// The server's process id, when it runs as a process.
+    pub fn pid(&self) -> Option<u32> {
+        match &self.server {
+            Server::Process(process) => Some(process.id()),
+            Server::Thread { .. } => None,
+        }
+    }
+
     /// Asks the server to shut down: SIGTERM to a process, the stop signal
     /// to a thread.
     pub fn terminate(&mut self) -> Result<(), Error> {
@@ -408,6 +416,9 @@ pub const CHECKS: &[Check] = &[
         "h2: TLS offers h2 and http/1.1; events and heartbeats exact over both",
         |t| Box::pin(h2::tls_negotiates_both(t)),
     ),
+    ("h2: replay by Last-Event-ID", |t| {
+        Box::pin(h2::replay_over_h2(t))
+    }),
     ("h2: 100 streams on one connection, each exact", |t| {
         Box::pin(h2::hundred_streams_one_connection(t))
     }),

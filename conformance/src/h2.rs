@@ -146,12 +146,13 @@ async fn subscribe_over(
     Ok(stream)
 }
 
+/// Publishes on `client`; the id the server gave.
 async fn publish_over(
     client: &reqwest::Client,
     base: &str,
     query: &str,
     json: &str,
-) -> Result<(), Error> {
+) -> Result<String, Error> {
     let request = client
         .post(format!("{base}/notify?{query}"))
         .header("content-type", "application/json")
@@ -161,7 +162,15 @@ async fn publish_over(
         .await?
         .map_err(|e| e.to_string())?;
     let status = response.status().as_u16();
-    ensure(status == 200, || format!("publish {query}: {status}"))
+    let body = response.text().await.map_err(|e| e.to_string())?;
+    ensure(status == 200, || {
+        format!("publish {query}: {status} {body}")
+    })?;
+    let value: serde_json::Value = serde_json::from_str(&body).map_err(|e| e.to_string())?;
+    value["id"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| format!("no id in {body}"))
 }
 
 async fn metric_over(client: &reqwest::Client, base: &str, series: &str) -> Result<f64, Error> {
@@ -209,6 +218,40 @@ pub(crate) async fn tls_negotiates_both(target: &Target) -> Result<(), Error> {
         matches!(item, sse_core::decode::Decoded::Comment(_)),
         || format!("expected a heartbeat, got {item:?}"),
     )
+}
+
+pub(crate) async fn replay_over_h2(target: &Target) -> Result<(), Error> {
+    let (server, _cert, client) = start_tls(target, &[]).await?;
+    let base = &server.base;
+    let mut ids = Vec::new();
+    for i in 0..8 {
+        ids.push(publish_over(&client, base, "topic=p", &i.to_string()).await?);
+    }
+    // A client that saw events 0..=2 comes back with the id of 2.
+    let mut resumed = open(
+        &client,
+        base,
+        "/events?topic=p",
+        &[("last-event-id", &ids[2])],
+    )
+    .await?;
+    ensure(resumed.version == Version::HTTP_2, || {
+        format!("{:?}", resumed.version)
+    })?;
+    let connected = resumed.next_event().await?;
+    ensure(connected.event() == "connected", || {
+        format!("{connected:?}")
+    })?;
+    for (i, id) in ids.iter().enumerate().skip(3) {
+        let event = resumed.next_event().await?;
+        ensure(
+            event.data() == i.to_string() && event.last_event_id() == id,
+            || format!("replay over HTTP/2: expected {i} ({id}), got {event:?}"),
+        )?;
+    }
+    publish_over(&client, base, "topic=p", "8").await?;
+    let live = resumed.next_event().await?;
+    ensure(live.data() == "8", || format!("after the replay: {live:?}"))
 }
 
 pub(crate) async fn hundred_streams_one_connection(target: &Target) -> Result<(), Error> {

@@ -9,6 +9,7 @@ use std::process::{Command, ExitCode};
 use clap::{Parser, Subcommand};
 
 mod bench_summary;
+mod h2bench;
 mod soak;
 mod sockets;
 
@@ -21,6 +22,14 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Task {
+    /// Each release example server over TLS: memory per idle stream and
+    /// CPU per delivery over HTTP/2 beside HTTP/1.1, into BENCHMARKS.md
+    /// and `docs/benchmarks/h2.json` (also part of `bench`).
+    BenchH2 {
+        /// Only these servers (default: all five).
+        #[arg(long = "server")]
+        servers: Vec<String>,
+    },
     /// The example servers in a real browser: Debian's Chromium, driven by
     /// playwright-core (`conformance/browser/`), opens ten `EventSource`s
     /// in one page to each release server, over HTTP/2 with TLS and over
@@ -63,7 +72,8 @@ enum Task {
     /// benchmark's ratio against its baseline from the same run; then
     /// multi-instance mode on a private Redis beside in-memory mode; then
     /// the socket benchmarks (see `bench-sockets`), which regenerate their
-    /// section of BENCHMARKS.md; then the soak of every example server (see
+    /// section of BENCHMARKS.md; then HTTP/2 beside HTTP/1.1 (see
+    /// `bench-h2`); then the soak of every example server (see
     /// `soak`).
     Bench {
         /// Only summarise the last run's results, without running anything.
@@ -170,6 +180,7 @@ fn main() -> ExitCode {
                         bench_sockets(&SocketOptions::default())
                     }
                 })
+                .and_then(|()| if summary_only { Ok(()) } else { bench_h2(&[]) })
                 .and_then(|()| {
                     if summary_only || no_soak {
                         Ok(())
@@ -183,6 +194,7 @@ fn main() -> ExitCode {
         Task::Test { args } => test(&args),
         Task::Cert { dir, names } => cert(&dir, names),
         Task::Browser => browser(),
+        Task::BenchH2 { servers } => bench_h2(&servers),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -191,6 +203,24 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `cargo xtask bench-h2`: see [`Task::BenchH2`].
+fn bench_h2(servers: &[String]) -> Result<(), String> {
+    let root = workspace_root();
+    run(Command::new("cargo").current_dir(&root).args([
+        "build",
+        "--release",
+        "-p",
+        "sse-examples",
+        "--bins",
+    ]))?;
+    let chosen: Vec<&str> = if servers.is_empty() {
+        FRAMEWORKS.to_vec()
+    } else {
+        servers.iter().map(String::as_str).collect()
+    };
+    h2bench::run(&root, &chosen)
 }
 
 /// The streams one page opens to one server in `cargo xtask browser`.
