@@ -10,12 +10,7 @@
 // server's certificate is self-signed: the browser is told to accept it,
 // in this test only.
 
-import { chromium } from "playwright-core";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { Agent, request } from "node:https";
-import { request as plainRequest } from "node:http";
+import { launch, publish } from "./common.mjs";
 
 const [base, countText, waitText = "3000"] = process.argv.slice(2);
 const count = Number(countText);
@@ -25,51 +20,9 @@ if (!base || !Number.isInteger(count) || count < 1) {
   process.exit(2);
 }
 
-// Publishes from outside the browser: inside it, over HTTP/1.1, the
-// request would queue behind the streams.
-function publish(topic, body) {
-  const url = new URL(`${base}/notify?topic=${encodeURIComponent(topic)}&event=probe`);
-  const send = url.protocol === "https:" ? request : plainRequest;
-  return new Promise((resolve, reject) => {
-    const req = send(
-      url,
-      {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        agent: url.protocol === "https:" ? new Agent({ rejectUnauthorized: false }) : undefined,
-        timeout: 5000,
-      },
-      (res) => {
-        res.resume();
-        res.on("end", () => (res.statusCode === 200 ? resolve() : reject(new Error(`publish: ${res.statusCode}`))));
-      },
-    );
-    req.on("error", reject);
-    req.on("timeout", () => req.destroy(new Error("publish timed out")));
-    req.end(JSON.stringify(body));
-  });
-}
-
-const profile = mkdtempSync(join(tmpdir(), "sse-chromium-"));
-// A fresh profile (`--user-data-dir`), which playwright takes this way.
-const browser = await chromium.launchPersistentContext(profile, {
-  executablePath: "/usr/bin/chromium",
-  ignoreHTTPSErrors: true,
-  args: [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--ignore-certificate-errors",
-  ],
-  timeout: 30000,
-});
+const browser = await launch();
 try {
-  const page = await browser.newPage();
+  const page = await browser.context.newPage();
   // A page of the server's own origin, which opens no stream itself.
   await page.goto(`${base}/healthz`, { timeout: 10000 });
   await page.evaluate((count) => {
@@ -87,7 +40,7 @@ try {
     timeout: wait,
   }).catch(() => {});
   for (let i = 0; i < count; i++) {
-    await publish(`browser-${i}`, { stream: i }).catch(() => {});
+    await publish(base, `browser-${i}`, { stream: i }, "probe").catch(() => {});
   }
   await page.waitForFunction((count) => window.streams.filter((s) => s.received).length === count, count, {
     timeout: wait,
@@ -103,5 +56,4 @@ try {
   );
 } finally {
   await browser.close();
-  rmSync(profile, { recursive: true, force: true });
 }

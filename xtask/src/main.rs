@@ -9,6 +9,7 @@ use std::process::{Command, ExitCode};
 use clap::{Parser, Subcommand};
 
 mod bench_summary;
+mod browser;
 mod h2bench;
 mod soak;
 mod sockets;
@@ -31,11 +32,19 @@ enum Task {
         servers: Vec<String>,
     },
     /// The example servers in a real browser: Debian's Chromium, driven by
-    /// playwright-core (`conformance/browser/`), opens ten `EventSource`s
-    /// in one page to each release server, over HTTP/2 with TLS and over
-    /// HTTP/1.1, and the results go to `conformance/BROWSER.md`. Installs
-    /// chromium, Node.js and the npm packages when missing.
-    Browser,
+    /// playwright-core (`conformance/browser/`), uses each release
+    /// server's demo page end to end (a restart of the server included,
+    /// under a path prefix behind nginx, and at phone size), then opens
+    /// ten `EventSource`s in one page over HTTP/2 with TLS and over
+    /// HTTP/1.1. The results go to `conformance/BROWSER.md`, screenshots
+    /// to `target/browser/`. Installs chromium, Node.js, nginx and the npm
+    /// packages when missing.
+    Browser {
+        /// Only these servers (default: all five); the report is then
+        /// printed, not written.
+        #[arg(long = "server", value_parser = FRAMEWORKS)]
+        servers: Vec<String>,
+    },
     /// Write a self-signed certificate for `localhost` and `127.0.0.1`,
     /// for trying the example servers over TLS and HTTP/2
     /// (`--tls-cert DIR/cert.pem --tls-key DIR/key.pem`). Browsers warn
@@ -193,7 +202,7 @@ fn main() -> ExitCode {
         Task::Soak(options) => soak(&options),
         Task::Test { args } => test(&args),
         Task::Cert { dir, names } => cert(&dir, names),
-        Task::Browser => browser(),
+        Task::Browser { servers } => browser::run(&workspace_root(), &servers),
         Task::BenchH2 { servers } => bench_h2(&servers),
     };
     match result {
@@ -208,118 +217,13 @@ fn main() -> ExitCode {
 /// `cargo xtask bench-h2`: see [`Task::BenchH2`].
 fn bench_h2(servers: &[String]) -> Result<(), String> {
     let root = workspace_root();
-    run(Command::new("cargo").current_dir(&root).args([
-        "build",
-        "--release",
-        "-p",
-        "sse-examples",
-        "--bins",
-    ]))?;
+    build_release_examples(&root)?;
     let chosen: Vec<&str> = if servers.is_empty() {
         FRAMEWORKS.to_vec()
     } else {
         servers.iter().map(String::as_str).collect()
     };
     h2bench::run(&root, &chosen)
-}
-
-/// The streams one page opens to one server in `cargo xtask browser`.
-const BROWSER_STREAMS: usize = 10;
-
-/// What a browser allows per origin over HTTP/1.1.
-const HTTP1_CONNECTIONS: u64 = 6;
-
-/// `cargo xtask browser`: see [`Task::Browser`].
-fn browser() -> Result<(), String> {
-    let root = workspace_root();
-    ensure_packages(&[
-        ("/usr/bin/chromium", "chromium"),
-        ("node", "nodejs"),
-        ("npm", "npm"),
-    ])?;
-    let scripts = root.join("conformance/browser");
-    if !scripts.join("node_modules/playwright-core").is_dir() {
-        run(Command::new("npm")
-            .current_dir(&scripts)
-            .args(["ci", "--no-audit", "--no-fund"]))?;
-    }
-    run(Command::new("cargo").current_dir(&root).args([
-        "build",
-        "--release",
-        "-p",
-        "sse-examples",
-        "--bins",
-    ]))?;
-    let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("no runtime: {e}"))?;
-    let mut rows = Vec::new();
-    let mut failures = Vec::new();
-    for framework in FRAMEWORKS {
-        let target = sse_conformance::checks::Target {
-            framework: framework.into(),
-            launch: sse_conformance::checks::Launch::Process(
-                root.join("target/release").join(framework),
-            ),
-            nginx_config: None,
-        };
-        let cert = sse_conformance::h2::TestCert::new()?;
-        let tls = cert.options();
-        let tls: Vec<&str> = tls.iter().map(String::as_str).collect();
-        let mut cells = Vec::new();
-        for (label, options, protocol, expected) in [
-            ("HTTP/2 over TLS", &tls[..], "h2", BROWSER_STREAMS as u64),
-            ("HTTP/1.1", &[][..], "http/1.1", HTTP1_CONNECTIONS),
-        ] {
-            eprintln!("{framework}, {label}…");
-            let server = runtime.block_on(target.start(options))?;
-            let output = Command::new("node")
-                .current_dir(&scripts)
-                .args([
-                    "connections.mjs",
-                    &server.base,
-                    &BROWSER_STREAMS.to_string(),
-                ])
-                .output()
-                .map_err(|e| format!("cannot run node: {e}"))?;
-            drop(server);
-            let text = String::from_utf8_lossy(&output.stdout);
-            let result: serde_json::Value = serde_json::from_str(text.trim()).map_err(|e| {
-                format!(
-                    "{framework}, {label}: no result ({e}): {text}{}",
-                    String::from_utf8_lossy(&output.stderr)
-                )
-            })?;
-            let received = result["received"].as_u64().unwrap_or(0);
-            let negotiated = result["protocol"].as_str().unwrap_or("");
-            if negotiated != protocol || received != expected {
-                failures.push(format!(
-                    "{framework}, {label}: {negotiated}, {received} of {BROWSER_STREAMS} streams \
-                     received their event (expected {protocol}, {expected})"
-                ));
-            }
-            cells.push(format!("{received} of {BROWSER_STREAMS} ({negotiated})"));
-        }
-        rows.push(format!("| {framework} | {} |", cells.join(" | ")));
-    }
-    let report = format!(
-        "# The example servers in a real browser\n\n\
-         Made by `cargo xtask browser`: Debian's Chromium, headless, driven by playwright-core \
-         (`conformance/browser/connections.mjs`), opens {BROWSER_STREAMS} `EventSource`s to one \
-         release example server in one page; an event is then published to each stream. A \
-         cell is the number of streams that received theirs, and the protocol the page was \
-         loaded over.\n\n\
-         Over HTTP/1.1 a browser keeps at most {HTTP1_CONNECTIONS} connections per origin, so \
-         the other streams wait for one to close; over HTTP/2 all of them share one connection.\n\n\
-         | server | HTTP/2 over TLS | HTTP/1.1 |\n|---|---|---|\n{}\n",
-        rows.join("\n")
-    );
-    println!("{report}");
-    let path = root.join("conformance/BROWSER.md");
-    std::fs::write(&path, report).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    if failures.is_empty() {
-        Ok(())
-    } else {
-        Err(failures.join("\n"))
-    }
 }
 
 /// `cargo xtask cert`: a self-signed certificate (rcgen) and its key.
@@ -346,6 +250,18 @@ fn cert(dir: &Path, names: Vec<String>) -> Result<(), String> {
         key.display()
     );
     Ok(())
+}
+
+/// Builds the example servers in release mode, for the tasks that start
+/// them as processes.
+fn build_release_examples(root: &Path) -> Result<(), String> {
+    run(Command::new("cargo").current_dir(root).args([
+        "build",
+        "--release",
+        "-p",
+        "sse-examples",
+        "--bins",
+    ]))
 }
 
 fn workspace_root() -> PathBuf {
@@ -389,13 +305,7 @@ fn conformance(via_nginx: bool) -> Result<(), String> {
         &TEST_PACKAGES[..1]
     })?;
     let nginx_config = via_nginx.then(|| root.join("examples/deploy/nginx.conf"));
-    run(Command::new("cargo").current_dir(&root).args([
-        "build",
-        "--release",
-        "-p",
-        "sse-examples",
-        "--bins",
-    ]))?;
+    build_release_examples(&root)?;
     let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("no runtime: {e}"))?;
     let columns = runtime.block_on(async {
         let mut columns = Vec::new();
@@ -465,7 +375,11 @@ fn test(args: &[String]) -> Result<(), String> {
         .args(["test", "--workspace"])
         .args(args))?;
     // A filter asks for some tests, not for the browser's.
-    if args.is_empty() { browser() } else { Ok(()) }
+    if args.is_empty() {
+        browser::run(&workspace_root(), &[])
+    } else {
+        Ok(())
+    }
 }
 
 /// Installs the packages of `wanted` whose program is not on `PATH`, with
@@ -580,13 +494,7 @@ fn bench_sockets(options: &SocketOptions) -> Result<(), String> {
 
 fn soak(options: &SoakOptions) -> Result<(), String> {
     let root = workspace_root();
-    run(Command::new("cargo").current_dir(&root).args([
-        "build",
-        "--release",
-        "-p",
-        "sse-examples",
-        "--bins",
-    ]))?;
+    build_release_examples(&root)?;
     let plan = soak::Plan {
         churn: options.churn,
         steady: options.steady,
