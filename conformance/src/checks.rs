@@ -684,21 +684,24 @@ pub(crate) async fn publish(base: &str, query: &str, json: &str) -> Result<Strin
 }
 
 /// The value of a metric series in `/metrics`.
-pub(crate) async fn metric(base: &str, series: &str) -> Result<f64, Error> {
-    let text = http_client()
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
+pub(crate) async fn metric(base: &str, name: &str) -> Result<f64, Error> {
+    metric_with(&http_client(), base, name).await
+}
+
+/// One series of `base`'s `/metrics`, read with `client` (one that speaks
+/// the server's protocol).
+pub(crate) async fn metric_with(
+    client: &reqwest::Client,
+    base: &str,
+    name: &str,
+) -> Result<f64, Error> {
+    let text = within(client.get(format!("{base}/metrics")).send(), "the metrics")
+        .await?
         .map_err(|e| e.to_string())?
         .text()
         .await
         .map_err(|e| e.to_string())?;
-    text.lines()
-        .find_map(|line| {
-            let (name, value) = line.split_once(' ')?;
-            (name == series).then(|| value.trim().parse().ok())?
-        })
-        .ok_or_else(|| format!("no {series} in /metrics"))
+    series(&text, name).ok_or_else(|| format!("no {name} in /metrics"))
 }
 
 async fn preamble_and_headers(target: &Target) -> Result<(), Error> {

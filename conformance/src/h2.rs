@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use reqwest::Version;
 
-use crate::checks::{Running, Target, ensure};
+use crate::checks::{Running, Target, ensure, metric_with};
 use crate::client::{Error, EventStream, install_crypto, open, within};
 
 /// A self-signed certificate for `localhost` and `127.0.0.1` (rcgen), in
@@ -173,21 +173,6 @@ async fn publish_over(
         .ok_or_else(|| format!("no id in {body}"))
 }
 
-async fn metric_over(client: &reqwest::Client, base: &str, series: &str) -> Result<f64, Error> {
-    let text = within(client.get(format!("{base}/metrics")).send(), "the metrics")
-        .await?
-        .map_err(|e| e.to_string())?
-        .text()
-        .await
-        .map_err(|e| e.to_string())?;
-    text.lines()
-        .find_map(|line| {
-            let (name, value) = line.split_once(' ')?;
-            (name == series).then(|| value.trim().parse().ok())?
-        })
-        .ok_or_else(|| format!("no {series} in /metrics"))
-}
-
 async fn expect_events(stream: &mut EventStream, count: usize, what: &str) -> Result<(), Error> {
     for i in 0..count {
         let event = stream.next_event().await?;
@@ -262,11 +247,11 @@ pub(crate) async fn hundred_streams_one_connection(target: &Target) -> Result<()
         streams.push(subscribe_over(&client, base, "?topic=many", Version::HTTP_2).await?);
     }
     ensure(
-        metric_over(&client, base, "sse_clients").await? == 100.0,
+        metric_with(&client, base, "sse_clients").await? == 100.0,
         || "100 clients".into(),
     )?;
     // One connection carries them all (Rocket 0.5 counts no connections).
-    let connections = metric_over(&client, base, "sse_connections").await?;
+    let connections = metric_with(&client, base, "sse_connections").await?;
     ensure(
         connections == 1.0 || (connections == 0.0 && target.framework == "rocket"),
         || format!("{connections} connections for 100 streams"),
@@ -289,14 +274,14 @@ pub(crate) async fn reset_stream_unsubscribed(target: &Target) -> Result<(), Err
     }
     let cancelled = subscribe_over(&client, base, "?topic=r", Version::HTTP_2).await?;
     ensure(
-        metric_over(&client, base, "sse_clients").await? == 4.0,
+        metric_with(&client, base, "sse_clients").await? == 4.0,
         || "4 clients".into(),
     )?;
     // Dropping a response body resets its stream (RST_STREAM), and only it.
     drop(cancelled);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
     loop {
-        let clients = metric_over(&client, base, "sse_clients").await?;
+        let clients = metric_with(&client, base, "sse_clients").await?;
         if clients == 3.0 {
             break;
         }

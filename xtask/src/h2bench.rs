@@ -202,19 +202,7 @@ pub(crate) fn run(root: &Path, frameworks: &[&str]) -> Result<(), String> {
     );
     println!("{section}");
     let path = root.join("BENCHMARKS.md");
-    let text = std::fs::read_to_string(&path).map_err(|e| e.to_string())?;
-    let block = format!("{BEGIN}\n{section}{END}\n");
-    let updated = match (text.find(BEGIN), text.find(END)) {
-        (Some(begin), Some(end)) if begin < end => {
-            format!(
-                "{}{block}{}",
-                &text[..begin],
-                &text[end + END.len()..].trim_start_matches('\n')
-            )
-        }
-        _ => format!("{}\n\n{block}", text.trim_end()),
-    };
-    std::fs::write(&path, updated).map_err(|e| e.to_string())?;
+    crate::generated::splice(&path, BEGIN, END, &section)?;
     let json_path = root.join("docs/benchmarks/h2.json");
     let pretty = serde_json::to_string_pretty(&json).map_err(|e| e.to_string())?;
     std::fs::write(&json_path, pretty + "\n").map_err(|e| e.to_string())?;

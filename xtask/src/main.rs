@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 
 mod bench_summary;
 mod browser;
+mod generated;
 mod h2bench;
 mod soak;
 mod sockets;

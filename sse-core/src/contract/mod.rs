@@ -45,7 +45,19 @@ use crate::connections::ConnectionLimit;
 use crate::encode;
 use crate::stream::{KeepAlive, SseStream};
 
-/// The demo page served at `GET /`.
+/// The demo page served at `GET /`: one HTML file with its style and
+/// script inline, no external assets. It subscribes with `EventSource`,
+/// shows the connection state, `clientId`, reconnect attempts, last event
+/// id and a live list of events, lets the visitor pick topics and publish
+/// through `/notify`, and reaches those routes relative to its own address,
+/// so it works under any mount prefix.
+///
+/// ```
+/// use sse_core::contract::INDEX_HTML;
+///
+/// assert!(INDEX_HTML.contains("new EventSource(base + \"events?\""));
+/// assert!(!INDEX_HTML.contains("://"), "no external assets");
+/// ```
 pub const INDEX_HTML: &str = include_str!("index.html");
 
 /// A response in framework-free terms.

@@ -381,20 +381,7 @@ fn thousands(n: usize) -> String {
 /// Replaces the generated section of `path` with `section` (appending it
 /// when the file has none yet).
 pub(crate) fn splice(path: &Path, section: &str) -> Result<(), String> {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let block = format!("{BEGIN}\n{section}{END}\n");
-    let updated = match (text.find(BEGIN), text.find(END)) {
-        (Some(begin), Some(end)) if begin < end => {
-            format!(
-                "{}{block}{}",
-                &text[..begin],
-                &text[end + END.len()..].trim_start_matches('\n')
-            )
-        }
-        _ if text.is_empty() => block,
-        _ => format!("{}\n\n{block}", text.trim_end()),
-    };
-    std::fs::write(path, updated).map_err(|e| format!("{}: {e}", path.display()))
+    crate::generated::splice(path, BEGIN, END, section)
 }
 
 /// The fan-out latency percentiles of every server, one line each, on a
