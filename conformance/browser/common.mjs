@@ -10,12 +10,13 @@ import { request as plainRequest } from "node:http";
 
 // Headless Debian Chromium with a fresh profile (`--user-data-dir`, which
 // playwright takes as the first argument of launchPersistentContext).
-// Certificates are the test's own, self-signed: accepted in tests only.
-export async function launch(viewport = { width: 1280, height: 800 }) {
+// With `selfSigned`, the browser accepts any certificate: the servers'
+// are the test's own, self-signed, and this is for tests only.
+export async function launch({ viewport = { width: 1280, height: 800 }, selfSigned = false } = {}) {
   const profile = mkdtempSync(join(tmpdir(), "sse-chromium-"));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: "/usr/bin/chromium",
-    ignoreHTTPSErrors: true,
+    ignoreHTTPSErrors: selfSigned,
     viewport,
     args: [
       "--headless",
@@ -26,7 +27,7 @@ export async function launch(viewport = { width: 1280, height: 800 }) {
       "--disable-background-networking",
       "--disable-component-update",
       "--disable-sync",
-      "--ignore-certificate-errors",
+      ...(selfSigned ? ["--ignore-certificate-errors"] : []),
     ],
     timeout: 30000,
   });

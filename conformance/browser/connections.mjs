@@ -20,7 +20,7 @@ if (!base || !Number.isInteger(count) || count < 1) {
   process.exit(2);
 }
 
-const browser = await launch();
+const browser = await launch({ selfSigned: base.startsWith("https:") });
 try {
   const page = await browser.context.newPage();
   // A page of the server's own origin, which opens no stream itself.

@@ -86,9 +86,10 @@ async function connected(page) {
 const run = `${process.pid}-${Date.now()}`;
 const browser = await launch();
 try {
-  const page = await browser.context.newPage();
+  // Uncaught errors of the page's script, in every tab of the run.
   const errors = [];
-  page.on("pageerror", (err) => errors.push(String(err)));
+  browser.context.on("weberror", (err) => errors.push(String(err.error())));
+  const page = await browser.context.newPage();
   // Every stream the page opens, with when it was asked for.
   const streams = [];
   page.on("request", (request) => {
@@ -198,10 +199,6 @@ try {
     },
   );
 
-  await check("no script errors on the page", async () => {
-    ensure(errors.length === 0, errors.join("; "));
-  });
-
   await check("under a path prefix (/sse/ behind nginx)", async () => {
     const prefixed = await browser.context.newPage();
     const opened = streams.length;
@@ -236,6 +233,9 @@ try {
     }
     await phone.screenshot({ path: join(shots, `${name}-phone.png`) });
     await phone.close();
+  });
+  await check("no script errors on the page", async () => {
+    ensure(errors.length === 0, errors.join("; "));
   });
 } finally {
   await browser.close();

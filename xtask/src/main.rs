@@ -456,9 +456,10 @@ const SOCKET_BENCH_PACKAGES: &[(&str, &str)] = &[
 
 fn bench_sockets(options: &SocketOptions) -> Result<(), String> {
     let root = workspace_root();
-    if cfg!(debug_assertions) {
+    if cfg!(debug_assertions) && !options.quick {
         // The load generator must cost little beside the server: measure
-        // with an optimised build of this very task.
+        // with an optimised build of this very task. A quick run is a smoke
+        // run whose figures nobody quotes, so it spares that build.
         let mut command = Command::new("cargo");
         command.current_dir(&root).args([
             "run",
