@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use futures::stream::{self, Stream};
 use poem::http::StatusCode;
-use poem::listener::TcpListener;
+use poem::listener::{Acceptor, Listener, TcpListener};
 use poem::web::Data;
 use poem::{Endpoint, EndpointExt, Request, Route, Server, get, handler};
 use sse_core::contract::Config;
@@ -68,15 +68,20 @@ async fn notifications(
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let addr = std::env::var("SSE_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".into());
-    println!("listening on http://{addr}");
+    // Bound first, so that the line names the real port when 0 was asked.
+    let acceptor = TcpListener::bind(addr).into_acceptor().await?;
+    for local in acceptor.local_addr() {
+        if let Some(addr) = local.as_socket_addr() {
+            println!("listening on http://{addr}");
+        }
+    }
     let app = app(Hub::new(Config::default()), Duration::from_secs(1));
-    Server::new(TcpListener::bind(addr)).run(app).await
+    Server::new_with_acceptor(acceptor).run(app).await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use poem::listener::{Acceptor, Listener};
 
     #[tokio::test]
     async fn ticks_and_per_user_notifications() {
