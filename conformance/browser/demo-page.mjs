@@ -69,17 +69,32 @@ function rows(page, marker) {
   );
 }
 
+// Waits for `promise`; when it fails, says what was awaited.
+async function awaiting(what, promise) {
+  try {
+    return await promise;
+  } catch (err) {
+    throw new Error(`${what}: ${String(err?.message ?? err).split("\n")[0]}`);
+  }
+}
+
 function shown(page, marker) {
-  return page.waitForFunction(
-    (marker) => [...document.querySelectorAll("#events li .data")].some((d) => d.textContent.includes(marker)),
-    marker,
-    WAIT,
+  return awaiting(
+    `the page never showed ${marker}`,
+    page.waitForFunction(
+      (marker) => [...document.querySelectorAll("#events li .data")].some((d) => d.textContent.includes(marker)),
+      marker,
+      WAIT,
+    ),
   );
 }
 
 async function connected(page) {
-  await page.waitForSelector('#state[data-state="open"]', WAIT);
-  await page.waitForFunction(() => /^\d+$/.test(document.getElementById("client-id").textContent), null, WAIT);
+  await awaiting("the page never showed the open state", page.waitForSelector('#state[data-state="open"]', WAIT));
+  await awaiting(
+    "the page never showed a clientId",
+    page.waitForFunction(() => /^\d+$/.test(document.getElementById("client-id").textContent), null, WAIT),
+  );
   return page.textContent("#client-id");
 }
 
@@ -120,7 +135,8 @@ try {
     await page.fill("#event", "greeting");
     await page.fill("#body", JSON.stringify({ marker }));
     await page.click("#publish button");
-    await page.waitForFunction(() => document.getElementById("publish-result").textContent.startsWith("200 "), null, WAIT);
+    await awaiting("the form's publish never answered 200", page.waitForFunction(
+      () => document.getElementById("publish-result").textContent.startsWith("200 "), null, WAIT));
     await shown(page, marker);
     const [row] = await rows(page, marker);
     ensure(row.type === "greeting", `type ${row.type}`);
@@ -153,7 +169,7 @@ try {
       // Published before the browser is back: it comes as replay, after reset.
       const early = `early-${run}`;
       await publish(base, "default", { marker: early });
-      await page.waitForSelector('#events li[data-type="reset"]', WAIT);
+      await awaiting("the page never showed reset", page.waitForSelector('#events li[data-type="reset"]', WAIT));
       await connected(page);
       const live = [`live-1-${run}`, `live-2-${run}`];
       for (const marker of live) await publish(base, "picked", { marker });
@@ -212,7 +228,8 @@ try {
     const marker = `prefix-${run}`;
     await prefixed.fill("#body", JSON.stringify({ marker }));
     await prefixed.click("#publish button");
-    await prefixed.waitForFunction(() => document.getElementById("publish-result").textContent.startsWith("200 "), null, WAIT);
+    await awaiting("the form's publish never answered 200", prefixed.waitForFunction(
+      () => document.getElementById("publish-result").textContent.startsWith("200 "), null, WAIT));
     await shown(prefixed, marker);
     ensure(streams.length === opened, "the first page opened a stream meanwhile");
     await prefixed.close();

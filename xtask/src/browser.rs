@@ -39,6 +39,7 @@ pub(crate) fn run(root: &Path, servers: &[String]) -> Result<(), String> {
         ("npm", "npm"),
         ("nginx", "nginx-light"),
     ])?;
+    node_is_recent_enough()?;
     let scripts = root.join("conformance/browser");
     if !scripts.join("node_modules/playwright-core").is_dir() {
         run_command(Command::new("npm").current_dir(&scripts).args([
@@ -88,6 +89,30 @@ pub(crate) fn run(root: &Path, servers: &[String]) -> Result<(), String> {
         Ok(())
     } else {
         Err(failures.join("\n"))
+    }
+}
+
+/// The oldest Node.js that playwright-core 1.65 runs on (its `engines`).
+const NODE_MAJOR: u32 = 20;
+
+/// Says so when `node` is older than [`NODE_MAJOR`], as Debian 12's own
+/// package (18) is: npm would install playwright-core with a mere warning.
+fn node_is_recent_enough() -> Result<(), String> {
+    let output = Command::new("node")
+        .arg("--version")
+        .output()
+        .map_err(|e| format!("cannot run node: {e}"))?;
+    let version = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    let major = version
+        .trim_start_matches('v')
+        .split('.')
+        .next()
+        .and_then(|major| major.parse::<u32>().ok());
+    match major {
+        Some(major) if major >= NODE_MAJOR => Ok(()),
+        _ => Err(format!(
+            "the browser checks need Node.js {NODE_MAJOR} or newer (playwright-core);              `node --version` says {version:?}"
+        )),
     }
 }
 
