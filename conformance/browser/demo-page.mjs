@@ -148,7 +148,8 @@ try {
     const opened = streams.length;
     await page.fill("#topic-input", "picked");
     await page.press("#topic-input", "Enter");
-    await page.waitForFunction((n) => document.querySelectorAll("#topics li").length === n, 2, WAIT);
+    await awaiting("the picker never showed two topics", page.waitForFunction(
+      (n) => document.querySelectorAll("#topics li").length === n, 2, WAIT));
     await connected(page);
     ensure(streams.length === opened + 1, "no new stream");
     const query = new URL(streams.at(-1).request.url()).searchParams.getAll("topic");
@@ -166,7 +167,8 @@ try {
       const attempts = Number(await page.textContent("#attempts"));
       const opened = streams.length;
       await restartServer();
-      // Published before the browser is back: it comes as replay, after reset.
+      // Published as soon as the server is back, most likely before the
+      // browser is: then it comes as replay after reset, else live.
       const early = `early-${run}`;
       await publish(base, "default", { marker: early });
       await awaiting("the page never showed reset", page.waitForSelector('#events li[data-type="reset"]', WAIT));
