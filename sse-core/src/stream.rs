@@ -165,6 +165,11 @@ struct Probe {
 /// the peer's reset, the second one fails.
 pub const PROBE_INTERVAL: Duration = Duration::from_millis(300);
 
+/// A held chunk that reaches this size goes out before its window closes:
+/// one write of it costs about what two would, and holding more would only
+/// add memory per stream.
+const HOLD_LIMIT: usize = 64 * 1024;
+
 /// The probe: an empty line. Between frames it ends an event that has no
 /// data, which every SSE parser skips.
 const PROBE: &[u8] = b"\n";
@@ -394,12 +399,43 @@ where
             return Poll::Ready(None);
         }
         if *this.holding {
-            // The inner stream is not polled while an item is held: what
-            // it gets meanwhile waits there, without waking this task.
-            if let Some(timer) = this.timer.as_mut()
-                && timer.as_mut().poll(cx).is_pending()
-            {
-                return Poll::Pending;
+            let window_open = this
+                .timer
+                .as_mut()
+                .is_some_and(|timer| timer.as_mut().poll(cx).is_pending());
+            if window_open {
+                // Polled before the window closes: the inner stream may
+                // have woken this task because items pile up there (a
+                // broker subscription does so once half its buffer is
+                // used). Taking them into the held chunk means that
+                // nothing the server holds counts against the client.
+                // One poll only: polling until the inner stream waits
+                // would have it wake this task at its very next item.
+                match this.inner.poll_next(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(Some(item)) => match item.into_frame() {
+                        Ok(frame) => {
+                            let held = this.waiting.take().unwrap_or_default();
+                            let held: Bytes = [held, frame].concat().into();
+                            if held.len() < HOLD_LIMIT {
+                                *this.waiting = Some(held);
+                                return Poll::Pending;
+                            }
+                            // Large enough that holding saves no write.
+                            *this.waiting = Some(held);
+                        }
+                        Err(err) => {
+                            // The error aborts the response; what is held
+                            // would have to follow it, so it goes unsent,
+                            // as at `end_at`.
+                            *this.ended = true;
+                            *this.waiting = None;
+                            return Poll::Ready(Some(Err(err)));
+                        }
+                    },
+                    // What is held still goes out, then the end.
+                    Poll::Ready(None) => *this.ended = true,
+                }
             }
             *this.holding = false;
             *this.released = true;
@@ -497,3 +533,6 @@ where
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod coalesce_tests;

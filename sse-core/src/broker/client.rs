@@ -245,8 +245,10 @@ fn read_locked(
         let Some(me) = state.subscribers.get_mut(j.slot) else {
             continue;
         };
-        me.queue.clear();
-        if ready.is_none() && !me.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+        me.queue.clear(ready.is_none());
+        // Kept after a chunk too: a publish wakes a client that holds one
+        // once half its buffer is used (see `Backlog::wake_at`).
+        if !me.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
             me.waker = Some(cx.waker().clone());
         }
     }

@@ -93,7 +93,7 @@ use crate::metrics::Metrics;
 use client::{Joined, Subscriptions, with_locked};
 use ids::IdFormat;
 use log::Retention;
-use topic::{Queue, SharedQueue, Subscriber, Topic, TopicState};
+use topic::{Backlog, Queue, SharedQueue, Subscriber, Topic, TopicState};
 
 /// How a [`Broker`] bounds memory and treats clients. The defaults are
 /// those of the example servers' contract.
@@ -182,6 +182,8 @@ pub struct Broker {
 struct Shared {
     config: BrokerConfig,
     retention: Retention,
+    /// How many unread events each client may have.
+    backlog: Backlog,
     metrics: Metrics,
     /// Every topic that has subscribers or retains events. Held only to
     /// find, add or forget a topic, never while waiting for a topic's lock
@@ -285,6 +287,10 @@ impl Broker {
         Self {
             shared: Arc::new(Shared {
                 retention,
+                backlog: Backlog::new(
+                    config.client_buffer,
+                    retention.history.max(retention.fan_out),
+                ),
                 metrics,
                 topics: RwLock::new(HashMap::new()),
                 newest: AtomicU64::new(before_first),
@@ -440,10 +446,7 @@ impl Broker {
                         state.subscribers.insert(Subscriber {
                             queue: match &shared_queue {
                                 Some(queue) => Queue::Shared(queue.clone()),
-                                None => Queue::Own {
-                                    pending: 0,
-                                    lagged: false,
-                                },
+                                None => Queue::own(),
                             },
                             waker: None,
                         })
@@ -688,10 +691,11 @@ impl Shared {
             let sent = state.subscribers.len();
             wakers.reserve(sent);
             for (_, subscriber) in state.subscribers.iter_mut() {
-                if subscriber.queue.push(self.config.client_buffer) {
-                    newly_lagged += 1;
+                let pushed = subscriber.queue.push(&self.backlog);
+                newly_lagged += u64::from(pushed.lagged);
+                if pushed.wake {
+                    wakers.extend(subscriber.waker.take());
                 }
-                wakers.extend(subscriber.waker.take());
             }
             let unused = state.is_unused().then(|| topic.clone());
             break (id, sent, unused);
@@ -849,5 +853,7 @@ fn nanos(duration: Duration) -> u64 {
     u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
 }
 
+#[cfg(test)]
+mod backlog_tests;
 #[cfg(test)]
 mod tests;

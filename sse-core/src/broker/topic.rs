@@ -1,7 +1,7 @@
 //! One topic: its log and its subscribers, behind a lock of its own, so
 //! that topics never wait for each other.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Waker;
 
@@ -33,12 +33,70 @@ pub(crate) struct Subscriber {
     pub(crate) waker: Option<Waker>,
 }
 
+/// How many unread events a client may have, by where it is between two
+/// of its reads (see [`Mode`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Backlog {
+    /// Past this many, a client that took a chunk and has not come back
+    /// for more lags: `client_buffer`.
+    pub(crate) client_buffer: usize,
+    /// At this many, such a client is woken so that a stream holding
+    /// events back on its own (a coalescing window) takes them: half the
+    /// buffer, so that it never counts what the server holds.
+    pub(crate) wake_at: usize,
+    /// Past this many, a woken client lags: its topic's log cannot hold
+    /// them all while it waits for its turn, so it has lost one.
+    pub(crate) retained: usize,
+}
+
+impl Backlog {
+    pub(crate) fn new(client_buffer: usize, retained: usize) -> Self {
+        Self {
+            client_buffer,
+            wake_at: client_buffer.div_ceil(2).max(1),
+            retained: retained.max(client_buffer),
+        }
+    }
+}
+
+/// Where a client is between two of its reads. Only the time it spends
+/// away with a chunk is the client's own: the events published while it
+/// waits to be scheduled after a wake-up are the server's delay, so they
+/// count only once they could be lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum Mode {
+    /// It took a chunk (or never read yet) and has not come back: the
+    /// framework writes it to a client that may not read. Events count
+    /// toward `client_buffer`, and it is woken at `wake_at`.
+    Busy = 0,
+    /// Its last read found nothing, and it waits for a publish to wake it.
+    Parked = 1,
+    /// A publish woke it and it has not read since: it is runnable, and
+    /// what comes meanwhile counts only against the log's size.
+    Woken = 2,
+}
+
+impl Mode {
+    fn from_u8(mode: u8) -> Self {
+        match mode {
+            1 => Self::Parked,
+            2 => Self::Woken,
+            _ => Self::Busy,
+        }
+    }
+}
+
 /// How many events wait for a client, and whether it lags.
 #[derive(Debug)]
 pub(crate) enum Queue {
     /// A client of this topic only: counted here, under this topic's lock,
     /// beside the other subscribers' (a publish walks them in a row).
-    Own { pending: usize, lagged: bool },
+    Own {
+        pending: usize,
+        lagged: bool,
+        mode: Mode,
+    },
     /// A client of several topics: publishes to any of them count here.
     Shared(Arc<SharedQueue>),
 }
@@ -51,30 +109,93 @@ pub(crate) struct SharedQueue {
     /// holds the locks of all its topics, so it is exact.
     pending: AtomicUsize,
     lagged: AtomicBool,
+    /// A [`Mode`]: publishes to different topics race only to leave
+    /// `Parked`, and exactly one of them wins and wakes the client.
+    mode: AtomicU8,
+}
+
+/// What one more event did to a client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Pushed {
+    /// It made the client lag.
+    pub(crate) lagged: bool,
+    /// The client must be woken to read it.
+    pub(crate) wake: bool,
 }
 
 impl Queue {
-    /// Counts one more event; true if that made the client lag.
-    pub(crate) fn push(&mut self, client_buffer: usize) -> bool {
+    /// A new client's queue: nothing pending, and it has not read yet.
+    pub(crate) fn own() -> Self {
+        Self::Own {
+            pending: 0,
+            lagged: false,
+            mode: Mode::Busy,
+        }
+    }
+
+    /// Counts one more event.
+    pub(crate) fn push(&mut self, backlog: &Backlog) -> Pushed {
         match self {
-            Self::Own { pending, lagged } => {
+            Self::Own {
+                pending,
+                lagged,
+                mode,
+            } => {
                 *pending += 1;
-                let newly = *pending > client_buffer && !*lagged;
+                let (limit, wake) = match *mode {
+                    Mode::Parked => {
+                        *mode = Mode::Woken;
+                        (backlog.retained, true)
+                    }
+                    Mode::Woken => (backlog.retained, false),
+                    Mode::Busy => (backlog.client_buffer, *pending == backlog.wake_at),
+                };
+                let newly = *pending > limit && !*lagged;
                 *lagged |= newly;
-                newly
+                Pushed {
+                    lagged: newly,
+                    wake,
+                }
             }
             Self::Shared(queue) => {
                 let pending = queue.pending.fetch_add(1, Ordering::Relaxed) + 1;
-                pending > client_buffer && !queue.lagged.swap(true, Ordering::Relaxed)
+                let (limit, wake) = match Mode::from_u8(queue.mode.load(Ordering::Relaxed)) {
+                    Mode::Parked => {
+                        let won = queue
+                            .mode
+                            .compare_exchange(
+                                Mode::Parked as u8,
+                                Mode::Woken as u8,
+                                Ordering::Relaxed,
+                                Ordering::Relaxed,
+                            )
+                            .is_ok();
+                        (backlog.retained, won)
+                    }
+                    Mode::Woken => (backlog.retained, false),
+                    Mode::Busy => (backlog.client_buffer, pending == backlog.wake_at),
+                };
+                Pushed {
+                    lagged: pending > limit && !queue.lagged.swap(true, Ordering::Relaxed),
+                    wake,
+                }
             }
         }
     }
 
-    /// The client read everything: nothing is pending.
-    pub(crate) fn clear(&mut self) {
+    /// The client read everything; `parked` if it found nothing and now
+    /// waits for a publish.
+    pub(crate) fn clear(&mut self, parked: bool) {
+        let next = if parked { Mode::Parked } else { Mode::Busy };
         match self {
-            Self::Own { pending, .. } => *pending = 0,
-            Self::Shared(queue) => queue.pending.store(0, Ordering::Relaxed),
+            Self::Own { pending, mode, .. } => {
+                *pending = 0;
+                *mode = next;
+            }
+            Self::Shared(queue) => {
+                queue.pending.store(0, Ordering::Relaxed);
+                queue.mode.store(next as u8, Ordering::Relaxed);
+            }
         }
     }
 
