@@ -609,6 +609,13 @@ impl Shared {
         self.closed.load(Ordering::SeqCst)
     }
 
+    /// `now` in milliseconds since the broker started, wrapping: the clock
+    /// of a client's turn after a wake-up (see `topic::TURN`).
+    fn millis(&self, now: Instant) -> u32 {
+        let since = now.saturating_duration_since(self.sweep.started);
+        (since.as_millis() & u128::from(u32::MAX)) as u32
+    }
+
     /// The topic map for reading. A panic while it was held cannot leave
     /// it half-updated (each change is one map operation), so a poisoned
     /// lock is taken as it is.
@@ -690,8 +697,9 @@ impl Shared {
             state.log.evict(&self.retention, subscribed, now);
             let sent = state.subscribers.len();
             wakers.reserve(sent);
+            let clock = self.millis(now);
             for (_, subscriber) in state.subscribers.iter_mut() {
-                let pushed = subscriber.queue.push(&self.backlog);
+                let pushed = subscriber.queue.push(&self.backlog, clock);
                 newly_lagged += u64::from(pushed.lagged);
                 if pushed.wake {
                     wakers.extend(subscriber.waker.take());

@@ -1,7 +1,7 @@
 //! One topic: its log and its subscribers, behind a lock of its own, so
 //! that topics never wait for each other.
 
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Waker;
 
@@ -44,10 +44,19 @@ pub(crate) struct Backlog {
     /// events back on its own (a coalescing window) takes them: half the
     /// buffer, so that it never counts what the server holds.
     pub(crate) wake_at: usize,
-    /// Past this many, a woken client lags: its topic's log cannot hold
-    /// them all while it waits for its turn, so it has lost one.
+    /// Past this many, a woken client lags even within its turn: its
+    /// topic's log cannot hold them all, so it has lost one.
     pub(crate) retained: usize,
 }
+
+/// How long a woken client may wait for its turn to run (in the
+/// milliseconds of [`Queue::push`]'s clock) before what comes meanwhile
+/// counts toward its buffer again. Long enough for a burst published
+/// in a loop, or a busy runtime, to let it run; short enough that a
+/// consumer that parked the stream but went on writing something else (a
+/// framework that joins what is ready before it writes) is still cut soon
+/// after it stops reading.
+pub(crate) const TURN: u32 = 20;
 
 impl Backlog {
     pub(crate) fn new(client_buffer: usize, retained: usize) -> Self {
@@ -55,6 +64,15 @@ impl Backlog {
             client_buffer,
             wake_at: client_buffer.div_ceil(2).max(1),
             retained: retained.max(client_buffer),
+        }
+    }
+
+    /// The most unread events a client in `mode`, woken at `woken_at`,
+    /// may have at `now` (both in milliseconds, wrapping).
+    fn limit(&self, mode: Mode, woken_at: u32, now: u32) -> usize {
+        match mode {
+            Mode::Woken if now.wrapping_sub(woken_at) < TURN => self.retained,
+            _ => self.client_buffer,
         }
     }
 }
@@ -73,7 +91,8 @@ pub(crate) enum Mode {
     /// Its last read found nothing, and it waits for a publish to wake it.
     Parked = 1,
     /// A publish woke it and it has not read since: it is runnable, and
-    /// what comes meanwhile counts only against the log's size.
+    /// what comes in its first [`TURN`] counts only against the log's
+    /// size.
     Woken = 2,
 }
 
@@ -96,6 +115,8 @@ pub(crate) enum Queue {
         pending: usize,
         lagged: bool,
         mode: Mode,
+        /// When it was last woken from `Parked`.
+        woken_at: u32,
     },
     /// A client of several topics: publishes to any of them count here.
     Shared(Arc<SharedQueue>),
@@ -112,6 +133,8 @@ pub(crate) struct SharedQueue {
     /// A [`Mode`]: publishes to different topics race only to leave
     /// `Parked`, and exactly one of them wins and wakes the client.
     mode: AtomicU8,
+    /// When it was last woken from `Parked`; written before `mode`.
+    woken_at: AtomicU32,
 }
 
 /// What one more event did to a client.
@@ -130,27 +153,31 @@ impl Queue {
             pending: 0,
             lagged: false,
             mode: Mode::Busy,
+            woken_at: 0,
         }
     }
 
-    /// Counts one more event.
-    pub(crate) fn push(&mut self, backlog: &Backlog) -> Pushed {
+    /// Counts one more event, published at `now` (milliseconds on a
+    /// wrapping clock of the broker's).
+    pub(crate) fn push(&mut self, backlog: &Backlog, now: u32) -> Pushed {
         match self {
             Self::Own {
                 pending,
                 lagged,
                 mode,
+                woken_at,
             } => {
                 *pending += 1;
-                let (limit, wake) = match *mode {
+                let wake = match *mode {
                     Mode::Parked => {
                         *mode = Mode::Woken;
-                        (backlog.retained, true)
+                        *woken_at = now;
+                        true
                     }
-                    Mode::Woken => (backlog.retained, false),
-                    Mode::Busy => (backlog.client_buffer, *pending == backlog.wake_at),
+                    Mode::Woken => false,
+                    Mode::Busy => *pending == backlog.wake_at,
                 };
-                let newly = *pending > limit && !*lagged;
+                let newly = *pending > backlog.limit(*mode, *woken_at, now) && !*lagged;
                 *lagged |= newly;
                 Pushed {
                     lagged: newly,
@@ -159,22 +186,27 @@ impl Queue {
             }
             Self::Shared(queue) => {
                 let pending = queue.pending.fetch_add(1, Ordering::Relaxed) + 1;
-                let (limit, wake) = match Mode::from_u8(queue.mode.load(Ordering::Relaxed)) {
-                    Mode::Parked => {
-                        let won = queue
-                            .mode
-                            .compare_exchange(
-                                Mode::Parked as u8,
-                                Mode::Woken as u8,
-                                Ordering::Relaxed,
-                                Ordering::Relaxed,
-                            )
-                            .is_ok();
-                        (backlog.retained, won)
-                    }
-                    Mode::Woken => (backlog.retained, false),
-                    Mode::Busy => (backlog.client_buffer, pending == backlog.wake_at),
-                };
+                let mut mode = Mode::from_u8(queue.mode.load(Ordering::Acquire));
+                let mut wake = false;
+                if mode == Mode::Parked {
+                    // Written before the mode, so that whoever sees
+                    // `Woken` sees when (or a moment later).
+                    queue.woken_at.store(now, Ordering::Relaxed);
+                    wake = queue
+                        .mode
+                        .compare_exchange(
+                            Mode::Parked as u8,
+                            Mode::Woken as u8,
+                            Ordering::Release,
+                            Ordering::Acquire,
+                        )
+                        .is_ok();
+                    mode = Mode::Woken;
+                } else if mode == Mode::Busy {
+                    wake = pending == backlog.wake_at;
+                }
+                let woken_at = queue.woken_at.load(Ordering::Relaxed);
+                let limit = backlog.limit(mode, woken_at, now);
                 Pushed {
                     lagged: pending > limit && !queue.lagged.swap(true, Ordering::Relaxed),
                     wake,
