@@ -92,7 +92,10 @@ async fn a_reader_that_keeps_up_gets_events_half_a_millisecond_apart_with_a_buff
 }
 
 /// A burst from inside the process, with no await between the publishes:
-/// the reader cannot run until it ends, so only the log bounds it.
+/// the reader cannot run until it ends, so only the log bounds it. (On
+/// a runtime with several workers a reader may run during the burst
+/// instead; it then takes events as they come, and like any reader is cut
+/// only if it falls `client_buffer` behind while away with a chunk.)
 async fn burst(window: Duration) {
     const CLIENT_BUFFER: usize = 16;
     const BURST: usize = 10 * CLIENT_BUFFER;
@@ -112,13 +115,6 @@ async fn burst(window: Duration) {
 
 #[tokio::test(start_paused = true)]
 async fn a_burst_of_ten_buffers_reaches_a_waiting_reader_whole() {
-    for window in WINDOWS {
-        burst(window).await;
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_burst_of_ten_buffers_reaches_a_waiting_reader_whole_on_two_workers() {
     for window in WINDOWS {
         burst(window).await;
     }
