@@ -18,7 +18,7 @@ use sse_core::decode::Decoded;
 
 use crate::client::{Error, EventStream, WAIT, http_client, notify, open, within};
 use crate::raw::{Ending, RawConnection};
-use crate::{auth, h2};
+use crate::{auth, backlog, h2};
 
 /// A framework's server under test.
 #[derive(Debug, Clone)]
@@ -349,8 +349,12 @@ pub const CHECKS: &[Check] = &[
     }),
     ("topics, several per client", |t| Box::pin(topics(t))),
     ("a busy topic neither lags nor evicts a quiet one", |t| {
-        Box::pin(topics_independent(t))
+        Box::pin(backlog::topics_independent(t, &[]))
     }),
+    (
+        "a busy topic neither lags nor evicts a quiet one (--coalesce 0s)",
+        |t| Box::pin(backlog::topics_independent(t, NO_COALESCE)),
+    ),
     ("multi-line and non-ASCII data", |t| {
         Box::pin(multi_line_and_unicode(t))
     }),
@@ -378,8 +382,20 @@ pub const CHECKS: &[Check] = &[
         Box::pin(seam(t))
     }),
     ("slow client cut off, others unaffected", |t| {
-        Box::pin(slow_client(t))
+        Box::pin(backlog::slow_client(t, &[]))
     }),
+    (
+        "slow client cut off, others unaffected (--coalesce 0s)",
+        |t| Box::pin(backlog::slow_client(t, NO_COALESCE)),
+    ),
+    (
+        "a reader that keeps up is never cut (--client-buffer 4, 800 events)",
+        |t| Box::pin(backlog::reader_that_keeps_up(t, &[])),
+    ),
+    (
+        "a reader that keeps up is never cut (--client-buffer 4, 800 events, --coalesce 0s)",
+        |t| Box::pin(backlog::reader_that_keeps_up(t, NO_COALESCE)),
+    ),
     ("two independent parsers agree", |t| {
         Box::pin(parsers_agree(t))
     }),
@@ -440,6 +456,10 @@ pub const CHECKS: &[Check] = &[
 ];
 
 const H2C: &str = "h2c: HTTP/2 with prior knowledge (--h2c)";
+
+/// The options that turn coalescing off: checks of what a client receives
+/// run with and without it, since it must never change that.
+const NO_COALESCE: &[&str] = &["--coalesce", "0s"];
 
 const AUTH_BAD_TOKENS: &str = "auth: no, wrongly signed or malformed token → 401";
 const AUTH_TRANSPORTS: &str = "auth: token by header, cookie or query, in that order";
@@ -672,7 +692,18 @@ pub(crate) async fn subscribe(
 
 /// Publishes and returns the id the server gave.
 pub(crate) async fn publish(base: &str, query: &str, json: &str) -> Result<String, Error> {
-    let (status, body) = notify(&http_client(), base, query, json).await?;
+    publish_with(&http_client(), base, query, json).await
+}
+
+/// [`publish`] with `client`: one client for many publishes spares
+/// building one each time.
+pub(crate) async fn publish_with(
+    client: &reqwest::Client,
+    base: &str,
+    query: &str,
+    json: &str,
+) -> Result<String, Error> {
+    let (status, body) = notify(client, base, query, json).await?;
     ensure(status == 200, || {
         format!("publish {query}: {status} {body}")
     })?;
@@ -781,48 +812,6 @@ async fn topics(target: &Target) -> Result<(), Error> {
     ensure(default.next_event().await?.data() == "\"d\"", || {
         "default topic".into()
     })
-}
-
-/// More events than a topic keeps go to other topics while a client of a
-/// quiet topic waits: the client is not cut off as lagging, and the quiet
-/// topic's history is still whole when a client resumes from it.
-async fn topics_independent(target: &Target) -> Result<(), Error> {
-    let server = target
-        .start(&["--history", "3", "--client-buffer", "3"])
-        .await?;
-    let before = publish(&server.base, "topic=quiet", "\"q0\"").await?;
-    let mut quiet = subscribe(&server.base, "?topic=quiet", &[]).await?;
-    let mut busy = subscribe(&server.base, "?topic=busy", &[]).await?;
-    publish(&server.base, "topic=quiet", "\"q1\"").await?;
-    for i in 0..10 {
-        publish(&server.base, "topic=busy", &i.to_string()).await?;
-        busy.next_event().await?;
-    }
-    for i in 0..10 {
-        publish(&server.base, "topic=unread", &i.to_string()).await?;
-    }
-    publish(&server.base, "topic=quiet", "\"q2\"").await?;
-    for want in ["\"q1\"", "\"q2\""] {
-        let event = quiet.next_event().await?;
-        ensure(event.data() == want, || {
-            format!("the quiet stream got {event:?}, wanted {want}")
-        })?;
-    }
-    let lagged = metric(&server.base, "sse_clients_lagged_total").await?;
-    ensure(lagged == 0.0, || {
-        format!("sse_clients_lagged_total = {lagged}: another topic's traffic counted")
-    })?;
-    let mut resumed =
-        subscribe(&server.base, "?topic=quiet", &[("last-event-id", &before)]).await?;
-    for want in ["\"q1\"", "\"q2\""] {
-        let event = resumed.next_event().await?;
-        ensure(event.data() == want, || {
-            format!(
-                "resumed after q0, got {event:?} (wanted {want}): the quiet topic's history was evicted"
-            )
-        })?;
-    }
-    Ok(())
 }
 
 async fn multi_line_and_unicode(target: &Target) -> Result<(), Error> {
@@ -1097,51 +1086,6 @@ async fn seam(target: &Target) -> Result<(), Error> {
         ensure(seen == expected, || {
             format!("resumed after event {resume_at}: got {seen:?}")
         })?;
-    }
-    Ok(())
-}
-
-/// A client that stops reading is cut off once its queue passes
-/// `--client-buffer`; the publisher and a reading client never wait for
-/// it, and it catches up from history when it comes back.
-async fn slow_client(target: &Target) -> Result<(), Error> {
-    const EVENTS: usize = 40;
-    let server = target
-        .start(&["--client-buffer", "4", "--max-body", "600000"])
-        .await?;
-    let address = server.base.trim_start_matches("http://").to_owned();
-    let mut stalled = tokio::net::TcpStream::connect(&address)
-        .await
-        .map_err(|e| e.to_string())?;
-    tokio::io::AsyncWriteExt::write_all(
-        &mut stalled,
-        format!("GET /events?topic=slow HTTP/1.1\r\nHost: {address}\r\n\r\n").as_bytes(),
-    )
-    .await
-    .map_err(|e| e.to_string())?;
-    let mut reader = subscribe(&server.base, "?topic=slow", &[]).await?;
-    // Large events fill the socket buffers of the client that never reads.
-    let payload = format!("\"{}\"", "x".repeat(500_000));
-    let started = tokio::time::Instant::now();
-    let mut first_id = None;
-    for _ in 0..EVENTS {
-        let id = publish(&server.base, "topic=slow", &payload).await?;
-        first_id.get_or_insert(id);
-        reader.next_event().await?;
-    }
-    let took = started.elapsed();
-    ensure(took < Duration::from_secs(20), || {
-        format!("publishing took {took:?}")
-    })?;
-    let lagged = metric(&server.base, "sse_clients_lagged_total").await?;
-    ensure(lagged >= 1.0, || {
-        format!("sse_clients_lagged_total = {lagged}")
-    })?;
-    drop(stalled);
-    let first_id = first_id.unwrap_or_default();
-    let mut back = subscribe(&server.base, "?topic=slow", &[("last-event-id", &first_id)]).await?;
-    for _ in 1..EVENTS {
-        back.next_event().await?;
     }
     Ok(())
 }

@@ -16,6 +16,7 @@
 
 pub mod adapter;
 pub mod auth;
+pub mod backlog;
 pub mod checks;
 pub mod client;
 pub mod examples;

@@ -98,7 +98,8 @@ pub struct Options {
     pub retry: Duration,
     /// While a stream's events come faster than this, they leave in one
     /// write per window instead of one each; slower streams are not
-    /// delayed. 0s sends every event at once.
+    /// delayed, and what a window holds never counts toward
+    /// --client-buffer. 0s sends every event at once.
     #[arg(long, env = "SSE_COALESCE", default_value = "5ms", value_parser = parse_duration)]
     pub coalesce: Duration,
     /// Events kept for replay, per topic (0 disables replay). A busy topic
@@ -110,8 +111,9 @@ pub struct Options {
     /// retained is forgotten.
     #[arg(long, env = "SSE_HISTORY_TTL", default_value = "5m", value_parser = parse_duration)]
     pub history_ttl: Duration,
-    /// Events of a client's own topics queued for it before it counts as
-    /// lagging and is disconnected.
+    /// Events of a client's own topics that wait for it while it does not
+    /// read before it counts as lagging and is disconnected (what the
+    /// server holds back itself never counts).
     #[arg(long, env = "SSE_CLIENT_BUFFER", default_value_t = 256)]
     pub client_buffer: usize,
     /// Concurrent streams; above it /events answers 503.

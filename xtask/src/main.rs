@@ -138,6 +138,15 @@ struct SocketOptions {
     /// Only these servers: axum, actix, warp, rocket, poem, baseline, nchan.
     #[arg(long = "server", value_parser = ["axum", "actix", "warp", "rocket", "poem", "baseline", "nchan"])]
     servers: Vec<String>,
+    /// Only the saturation scenario, for comparing two builds; the report
+    /// goes under `target/bench-sockets/`.
+    #[arg(long)]
+    saturation_only: bool,
+    /// Take the example servers from this directory (a release build of
+    /// another commit, say) instead of this checkout's; the baseline and
+    /// nchan stay as they are.
+    #[arg(long, value_name = "DIR")]
+    examples_dir: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Clone)]
@@ -479,6 +488,12 @@ fn bench_sockets(options: &SocketOptions) -> Result<(), String> {
         for server in &options.servers {
             command.arg(format!("--server={server}"));
         }
+        if options.saturation_only {
+            command.arg("--saturation-only");
+        }
+        if let Some(dir) = &options.examples_dir {
+            command.arg("--examples-dir").arg(dir);
+        }
         return run(&mut command);
     }
     ensure_packages(SOCKET_BENCH_PACKAGES)?;
@@ -491,6 +506,8 @@ fn bench_sockets(options: &SocketOptions) -> Result<(), String> {
         plan.repeats = repeats.max(1);
     }
     plan.only = options.servers.clone();
+    plan.saturation_only = options.saturation_only;
+    plan.examples_dir = options.examples_dir.clone();
     sockets::run(&root, &plan)
 }
 

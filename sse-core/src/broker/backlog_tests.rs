@@ -132,3 +132,19 @@ fn a_client_of_several_topics_is_woken_once_and_counts_across_them() {
     }
     assert_eq!(broker.stats().lagged, 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_woken_client_that_does_not_take_its_turn_counts_again() {
+    // A consumer that parked the stream but went on writing something
+    // else is not waiting for its turn: after it, it lags as usual.
+    let broker = broker(1000, 4);
+    let mut stream = broker.subscribe(["a"], None).unwrap();
+    let waker = Waker::from(Arc::new(Counting::default()));
+    assert_eq!(poll(&mut stream, &waker), Poll::Pending);
+    publish(&broker, 10);
+    assert_eq!(broker.stats().lagged, 0, "within its turn");
+    tokio::time::advance(std::time::Duration::from_millis(u64::from(topic::TURN))).await;
+    publish(&broker, 1);
+    assert_eq!(broker.stats().lagged, 1, "11 unread after its turn");
+    assert_eq!(poll(&mut stream, &waker), Poll::Ready(None));
+}

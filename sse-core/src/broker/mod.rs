@@ -32,10 +32,18 @@
 //!   saw; so merging the topics' frames by id at each read gives one
 //!   strictly increasing sequence across reads, with nothing skipped.
 //! - **Lag.** A client lags when more than `client_buffer` events of *its*
-//!   topics were published since it last read (counted by those topics'
-//!   publishes), or when a frame of one of its topics after its cursor was
-//!   evicted before it was sent (that topic's floor passed its cursor).
-//!   A lagging stream ends; other topics' traffic never makes a client lag.
+//!   topics were published since it last read while it was away with a
+//!   chunk (its framework writing it to a client that may not read), or
+//!   when a frame of one of its topics after its cursor was evicted before
+//!   it was sent (that topic's floor passed its cursor). What the server
+//!   holds back never counts: a client away with a chunk is woken once
+//!   half its buffer is used, so that a stream holding events for a
+//!   coalescing window takes them
+//!   ([`SseStream::coalesce`](crate::stream::SseStream::coalesce)); and a
+//!   client woken from waiting counts only against its topics' logs for
+//!   its first 20 ms, the moment before its task runs (a burst published in
+//!   a loop, a busy runtime). A lagging stream ends; other topics' traffic
+//!   never makes a client lag.
 //! - **Retention.** Each topic keeps its newest `history` events for
 //!   replay, as long as they are younger than `history_ttl`; while it has
 //!   subscribers it also keeps its newest `client_buffer` events whatever
@@ -103,8 +111,10 @@ pub struct BrokerConfig {
     pub history: usize,
     /// Events older than this are not replayed.
     pub history_ttl: Duration,
-    /// Events queued for one client before it counts as lagging and is
-    /// disconnected.
+    /// Events of its topics that may wait for a client that does not read
+    /// before it counts as lagging and is disconnected. Events held back
+    /// by the server itself (a coalescing window, a task not yet run after
+    /// its wake-up) do not count; see "Lag" in the [module docs](self).
     pub client_buffer: usize,
     /// Concurrent streams; subscribing above it fails.
     pub max_clients: usize,

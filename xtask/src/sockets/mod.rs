@@ -50,6 +50,11 @@ pub(crate) struct Plan {
     pub(crate) floor_rounds: usize,
     /// Only these servers (by key), when not empty.
     pub(crate) only: Vec<String>,
+    /// Only the saturation scenario.
+    pub(crate) saturation_only: bool,
+    /// Where the example servers' binaries are, if not in this checkout's
+    /// `target/release`.
+    pub(crate) examples_dir: Option<std::path::PathBuf>,
 }
 
 impl Plan {
@@ -67,6 +72,8 @@ impl Plan {
             floor_sockets: 5_000,
             floor_rounds: 40,
             only: Vec::new(),
+            saturation_only: false,
+            examples_dir: None,
         }
     }
 
@@ -109,13 +116,16 @@ pub(crate) fn pin_to_cpu(cpu: usize) {
 }
 
 /// Runs the plan and writes the report: into `BENCHMARKS.md` and `docs/`
-/// for a full run, under `target/` for a quick one.
+/// for a full run, under `target/` for a quick or saturation-only one.
 pub(crate) fn run(root: &Path, plan: &Plan) -> Result<(), String> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     if cores < 2 {
         return Err("the socket benchmark pins the server and the load to two CPUs".into());
     }
     build(root)?;
+    if let Some(dir) = &plan.examples_dir {
+        eprintln!("sockets: the example servers of {}", dir.display());
+    }
     pin_to_cpu(1);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -138,9 +148,14 @@ pub(crate) fn run(root: &Path, plan: &Plan) -> Result<(), String> {
         }
         columns.push((contender, samples, curves));
     }
-    eprintln!("sockets: the write(2) floor…");
     let mut floor = BTreeMap::new();
-    for receiver in [Receiver::BusyPoll, Receiver::Epoll] {
+    let receivers = if plan.saturation_only {
+        Vec::new()
+    } else {
+        eprintln!("sockets: the write(2) floor…");
+        vec![Receiver::BusyPoll, Receiver::Epoll]
+    };
+    for receiver in receivers {
         for per_write in [1, 4, 16] {
             let mut runs = Vec::new();
             for _ in 0..plan.repeats {
@@ -152,7 +167,7 @@ pub(crate) fn run(root: &Path, plan: &Plan) -> Result<(), String> {
         }
     }
     let results = report::Results::new(plan, columns, floor, commit(root));
-    let (markdown_path, data_dir) = if plan.quick {
+    let (markdown_path, data_dir) = if plan.quick || plan.saturation_only {
         let dir = root.join("target/bench-sockets");
         (dir.join("BENCHMARKS-sockets.md"), dir)
     } else {
@@ -215,9 +230,15 @@ async fn measure(
     plan: &Plan,
 ) -> Result<(Sample, Vec<f64>), String> {
     let mut sample = Sample::new();
+    let binaries = root.join("target/release");
+    let examples = plan.examples_dir.as_deref().unwrap_or(&binaries);
+    if plan.saturation_only {
+        saturate(contender, &binaries, examples, plan, &mut sample).await?;
+        return Ok((sample, Vec::new()));
+    }
 
     // Idle streams, then fan-out to them.
-    let server = servers::start(contender, root)?;
+    let server = servers::start(contender, &binaries, examples)?;
     settle().await;
     let rss_before = procfs::rss_kib(server.pid);
     let subscribers = Subscribers::connect(&server.endpoint, plan.streams).await;
@@ -244,21 +265,11 @@ async fn measure(
         .collect();
     drop(server);
 
-    // Saturation: a few subscribers, publishers as fast as answered.
-    let server = servers::start(contender, root)?;
-    let subscribers = Subscribers::connect(&server.endpoint, plan.flood_subscribers).await;
-    subscribers_connect_time(&subscribers, plan.flood_subscribers)?;
-    let flood = Publishing::Flood {
-        connections: plan.flood_publishers,
-        duration: plan.flood_time,
-    };
-    let (flood, spent) = publish_timed(server.pid, subscribers, flood).await;
-    record(&mut sample, "flood", &flood, spent);
-    drop(server);
+    saturate(contender, &binaries, examples, plan, &mut sample).await?;
 
     // As many streams as one process may hold here.
     if let Some(many) = plan.many_streams {
-        let server = servers::start(contender, root)?;
+        let server = servers::start(contender, &binaries, examples)?;
         settle().await;
         let rss_before = procfs::rss_kib(server.pid);
         let subscribers = Subscribers::connect(&server.endpoint, many).await;
@@ -282,6 +293,26 @@ async fn measure(
         drop(server);
     }
     Ok((sample, curve))
+}
+
+/// Saturation: a few subscribers, publishers as fast as answered.
+async fn saturate(
+    contender: Contender,
+    binaries: &Path,
+    examples: &Path,
+    plan: &Plan,
+    sample: &mut Sample,
+) -> Result<(), String> {
+    let server = servers::start(contender, binaries, examples)?;
+    let subscribers = Subscribers::connect(&server.endpoint, plan.flood_subscribers).await;
+    subscribers_connect_time(&subscribers, plan.flood_subscribers)?;
+    let flood = Publishing::Flood {
+        connections: plan.flood_publishers,
+        duration: plan.flood_time,
+    };
+    let (flood, spent) = publish_timed(server.pid, subscribers, flood).await;
+    record(sample, "flood", &flood, spent);
+    Ok(())
 }
 
 /// Publishes as `publishing` says: what the clients measured, and the CPU

@@ -76,11 +76,16 @@ impl Drop for Running {
 const EVENTS: &str = "/events?topic=bench";
 const NOTIFY: &str = "/notify?topic=bench";
 
-/// Starts `contender` pinned to CPU 0.
-pub(crate) fn start(contender: Contender, root: &Path) -> Result<Running, String> {
+/// Starts `contender` pinned to CPU 0: the baseline from `binaries`, an
+/// example server from `examples`.
+pub(crate) fn start(
+    contender: Contender,
+    binaries: &Path,
+    examples: &Path,
+) -> Result<Running, String> {
     match contender {
-        Contender::Example(framework) => start_binary(&root.join("target/release").join(framework)),
-        Contender::Baseline => start_binary(&root.join("target/release/axum-baseline")),
+        Contender::Example(framework) => start_binary(&examples.join(framework)),
+        Contender::Baseline => start_binary(&binaries.join("axum-baseline")),
         Contender::Nchan => start_nchan(),
     }
 }
