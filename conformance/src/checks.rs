@@ -31,6 +31,10 @@ pub struct Target {
     /// configuration (`examples/deploy/nginx.conf`), its upstream and
     /// listen addresses swapped for ephemeral ones.
     pub nginx_config: Option<PathBuf>,
+    /// Options every server of this target starts with, before each
+    /// check's own (which win): [`NO_COALESCE`] runs the whole suite with
+    /// coalescing off, since it must not change what a client receives.
+    pub options: Vec<String>,
 }
 
 /// How a check starts the server under test; either way it is given
@@ -177,9 +181,10 @@ impl Target {
     /// restart on the port an earlier run announced.
     pub async fn start_at(&self, addr: &str, options: &[&str]) -> Result<Running, Error> {
         let args: Vec<String> = ["--addr", addr]
-            .iter()
-            .chain(options)
-            .map(|o| (*o).to_owned())
+            .into_iter()
+            .chain(self.options.iter().map(String::as_str))
+            .chain(options.iter().copied())
+            .map(str::to_owned)
             .collect();
         let mut running = match &self.launch {
             Launch::Process(binary) => start_process(binary.clone(), args).await?,
@@ -459,7 +464,7 @@ const H2C: &str = "h2c: HTTP/2 with prior knowledge (--h2c)";
 
 /// The options that turn coalescing off: checks of what a client receives
 /// run with and without it, since it must never change that.
-const NO_COALESCE: &[&str] = &["--coalesce", "0s"];
+pub const NO_COALESCE: &[&str] = &["--coalesce", "0s"];
 
 const AUTH_BAD_TOKENS: &str = "auth: no, wrongly signed or malformed token → 401";
 const AUTH_TRANSPORTS: &str = "auth: token by header, cookie or query, in that order";

@@ -86,6 +86,9 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
 /// environment variable, and the command line wins.
 #[derive(Debug, Clone, Parser)]
 #[command(about = "An SSE example server speaking the toolkit's HTTP contract")]
+// An option given twice takes the last value, as most servers' do, so
+// that a wrapper script can append an override.
+#[command(args_override_self = true)]
 pub struct Options {
     /// Listen address; port 0 picks a free port.
     #[arg(long, env = "SSE_ADDR", default_value = "127.0.0.1:3000")]

@@ -8,7 +8,9 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use sse_conformance::checks::{CHECKS, Launch, Target, run_all, run_multi_instance, run_named};
+use sse_conformance::checks::{
+    CHECKS, Launch, NO_COALESCE, Target, run_all, run_multi_instance, run_named,
+};
 use sse_conformance::multi::{MULTI_INSTANCE_CHECKS, redis_available};
 use sse_conformance::report::{Column, markdown, unexpected};
 use sse_examples::{Serve, servers};
@@ -35,6 +37,7 @@ fn in_process(framework: &str, serve: Serve) -> Target {
             sse_examples::serve_with_args(serve, &args, stop, ready)
         })),
         nginx_config: None,
+        options: Vec::new(),
     }
 }
 
@@ -49,15 +52,23 @@ fn assert_all_pass(columns: &[Column]) {
     );
 }
 
+/// Every check with the servers' defaults, then every check again with
+/// coalescing off: an optimisation must never change what a client gets.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_framework_passes_every_check_in_process() {
-    let mut columns: Vec<Column> = Vec::new();
-    for (framework, serve, _) in FRAMEWORKS {
-        let outcomes = run_all(&in_process(framework, serve)).await;
-        assert_eq!(outcomes.len(), CHECKS.len(), "{framework}: every check ran");
-        columns.push((framework.into(), outcomes));
+async fn every_framework_passes_every_check_in_process_with_and_without_coalescing() {
+    for options in [&[][..], NO_COALESCE] {
+        let mut columns: Vec<Column> = Vec::new();
+        for (framework, serve, _) in FRAMEWORKS {
+            let target = Target {
+                options: options.iter().map(|o| (*o).to_owned()).collect(),
+                ..in_process(framework, serve)
+            };
+            let outcomes = run_all(&target).await;
+            assert_eq!(outcomes.len(), CHECKS.len(), "{framework}: every check ran");
+            columns.push((framework.into(), outcomes));
+        }
+        assert_all_pass(&columns);
     }
-    assert_all_pass(&columns);
 }
 
 /// Two instances of each framework on one Redis (skipped, with a notice,
@@ -88,6 +99,7 @@ async fn every_binary_announces_serves_and_stops_on_sigterm() {
             framework: framework.into(),
             launch: Launch::Process(PathBuf::from(binary)),
             nginx_config: None,
+            options: Vec::new(),
         };
         let outcomes = run_named(&target, AS_PROCESS).await;
         assert_eq!(

@@ -253,12 +253,13 @@ impl<S> SseStream<S> {
     /// window, not one per event. A zero window (the default) turns it
     /// off.
     ///
-    /// What a window holds is the server's, never the client's: whenever
-    /// the stream is polled before its window closes, it takes what the
-    /// inner stream has ready into the chunk it holds (one poll, so that
-    /// the inner stream is not asked to wake it at its very next item).
-    /// A broker subscription wakes it for that once half the client's
-    /// buffer is used ([`BrokerConfig::client_buffer`](crate::broker::BrokerConfig::client_buffer)),
+    /// What a window holds is the server's, never the client's: when the
+    /// stream is polled before its window closes and the inner stream's
+    /// [`size_hint`](futures_core::Stream::size_hint) says an item is
+    /// ready, it takes that item into the chunk it holds (one poll, so
+    /// that the inner stream is not asked to wake it at its very next
+    /// item). A broker subscription says so, and wakes it, once half the
+    /// client's buffer is used ([`BrokerConfig::client_buffer`](crate::broker::BrokerConfig::client_buffer)),
     /// so however fast events come, a client that reads is never cut for
     /// events a window held; the window needs no tuning against the
     /// buffer. Its costs: the held chunk, which goes out early once it
@@ -415,13 +416,18 @@ where
                 .as_mut()
                 .is_some_and(|timer| timer.as_mut().poll(cx).is_pending());
             if window_open {
-                // Polled before the window closes: the inner stream may
-                // have woken this task because items pile up there (a
-                // broker subscription does so once half its buffer is
-                // used). Taking them into the held chunk means that
-                // nothing the server holds counts against the client.
-                // One poll only: polling until the inner stream waits
-                // would have it wake this task at its very next item.
+                // Polled before the window closes. Items piling up in the
+                // inner stream are taken into the held chunk, so that
+                // nothing the server holds counts against the client: a
+                // broker subscription says so in its size hint, and wakes
+                // this task, once half the client's buffer is used.
+                // Other polls (a framework's, for its own reasons) cost
+                // no read; and one poll only, since polling until the
+                // inner stream waits would have it wake this task at its
+                // very next item.
+                if this.inner.size_hint().0 == 0 {
+                    return Poll::Pending;
+                }
                 match this.inner.poll_next(cx) {
                     Poll::Pending => return Poll::Pending,
                     Poll::Ready(Some(item)) => match item.into_frame() {

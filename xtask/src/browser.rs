@@ -64,6 +64,7 @@ pub(crate) fn run(root: &Path, servers: &[String]) -> Result<(), String> {
             framework: framework.into(),
             launch: Launch::Process(root.join("target/release").join(framework)),
             nginx_config: None,
+            options: Vec::new(),
         };
         eprintln!("{framework}, the demo page…");
         let outcomes = runtime

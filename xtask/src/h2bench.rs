@@ -154,6 +154,7 @@ pub(crate) fn run(root: &Path, frameworks: &[&str]) -> Result<(), String> {
             framework: (*framework).into(),
             launch: Launch::Process(root.join("target/release").join(framework)),
             nginx_config: None,
+            options: Vec::new(),
         };
         let mut figures = Vec::new();
         for alpn in [&b"http/1.1"[..], b"h2"] {

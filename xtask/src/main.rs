@@ -326,6 +326,7 @@ fn conformance(via_nginx: bool) -> Result<(), String> {
                     root.join("target/release").join(framework),
                 ),
                 nginx_config: nginx_config.clone(),
+                options: Vec::new(),
             };
             eprintln!("checking {framework}…");
             let mut outcomes = sse_conformance::checks::run_all(&target).await;

@@ -174,6 +174,26 @@ enum Read {
 impl Stream for ClientStream {
     type Item = Bytes;
 
+    /// At least one chunk is due once half the client's buffer waits for
+    /// it: a stream that holds this one's frames for a coalescing window
+    /// ([`SseStream::coalesce`](crate::stream::SseStream::coalesce)) reads
+    /// then, so that what it holds never counts against the client.
+    /// Below that, nothing is promised.
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        if self.ended {
+            return (0, Some(0));
+        }
+        let Some(first) = self.subscriptions.joined().first() else {
+            return (0, Some(0));
+        };
+        let state = first.topic.lock();
+        let pressed = state
+            .subscribers
+            .get(first.slot)
+            .is_some_and(|me| self.shared.backlog.is_pressed(&me.queue));
+        (usize::from(pressed), None)
+    }
+
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
         if self.ended {
             return Poll::Ready(None);

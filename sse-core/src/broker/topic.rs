@@ -67,6 +67,12 @@ impl Backlog {
         }
     }
 
+    /// Whether half the buffer of `queue`'s client waits for it (and it
+    /// still reads): it was woken to take them.
+    pub(crate) fn is_pressed(&self, queue: &Queue) -> bool {
+        !queue.is_lagging() && queue.pending() >= self.wake_at
+    }
+
     /// The most unread events a client in `mode`, woken at `woken_at`,
     /// may have at `now` (both in milliseconds, wrapping).
     fn limit(&self, mode: Mode, woken_at: u32, now: u32) -> usize {
@@ -236,6 +242,14 @@ impl Queue {
         match self {
             Self::Own { lagged, .. } => !std::mem::replace(lagged, true),
             Self::Shared(queue) => !queue.lagged.swap(true, Ordering::Relaxed),
+        }
+    }
+
+    /// Events published since the client last read.
+    pub(crate) fn pending(&self) -> usize {
+        match self {
+            Self::Own { pending, .. } => *pending,
+            Self::Shared(queue) => queue.pending.load(Ordering::Relaxed),
         }
     }
 
