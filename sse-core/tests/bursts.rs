@@ -55,16 +55,16 @@ async fn burst(hub: &Hub, burst: usize) -> Vec<String> {
         }
         data
     });
-    waiting.await.unwrap();
+    waiting.await.expect("the reader started");
     for n in 0..burst {
         hub.publish("burst", &Event::new(n.to_string()))
             .await
-            .unwrap();
+            .expect("an in-memory publish succeeds");
     }
     tokio::time::timeout(Duration::from_secs(5), reader)
         .await
         .expect("the reader ends")
-        .unwrap()
+        .expect("the reader did not panic")
 }
 
 fn numbers(count: usize) -> Vec<String> {
