@@ -265,9 +265,12 @@ impl<S> SseStream<S> {
     /// buffer. Its costs: the held chunk, which goes out early once it
     /// reaches 64 KiB, and one wake-up per half buffer of events that
     /// come within one window (none at all while fewer come, as at the
-    /// benchmarks' saturation: 72 events per stream per window against
-    /// 128). Other streams are polled only when their window closes, so
-    /// their items wait there meanwhile.
+    /// socket benchmark's saturation: about 95 events per stream per
+    /// window against 128; see BENCHMARKS.md). Other streams are polled
+    /// only when their window closes, so their items wait there
+    /// meanwhile. An item that fails while frames are held ends the
+    /// response at once, without them, as [`end_at`](SseStream::end_at)
+    /// does.
     ///
     /// ```
     /// use std::time::Duration;
