@@ -49,7 +49,7 @@ pub(crate) fn run(root: &Path, servers: &[String]) -> Result<(), String> {
         ]))?;
     }
     build_release_examples(root)?;
-    let shots = root.join("target/browser");
+    let shots = crate::target_dir::dir(root).join("browser");
     std::fs::create_dir_all(&shots)
         .map_err(|e| format!("cannot create {}: {e}", shots.display()))?;
     let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("no runtime: {e}"))?;
@@ -62,7 +62,7 @@ pub(crate) fn run(root: &Path, servers: &[String]) -> Result<(), String> {
     for framework in chosen {
         let target = Target {
             framework: framework.into(),
-            launch: Launch::Process(root.join("target/release").join(framework)),
+            launch: Launch::Process(crate::target_dir::release(root).join(framework)),
             nginx_config: None,
             options: Vec::new(),
         };

@@ -152,7 +152,7 @@ pub(crate) fn run(root: &Path, frameworks: &[&str]) -> Result<(), String> {
     for framework in frameworks {
         let target = Target {
             framework: (*framework).into(),
-            launch: Launch::Process(root.join("target/release").join(framework)),
+            launch: Launch::Process(crate::target_dir::release(root).join(framework)),
             nginx_config: None,
             options: Vec::new(),
         };

@@ -14,6 +14,7 @@ mod generated;
 mod h2bench;
 mod soak;
 mod sockets;
+mod target_dir;
 
 #[derive(Parser)]
 #[command(about = "The SSE toolkit's project tasks")]
@@ -191,7 +192,7 @@ fn main() -> ExitCode {
             args,
         } => {
             let ran = if summary_only { Ok(()) } else { bench(&args) };
-            ran.and_then(|()| bench_summary::print(&workspace_root().join("target/criterion")))
+            ran.and_then(|()| bench_summary::print(&target_dir::dir(&workspace_root()).join("criterion")))
                 .and_then(|()| {
                     if summary_only {
                         Ok(())
@@ -323,7 +324,7 @@ fn conformance(via_nginx: bool) -> Result<(), String> {
             let target = sse_conformance::checks::Target {
                 framework: framework.into(),
                 launch: sse_conformance::checks::Launch::Process(
-                    root.join("target/release").join(framework),
+                    target_dir::release(&root).join(framework),
                 ),
                 nginx_config: nginx_config.clone(),
                 options: Vec::new(),
@@ -534,7 +535,7 @@ fn soak(options: &SoakOptions) -> Result<(), String> {
             "soaking {framework}: waves of {} clients for {} s beside {} steady subscribers…",
             plan.churn, options.seconds, plan.steady
         );
-        let binary = root.join("target/release").join(framework);
+        let binary = target_dir::release(&root).join(framework);
         let outcome = runtime.block_on(soak::run(framework, &binary, plan))?;
         faults.extend(
             outcome

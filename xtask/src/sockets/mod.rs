@@ -168,7 +168,7 @@ pub(crate) fn run(root: &Path, plan: &Plan) -> Result<(), String> {
     }
     let results = report::Results::new(plan, columns, floor, commit(root));
     let (markdown_path, data_dir) = if plan.quick || plan.saturation_only {
-        let dir = root.join("target/bench-sockets");
+        let dir = crate::target_dir::dir(root).join("bench-sockets");
         (dir.join("BENCHMARKS-sockets.md"), dir)
     } else {
         (root.join("BENCHMARKS.md"), root.join("docs/benchmarks"))
@@ -230,7 +230,7 @@ async fn measure(
     plan: &Plan,
 ) -> Result<(Sample, Vec<f64>), String> {
     let mut sample = Sample::new();
-    let binaries = root.join("target/release");
+    let binaries = crate::target_dir::release(root);
     let examples = plan.examples_dir.as_deref().unwrap_or(&binaries);
     if plan.saturation_only {
         saturate(contender, &binaries, examples, plan, &mut sample).await?;
