@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use reqwest::Version;
 
-use crate::checks::{Running, Target, ensure, metric_with};
-use crate::client::{Error, EventStream, install_crypto, open, within};
+use crate::checks::{Running, Target, ensure, metric_with, publish_with};
+use crate::client::{Error, EventStream, install_crypto, open};
 
 /// A self-signed certificate for `localhost` and `127.0.0.1` (rcgen), in
 /// a directory of its own that is removed when dropped.
@@ -146,33 +146,6 @@ async fn subscribe_over(
     Ok(stream)
 }
 
-/// Publishes on `client`; the id the server gave.
-async fn publish_over(
-    client: &reqwest::Client,
-    base: &str,
-    query: &str,
-    json: &str,
-) -> Result<String, Error> {
-    let request = client
-        .post(format!("{base}/notify?{query}"))
-        .header("content-type", "application/json")
-        .body(json.to_owned())
-        .send();
-    let response = within(request, "the publish")
-        .await?
-        .map_err(|e| e.to_string())?;
-    let status = response.status().as_u16();
-    let body = response.text().await.map_err(|e| e.to_string())?;
-    ensure(status == 200, || {
-        format!("publish {query}: {status} {body}")
-    })?;
-    let value: serde_json::Value = serde_json::from_str(&body).map_err(|e| e.to_string())?;
-    value["id"]
-        .as_str()
-        .map(str::to_owned)
-        .ok_or_else(|| format!("no id in {body}"))
-}
-
 async fn expect_events(stream: &mut EventStream, count: usize, what: &str) -> Result<(), Error> {
     for i in 0..count {
         let event = stream.next_event().await?;
@@ -193,7 +166,7 @@ pub(crate) async fn tls_negotiates_both(target: &Target) -> Result<(), Error> {
         "HTTP/1.1 stream says close".into()
     })?;
     for i in 0..20 {
-        publish_over(&h2, base, "topic=t", &i.to_string()).await?;
+        publish_with(&h2, base, "topic=t", &i.to_string()).await?;
     }
     expect_events(&mut over_h2, 20, "over HTTP/2").await?;
     expect_events(&mut over_h1, 20, "over HTTP/1.1").await?;
@@ -210,7 +183,7 @@ pub(crate) async fn replay_over_h2(target: &Target) -> Result<(), Error> {
     let base = &server.base;
     let mut ids = Vec::new();
     for i in 0..8 {
-        ids.push(publish_over(&client, base, "topic=p", &i.to_string()).await?);
+        ids.push(publish_with(&client, base, "topic=p", &i.to_string()).await?);
     }
     // A client that saw events 0..=2 comes back with the id of 2.
     let mut resumed = open(
@@ -234,7 +207,7 @@ pub(crate) async fn replay_over_h2(target: &Target) -> Result<(), Error> {
             || format!("replay over HTTP/2: expected {i} ({id}), got {event:?}"),
         )?;
     }
-    publish_over(&client, base, "topic=p", "8").await?;
+    publish_with(&client, base, "topic=p", "8").await?;
     let live = resumed.next_event().await?;
     ensure(live.data() == "8", || format!("after the replay: {live:?}"))
 }
@@ -257,7 +230,7 @@ pub(crate) async fn hundred_streams_one_connection(target: &Target) -> Result<()
         || format!("{connections} connections for 100 streams"),
     )?;
     for i in 0..10 {
-        publish_over(&client, base, "topic=many", &i.to_string()).await?;
+        publish_with(&client, base, "topic=many", &i.to_string()).await?;
     }
     for (n, stream) in streams.iter_mut().enumerate() {
         expect_events(stream, 10, &format!("stream {n}")).await?;
@@ -291,7 +264,7 @@ pub(crate) async fn reset_stream_unsubscribed(target: &Target) -> Result<(), Err
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     for i in 0..5 {
-        publish_over(&client, base, "topic=r", &i.to_string()).await?;
+        publish_with(&client, base, "topic=r", &i.to_string()).await?;
     }
     for (n, stream) in kept.iter_mut().enumerate() {
         expect_events(stream, 5, &format!("stream {n} beside the reset one")).await?;
@@ -323,7 +296,7 @@ pub(crate) async fn h2c_prior_knowledge(target: &Target) -> Result<(), Error> {
         .map_err(|e| e.to_string())?;
     let mut stream = subscribe_over(&client, base, "?topic=c", Version::HTTP_2).await?;
     for i in 0..5 {
-        publish_over(&client, base, "topic=c", &i.to_string()).await?;
+        publish_with(&client, base, "topic=c", &i.to_string()).await?;
     }
     expect_events(&mut stream, 5, "over h2c").await
 }

@@ -192,22 +192,24 @@ fn main() -> ExitCode {
             args,
         } => {
             let ran = if summary_only { Ok(()) } else { bench(&args) };
-            ran.and_then(|()| bench_summary::print(&target_dir::dir(&workspace_root()).join("criterion")))
-                .and_then(|()| {
-                    if summary_only {
-                        Ok(())
-                    } else {
-                        bench_sockets(&SocketOptions::default())
-                    }
-                })
-                .and_then(|()| if summary_only { Ok(()) } else { bench_h2(&[]) })
-                .and_then(|()| {
-                    if summary_only || no_soak {
-                        Ok(())
-                    } else {
-                        soak(&SoakOptions::default())
-                    }
-                })
+            ran.and_then(|()| {
+                bench_summary::print(&target_dir::dir(&workspace_root()).join("criterion"))
+            })
+            .and_then(|()| {
+                if summary_only {
+                    Ok(())
+                } else {
+                    bench_sockets(&SocketOptions::default())
+                }
+            })
+            .and_then(|()| if summary_only { Ok(()) } else { bench_h2(&[]) })
+            .and_then(|()| {
+                if summary_only || no_soak {
+                    Ok(())
+                } else {
+                    soak(&SoakOptions::default())
+                }
+            })
         }
         Task::BenchSockets(options) => bench_sockets(&options),
         Task::Soak(options) => soak(&options),
