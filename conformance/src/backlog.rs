@@ -37,6 +37,31 @@ async fn stalled_client(base: &str, query: &str) -> Result<TcpStream, Error> {
     Ok(stalled)
 }
 
+/// Publishes small events to `query` (each id pushed to `published`)
+/// until `sse_clients_lagged_total` shows a cut: a client that stopped
+/// reading is cut at the first publish past its buffer once it has not
+/// read for its turn (100 ms), so the cut needs publishes after that. Gives
+/// up after [`CUT_WITHIN`].
+async fn publish_until_cut(
+    client: &reqwest::Client,
+    base: &str,
+    query: &str,
+    published: &mut Vec<String>,
+) -> Result<(), Error> {
+    let deadline = tokio::time::Instant::now() + CUT_WITHIN;
+    while metric(base, "sse_clients_lagged_total").await? < 1.0 {
+        ensure(tokio::time::Instant::now() < deadline, || {
+            format!("the client that stopped reading was not cut within {CUT_WITHIN:?}")
+        })?;
+        published.push(publish_with(client, base, query, "\"more\"").await?);
+    }
+    Ok(())
+}
+
+/// How long a client that stopped reading may stay connected while events
+/// keep coming.
+const CUT_WITHIN: Duration = Duration::from_secs(5);
+
 /// More events than a topic keeps go to other topics while a client of a
 /// quiet topic waits: the client is not cut off as lagging, and the quiet
 /// topic's history is still whole when a client resumes from it.
@@ -83,8 +108,8 @@ pub(crate) async fn topics_independent(
 }
 
 /// A client that stops reading is cut off once its queue passes
-/// `--client-buffer`; the publisher and a reading client never wait for
-/// it, and it catches up from history when it comes back.
+/// `--client-buffer` (after its turn); the publisher and a reading client
+/// never wait for it, and it catches up from history when it comes back.
 pub(crate) async fn slow_client(target: &Target, options: &[&'static str]) -> Result<(), Error> {
     const EVENTS: usize = 40;
     let server = target
@@ -98,25 +123,36 @@ pub(crate) async fn slow_client(target: &Target, options: &[&'static str]) -> Re
     // Large events fill the socket buffers of the client that never reads.
     let payload = format!("\"{}\"", "x".repeat(500_000));
     let started = tokio::time::Instant::now();
-    let mut first_id = None;
+    let client = http_client();
+    let mut published = Vec::new();
     for _ in 0..EVENTS {
-        let id = publish(&server.base, "topic=slow", &payload).await?;
-        first_id.get_or_insert(id);
+        published.push(publish_with(&client, &server.base, "topic=slow", &payload).await?);
         reader.next_event().await?;
     }
     let took = started.elapsed();
     ensure(took < Duration::from_secs(20), || {
         format!("publishing took {took:?}")
     })?;
-    let lagged = metric(&server.base, "sse_clients_lagged_total").await?;
-    ensure(lagged >= 1.0, || {
-        format!("sse_clients_lagged_total = {lagged}")
-    })?;
+    let large = published.len();
+    publish_until_cut(&client, &server.base, "topic=slow", &mut published).await?;
+    for _ in large..published.len() {
+        reader.next_event().await?;
+    }
     drop(stalled);
-    let first_id = first_id.unwrap_or_default();
-    let mut back = subscribe(&server.base, "?topic=slow", &[("last-event-id", &first_id)]).await?;
-    for _ in 1..EVENTS {
-        back.next_event().await?;
+    let mut back = subscribe(
+        &server.base,
+        "?topic=slow",
+        &[("last-event-id", &published[0])],
+    )
+    .await?;
+    for want in &published[1..] {
+        let event = back.next_event().await?;
+        ensure(event.last_event_id() == want, || {
+            format!(
+                "resumed after {}, got {event:?}, wanted id {want}",
+                published[0]
+            )
+        })?;
     }
     Ok(())
 }
@@ -162,6 +198,7 @@ pub(crate) async fn reader_that_keeps_up(
         published.push(publish_with(&client, &server.base, "topic=keep", &large).await?);
         lagged = metric(&server.base, "sse_clients_lagged_total").await?;
     }
+    publish_until_cut(&client, &server.base, "topic=keep", &mut published).await?;
     for (n, want) in published.iter().enumerate() {
         let got = match within(received.recv(), "the reader's next event").await? {
             Some(id) => id,

@@ -13,6 +13,6 @@ pub mod handlers {
     pub use crate::routes::{events, healthz, index, metrics, notify};
 }
 pub use sse_core;
-pub use sse_core::Event;
-pub use sse_core::contract::Hub;
+pub use sse_core::contract::{Config, Hub};
 pub use sse_core::stream::KeepAlive;
+pub use sse_core::{Event, EventError};

@@ -14,6 +14,6 @@ pub mod handlers {
     pub use crate::routes::{Parts, events, healthz, index, metrics, notify};
 }
 pub use sse_core;
-pub use sse_core::Event;
-pub use sse_core::contract::Hub;
+pub use sse_core::contract::{Config, Hub};
 pub use sse_core::stream::KeepAlive;
+pub use sse_core::{Event, EventError};

@@ -49,8 +49,13 @@ fn count_events(chunk: &[u8]) -> usize {
     chunk.windows(4).filter(|w| w == b"id: ").count()
 }
 
-#[test]
-fn a_client_away_with_a_chunk_is_woken_at_half_its_buffer_not_per_event() {
+/// A client's turn, for paused time.
+fn turn() -> std::time::Duration {
+    std::time::Duration::from_millis(u64::from(TURN))
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_client_away_with_a_chunk_is_woken_at_half_its_buffer_not_per_event() {
     let broker = broker(1000, 8);
     let mut stream = broker.subscribe(["a"], None).unwrap();
     let counting = Arc::new(Counting::default());
@@ -76,14 +81,16 @@ fn a_client_away_with_a_chunk_is_woken_at_half_its_buffer_not_per_event() {
     assert_eq!(count_events(&chunk), 8);
     publish(&broker, 8);
     assert_eq!(broker.stats().lagged, 0);
-    // A client that does not come back for them lags past its buffer.
+    // A client that does not come back for them, for its whole turn,
+    // lags past its buffer.
+    tokio::time::advance(turn()).await;
     publish(&broker, 1);
     assert_eq!(broker.stats().lagged, 1);
     assert_eq!(poll(&mut stream, &waker), Poll::Ready(None));
 }
 
-#[test]
-fn a_client_woken_from_waiting_counts_only_what_it_could_lose() {
+#[tokio::test(start_paused = true)]
+async fn a_client_woken_from_waiting_counts_only_what_it_could_lose() {
     // Between its wake-up and its turn to run, a client cannot read:
     // what comes meanwhile is the server's delay, bounded by the log.
     let broker = broker(100, 4);
@@ -106,8 +113,8 @@ fn a_client_woken_from_waiting_counts_only_what_it_could_lose() {
     assert_eq!(poll(&mut stream, &waker), Poll::Ready(None));
 }
 
-#[test]
-fn a_client_of_several_topics_is_woken_once_and_counts_across_them() {
+#[tokio::test(start_paused = true)]
+async fn a_client_of_several_topics_is_woken_once_and_counts_across_them() {
     let broker = broker(1000, 4);
     let mut both = broker.subscribe(["a", "b"], None).unwrap();
     let counting = Arc::new(Counting::default());
@@ -127,6 +134,7 @@ fn a_client_of_several_topics_is_woken_once_and_counts_across_them() {
         broker.publish(topic, &Event::new("x")).unwrap();
     }
     assert_eq!(counting.count(), 2);
+    tokio::time::advance(turn()).await;
     for topic in ["b", "a", "a"] {
         broker.publish(topic, &Event::new("x")).unwrap();
     }
@@ -136,14 +144,14 @@ fn a_client_of_several_topics_is_woken_once_and_counts_across_them() {
 #[tokio::test(start_paused = true)]
 async fn a_woken_client_that_does_not_take_its_turn_counts_again() {
     // A consumer that parked the stream but went on writing something
-    // else is not waiting for its turn: after it, it lags as usual.
+    // else does not read when woken: after its turn, it lags as usual.
     let broker = broker(1000, 4);
     let mut stream = broker.subscribe(["a"], None).unwrap();
     let waker = Waker::from(Arc::new(Counting::default()));
     assert_eq!(poll(&mut stream, &waker), Poll::Pending);
     publish(&broker, 10);
     assert_eq!(broker.stats().lagged, 0, "within its turn");
-    tokio::time::advance(std::time::Duration::from_millis(u64::from(topic::TURN))).await;
+    tokio::time::advance(turn()).await;
     publish(&broker, 1);
     assert_eq!(broker.stats().lagged, 1, "11 unread after its turn");
     assert_eq!(poll(&mut stream, &waker), Poll::Ready(None));

@@ -261,11 +261,12 @@ fn read_locked(
         *cursor = (*cursor).max(state.log.last_id());
     }
     let ready = chunk.finish();
+    let now = shared.millis(tokio::time::Instant::now());
     for (j, state) in joined.iter().zip(states.iter_mut()) {
         let Some(me) = state.subscribers.get_mut(j.slot) else {
             continue;
         };
-        me.queue.clear(ready.is_none());
+        me.queue.clear(ready.is_none(), now);
         // Kept after a chunk too: a publish wakes a client that holds one
         // once half its buffer is used (see `Backlog::wake_at`).
         if !me.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {

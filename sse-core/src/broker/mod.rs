@@ -32,18 +32,19 @@
 //!   saw; so merging the topics' frames by id at each read gives one
 //!   strictly increasing sequence across reads, with nothing skipped.
 //! - **Lag.** A client lags when more than `client_buffer` events of *its*
-//!   topics were published since it last read while it was away with a
-//!   chunk (its framework writing it to a client that may not read), or
-//!   when a frame of one of its topics after its cursor was evicted before
-//!   it was sent (that topic's floor passed its cursor). What the server
-//!   holds back never counts: a client away with a chunk is woken once
-//!   half its buffer is used, so that a stream holding events for a
-//!   coalescing window takes them
-//!   ([`SseStream::coalesce`](crate::stream::SseStream::coalesce)); and a
-//!   client woken from waiting counts only against its topics' logs for
-//!   its first 20 ms, the moment before its task runs (a burst published in
-//!   a loop, a busy runtime). A lagging stream ends; other topics' traffic
-//!   never makes a client lag.
+//!   topics wait for it and it has not read for a turn of 100 ms (counted
+//!   from its last read, or from its wake-up if it was waiting), or when
+//!   a frame of one of its topics after its cursor was evicted before it
+//!   was sent (that topic's floor passed its cursor). What the server
+//!   holds back never counts: within its turn only the log bounds a
+//!   client, since the server may not have run its task yet (a burst
+//!   published in a loop, a busy runtime); and a client away with a chunk
+//!   is woken once half its buffer is used, so that a stream holding
+//!   events for a coalescing window takes them
+//!   ([`SseStream::coalesce`](crate::stream::SseStream::coalesce)). A
+//!   client that stopped reading is cut at the first publish past its
+//!   buffer once its turn is over. A lagging stream ends; other topics'
+//!   traffic never makes a client lag.
 //! - **Retention.** Each topic keeps its newest `history` events for
 //!   replay, as long as they are younger than `history_ttl`; while it has
 //!   subscribers it also keeps its newest `client_buffer` events whatever
@@ -101,6 +102,8 @@ use crate::metrics::Metrics;
 use client::{Joined, Subscriptions, with_locked};
 use ids::IdFormat;
 use log::Retention;
+#[cfg(test)]
+pub(crate) use topic::TURN;
 use topic::{Backlog, Queue, SharedQueue, Subscriber, Topic, TopicState};
 
 /// How a [`Broker`] bounds memory and treats clients. The defaults are
@@ -439,7 +442,8 @@ impl Broker {
         let now = Instant::now();
         shared.maybe_sweep(now);
         // One topic: the queue lives in the topic's subscriber entry.
-        let shared_queue = (names.len() > 1).then(|| Arc::new(SharedQueue::default()));
+        let clock = shared.millis(now);
+        let shared_queue = (names.len() > 1).then(|| Arc::new(SharedQueue::new(clock)));
         let mut topics: Vec<Arc<Topic>> = names
             .iter()
             .map(|name| shared.find_or_create(name))
@@ -456,7 +460,7 @@ impl Broker {
                         state.subscribers.insert(Subscriber {
                             queue: match &shared_queue {
                                 Some(queue) => Queue::Shared(queue.clone()),
-                                None => Queue::own(),
+                                None => Queue::own(clock),
                             },
                             waker: None,
                         })
@@ -620,7 +624,7 @@ impl Shared {
     }
 
     /// `now` in milliseconds since the broker started, wrapping: the clock
-    /// of a client's turn after a wake-up (see `topic::TURN`).
+    /// of a client's turn (see `topic::TURN`).
     fn millis(&self, now: Instant) -> u32 {
         let since = now.saturating_duration_since(self.sweep.started);
         (since.as_millis() & u128::from(u32::MAX)) as u32

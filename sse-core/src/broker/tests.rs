@@ -223,7 +223,7 @@ async fn history_zero_disables_replay_but_not_live_delivery() {
     assert_eq!(ids(&ready(&mut late).unwrap().unwrap()), [1001]);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_slow_client_is_disconnected_and_others_are_unaffected() {
     let config = BrokerConfig {
         client_buffer: 3,
@@ -232,6 +232,9 @@ async fn a_slow_client_is_disconnected_and_others_are_unaffected() {
     let broker = Broker::with_first_id(config, 1000);
     let mut slow = broker.subscribe(["a"], None).unwrap();
     let mut fast = broker.subscribe(["a"], None).unwrap();
+    // Neither reads for a whole turn: from then on a buffer's worth of
+    // unread events is all either may have.
+    tokio::time::advance(Duration::from_millis(u64::from(TURN))).await;
     for i in 0..4 {
         publish(&broker, "a", "x");
         assert_eq!(ids(&ready(&mut fast).unwrap().unwrap()), [1000 + i]);
@@ -470,7 +473,7 @@ async fn a_busy_topic_neither_lags_nor_evicts_a_quiet_one() {
     assert_eq!(broker.stats().history, 1 + 3 + 3);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_client_lags_on_its_own_topics_events_only() {
     let config = BrokerConfig {
         client_buffer: 3,
@@ -485,7 +488,9 @@ async fn a_client_lags_on_its_own_topics_events_only() {
         publish(&broker, topic, "x");
     }
     assert_eq!(ids(&ready(&mut both).unwrap().unwrap()).len(), 3);
-    // Four of its own, from two topics, unread: one past its buffer.
+    // Four of its own, from two topics, unread for a whole turn: one
+    // past its buffer.
+    tokio::time::advance(Duration::from_millis(u64::from(TURN))).await;
     for topic in ["a", "b", "b", "a"] {
         publish(&broker, topic, "x");
     }

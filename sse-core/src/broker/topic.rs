@@ -44,19 +44,20 @@ pub(crate) struct Backlog {
     /// events back on its own (a coalescing window) takes them: half the
     /// buffer, so that it never counts what the server holds.
     pub(crate) wake_at: usize,
-    /// Past this many, a woken client lags even within its turn: its
+    /// Past this many, a client lags even within its [`TURN`]: its
     /// topic's log cannot hold them all, so it has lost one.
     pub(crate) retained: usize,
 }
 
-/// How long a woken client may wait for its turn to run (in the
-/// milliseconds of [`Queue::push`]'s clock) before what comes meanwhile
-/// counts toward its buffer again. Long enough for a burst published
-/// in a loop, or a busy runtime, to let it run; short enough that a
-/// consumer that parked the stream but went on writing something else (a
-/// framework that joins what is ready before it writes) is still cut soon
-/// after it stops reading.
-pub(crate) const TURN: u32 = 20;
+/// How long a client may go without reading (in the milliseconds of
+/// [`Queue::push`]'s clock), counted from its last read or, if it waited
+/// since, from its wake-up, before more than `client_buffer` unread events
+/// make it lag. Within it only the log bounds what may wait: the server
+/// may not have run the client's task yet (a burst published in a loop,
+/// a busy runtime, a debug build on a loaded machine), and that is the
+/// server's delay, not the client's. A client that stopped reading is cut
+/// at the first publish past its buffer once its turn is over.
+pub(crate) const TURN: u32 = 100;
 
 impl Backlog {
     pub(crate) fn new(client_buffer: usize, retained: usize) -> Self {
@@ -73,32 +74,30 @@ impl Backlog {
         !queue.is_lagging() && queue.pending() >= self.wake_at
     }
 
-    /// The most unread events a client in `mode`, woken at `woken_at`,
-    /// may have at `now` (both in milliseconds, wrapping).
-    fn limit(&self, mode: Mode, woken_at: u32, now: u32) -> usize {
-        match mode {
-            Mode::Woken if now.wrapping_sub(woken_at) < TURN => self.retained,
-            _ => self.client_buffer,
+    /// The most unread events a client that last read (or was woken)
+    /// at `since` may have at `now` (both in milliseconds, wrapping).
+    fn limit(&self, since: u32, now: u32) -> usize {
+        if now.wrapping_sub(since) < TURN {
+            self.retained
+        } else {
+            self.client_buffer
         }
     }
 }
 
-/// Where a client is between two of its reads. Only the time it spends
-/// away with a chunk is the client's own: the events published while it
-/// waits to be scheduled after a wake-up are the server's delay, so they
-/// count only once they could be lost.
+/// Where a client is between two of its reads: whether a publish must wake
+/// it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 pub(crate) enum Mode {
     /// It took a chunk (or never read yet) and has not come back: the
-    /// framework writes it to a client that may not read. Events count
-    /// toward `client_buffer`, and it is woken at `wake_at`.
+    /// framework writes it to a client that may not read. It is woken at
+    /// `wake_at`, for a stream that holds the chunk to take more.
     Busy = 0,
     /// Its last read found nothing, and it waits for a publish to wake it.
     Parked = 1,
     /// A publish woke it and it has not read since: it is runnable, and
-    /// what comes in its first [`TURN`] counts only against the log's
-    /// size.
+    /// its [`TURN`] starts then.
     Woken = 2,
 }
 
@@ -121,15 +120,15 @@ pub(crate) enum Queue {
         pending: usize,
         lagged: bool,
         mode: Mode,
-        /// When it was last woken from `Parked`.
-        woken_at: u32,
+        /// When it last read, or was woken after waiting.
+        since: u32,
     },
     /// A client of several topics: publishes to any of them count here.
     Shared(Arc<SharedQueue>),
 }
 
 /// The queue of a client of several topics.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct SharedQueue {
     /// Events of its topics published since it last read. Changed only
     /// under the lock of the topic it concerns; reset while the client
@@ -139,8 +138,21 @@ pub(crate) struct SharedQueue {
     /// A [`Mode`]: publishes to different topics race only to leave
     /// `Parked`, and exactly one of them wins and wakes the client.
     mode: AtomicU8,
-    /// When it was last woken from `Parked`; written before `mode`.
-    woken_at: AtomicU32,
+    /// When it last read, or was woken after waiting; written before
+    /// `mode`.
+    since: AtomicU32,
+}
+
+impl SharedQueue {
+    /// A new client's queue, subscribed at `now`.
+    pub(crate) fn new(now: u32) -> Self {
+        Self {
+            pending: AtomicUsize::new(0),
+            lagged: AtomicBool::new(false),
+            mode: AtomicU8::new(Mode::Busy as u8),
+            since: AtomicU32::new(now),
+        }
+    }
 }
 
 /// What one more event did to a client.
@@ -153,13 +165,14 @@ pub(crate) struct Pushed {
 }
 
 impl Queue {
-    /// A new client's queue: nothing pending, and it has not read yet.
-    pub(crate) fn own() -> Self {
+    /// A new client's queue, subscribed at `now`: nothing pending, and
+    /// it has not read yet.
+    pub(crate) fn own(now: u32) -> Self {
         Self::Own {
             pending: 0,
             lagged: false,
             mode: Mode::Busy,
-            woken_at: 0,
+            since: now,
         }
     }
 
@@ -171,19 +184,19 @@ impl Queue {
                 pending,
                 lagged,
                 mode,
-                woken_at,
+                since,
             } => {
                 *pending += 1;
                 let wake = match *mode {
                     Mode::Parked => {
                         *mode = Mode::Woken;
-                        *woken_at = now;
+                        *since = now;
                         true
                     }
                     Mode::Woken => false,
                     Mode::Busy => *pending == backlog.wake_at,
                 };
-                let newly = *pending > backlog.limit(*mode, *woken_at, now) && !*lagged;
+                let newly = *pending > backlog.limit(*since, now) && !*lagged;
                 *lagged |= newly;
                 Pushed {
                     lagged: newly,
@@ -192,12 +205,12 @@ impl Queue {
             }
             Self::Shared(queue) => {
                 let pending = queue.pending.fetch_add(1, Ordering::Relaxed) + 1;
-                let mut mode = Mode::from_u8(queue.mode.load(Ordering::Acquire));
+                let mode = Mode::from_u8(queue.mode.load(Ordering::Acquire));
                 let mut wake = false;
                 if mode == Mode::Parked {
                     // Written before the mode, so that whoever sees
                     // `Woken` sees when (or a moment later).
-                    queue.woken_at.store(now, Ordering::Relaxed);
+                    queue.since.store(now, Ordering::Relaxed);
                     wake = queue
                         .mode
                         .compare_exchange(
@@ -207,12 +220,11 @@ impl Queue {
                             Ordering::Acquire,
                         )
                         .is_ok();
-                    mode = Mode::Woken;
                 } else if mode == Mode::Busy {
                     wake = pending == backlog.wake_at;
                 }
-                let woken_at = queue.woken_at.load(Ordering::Relaxed);
-                let limit = backlog.limit(mode, woken_at, now);
+                let since = queue.since.load(Ordering::Relaxed);
+                let limit = backlog.limit(since, now);
                 Pushed {
                     lagged: pending > limit && !queue.lagged.swap(true, Ordering::Relaxed),
                     wake,
@@ -221,17 +233,24 @@ impl Queue {
         }
     }
 
-    /// The client read everything; `parked` if it found nothing and now
-    /// waits for a publish.
-    pub(crate) fn clear(&mut self, parked: bool) {
+    /// The client read everything at `now`; `parked` if it found nothing
+    /// and now waits for a publish.
+    pub(crate) fn clear(&mut self, parked: bool, now: u32) {
         let next = if parked { Mode::Parked } else { Mode::Busy };
         match self {
-            Self::Own { pending, mode, .. } => {
+            Self::Own {
+                pending,
+                mode,
+                since,
+                ..
+            } => {
                 *pending = 0;
                 *mode = next;
+                *since = now;
             }
             Self::Shared(queue) => {
                 queue.pending.store(0, Ordering::Relaxed);
+                queue.since.store(now, Ordering::Relaxed);
                 queue.mode.store(next as u8, Ordering::Relaxed);
             }
         }
