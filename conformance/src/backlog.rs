@@ -58,6 +58,22 @@ async fn publish_until_cut(
     Ok(())
 }
 
+/// A client that resumes `query` after the first of `published` gets
+/// every later one, exactly and in order, with no reset.
+async fn resumes_exactly(base: &str, query: &str, published: &[String]) -> Result<(), Error> {
+    let Some((first, rest)) = published.split_first() else {
+        return Ok(());
+    };
+    let mut back = subscribe(base, query, &[("last-event-id", first)]).await?;
+    for want in rest {
+        let event = back.next_event().await?;
+        ensure(event.last_event_id() == want, || {
+            format!("resumed after {first}, got {event:?}, wanted id {want}")
+        })?;
+    }
+    Ok(())
+}
+
 /// How long a client that stopped reading may stay connected while events
 /// keep coming.
 const CUT_WITHIN: Duration = Duration::from_secs(5);
@@ -139,22 +155,7 @@ pub(crate) async fn slow_client(target: &Target, options: &[&'static str]) -> Re
         reader.next_event().await?;
     }
     drop(stalled);
-    let mut back = subscribe(
-        &server.base,
-        "?topic=slow",
-        &[("last-event-id", &published[0])],
-    )
-    .await?;
-    for want in &published[1..] {
-        let event = back.next_event().await?;
-        ensure(event.last_event_id() == want, || {
-            format!(
-                "resumed after {}, got {event:?}, wanted id {want}",
-                published[0]
-            )
-        })?;
-    }
-    Ok(())
+    resumes_exactly(&server.base, "?topic=slow", &published).await
 }
 
 /// The issue that coalescing once caused: with a buffer of 4, events
@@ -223,20 +224,5 @@ pub(crate) async fn reader_that_keeps_up(
         format!("sse_clients_lagged_total = {lagged}: wanted the client that stopped reading only")
     })?;
     drop(stalled);
-    let mut back = subscribe(
-        &server.base,
-        "?topic=keep",
-        &[("last-event-id", &published[0])],
-    )
-    .await?;
-    for want in &published[1..] {
-        let event = back.next_event().await?;
-        ensure(event.last_event_id() == want, || {
-            format!(
-                "resumed after {}, got {event:?}, wanted id {want}",
-                published[0]
-            )
-        })?;
-    }
-    Ok(())
+    resumes_exactly(&server.base, "?topic=keep", &published).await
 }
