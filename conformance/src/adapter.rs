@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use sse_core::contract::Hub;
-use sse_core::decode::Decoded;
+use sse_hub::Hub;
+use sse_hub::decode::Decoded;
 
 use crate::client::{Error, EventStream, eventually, http_client, notify, open};
 
@@ -57,14 +57,14 @@ impl Drop for Open {
 
 impl OwnFeed {
     /// A stream of the texts sent from now on, as events with an id.
-    pub fn events(&self) -> impl futures::Stream<Item = sse_core::Event> + Send + Sync + use<> {
+    pub fn events(&self) -> impl futures::Stream<Item = sse_hub::Event> + Send + Sync + use<> {
         self.open.fetch_add(1, Ordering::SeqCst);
         let open = Open(Arc::clone(&self.open));
         futures::stream::unfold(
             (self.sender.subscribe(), open),
             |(mut receiver, open)| async move {
                 let text = receiver.recv().await.ok().filter(|text| text != END)?;
-                let event = sse_core::Event::builder()
+                let event = sse_hub::Event::builder()
                     .id(&text)
                     .data(&text)
                     .build()
@@ -141,7 +141,7 @@ pub async fn last_event_id_header_then_query(server: &Server) -> Result<(), Erro
         let published = server
             .hub
             .broker()
-            .publish("replay", &sse_core::Event::new(i.to_string()))
+            .publish("replay", &sse_hub::Event::new(i.to_string()))
             .map_err(|e| e.to_string())?;
         ids.push(published.id.to_string());
     }
@@ -292,7 +292,7 @@ pub async fn bursts_arrive_whole_and_in_order(server: &Server) -> Result<(), Err
         server
             .hub
             .broker()
-            .publish("burst", &sse_core::Event::new(i.to_string()))
+            .publish("burst", &sse_hub::Event::new(i.to_string()))
             .map_err(|e| e.to_string())?;
         server.own.send(&format!("own-{i}"));
     }
@@ -491,7 +491,7 @@ macro_rules! adapter_tests {
         $(with_compression: $compression:ident,)?
     ) => {
         use $crate::adapter as checks;
-        use ::sse_core::contract::Config as SuiteConfig;
+        use ::sse_hub::HubConfig as SuiteConfig;
 
         #[::tokio::test]
         async fn response_headers_and_preamble() {

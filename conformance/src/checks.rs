@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use sse_core::decode::Decoded;
+use sse_hub::decode::Decoded;
 
 use crate::client::{Error, EventStream, WAIT, http_client, notify, open, within};
 use crate::raw::{Ending, RawConnection};

@@ -1,5 +1,5 @@
 //! A test client: opens event streams over HTTP and reads every one of
-//! them with two parsers, `sse-core`'s decoder and the independent
+//! them with two parsers, `sse-hub`'s decoder and the independent
 //! `eventsource-stream`, failing when they disagree; every wait bounded.
 
 use std::collections::VecDeque;
@@ -12,7 +12,7 @@ use bytes::{Bytes, BytesMut};
 use futures::channel::mpsc;
 use futures::{FutureExt, Stream, StreamExt};
 use reqwest::header::HeaderMap;
-use sse_core::decode::{Decoded, Decoder, MessageEvent};
+use sse_hub::decode::{Decoded, Decoder, MessageEvent};
 
 /// How long any single wait lasts before a check fails.
 pub const WAIT: Duration = Duration::from_secs(5);
@@ -23,7 +23,7 @@ pub type Error = String;
 type Chunks = Pin<Box<dyn Stream<Item = Result<Bytes, reqwest::Error>> + Send>>;
 
 /// An open event stream. Each chunk goes to both parsers; every event
-/// `sse-core` reads must be the next event `eventsource-stream` read from
+/// `sse-hub` reads must be the next event `eventsource-stream` read from
 /// the same bytes (name, data and id), or reading fails.
 pub struct EventStream {
     /// The response status.
@@ -42,8 +42,8 @@ pub struct EventStream {
 /// `eventsource-stream`, which only reads streams: bytes go in through a
 /// channel, and the events it has parsed are taken without waiting.
 ///
-/// It gets the same bytes as `sse-core`, but joined up to each point where
-/// `sse-core` completed an item: it rescans a line for every chunk of it,
+/// It gets the same bytes as `sse-hub`, but joined up to each point where
+/// `sse-hub` completed an item: it rescans a line for every chunk of it,
 /// which makes a 500 kB event arriving in 4 kB chunks cost seconds.
 struct SecondParser {
     input: mpsc::UnboundedSender<Result<Bytes, Infallible>>,
@@ -108,7 +108,7 @@ impl SecondParser {
         match self.parsed.pop_front() {
             Some((name, data, id)) if (name.as_str(), data.as_str(), id.as_str()) == ours => Ok(()),
             theirs => Err(format!(
-                "the parsers disagree: sse-core read {ours:?}, eventsource-stream read {theirs:?}"
+                "the parsers disagree: sse-hub read {ours:?}, eventsource-stream read {theirs:?}"
             )),
         }
     }
@@ -227,7 +227,7 @@ impl EventStream {
             }
             while let Some(item) = self.ours.next_item() {
                 self.decoded
-                    .push_back(item.map_err(|e| format!("sse-core failed: {e}"))?);
+                    .push_back(item.map_err(|e| format!("sse-hub failed: {e}"))?);
             }
             if !self.decoded.is_empty() {
                 self.theirs.flush()?;
@@ -256,7 +256,7 @@ impl EventStream {
         match self.theirs.parsed.pop_front() {
             None => Ok(()),
             Some(extra) => Err(format!(
-                "eventsource-stream read an event sse-core did not: {extra:?}"
+                "eventsource-stream read an event sse-hub did not: {extra:?}"
             )),
         }
     }
@@ -352,7 +352,7 @@ mod tests {
         let mut ours = Decoder::new();
         ours.feed(b"event: a\ndata: two\n\n");
         let Some(Ok(Decoded::Event(event))) = ours.next_item() else {
-            panic!("sse-core read no event");
+            panic!("sse-hub read no event");
         };
         let err = theirs.agree(&event).unwrap_err();
         assert!(err.contains("disagree"), "{err}");
@@ -362,7 +362,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_event_the_other_parser_holds_back_fails_the_read() {
-        // Lines ended by CR alone: sse-core dispatches at the blank line,
+        // Lines ended by CR alone: sse-hub dispatches at the blank line,
         // eventsource-stream waits for a byte that might make it CRLF.
         let mut stream = stream_of(&[b"data: a\rdata: b\r\r"]);
         let err = stream.next_event().await.unwrap_err();

@@ -2,8 +2,8 @@
 //! ticker at `/ticks`, per-user notifications at `/notifications` (the
 //! user from the `x-user-id` header), and the contract under `/sse`.
 
-use sse_core::contract::Hub;
-use sse_core::decode::Decoded;
+use sse_hub::Hub;
+use sse_hub::decode::Decoded;
 
 use crate::client::{Error, EventStream, http_client, notify, open};
 
@@ -47,7 +47,7 @@ pub async fn check_feed_example(base: &str, hub: &Hub) -> Result<(), Error> {
     ensure(mine.status == 200, || format!("user 42: {}", mine.status))?;
     connected(&mut mine).await?;
     hub.broker()
-        .publish("user-7", &sse_core::Event::new("not for 42"))
+        .publish("user-7", &sse_hub::Event::new("not for 42"))
         .map_err(|e| e.to_string())?;
     let (status, body) = notify(
         &client,
@@ -62,7 +62,7 @@ pub async fn check_feed_example(base: &str, hub: &Hub) -> Result<(), Error> {
         format!("user 42 got {event:?}")
     })?;
     hub.broker()
-        .publish("user-42", &sse_core::Event::new("while away"))
+        .publish("user-42", &sse_hub::Event::new("while away"))
         .map_err(|e| e.to_string())?;
     let missed = mine.next_event().await?;
     drop(mine);

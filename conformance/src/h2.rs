@@ -136,7 +136,7 @@ async fn subscribe_over(
         )?;
     }
     let connected = loop {
-        if let sse_core::decode::Decoded::Event(event) = stream.next_item().await? {
+        if let sse_hub::decode::Decoded::Event(event) = stream.next_item().await? {
             break event;
         }
     };
@@ -172,10 +172,9 @@ pub(crate) async fn tls_negotiates_both(target: &Target) -> Result<(), Error> {
     expect_events(&mut over_h1, 20, "over HTTP/1.1").await?;
     // Heartbeats flow over HTTP/2 too.
     let item = over_h2.next_item_within(Duration::from_secs(2)).await?;
-    ensure(
-        matches!(item, sse_core::decode::Decoded::Comment(_)),
-        || format!("expected a heartbeat, got {item:?}"),
-    )
+    ensure(matches!(item, sse_hub::decode::Decoded::Comment(_)), || {
+        format!("expected a heartbeat, got {item:?}")
+    })
 }
 
 pub(crate) async fn replay_over_h2(target: &Target) -> Result<(), Error> {

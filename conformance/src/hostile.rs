@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use sse_core::decode::{Decoded, Decoder};
+use sse_hub::decode::{Decoded, Decoder};
 
 /// One event a server might be asked to send.
 #[derive(Debug, Clone, Copy)]
@@ -126,8 +126,8 @@ pub fn judge(case: &Case, bytes: &[u8]) -> Outcome {
 }
 
 /// Our event for `case`: `None` when the builder refuses it.
-pub fn our_event(case: &Case) -> Option<sse_core::Event> {
-    let mut builder = sse_core::Event::builder().data(case.data);
+pub fn our_event(case: &Case) -> Option<sse_hub::Event> {
+    let mut builder = sse_hub::Event::builder().data(case.data);
     if let Some(name) = case.event {
         builder = builder.event(name);
     }

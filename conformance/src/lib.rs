@@ -3,7 +3,7 @@
 //! tests so that all five are held to exactly the same behaviour.
 //!
 //! [`client`] speaks SSE over HTTP and reads every stream with two
-//! parsers, `sse-core`'s decoder and `eventsource-stream`, failing on any
+//! parsers, `sse-hub`'s decoder and `eventsource-stream`, failing on any
 //! disagreement, and [`raw`] plays clients that misbehave; [`hostile`]
 //! compares each framework's own SSE type with the adapter's; [`adapter`] holds the checks each adapter crate runs
 //! against itself in-process; [`checks`] holds the black-box checks of the

@@ -7,7 +7,7 @@
 //! `SSE_TEST_REDIS_URL` points tests that do not stop Redis at a server of
 //! your own instead ([`TestRedis::get`]).
 //!
-//! The file has no dependency beyond `std`, so that `sse-core`'s own tests
+//! The file has no dependency beyond `std`, so that `sse-hub`'s own tests
 //! include it too.
 
 use std::io::{Read, Write};

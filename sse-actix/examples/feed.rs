@@ -13,7 +13,7 @@ use std::time::Duration;
 use actix_web::{App, HttpRequest, HttpServer, web};
 use futures::stream::{self, Stream};
 use sse_actix::{Event, Hub, LastEventId, Sse, SseResponse};
-use sse_core::contract::Config;
+use sse_hub::HubConfig;
 
 /// The app: a ticker of its own at `/ticks`, each user's notifications at
 /// `/notifications`, and the SSE contract under `/sse`.
@@ -86,7 +86,7 @@ async fn main() -> std::io::Result<()> {
     let addr = std::env::var("SSE_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".into());
     let listener = std::net::TcpListener::bind(addr)?;
     server(
-        Hub::new(Config::default()),
+        Hub::new(HubConfig::default()),
         Duration::from_secs(1),
         listener,
     )?
@@ -99,7 +99,7 @@ mod tests {
 
     #[test]
     fn ticks_and_per_user_notifications() {
-        let hub = Hub::new(Config::default());
+        let hub = Hub::new(HubConfig::default());
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let server_hub = hub.clone();

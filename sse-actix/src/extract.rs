@@ -27,6 +27,6 @@ impl FromRequest for LastEventId {
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
         let header = request.headers().get("last-event-id").map(|v| v.as_bytes());
         let query = Some(request.query_string()).filter(|q| !q.is_empty());
-        ready(Ok(Self(sse_core::contract::last_event_id(header, query))))
+        ready(Ok(Self(sse_hub::request::last_event_id(header, query))))
     }
 }

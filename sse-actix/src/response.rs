@@ -1,4 +1,4 @@
-//! Event streams and the contract's responses as actix-web responses.
+//! Event streams and the hub's responses as actix-web responses.
 
 use std::time::Duration;
 
@@ -7,14 +7,14 @@ use actix_web::http::header::ContentEncoding;
 use actix_web::http::{StatusCode, Version};
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, Responder};
 use futures_core::Stream;
-use sse_core::contract;
-use sse_core::stream::{IntoFrame, KeepAlive, PROBE_INTERVAL, SseStream};
+use sse_hub::hub;
+use sse_hub::stream::{IntoFrame, KeepAlive, PROBE_INTERVAL, SseStream};
 
 type BoxError = Box<dyn std::error::Error>;
 
 /// Any stream of events as an actix-web SSE response: items of `Event`,
 /// `Result<Event, E>` or encoded frames (`Bytes`), each written to the
-/// client as soon as the stream yields it, with the contract's headers
+/// client as soon as the stream yields it, with the hub's headers
 /// and a keep-alive comment after 30 s of silence by default.
 ///
 /// ```
@@ -61,13 +61,13 @@ impl<S> Sse<S> {
     /// Writes at most once per `window` while events come faster than
     /// that, sending what arrived meanwhile in one write; slower streams
     /// are not delayed. Off by default; see
-    /// [`SseStream::coalesce`](sse_core::stream::SseStream::coalesce).
+    /// [`SseStream::coalesce`](sse_hub::stream::SseStream::coalesce).
     pub fn coalesce(self, window: Duration) -> Self {
         Self(self.0.coalesce(window))
     }
 }
 
-/// A stream set up in `sse-core` (keep-alive, retry, preamble) as it is.
+/// A stream set up in `sse-hub` (keep-alive, retry, preamble) as it is.
 impl<S> From<SseStream<S>> for Sse<S> {
     fn from(stream: SseStream<S>) -> Self {
         Self(stream)
@@ -84,7 +84,7 @@ where
 
     fn respond_to(self, request: &HttpRequest) -> HttpResponse {
         let stream = probe_over_http2(request, self.0);
-        streaming(HttpResponse::Ok(), contract::stream_headers(), stream)
+        streaming(HttpResponse::Ok(), hub::stream_headers(), stream)
     }
 }
 
@@ -121,13 +121,13 @@ where
         .streaming(stream)
 }
 
-/// A [`contract::Response`] as an actix-web response; an event stream is
+/// A [`hub::Response`] as an actix-web response; an event stream is
 /// sent as [`Sse`] sends it.
 #[derive(Debug)]
-pub struct SseResponse(pub contract::Response);
+pub struct SseResponse(pub hub::Response);
 
-impl From<contract::Response> for SseResponse {
-    fn from(response: contract::Response) -> Self {
+impl From<hub::Response> for SseResponse {
+    fn from(response: hub::Response) -> Self {
         Self(response)
     }
 }
@@ -136,18 +136,18 @@ impl Responder for SseResponse {
     type Body = BoxBody;
 
     fn respond_to(self, request: &HttpRequest) -> HttpResponse {
-        let contract::Response {
+        let hub::Response {
             status,
             headers,
             body,
         } = self.0;
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         match body {
-            contract::Body::Stream(stream) => {
+            hub::Body::Stream(stream) => {
                 let stream = probe_over_http2(request, stream);
                 streaming(HttpResponse::build(status), headers, stream)
             }
-            contract::Body::Full(bytes) => {
+            hub::Body::Full(bytes) => {
                 let mut response = HttpResponse::build(status);
                 for header in headers {
                     response.insert_header(header);

@@ -1,9 +1,10 @@
-//! The contract's routes as an actix-web service configuration, and each
+//! The hub's routes as an actix-web service configuration, and each
 //! of its handlers on its own.
 
 use actix_web::http::header::{HeaderMap, HeaderValue};
 use actix_web::{HttpRequest, web};
-use sse_core::contract::{EventsRequest, Headers, Hub, NotifyRequest};
+use sse_hub::hub::{EventsRequest, Hub, NotifyRequest};
+use sse_hub::request::Headers;
 
 use crate::SseResponse;
 
@@ -32,7 +33,7 @@ fn query(request: &HttpRequest) -> Option<&str> {
     Some(request.query_string()).filter(|q| !q.is_empty())
 }
 
-/// actix-web's headers as the contract reads them.
+/// actix-web's headers as the hub reads them.
 struct ActixHeaders<'a>(&'a HeaderMap);
 
 impl Headers for ActixHeaders<'_> {
@@ -60,7 +61,7 @@ pub async fn events(hub: web::Data<Hub>, request: HttpRequest) -> SseResponse {
 }
 
 /// `POST /notify`: publish the JSON body (see
-/// [`Hub::notify_from`](sse_core::contract::Hub::notify_from)).
+/// [`Hub::notify_from`](sse_hub::Hub::notify_from)).
 pub async fn notify(hub: web::Data<Hub>, request: HttpRequest, body: web::Payload) -> SseResponse {
     let headers = ActixHeaders(request.headers());
     let head = NotifyRequest {

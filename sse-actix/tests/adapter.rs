@@ -5,10 +5,10 @@ use actix_web::middleware::{Compress, Condition};
 use actix_web::{App, HttpServer, web};
 use sse_actix::{LastEventId, Sse};
 use sse_conformance::adapter::{OWN_COALESCE, OwnFeed, Server};
-use sse_core::contract::{Config, Hub};
+use sse_hub::hub::{Hub, HubConfig};
 
 /// Starts the server on its own actix system thread, as actix wants.
-async fn serve_with(config: Config, compress: bool) -> Server {
+async fn serve_with(config: HubConfig, compress: bool) -> Server {
     let hub = Hub::new(config);
     let own = OwnFeed::default();
     let feed = own.clone();

@@ -16,7 +16,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
 use futures::stream::{self, Stream};
 use sse_axum::{Event, Hub, LastEventId, Sse, SseResponse};
-use sse_core::contract::Config;
+use sse_hub::HubConfig;
 
 /// The app: a ticker of its own at `/ticks`, each user's notifications at
 /// `/notifications`, and the SSE contract under `/sse`.
@@ -67,7 +67,7 @@ async fn main() -> std::io::Result<()> {
     println!("listening on http://{}", listener.local_addr()?);
     axum::serve(
         listener,
-        app(Hub::new(Config::default()), Duration::from_secs(1)),
+        app(Hub::new(HubConfig::default()), Duration::from_secs(1)),
     )
     .await
 }
@@ -78,7 +78,7 @@ mod tests {
 
     #[tokio::test]
     async fn ticks_and_per_user_notifications() {
-        let hub = Hub::new(Config::default());
+        let hub = Hub::new(HubConfig::default());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(

@@ -24,7 +24,7 @@ impl<S: Send + Sync> FromRequestParts<S> for LastEventId {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         let header = parts.headers.get("last-event-id").map(|v| v.as_bytes());
-        Ok(Self(sse_core::contract::last_event_id(
+        Ok(Self(sse_hub::request::last_event_id(
             header,
             parts.uri.query(),
         )))

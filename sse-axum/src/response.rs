@@ -1,4 +1,4 @@
-//! Event streams and the contract's responses as axum responses.
+//! Event streams and the hub's responses as axum responses.
 
 use std::time::Duration;
 
@@ -6,12 +6,12 @@ use axum::BoxError;
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use futures_core::Stream;
-use sse_core::contract;
-use sse_core::stream::{IntoFrame, KeepAlive, SseStream};
+use sse_hub::hub;
+use sse_hub::stream::{IntoFrame, KeepAlive, SseStream};
 
 /// Any stream of events as an axum SSE response: items of `Event`,
 /// `Result<Event, E>` or encoded frames (`Bytes`), each written to the
-/// client as soon as the stream yields it, with the contract's headers
+/// client as soon as the stream yields it, with the hub's headers
 /// and a keep-alive comment after 30 s of silence by default.
 ///
 /// ```
@@ -57,13 +57,13 @@ impl<S> Sse<S> {
     /// Writes at most once per `window` while events come faster than
     /// that, sending what arrived meanwhile in one write; slower streams
     /// are not delayed. Off by default; see
-    /// [`SseStream::coalesce`](sse_core::stream::SseStream::coalesce).
+    /// [`SseStream::coalesce`](sse_hub::stream::SseStream::coalesce).
     pub fn coalesce(self, window: Duration) -> Self {
         Self(self.0.coalesce(window))
     }
 }
 
-/// A stream set up in `sse-core` (keep-alive, retry, preamble) as it is.
+/// A stream set up in `sse-hub` (keep-alive, retry, preamble) as it is.
 impl<S> From<SseStream<S>> for Sse<S> {
     fn from(stream: SseStream<S>) -> Self {
         Self(stream)
@@ -77,23 +77,23 @@ where
     <S::Item as IntoFrame>::Error: Into<BoxError>,
 {
     fn into_response(self) -> Response {
-        let response = contract::Response {
+        let response = hub::Response {
             status: 200,
-            headers: contract::stream_headers(),
-            body: contract::Body::Full(Default::default()),
+            headers: hub::stream_headers(),
+            body: hub::Body::Full(Default::default()),
         };
         let body = Body::from_stream(self.0);
         response.into_http(|_| body)
     }
 }
 
-/// A [`contract::Response`] as an axum response; an event stream is sent
+/// A [`hub::Response`] as an axum response; an event stream is sent
 /// as [`Sse`] sends it.
 #[derive(Debug)]
-pub struct SseResponse(pub contract::Response);
+pub struct SseResponse(pub hub::Response);
 
-impl From<contract::Response> for SseResponse {
-    fn from(response: contract::Response) -> Self {
+impl From<hub::Response> for SseResponse {
+    fn from(response: hub::Response) -> Self {
         Self(response)
     }
 }
@@ -101,8 +101,8 @@ impl From<contract::Response> for SseResponse {
 impl IntoResponse for SseResponse {
     fn into_response(self) -> Response {
         self.0.into_http(|body| match body {
-            contract::Body::Full(bytes) => Body::from(bytes),
-            contract::Body::Stream(stream) => Body::from_stream(stream),
+            hub::Body::Full(bytes) => Body::from(bytes),
+            hub::Body::Stream(stream) => Body::from_stream(stream),
         })
     }
 }

@@ -1,4 +1,4 @@
-//! The contract's routes as an axum `Router`, and each of its handlers on
+//! The hub's routes as an axum `Router`, and each of its handlers on
 //! its own.
 
 use axum::Router;
@@ -6,7 +6,7 @@ use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
-use sse_core::contract::{EventsRequest, Hub, NotifyRequest};
+use sse_hub::hub::{EventsRequest, Hub, NotifyRequest};
 
 use crate::SseResponse;
 
@@ -45,7 +45,7 @@ pub async fn events(
 }
 
 /// `POST /notify`: publish the JSON body (see
-/// [`Hub::notify_from`](sse_core::contract::Hub::notify_from)).
+/// [`Hub::notify_from`](sse_hub::Hub::notify_from)).
 pub async fn notify(
     State(hub): State<Hub>,
     RawQuery(query): RawQuery,

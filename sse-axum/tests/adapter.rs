@@ -5,10 +5,10 @@ use axum::Router;
 use axum::routing::get;
 use sse_axum::{LastEventId, Sse};
 use sse_conformance::adapter::{OWN_COALESCE, OwnFeed, Server};
-use sse_core::contract::{Config, Hub};
+use sse_hub::hub::{Hub, HubConfig};
 use tower_http::compression::CompressionLayer;
 
-async fn serve_with(config: Config, compress: bool) -> Server {
+async fn serve_with(config: HubConfig, compress: bool) -> Server {
     let hub = Hub::new(config);
     let own = OwnFeed::default();
     let feed = own.clone();

@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use futures::Stream;
 use futures::task::noop_waker_ref;
-use sse_core::Event;
-use sse_core::broker::{Broker, BrokerConfig, ClientStream};
+use sse_hub::Event;
+use sse_hub::broker::{Broker, BrokerConfig, ClientStream};
 use tokio::sync::broadcast;
 
 fn runtime() -> tokio::runtime::Runtime {

@@ -13,8 +13,8 @@ use std::task::{Context, Poll};
 
 use futures::Stream;
 use futures::task::noop_waker_ref;
-use sse_core::broker::{Broker, BrokerConfig, ClientStream};
-use sse_core::stream::{KeepAlive, SseStream};
+use sse_hub::broker::{Broker, BrokerConfig, ClientStream};
+use sse_hub::stream::{KeepAlive, SseStream};
 
 struct Counting;
 

@@ -20,9 +20,9 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use redis_server::RedisServer;
-use sse_core::Event;
-use sse_core::broker::{Broker, BrokerConfig};
-use sse_core::redis::{RedisBroker, RedisOptions};
+use sse_hub::Event;
+use sse_hub::broker::{Broker, BrokerConfig};
+use sse_hub::redis::{RedisBroker, RedisOptions};
 
 /// Events timed one at a time for the latency percentiles.
 const LATENCY_EVENTS: usize = 2000;

@@ -12,8 +12,8 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use eventsource_stream::Eventsource;
 use futures::executor::block_on;
 use futures::{StreamExt, stream};
-use sse_core::Event;
-use sse_core::decode::{DecodeStream, Decoded, Decoder};
+use sse_hub::Event;
+use sse_hub::decode::{DecodeStream, Decoded, Decoder};
 
 /// A 100-byte JSON payload, as a notification feed would send.
 const JSON_100: &str = r#"{"type":"order.created","orderId":482913,"amount":129.95,"currency":"EUR","user":"u-1842","ok":true}"#;
@@ -110,7 +110,7 @@ fn encode(c: &mut Criterion) {
 /// About 1 MiB of what a busy feed sends: JSON notifications with ids,
 /// multi-line log events, unnamed messages and heartbeats.
 fn realistic_stream() -> Vec<u8> {
-    let mut out = sse_core::encode::retry(std::time::Duration::from_secs(3)).to_vec();
+    let mut out = sse_hub::encode::retry(std::time::Duration::from_secs(3)).to_vec();
     let mut id = 1_764_000_000_000u64;
     while out.len() < 1 << 20 {
         id += 1;
@@ -129,7 +129,7 @@ fn realistic_stream() -> Vec<u8> {
         };
         out.extend_from_slice(&event.expect("valid event").encode());
         if id.is_multiple_of(50) {
-            out.extend_from_slice(&sse_core::encode::keep_alive());
+            out.extend_from_slice(&sse_hub::encode::keep_alive());
         }
     }
     out

@@ -11,7 +11,7 @@
 //! a reserve of descriptors for its own work.
 //!
 //! ```
-//! use sse_core::connections::ConnectionLimit;
+//! use sse_hub::connections::ConnectionLimit;
 //!
 //! let limit = ConnectionLimit::new(2);
 //! let first = limit.try_acquire().expect("room for one");
@@ -132,7 +132,7 @@ pub fn open_files_limit() -> Option<u64> {
 /// 2% of `open_files`, at least 64 and at most 1024.
 ///
 /// ```
-/// use sse_core::connections::reserve_below;
+/// use sse_hub::connections::reserve_below;
 ///
 /// assert_eq!(reserve_below(20_000), 400);
 /// assert_eq!(reserve_below(1_024), 64);
@@ -167,7 +167,7 @@ pub fn default_max_connections() -> usize {
 /// ```
 /// use std::io::{Error, ErrorKind};
 /// use std::time::Duration;
-/// use sse_core::connections::AcceptBackoff;
+/// use sse_hub::connections::AcceptBackoff;
 ///
 /// let mut backoff = AcceptBackoff::default();
 /// assert_eq!(backoff.failed(&Error::from(ErrorKind::ConnectionAborted)), None);

@@ -7,7 +7,7 @@
 //! not a branch per byte.
 //!
 //! ```
-//! use sse_core::decode::{Decoded, Decoder};
+//! use sse_hub::decode::{Decoded, Decoder};
 //!
 //! let mut decoder = Decoder::new();
 //! decoder.feed(b"id: 1\nevent: greet\ndata: hel");

@@ -14,7 +14,7 @@ use crate::event::{Event, normalize_newlines, whole_millis};
 /// The comment a server sends when a stream has been idle: `: heartbeat`.
 ///
 /// ```
-/// assert_eq!(&sse_core::encode::keep_alive()[..], b": heartbeat\n\n");
+/// assert_eq!(&sse_hub::encode::keep_alive()[..], b": heartbeat\n\n");
 /// ```
 pub fn keep_alive() -> Bytes {
     Bytes::from_static(b": heartbeat\n\n")
@@ -23,7 +23,7 @@ pub fn keep_alive() -> Bytes {
 /// A bare comment frame, one `:` line per line of `text`; clients ignore it.
 ///
 /// ```
-/// assert_eq!(&sse_core::encode::comment("a\nb")[..], b": a\n: b\n\n");
+/// assert_eq!(&sse_hub::encode::comment("a\nb")[..], b": a\n: b\n\n");
 /// ```
 pub fn comment(text: &str) -> Bytes {
     let text = normalize_newlines(text.to_owned());
@@ -38,7 +38,7 @@ pub fn comment(text: &str) -> Bytes {
 ///
 /// ```
 /// use std::time::Duration;
-/// let frame = sse_core::encode::retry(Duration::from_secs(3));
+/// let frame = sse_hub::encode::retry(Duration::from_secs(3));
 /// assert_eq!(&frame[..], b"retry: 3000\n\n");
 /// ```
 pub fn retry(retry: Duration) -> Bytes {
@@ -51,9 +51,9 @@ impl Event {
     /// then one `data:` line per line of data, and a blank line.
     ///
     /// ```
-    /// let event = sse_core::Event::builder().event("tick").data("1").build()?;
+    /// let event = sse_hub::Event::builder().event("tick").data("1").build()?;
     /// assert_eq!(&event.encode()[..], b"event: tick\ndata: 1\n\n");
-    /// # Ok::<(), sse_core::EventError>(())
+    /// # Ok::<(), sse_hub::EventError>(())
     /// ```
     pub fn encode(&self) -> Bytes {
         self.encode_as(self.id.as_deref())

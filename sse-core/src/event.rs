@@ -38,7 +38,7 @@ pub enum EventError {
 /// a client will see them.
 ///
 /// ```
-/// use sse_core::Event;
+/// use sse_hub::Event;
 ///
 /// let event = Event::builder()
 ///     .event("price")
@@ -50,7 +50,7 @@ pub enum EventError {
 ///     &event.encode()[..],
 ///     b"id: 42\nevent: price\ndata: line one\ndata: line two\n\n"
 /// );
-/// # Ok::<(), sse_core::EventError>(())
+/// # Ok::<(), sse_hub::EventError>(())
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Event {
@@ -68,7 +68,7 @@ impl Event {
     /// Data may hold anything: each of its lines becomes one `data:` line.
     ///
     /// ```
-    /// let event = sse_core::Event::new("hello");
+    /// let event = sse_hub::Event::new("hello");
     /// assert_eq!(&event.encode()[..], b"data: hello\n\n");
     /// ```
     pub fn new(data: impl Into<String>) -> Self {
@@ -113,7 +113,7 @@ impl Event {
 /// [`build`](Self::build).
 ///
 /// ```
-/// use sse_core::{Event, EventError};
+/// use sse_hub::{Event, EventError};
 ///
 /// let err = Event::builder().event("a\nid: 1").data("x").build().unwrap_err();
 /// assert!(matches!(err, EventError::InvalidEventName(_)));
@@ -136,11 +136,11 @@ impl EventBuilder {
     /// Sets the data to `value` serialised as compact, single-line JSON.
     ///
     /// ```
-    /// let event = sse_core::Event::builder()
+    /// let event = sse_hub::Event::builder()
     ///     .json_data(&serde_json::json!({"user": 7, "text": "a\nb"}))
     ///     .build()?;
     /// assert_eq!(event.data(), r#"{"user":7,"text":"a\nb"}"#);
-    /// # Ok::<(), sse_core::EventError>(())
+    /// # Ok::<(), sse_hub::EventError>(())
     /// ```
     #[cfg(feature = "json")]
     pub fn json_data<T: serde::Serialize + ?Sized>(mut self, value: &T) -> Self {

@@ -11,8 +11,8 @@
 //! ```
 //! use std::time::Duration;
 //! use futures::StreamExt;
-//! use sse_core::Event;
-//! use sse_core::stream::{KeepAlive, SseStream};
+//! use sse_hub::Event;
+//! use sse_hub::stream::{KeepAlive, SseStream};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() {
@@ -80,7 +80,7 @@ impl IntoFrame for Bytes {
 ///
 /// ```
 /// use std::time::Duration;
-/// use sse_core::stream::KeepAlive;
+/// use sse_hub::stream::KeepAlive;
 ///
 /// // `: ping` after 15 s without a write.
 /// let keep_alive = KeepAlive::new().interval(Duration::from_secs(15)).text("ping");
@@ -275,8 +275,8 @@ impl<S> SseStream<S> {
     /// ```
     /// use std::time::Duration;
     /// use futures::StreamExt;
-    /// use sse_core::Event;
-    /// use sse_core::stream::SseStream;
+    /// use sse_hub::Event;
+    /// use sse_hub::stream::SseStream;
     ///
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
     /// # async fn main() {
@@ -350,8 +350,8 @@ impl<S> SseStream<S> {
     /// ```
     /// use std::time::Duration;
     /// use futures::StreamExt;
-    /// use sse_core::Event;
-    /// use sse_core::stream::SseStream;
+    /// use sse_hub::Event;
+    /// use sse_hub::stream::SseStream;
     ///
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
     /// # async fn main() {

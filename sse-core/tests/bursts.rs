@@ -8,19 +8,19 @@
 use std::time::Duration;
 
 use futures::StreamExt;
-use sse_core::Event;
-use sse_core::broker::BrokerConfig;
-use sse_core::contract::{Body, Config, Hub};
-use sse_core::decode::{Decoded, Decoder};
+use sse_hub::Event;
+use sse_hub::broker::BrokerConfig;
+use sse_hub::decode::{Decoded, Decoder};
+use sse_hub::hub::{Body, Hub, HubConfig};
 use tokio::sync::oneshot;
 
 const WINDOWS: [Duration; 2] = [Duration::ZERO, Duration::from_millis(5)];
 
 fn hub(coalesce: Duration, broker: BrokerConfig) -> Hub {
-    Hub::new(Config {
+    Hub::new(HubConfig {
         coalesce,
         broker,
-        ..Config::default()
+        ..HubConfig::default()
     })
 }
 

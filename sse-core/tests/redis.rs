@@ -14,10 +14,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::StreamExt;
-use sse_core::Event;
-use sse_core::broker::{BrokerConfig, ClientStream};
-use sse_core::contract::{Body, Config, Hub};
-use sse_core::redis::{RedisBroker, RedisError, RedisOptions};
+use sse_hub::Event;
+use sse_hub::broker::{BrokerConfig, ClientStream};
+use sse_hub::hub::{Body, Hub, HubConfig};
+use sse_hub::redis::{RedisBroker, RedisError, RedisOptions};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
@@ -92,7 +92,7 @@ async fn publish(redis: &RedisBroker, topic: &str, data: &str) -> String {
         .publish(topic, &Event::new(data))
         .await
         .expect("Redis is up");
-    redis.broker().format_id(published.id)
+    published.id.to_string()
 }
 
 fn assert_increasing(ids: &[String]) {
@@ -163,7 +163,7 @@ async fn a_client_resumes_on_the_other_instance_with_exactly_what_it_missed() {
         published.push(publish(&a, "news", &i.to_string()).await);
     }
     // Through the hub, at once: B may be a moment behind A, and waits.
-    let hub = Hub::with_redis(Config::default(), b.clone());
+    let hub = Hub::with_redis(HubConfig::default(), b.clone());
     let response = hub.subscribe(["news"], Some(&seen[1])).await;
     assert_eq!(response.status, 200);
     let Body::Stream(mut stream) = response.body else {

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use proptest::prelude::*;
-use sse_core::Event;
-use sse_core::decode::{Decoded, Decoder};
+use sse_hub::Event;
+use sse_hub::decode::{Decoded, Decoder};
 
 /// Text rich in the characters that matter to the wire format.
 fn text() -> impl Strategy<Value = String> {
@@ -80,7 +80,7 @@ fn expected(events: &[Event]) -> Vec<Decoded> {
 
 /// Builds the decoded form through the decoder itself, from a canonical
 /// stream written by hand rather than by the encoder under test.
-fn message(event: &Event, last_id: &str) -> sse_core::decode::MessageEvent {
+fn message(event: &Event, last_id: &str) -> sse_hub::decode::MessageEvent {
     let mut wire = format!("id: {last_id}\n");
     if let Some(name) = event.event() {
         wire.push_str(&format!("event: {name}\n"));

@@ -2,7 +2,7 @@
 
 use futures::executor::block_on;
 use futures::{StreamExt, stream};
-use sse_core::decode::{DecodeStream, Decoded, Decoder, StreamError};
+use sse_hub::decode::{DecodeStream, Decoded, Decoder, StreamError};
 
 #[derive(Debug, PartialEq, thiserror::Error)]
 #[error("connection reset")]

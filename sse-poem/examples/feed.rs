@@ -15,7 +15,7 @@ use poem::http::StatusCode;
 use poem::listener::{Acceptor, Listener, TcpListener};
 use poem::web::Data;
 use poem::{Endpoint, EndpointExt, Request, Route, Server, get, handler};
-use sse_core::contract::Config;
+use sse_hub::HubConfig;
 use sse_poem::{Event, Hub, LastEventId, Sse, SseResponse};
 
 /// The app: a ticker of its own at `/ticks`, each user's notifications at
@@ -75,7 +75,7 @@ async fn main() -> std::io::Result<()> {
             println!("listening on http://{addr}");
         }
     }
-    let app = app(Hub::new(Config::default()), Duration::from_secs(1));
+    let app = app(Hub::new(HubConfig::default()), Duration::from_secs(1));
     Server::new_with_acceptor(acceptor).run(app).await
 }
 
@@ -85,7 +85,7 @@ mod tests {
 
     #[tokio::test]
     async fn ticks_and_per_user_notifications() {
-        let hub = Hub::new(Config::default());
+        let hub = Hub::new(HubConfig::default());
         let acceptor = TcpListener::bind("127.0.0.1:0")
             .into_acceptor()
             .await

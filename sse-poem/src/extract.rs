@@ -20,7 +20,7 @@ pub struct LastEventId(pub Option<String>);
 impl<'a> FromRequest<'a> for LastEventId {
     async fn from_request(request: &'a Request, _: &mut RequestBody) -> poem::Result<Self> {
         let header = request.headers().get("last-event-id").map(|v| v.as_bytes());
-        Ok(Self(sse_core::contract::last_event_id(
+        Ok(Self(sse_hub::request::last_event_id(
             header,
             request.uri().query(),
         )))

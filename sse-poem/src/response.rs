@@ -1,17 +1,17 @@
-//! Event streams and the contract's responses as poem responses.
+//! Event streams and the hub's responses as poem responses.
 
 use std::time::Duration;
 
 use futures_core::Stream;
 use poem::{Body, IntoResponse, Response};
-use sse_core::contract;
-use sse_core::stream::{IntoFrame, KeepAlive, PROBE_INTERVAL, SseStream};
+use sse_hub::hub;
+use sse_hub::stream::{IntoFrame, KeepAlive, PROBE_INTERVAL, SseStream};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Any stream of events as a poem SSE response: items of `Event`,
 /// `Result<Event, E>` or encoded frames (`Bytes`), each written to the
-/// client as soon as the stream yields it, with the contract's headers
+/// client as soon as the stream yields it, with the hub's headers
 /// and a keep-alive comment after 30 s of silence by default.
 ///
 /// ```
@@ -62,13 +62,13 @@ impl<S> Sse<S> {
     /// Writes at most once per `window` while events come faster than
     /// that, sending what arrived meanwhile in one write; slower streams
     /// are not delayed. Off by default; see
-    /// [`SseStream::coalesce`](sse_core::stream::SseStream::coalesce).
+    /// [`SseStream::coalesce`](sse_hub::stream::SseStream::coalesce).
     pub fn coalesce(self, window: Duration) -> Self {
         Self(self.0.coalesce(window))
     }
 }
 
-/// A stream set up in `sse-core` (keep-alive, retry, preamble) as it is.
+/// A stream set up in `sse-hub` (keep-alive, retry, preamble) as it is.
 impl<S> From<SseStream<S>> for Sse<S> {
     fn from(stream: SseStream<S>) -> Self {
         Self(stream)
@@ -86,7 +86,7 @@ where
         let mut response = Response::builder()
             .status(poem::http::StatusCode::OK)
             .body(Body::from_bytes_stream(frames));
-        for (name, value) in contract::stream_headers() {
+        for (name, value) in hub::stream_headers() {
             if let Ok(value) = poem::http::HeaderValue::try_from(value) {
                 response.headers_mut().insert(name, value);
             }
@@ -116,32 +116,32 @@ where
     }
 }
 
-/// A [`contract::Response`] as a poem response; an event stream is sent
+/// A [`hub::Response`] as a poem response; an event stream is sent
 /// as [`Sse`] sends it.
 #[derive(Debug)]
-pub struct SseResponse(pub contract::Response);
+pub struct SseResponse(pub hub::Response);
 
-impl From<contract::Response> for SseResponse {
-    fn from(response: contract::Response) -> Self {
+impl From<hub::Response> for SseResponse {
+    fn from(response: hub::Response) -> Self {
         Self(response)
     }
 }
 
 impl IntoResponse for SseResponse {
     fn into_response(self) -> Response {
-        let contract::Response {
+        let hub::Response {
             status,
             headers,
             body,
         } = self.0;
         let bytes = match body {
-            contract::Body::Stream(stream) => return Sse::from(stream).into_response(),
-            contract::Body::Full(bytes) => bytes,
+            hub::Body::Stream(stream) => return Sse::from(stream).into_response(),
+            hub::Body::Full(bytes) => bytes,
         };
-        let head = contract::Response {
+        let head = hub::Response {
             status,
             headers,
-            body: contract::Body::Full(Default::default()),
+            body: hub::Body::Full(Default::default()),
         };
         let (parts, ()) = head.into_http(|_| ()).into_parts();
         let mut response = Response::builder()

@@ -1,11 +1,11 @@
-//! The contract's routes as a poem `Route`, and each of its endpoints on
+//! The hub's routes as a poem `Route`, and each of its endpoints on
 //! its own.
 
 use std::future::Future;
 
 use poem::endpoint::make;
 use poem::{Endpoint, Request, Route, get, post};
-use sse_core::contract::{EventsRequest, Hub, NotifyRequest};
+use sse_hub::hub::{EventsRequest, Hub, NotifyRequest};
 
 use crate::SseResponse;
 
@@ -50,7 +50,7 @@ pub fn events(hub: Hub) -> impl Endpoint<Output = SseResponse> {
 }
 
 /// `POST /notify`: publish the JSON body (see
-/// [`Hub::notify_from`](sse_core::contract::Hub::notify_from)).
+/// [`Hub::notify_from`](sse_hub::Hub::notify_from)).
 pub fn notify(hub: Hub) -> impl Endpoint<Output = SseResponse> {
     with(hub, |hub, mut request| async move {
         let chunks = request.take_body().into_bytes_stream();

@@ -5,7 +5,7 @@ use poem::listener::{Acceptor, Listener, TcpListener};
 use poem::middleware::Compression;
 use poem::{EndpointExt, Server, get, handler};
 use sse_conformance::adapter::{OWN_COALESCE, OwnFeed, Server as Served};
-use sse_core::contract::{Config, Hub};
+use sse_hub::hub::{Hub, HubConfig};
 use sse_poem::{LastEventId, Sse};
 
 #[handler]
@@ -13,7 +13,7 @@ fn last_id(LastEventId(id): LastEventId) -> String {
     format!("{id:?}")
 }
 
-async fn serve_with(config: Config, compress: bool) -> Served {
+async fn serve_with(config: HubConfig, compress: bool) -> Served {
     let hub = Hub::new(config);
     let own = OwnFeed::default();
     let feed = own.clone();

@@ -14,7 +14,7 @@ use futures::stream::{self, Stream};
 use rocket::http::Status;
 use rocket::request::{FromRequest, Outcome, Request};
 use rocket::{Build, Rocket, State, get, routes};
-use sse_core::contract::Config;
+use sse_hub::HubConfig;
 use sse_rocket::{Event, Hub, LastEventId, Sse, SseResponse};
 
 /// How often `/ticks` ticks.
@@ -77,7 +77,7 @@ async fn notifications(hub: &State<Hub>, user: User, last: LastEventId) -> SseRe
 fn rocket() -> _ {
     app(
         rocket::build(),
-        Hub::new(Config::default()),
+        Hub::new(HubConfig::default()),
         Duration::from_secs(1),
     )
 }
@@ -89,7 +89,7 @@ mod tests {
 
     #[tokio::test]
     async fn ticks_and_per_user_notifications() {
-        let hub = Hub::new(Config::default());
+        let hub = Hub::new(HubConfig::default());
         let config = rocket::Config {
             address: std::net::Ipv4Addr::LOCALHOST.into(),
             port: 0,

@@ -30,6 +30,6 @@ impl<'r> FromRequest<'r> for LastEventId {
             .get_one("Last-Event-ID")
             .map(str::as_bytes);
         let query = request.uri().query().map(|q| q.as_str());
-        Outcome::Success(Self(sse_core::contract::last_event_id(header, query)))
+        Outcome::Success(Self(sse_hub::request::last_event_id(header, query)))
     }
 }

@@ -8,12 +8,13 @@ pub use extract::LastEventId;
 pub use response::{Sse, SseResponse};
 pub use routes::routes;
 
-/// The contract's routes one by one, for `rocket::routes![]`, each reading
+/// The hub's routes one by one, for `rocket::routes![]`, each reading
 /// the [`Hub`] from managed state.
 pub mod handlers {
     pub use crate::routes::{Parts, events, healthz, index, metrics, notify};
 }
-pub use sse_core;
-pub use sse_core::contract::{Config, Hub};
-pub use sse_core::stream::KeepAlive;
-pub use sse_core::{Event, EventError};
+pub use sse_hub;
+pub use sse_hub::{
+    Broker, BrokerConfig, Event, EventError, EventId, Hub, HubConfig, KeepAlive, Published,
+    SseStream,
+};

@@ -1,4 +1,4 @@
-//! Event streams and the contract's responses as Rocket responses.
+//! Event streams and the hub's responses as Rocket responses.
 
 use std::io::Cursor;
 use std::time::Duration;
@@ -12,12 +12,12 @@ use rocket::futures::future::ready;
 use rocket::http::Status;
 use rocket::response::stream::ReaderStream;
 use rocket::response::{self, Responder, Response};
-use sse_core::contract;
-use sse_core::stream::{IntoFrame, KeepAlive, PROBE_INTERVAL, SseStream};
+use sse_hub::hub;
+use sse_hub::stream::{IntoFrame, KeepAlive, PROBE_INTERVAL, SseStream};
 
 /// Any stream of events as a Rocket SSE response: items of `Event`,
 /// `Result<Event, E>` or encoded frames (`Bytes`), each written to the
-/// client as soon as the stream yields it, with the contract's headers
+/// client as soon as the stream yields it, with the hub's headers
 /// and a keep-alive comment after 30 s of silence by default.
 ///
 /// ```
@@ -68,13 +68,13 @@ impl<S> Sse<S> {
     /// Writes at most once per `window` while events come faster than
     /// that, sending what arrived meanwhile in one write; slower streams
     /// are not delayed. Off by default; see
-    /// [`SseStream::coalesce`](sse_core::stream::SseStream::coalesce).
+    /// [`SseStream::coalesce`](sse_hub::stream::SseStream::coalesce).
     pub fn coalesce(self, window: Duration) -> Self {
         Self(self.0.coalesce(window))
     }
 }
 
-/// A stream set up in `sse-core` (keep-alive, retry, preamble) as it is.
+/// A stream set up in `sse-hub` (keep-alive, retry, preamble) as it is.
 impl<S> From<SseStream<S>> for Sse<S> {
     fn from(stream: SseStream<S>) -> Self {
         Self(stream)
@@ -99,7 +99,7 @@ where
             .ready_chunks(READY_CHUNKS)
             .map(|frames| Cursor::new(joined(frames)));
         let mut response = Response::build();
-        for (name, value) in contract::stream_headers() {
+        for (name, value) in hub::stream_headers() {
             response.raw_header(name, value);
         }
         response.streamed_body(ReaderStream::from(Box::pin(frames)));
@@ -107,27 +107,27 @@ where
     }
 }
 
-/// A [`contract::Response`] as a Rocket response; an event stream is sent
+/// A [`hub::Response`] as a Rocket response; an event stream is sent
 /// as [`Sse`] sends it.
 #[derive(Debug)]
-pub struct SseResponse(pub contract::Response);
+pub struct SseResponse(pub hub::Response);
 
-impl From<contract::Response> for SseResponse {
-    fn from(response: contract::Response) -> Self {
+impl From<hub::Response> for SseResponse {
+    fn from(response: hub::Response) -> Self {
         Self(response)
     }
 }
 
 impl<'r> Responder<'r, 'static> for SseResponse {
     fn respond_to(self, request: &'r Request<'_>) -> response::Result<'static> {
-        let contract::Response {
+        let hub::Response {
             status,
             headers,
             body,
         } = self.0;
         let bytes = match body {
-            contract::Body::Stream(stream) => return Sse::from(stream).respond_to(request),
-            contract::Body::Full(bytes) => bytes,
+            hub::Body::Stream(stream) => return Sse::from(stream).respond_to(request),
+            hub::Body::Full(bytes) => bytes,
         };
         let mut response = Response::build();
         response.status(Status::new(status));

@@ -1,4 +1,4 @@
-//! The contract's routes, to mount with the [`Hub`] in managed state, and
+//! The hub's routes, to mount with the [`Hub`] in managed state, and
 //! each of them on its own.
 
 use std::convert::Infallible;
@@ -7,7 +7,8 @@ use rocket::data::{Data, ToByteUnit};
 use rocket::http::HeaderMap;
 use rocket::request::{FromRequest, Outcome};
 use rocket::{Request, Route, State, get, post};
-use sse_core::contract::{EventsRequest, Headers, Hub, NotifyRequest};
+use sse_hub::hub::{EventsRequest, Hub, NotifyRequest};
+use sse_hub::request::Headers;
 
 use crate::SseResponse;
 
@@ -24,7 +25,7 @@ pub fn routes() -> Vec<Route> {
     rocket::routes![events, notify, metrics, healthz, index]
 }
 
-/// The request parts the contract reads: the query and the headers; a
+/// The request parts the hub reads: the query and the headers; a
 /// request guard that never fails.
 #[derive(Debug, Clone, Copy)]
 pub struct Parts<'r> {
@@ -50,7 +51,7 @@ impl<'r> Parts<'r> {
     }
 }
 
-/// Rocket's headers as the contract reads them.
+/// Rocket's headers as the hub reads them.
 #[derive(Debug, Clone, Copy)]
 struct RocketHeaders<'r>(&'r HeaderMap<'r>);
 
@@ -84,8 +85,8 @@ pub async fn events(hub: &State<Hub>, parts: Parts<'_>) -> SseResponse {
 }
 
 /// `POST /notify`: publish the JSON body (see
-/// [`Hub::notify_refusal`](sse_core::contract::Hub::notify_refusal) and
-/// [`Hub::notify`](sse_core::contract::Hub::notify)).
+/// [`Hub::notify_refusal`](sse_hub::Hub::notify_refusal) and
+/// [`Hub::notify`](sse_hub::Hub::notify)).
 #[post("/notify", data = "<body>")]
 pub async fn notify(hub: &State<Hub>, parts: Parts<'_>, body: Data<'_>) -> SseResponse {
     let head = parts.notify();
@@ -93,14 +94,13 @@ pub async fn notify(hub: &State<Hub>, parts: Parts<'_>, body: Data<'_>) -> SseRe
         return SseResponse(refused);
     }
     // One byte past the limit is enough to refuse the body as too large.
-    // Rocket's body is a reader, not a stream of chunks, so the request
-    // timeout is applied here rather than by `Hub::read_notify_body`.
+    // Rocket's body is a reader, not a stream of chunks.
     let limit = (hub.max_body() as u64).saturating_add(1).bytes();
-    let reading = body.open(limit).into_bytes();
-    let body = match rocket::tokio::time::timeout(hub.request_timeout(), reading).await {
-        Ok(Ok(body)) => body.into_inner(),
-        Ok(Err(err)) => return SseResponse(hub.unreadable_body(&err)),
-        Err(_) => return SseResponse(hub.request_timed_out()),
+    let reading =
+        async { Ok::<_, std::io::Error>(body.open(limit).into_bytes().await?.into_inner()) };
+    let body = match hub.read_body_with(reading).await {
+        Ok(body) => body,
+        Err(refused) => return SseResponse(refused),
     };
     SseResponse(hub.notify(head, &body).await)
 }

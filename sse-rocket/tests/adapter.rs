@@ -4,7 +4,7 @@
 use rocket::fairing::AdHoc;
 use rocket::get;
 use sse_conformance::adapter::{OWN_COALESCE, OwnFeed, Server};
-use sse_core::contract::{Config, Hub};
+use sse_hub::hub::{Hub, HubConfig};
 use sse_rocket::{LastEventId, Sse};
 
 #[get("/id")]
@@ -15,11 +15,11 @@ fn last_id(id: LastEventId) -> String {
 #[get("/own")]
 fn own_feed(
     feed: &rocket::State<OwnFeed>,
-) -> Sse<impl futures::Stream<Item = sse_core::Event> + Send + 'static> {
+) -> Sse<impl futures::Stream<Item = sse_hub::Event> + Send + 'static> {
     Sse::new(feed.events()).coalesce(OWN_COALESCE)
 }
 
-async fn serve_with(config: Config, _compress: bool) -> Server {
+async fn serve_with(config: HubConfig, _compress: bool) -> Server {
     let hub = Hub::new(config);
     let own = OwnFeed::default();
     let (sender, receiver) = tokio::sync::oneshot::channel();

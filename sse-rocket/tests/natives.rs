@@ -26,7 +26,7 @@ fn native_route(
 #[get("/ours/<case>")]
 fn our_route(
     case: usize,
-) -> Option<sse_rocket::Sse<futures::stream::Iter<std::array::IntoIter<sse_core::Event, 1>>>> {
+) -> Option<sse_rocket::Sse<futures::stream::Iter<std::array::IntoIter<sse_hub::Event, 1>>>> {
     let event = our_event(CASES.get(case)?)?;
     let no_keep_alive = sse_rocket::KeepAlive::new().interval(Duration::ZERO);
     Some(sse_rocket::Sse::new(futures::stream::iter([event])).keep_alive(no_keep_alive))

@@ -23,7 +23,7 @@ pub fn last_event_id() -> impl Filter<Extract = (LastEventId,), Error = Infallib
     warp::header::headers_cloned().and(raw_query()).map(
         |headers: HeaderMap, query: Option<String>| {
             let header = headers.get("last-event-id").map(|v| v.as_bytes());
-            LastEventId(sse_core::contract::last_event_id(header, query.as_deref()))
+            LastEventId(sse_hub::request::last_event_id(header, query.as_deref()))
         },
     )
 }

@@ -3,16 +3,19 @@
 mod extract;
 mod response;
 mod routes;
+#[cfg(feature = "serve")]
+pub mod serve;
 
 pub use extract::{LastEventId, last_event_id};
 pub use response::{Sse, SseResponse};
 pub use routes::routes;
 
-/// The contract's routes one by one, each a filter over the [`Hub`].
+/// The hub's routes one by one, each a filter over the [`Hub`].
 pub mod handlers {
     pub use crate::routes::{events, healthz, index, metrics, notify};
 }
-pub use sse_core;
-pub use sse_core::contract::{Config, Hub};
-pub use sse_core::stream::KeepAlive;
-pub use sse_core::{Event, EventError};
+pub use sse_hub;
+pub use sse_hub::{
+    Broker, BrokerConfig, Event, EventError, EventId, Hub, HubConfig, KeepAlive, Published,
+    SseStream,
+};

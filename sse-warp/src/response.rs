@@ -1,4 +1,4 @@
-//! Event streams and the contract's responses as warp replies.
+//! Event streams and the hub's responses as warp replies.
 
 use std::pin::Pin;
 use std::sync::Mutex;
@@ -6,8 +6,8 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures_core::Stream;
-use sse_core::contract;
-use sse_core::stream::{IntoFrame, KeepAlive, SseStream};
+use sse_hub::hub;
+use sse_hub::stream::{IntoFrame, KeepAlive, SseStream};
 use warp::Reply;
 use warp::reply::Response;
 
@@ -15,7 +15,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Any stream of events as a warp SSE reply: items of `Event`,
 /// `Result<Event, E>` or encoded frames (`Bytes`), each written to the
-/// client as soon as the stream yields it, with the contract's headers
+/// client as soon as the stream yields it, with the hub's headers
 /// and a keep-alive comment after 30 s of silence by default.
 ///
 /// ```
@@ -62,13 +62,13 @@ impl<S> Sse<S> {
     /// Writes at most once per `window` while events come faster than
     /// that, sending what arrived meanwhile in one write; slower streams
     /// are not delayed. Off by default; see
-    /// [`SseStream::coalesce`](sse_core::stream::SseStream::coalesce).
+    /// [`SseStream::coalesce`](sse_hub::stream::SseStream::coalesce).
     pub fn coalesce(self, window: Duration) -> Self {
         Self(self.0.coalesce(window))
     }
 }
 
-/// A stream set up in `sse-core` (keep-alive, retry, preamble) as it is.
+/// A stream set up in `sse-hub` (keep-alive, retry, preamble) as it is.
 impl<S> From<SseStream<S>> for Sse<S> {
     fn from(stream: SseStream<S>) -> Self {
         Self(stream)
@@ -82,10 +82,10 @@ where
     <S::Item as IntoFrame>::Error: Into<BoxError> + Send + 'static,
 {
     fn into_response(self) -> Response {
-        let head = contract::Response {
+        let head = hub::Response {
             status: 200,
-            headers: contract::stream_headers(),
-            body: contract::Body::Full(Default::default()),
+            headers: hub::stream_headers(),
+            body: hub::Body::Full(Default::default()),
         };
         let body = warp::reply::stream(Exclusive(Mutex::new(Box::pin(self.0))))
             .into_response()
@@ -111,13 +111,13 @@ impl<S: Stream> Stream for Exclusive<S> {
     }
 }
 
-/// A [`contract::Response`] as a warp reply; an event stream is sent as
+/// A [`hub::Response`] as a warp reply; an event stream is sent as
 /// [`Sse`] sends it.
 #[derive(Debug)]
-pub struct SseResponse(pub contract::Response);
+pub struct SseResponse(pub hub::Response);
 
-impl From<contract::Response> for SseResponse {
-    fn from(response: contract::Response) -> Self {
+impl From<hub::Response> for SseResponse {
+    fn from(response: hub::Response) -> Self {
         Self(response)
     }
 }
@@ -125,12 +125,12 @@ impl From<contract::Response> for SseResponse {
 impl Reply for SseResponse {
     fn into_response(self) -> Response {
         match self.0.body {
-            contract::Body::Stream(stream) => Sse::from(stream).into_response(),
-            contract::Body::Full(bytes) => {
-                let head = contract::Response {
+            hub::Body::Stream(stream) => Sse::from(stream).into_response(),
+            hub::Body::Full(bytes) => {
+                let head = hub::Response {
                     status: self.0.status,
                     headers: self.0.headers,
-                    body: contract::Body::Full(Default::default()),
+                    body: hub::Body::Full(Default::default()),
                 };
                 head.into_http(|_| Response::new(bytes.into()).into_body())
             }

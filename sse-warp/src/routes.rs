@@ -1,6 +1,6 @@
-//! The contract's routes as one warp filter, and each of them on its own.
+//! The hub's routes as one warp filter, and each of them on its own.
 
-use sse_core::contract::{EventsRequest, Hub, NotifyRequest};
+use sse_hub::hub::{EventsRequest, Hub, NotifyRequest};
 use warp::http::HeaderMap;
 use warp::{Buf, Filter, Rejection, Stream};
 
@@ -57,7 +57,7 @@ pub fn events(hub: Hub) -> impl Filter<Extract = (SseResponse,), Error = Rejecti
 }
 
 /// `POST /notify`: publish the JSON body (see
-/// [`Hub::notify_from`](sse_core::contract::Hub::notify_from)).
+/// [`Hub::notify_from`](sse_hub::Hub::notify_from)).
 pub fn notify(hub: Hub) -> impl Filter<Extract = (SseResponse,), Error = Rejection> + Clone {
     at("notify")
         .and(warp::post())

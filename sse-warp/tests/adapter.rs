@@ -2,10 +2,10 @@
 //! filter.
 
 use sse_conformance::adapter::{OwnFeed, Server};
-use sse_core::contract::{Config, Hub};
+use sse_hub::hub::{Hub, HubConfig};
 use warp::Filter;
 
-async fn serve_with(config: Config, compress: bool) -> Server {
+async fn serve_with(config: HubConfig, compress: bool) -> Server {
     let hub = Hub::new(config);
     let own = OwnFeed::default();
     let feed = own.clone();

@@ -443,14 +443,14 @@ fn on_path(program: &str) -> bool {
 fn bench(args: &[String]) -> Result<(), String> {
     run(Command::new("cargo")
         .current_dir(workspace_root())
-        .args(["bench", "-p", "sse-core", "--"])
+        .args(["bench", "-p", "sse-hub", "--"])
         .args(args))?;
     // Multi-instance mode beside in-memory mode, on a private Redis.
     ensure_packages(&TEST_PACKAGES[..1])?;
     run(Command::new("cargo").current_dir(workspace_root()).args([
         "bench",
         "-p",
-        "sse-core",
+        "sse-hub",
         "--features",
         "redis",
         "--bench",

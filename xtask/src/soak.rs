@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use sse_conformance::raw::RawConnection;
-use sse_core::decode::{Decoded, Decoder};
+use sse_hub::decode::{Decoded, Decoder};
 
 /// The soak's shape.
 #[derive(Debug, Clone, Copy)]

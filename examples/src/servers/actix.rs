@@ -6,10 +6,10 @@ use actix_web::dev::{Extensions, ServiceRequest, ServiceResponse};
 use actix_web::http::{KeepAlive, Method, StatusCode, header};
 use actix_web::middleware::{Condition, Next, from_fn};
 use actix_web::{App, HttpServer};
-use sse_core::connections::ConnectionLimit;
-use sse_core::contract::{Config, cors};
+use sse_hub::connections::ConnectionLimit;
+use sse_hub::hub::cors;
 
-use crate::{Ready, SHUTDOWN_GRACE, Shutdown, Stop};
+use crate::{Ready, SHUTDOWN_GRACE, ServerConfig, Shutdown, Stop};
 
 /// Serves the contract with actix-web; see [`Serve`](crate::Serve).
 ///
@@ -18,13 +18,13 @@ use crate::{Ready, SHUTDOWN_GRACE, Shutdown, Stop};
 /// `keep_alive` (idle connections between requests); actix-server's
 /// accept loop already waits after accept errors. The connection cap is
 /// taken in `on_connect` (see `take_place`).
-pub fn serve(config: Config, stop: Stop, ready: Ready) -> std::io::Result<()> {
+pub fn serve(config: ServerConfig, stop: Stop, ready: Ready) -> std::io::Result<()> {
     actix_web::rt::System::new().block_on(async {
-        let hub = crate::open_hub(config).await?;
+        let hub = crate::open_hub(config.hub.clone()).await?;
         let app_hub = hub.clone();
-        let connections = hub.connections().clone();
-        let timeout = hub.request_timeout();
-        let origins = hub.config().cors_origins.clone();
+        let connections = hub.broker().connection_limit(config.connection_cap());
+        let timeout = config.request_timeout;
+        let origins = config.cors_origins.clone();
         let server = HttpServer::new(move || {
             App::new()
                 .configure(sse_actix::configure(app_hub.clone()))
@@ -43,17 +43,17 @@ pub fn serve(config: Config, stop: Stop, ready: Ready) -> std::io::Result<()> {
             take_place(&connections, connection, extensions);
         })
         .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
-        // As the hyper loop's (see `hyper_serve::bind`); actix-web
+        // As the hyper loop's (see `sse_hub::serve::bind`); actix-web
         // keeps 2048.
-        .backlog(super::hyper_serve::LISTEN_BACKLOG.unsigned_abs());
-        let addr = hub.config().addr.as_str();
+        .backlog(sse_hub::serve::LISTEN_BACKLOG.unsigned_abs());
+        let addr = config.addr.as_str();
         // actix-web's own TLS (rustls 0.23), which offers h2 and
         // http/1.1 by ALPN itself; and its own h2c.
-        let server = match &hub.config().tls {
+        let server = match &config.tls {
             Some(files) => {
-                server.bind_rustls_0_23(addr, super::tls::server_config(files, false)?)?
+                server.bind_rustls_0_23(addr, sse_hub::serve::server_config(files, false)?)?
             }
-            None if hub.config().h2c => server.bind_auto_h2c(addr)?,
+            None if config.h2c => server.bind_auto_h2c(addr)?,
             None => server.bind(addr)?,
         };
         let addr = server

@@ -4,31 +4,29 @@ use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
-use hyper_util::service::TowerToHyperService;
-use sse_core::contract::{Config, cors};
+use sse_hub::hub::cors;
 use tower_http::cors::{AllowCredentials, AllowOrigin, CorsLayer};
 
-use crate::{Ready, Shutdown, Stop};
+use crate::{Ready, ServerConfig, Shutdown, Stop};
 
 /// Serves the contract with axum; see [`Serve`](crate::Serve). The router
-/// runs on the examples' own hyper loop rather than `axum::serve`, which
-/// has no request timeout and no connection cap (see
-/// [`hyper_serve`](super::hyper_serve)).
-pub fn serve(config: Config, stop: Stop, ready: Ready) -> std::io::Result<()> {
+/// runs on [`sse_axum::serve`] rather than `axum::serve`, which has no
+/// request timeout and no connection cap.
+pub fn serve(config: ServerConfig, stop: Stop, ready: Ready) -> std::io::Result<()> {
     super::tokio_runtime()?.block_on(async {
-        let hub = crate::open_hub(config).await?;
-        let listener = super::hyper_serve::bind(&hub.config().addr)?;
+        let hub = crate::open_hub(config.hub.clone()).await?;
+        let options = config.serve_options(&hub)?;
+        let listener = sse_axum::serve::bind(&config.addr)?;
         ready(listener.local_addr()?);
         let shutdown = Shutdown::on(stop, hub.broker().clone());
         let router: axum::Router = sse_axum::routes(hub.clone());
-        let router = match cors(&hub.config().cors_origins) {
+        let router = match cors(&config.cors_origins) {
             Some(cors) => router
                 .layer(cors)
                 .layer(axum::middleware::from_fn(preflight_no_content)),
             None => router,
         };
-        let service = move |_peer| TowerToHyperService::new(router.clone());
-        let server = super::hyper_serve::serve(listener, &hub, service, shutdown.clone());
+        let server = sse_axum::serve::serve(listener, router, options, shutdown.clone().started());
         shutdown.run(server).await;
         Ok(())
     })

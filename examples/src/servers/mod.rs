@@ -4,10 +4,8 @@
 
 pub mod actix;
 pub mod axum;
-pub mod hyper_serve;
 pub mod poem;
 pub mod rocket;
-pub mod tls;
 pub mod warp;
 
 /// A multi-threaded Tokio runtime for the frameworks that run on a plain

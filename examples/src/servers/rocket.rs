@@ -6,13 +6,12 @@ use std::sync::Mutex;
 use rocket::fairing::{AdHoc, Fairing, Info, Kind};
 use rocket::http::{Method, Status};
 use rocket::{Request, Response};
-use sse_core::contract::Config;
-use sse_core::contract::cors::CorsPolicy;
+use sse_hub::hub::cors::CorsPolicy;
 
-use crate::{Ready, Shutdown, Stop};
+use crate::{Ready, ServerConfig, Shutdown, Stop};
 
 /// Serves the contract with Rocket; see [`Serve`](crate::Serve).
-pub fn serve(config: Config, stop: Stop, ready: Ready) -> std::io::Result<()> {
+pub fn serve(config: ServerConfig, stop: Stop, ready: Ready) -> std::io::Result<()> {
     let addr: SocketAddr = config
         .addr
         .parse()
@@ -30,8 +29,8 @@ pub fn serve(config: Config, stop: Stop, ready: Ready) -> std::io::Result<()> {
             .tls
             .as_ref()
             .map(|files| rocket::config::TlsConfig::from_paths(&files.cert, &files.key));
-        let hub = crate::open_hub(config).await?;
-        let cors_origins = hub.config().cors_origins.clone();
+        let hub = crate::open_hub(config.hub.clone()).await?;
+        let cors_origins = config.cors_origins.clone();
         let rocket_config = rocket::Config {
             address: addr.ip(),
             port: addr.port(),

@@ -1,34 +1,31 @@
 //! The contract served by warp: `cargo run -p sse-examples --bin warp`.
 
-use hyper_util::service::TowerToHyperService;
-use sse_core::contract::{Config, cors};
+use sse_hub::hub::cors;
 use warp::http::{Method, StatusCode};
 use warp::reply::{Reply, Response};
 use warp::{Filter, cors::Cors};
 
-use crate::{Ready, Shutdown, Stop};
+use crate::{Ready, ServerConfig, Shutdown, Stop};
 
 /// Serves the contract with warp; see [`Serve`](crate::Serve). The filter
-/// runs as a service (`warp::service`) on the examples' own hyper loop
-/// rather than `warp::serve`, which has no request timeout and no
-/// connection cap (see [`hyper_serve`](super::hyper_serve)).
-pub fn serve(config: Config, stop: Stop, ready: Ready) -> std::io::Result<()> {
+/// runs on [`sse_warp::serve`] rather than `warp::serve`, which has no
+/// request timeout and no connection cap.
+pub fn serve(config: ServerConfig, stop: Stop, ready: Ready) -> std::io::Result<()> {
     super::tokio_runtime()?.block_on(async {
-        let hub = crate::open_hub(config).await?;
-        let listener = super::hyper_serve::bind(&hub.config().addr)?;
+        let hub = crate::open_hub(config.hub.clone()).await?;
+        let options = config.serve_options(&hub)?;
+        let listener = sse_warp::serve::bind(&config.addr)?;
         ready(listener.local_addr()?);
         let shutdown = Shutdown::on(stop, hub.broker().clone());
         let routes = sse_warp::routes(hub.clone()).map(Reply::into_response);
-        let filter = match cors(&hub.config().cors_origins) {
+        let filter = match cors(&config.cors_origins) {
             Some(cors) => warp::method()
                 .and(routes.with(cors))
                 .map(preflight_no_content)
                 .boxed(),
             None => routes.boxed(),
         };
-        let filter = warp::service(filter);
-        let service = move |_peer| TowerToHyperService::new(filter.clone());
-        let server = super::hyper_serve::serve(listener, &hub, service, shutdown.clone());
+        let server = sse_warp::serve::serve(listener, filter, options, shutdown.clone().started());
         shutdown.run(server).await;
         Ok(())
     })

@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sse_core::decode::{Decoded, Decoder};
+use sse_hub::decode::{Decoded, Decoder};
 
 const MAX_LINE: usize = 256;
 const MAX_EVENT: usize = 1024;

@@ -1,4 +1,4 @@
-//! JSON Web Tokens as the contract's authorization, as Mercure reads them.
+//! JSON Web Tokens as the hub's authorization, as Mercure reads them.
 
 use std::time::{Duration, SystemTime};
 
@@ -23,13 +23,13 @@ use super::{AuthError, AuthRequest, Authorizer, Grants, JwtConfig, JwtKey, Topic
 /// and grants nothing.
 ///
 /// ```
-/// use sse_core::auth::{AuthRequest, Authorizer, JwtAuthorizer, JwtConfig};
+/// use sse_hub::auth::{AuthRequest, Authorizer, JwtAuthorizer, JwtConfig};
 ///
 /// let authorizer = JwtAuthorizer::new(&JwtConfig::secret("change me"))?;
 /// let request = AuthRequest::new(Some("topic=news"), &[("authorization", "Bearer not-a-jwt")]);
 /// let refused = authorizer.authorize(&request).unwrap_err();
 /// assert_eq!(refused.to_string(), "the token is malformed: not a JWT (three base64url parts)");
-/// # Ok::<(), sse_core::auth::JwtKeyError>(())
+/// # Ok::<(), sse_hub::auth::JwtKeyError>(())
 /// ```
 pub struct JwtAuthorizer {
     key: DecodingKey,

@@ -3,18 +3,18 @@
 //! An [`Authorizer`] reads a request's parts ([`AuthRequest`]: its query
 //! and headers) and answers with the request's [`Grants`] (topic
 //! patterns to subscribe to and to publish on, and when they expire) or
-//! an [`AuthError`]. A [`Hub`](crate::contract::Hub) given one answers
+//! an [`AuthError`]. A [`Hub`](crate::hub::Hub) given one answers
 //! `401` to a refused request, `403` to a request for a topic its grants
 //! do not cover, and ends a stream when its grants expire. With the
 //! `jwt` feature, [`JwtAuthorizer`] reads JSON Web Tokens as Mercure
 //! does; any closure from request parts to grants is an authorizer too:
 //!
 //! ```
-//! use sse_core::auth::{AuthError, AuthRequest, Grants};
-//! use sse_core::contract::{Config, Hub};
+//! use sse_hub::auth::{AuthError, AuthRequest, Grants};
+//! use sse_hub::{Hub, HubConfig};
 //!
 //! // Sessions your application already knows, by cookie.
-//! let hub = Hub::new(Config::default()).with_authorizer(|request: &AuthRequest<'_>| {
+//! let hub = Hub::new(HubConfig::default()).with_authorizer(|request: &AuthRequest<'_>| {
 //!     match request.cookie("session") {
 //!         Some("s3cret-session-of-user-42") => Ok(Grants::new().subscribe("user-42")),
 //!         Some(_) => Err(AuthError::Refused("unknown session".into())),
@@ -27,10 +27,10 @@
 //! The hub then answers for the authorizer:
 //!
 //! ```
-//! use sse_core::auth::{AuthError, AuthRequest, Grants};
-//! use sse_core::contract::{Config, EventsRequest, Hub};
+//! use sse_hub::auth::{AuthError, AuthRequest, Grants};
+//! use sse_hub::{Hub, HubConfig, hub::EventsRequest};
 //!
-//! let hub = Hub::new(Config::default()).with_authorizer(|request: &AuthRequest<'_>| {
+//! let hub = Hub::new(HubConfig::default()).with_authorizer(|request: &AuthRequest<'_>| {
 //!     // Your own check; here any bearer token grants `news` only.
 //!     request.bearer().map(|_| Grants::new().subscribe("news")).ok_or(AuthError::Missing)
 //! });
@@ -50,6 +50,7 @@
 //! never logs a token, and [`redact_query`] hides one in a query you log
 //! yourself.
 
+mod bearer;
 #[cfg(feature = "jwt")]
 mod jwt;
 mod pattern;
@@ -57,11 +58,12 @@ mod pattern;
 use std::borrow::Cow;
 use std::time::{Duration, SystemTime};
 
+pub(crate) use bearer::bearer_matches;
 #[cfg(feature = "jwt")]
 pub use jwt::{JwtAuthorizer, JwtKeyError};
 pub use pattern::TopicPattern;
 
-use crate::contract::Headers;
+use crate::request::Headers;
 
 /// The cookie a token is read from by default.
 pub const DEFAULT_COOKIE: &str = "sse_token";
@@ -74,7 +76,7 @@ pub const QUERY_PARAMETER: &str = "token";
 /// publish on, and until when. The default grants nothing, forever.
 ///
 /// ```
-/// use sse_core::auth::Grants;
+/// use sse_hub::auth::Grants;
 ///
 /// let grants = Grants::new().subscribe("user-42").subscribe("chat/*").publish("chat/*");
 /// assert!(grants.may_subscribe("chat/rust") && grants.may_subscribe("user-42"));
@@ -181,7 +183,7 @@ pub enum AuthError {
 /// through [`redact_query`] and no header values.
 ///
 /// ```
-/// use sse_core::auth::AuthRequest;
+/// use sse_hub::auth::AuthRequest;
 ///
 /// let headers = [("cookie", "theme=dark; sse_token=from-cookie")];
 /// let request = AuthRequest::new(Some("topic=a&token=from-query"), &headers);
@@ -249,7 +251,7 @@ impl<'a> AuthRequest<'a> {
 
     /// The last value of the query parameter `name`, percent-decoded.
     pub fn query_param(&self, name: &str) -> Option<String> {
-        crate::contract::query_pairs(self.query?)
+        crate::request::pairs(self.query?)
             .filter_map(Result::ok)
             .filter(|(key, _)| key == name)
             .map(|(_, value)| value)
@@ -292,7 +294,7 @@ fn cookie_value<'h>(header: &'h str, name: &str) -> Option<&'h str> {
 /// It is called once per `/events` and `/notify` request, on the
 /// request's task, so it should not block: to look a session up in a
 /// database, authorize in your own handler and open the stream with
-/// [`Hub::subscribe`](crate::contract::Hub::subscribe).
+/// [`Hub::subscribe`](crate::hub::Hub::subscribe).
 pub trait Authorizer: Send + Sync + 'static {
     /// The request's grants, or why it is refused.
     ///
@@ -367,7 +369,7 @@ impl std::fmt::Debug for JwtKey {
 /// `[redacted]`, for logs.
 ///
 /// ```
-/// use sse_core::auth::redact_query;
+/// use sse_hub::auth::redact_query;
 ///
 /// assert_eq!(redact_query("topic=a&token=eyJ.x.y"), "topic=a&token=[redacted]");
 /// assert_eq!(redact_query("topic=a"), "topic=a");
@@ -376,7 +378,7 @@ pub fn redact_query(query: &str) -> Cow<'_, str> {
     let is_token = |pair: &str| {
         let key = pair.split_once('=').map_or(pair, |(key, _)| key);
         // A key may be percent-encoded (`%74oken`) too.
-        crate::contract::query_pairs(key)
+        crate::request::pairs(key)
             .next()
             .and_then(Result::ok)
             .is_some_and(|(key, _)| key == QUERY_PARAMETER)

@@ -10,7 +10,7 @@
 /// which is just another topic under `chat/`, never `admin`).
 ///
 /// ```
-/// use sse_core::auth::TopicPattern;
+/// use sse_hub::auth::TopicPattern;
 ///
 /// let chat = TopicPattern::new("chat/*");
 /// assert!(chat.matches("chat/rust"));

@@ -1,5 +1,5 @@
 use super::*;
-use crate::contract::NoHeaders;
+use crate::request::NoHeaders;
 
 #[test]
 fn the_token_comes_from_the_header_then_the_cookie_then_the_query() {

@@ -98,8 +98,8 @@ pub(super) fn with_locked<'a, R>(
 ///
 /// ```
 /// use std::time::Duration;
-/// use sse_core::broker::{Broker, BrokerConfig};
-/// use sse_core::stream::{KeepAlive, SseStream};
+/// use sse_hub::broker::{Broker, BrokerConfig};
+/// use sse_hub::stream::{KeepAlive, SseStream};
 ///
 /// let broker = Broker::new(BrokerConfig::default());
 /// let subscription = broker.subscribe(["user-42"], None)?;
@@ -107,7 +107,7 @@ pub(super) fn with_locked<'a, R>(
 ///     .retry(Duration::from_secs(3))
 ///     .keep_alive(KeepAlive::new());
 /// # drop(frames);
-/// # Ok::<(), sse_core::broker::BrokerError>(())
+/// # Ok::<(), sse_hub::broker::BrokerError>(())
 /// ```
 #[derive(Debug)]
 #[must_use = "streams do nothing unless polled"]

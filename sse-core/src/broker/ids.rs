@@ -10,7 +10,7 @@ const MAX_SEQ: u64 = (1 << SEQ_BITS) - 1;
 const MAX_MS: u64 = u64::MAX >> SEQ_BITS;
 
 /// The text form of a broker's ids.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) enum IdFormat {
     /// Decimal digits: an in-memory broker's ids.
     Decimal,
@@ -22,13 +22,7 @@ pub(crate) enum IdFormat {
 
 impl IdFormat {
     pub(crate) fn format(self, id: u64) -> String {
-        match self {
-            Self::Decimal => id.to_string(),
-            Self::Redis => {
-                let (ms, seq) = split(id);
-                format!("{ms}-{seq}")
-            }
-        }
+        EventId::new(id, self).to_string()
     }
 
     /// The id `text` stands for, if it is one this format writes.
@@ -37,6 +31,59 @@ impl IdFormat {
             Self::Decimal => parse_decimal(text),
             Self::Redis => parse_redis(text),
         }
+    }
+}
+
+/// The id a broker gave an event. It orders as the publish order, and it
+/// prints ([`Display`](std::fmt::Display)) as the text clients see in
+/// `id:` and send back in `Last-Event-ID`: decimal digits in memory,
+/// `<milliseconds>-<sequence>` in multi-instance mode. With the `json`
+/// feature it serializes as that text, a JSON string, since a number near
+/// 2^63 would lose precision in every JavaScript client.
+///
+/// ```
+/// use sse_hub::{Broker, BrokerConfig, Event};
+///
+/// let broker = Broker::with_first_id(BrokerConfig::default(), 7);
+/// let published = broker.publish("news", &Event::new("hi"))?;
+/// assert_eq!(published.id.to_string(), "7");
+/// # #[cfg(feature = "json")]
+/// assert_eq!(serde_json::json!({ "id": published.id }).to_string(), r#"{"id":"7"}"#);
+/// # Ok::<(), sse_hub::broker::BrokerError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EventId {
+    value: u64,
+    format: IdFormat,
+}
+
+impl EventId {
+    pub(crate) fn new(value: u64, format: IdFormat) -> Self {
+        Self { value, format }
+    }
+
+    /// The id as a number, in publish order; for storage that wants one.
+    pub fn as_u64(self) -> u64 {
+        self.value
+    }
+}
+
+impl std::fmt::Display for EventId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.format {
+            IdFormat::Decimal => write!(f, "{}", self.value),
+            IdFormat::Redis => {
+                let (ms, seq) = split(self.value);
+                write!(f, "{ms}-{seq}")
+            }
+        }
+    }
+}
+
+#[cfg(feature = "json")]
+impl serde::Serialize for EventId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
     }
 }
 

@@ -70,7 +70,7 @@
 //!
 //! ```
 //! use futures::StreamExt;
-//! use sse_core::{Event, broker::{Broker, BrokerConfig}};
+//! use sse_hub::{Event, broker::{Broker, BrokerConfig}};
 //!
 //! # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
 //! let broker = Broker::new(BrokerConfig::default());
@@ -79,7 +79,7 @@
 //! assert_eq!(published.sent, 1);
 //! let chunk = stream.next().await.unwrap();
 //! assert_eq!(chunk, format!("id: {}\ndata: hello\n\n", published.id));
-//! # Ok::<(), sse_core::broker::BrokerError>(())
+//! # Ok::<(), sse_hub::broker::BrokerError>(())
 //! # }).unwrap();
 //! ```
 
@@ -96,6 +96,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::time::Instant;
 
 pub use client::ClientStream;
+pub use ids::EventId;
 
 use crate::Event;
 use crate::metrics::Metrics;
@@ -107,7 +108,7 @@ pub(crate) use topic::TURN;
 use topic::{Backlog, Queue, SharedQueue, Subscriber, Topic, TopicState};
 
 /// How a [`Broker`] bounds memory and treats clients. The defaults are
-/// those of the example servers' contract.
+/// those the hub's /metrics route serves.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BrokerConfig {
     /// Events kept for replay; 0 disables replay.
@@ -160,9 +161,9 @@ pub enum BrokerError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Published {
-    /// The id the event was given, in publish order; its text, the `id:`
-    /// on the wire, is [`Broker::format_id`].
-    pub id: u64,
+    /// The id the event was given, in publish order; it prints as the
+    /// `id:` on the wire.
+    pub id: EventId,
     /// How many clients were subscribed to the topic when it was published.
     pub sent: usize,
 }
@@ -347,22 +348,15 @@ impl Broker {
         let appended = shared.append(topic, Stamp::Next(event), Instant::now());
         // A broker's own ids are never refused.
         let (id, sent) = appended.unwrap_or_default();
-        Ok(Published { id, sent })
+        Ok(Published {
+            id: EventId::new(id, shared.ids),
+            sent,
+        })
     }
 
-    /// The text of `id` as clients see it in `id:` and send it back in
-    /// `Last-Event-ID`: decimal for an in-memory broker, `<ms>-<seq>` for
-    /// one mirroring Redis.
-    ///
-    /// ```
-    /// use sse_core::{Event, broker::{Broker, BrokerConfig}};
-    ///
-    /// let broker = Broker::with_first_id(BrokerConfig::default(), 7);
-    /// let published = broker.publish("news", &Event::new("hi"))?;
-    /// assert_eq!(broker.format_id(published.id), "7");
-    /// # Ok::<(), sse_core::broker::BrokerError>(())
-    /// ```
-    pub fn format_id(&self, id: u64) -> String {
+    /// The text of `id` as clients see it in `id:`: decimal for an
+    /// in-memory broker, `<ms>-<seq>` for one mirroring Redis.
+    pub(crate) fn format_id(&self, id: u64) -> String {
         self.shared.ids.format(id)
     }
 
@@ -546,7 +540,7 @@ impl Broker {
     /// server takes one.
     ///
     /// ```
-    /// use sse_core::broker::{Broker, BrokerConfig};
+    /// use sse_hub::broker::{Broker, BrokerConfig};
     ///
     /// let broker = Broker::new(BrokerConfig::default());
     /// let limit = broker.connection_limit(1);
@@ -578,12 +572,12 @@ impl Broker {
     ///
     /// ```
     /// use prometheus_client::registry::Registry;
-    /// use sse_core::broker::{Broker, BrokerConfig};
+    /// use sse_hub::broker::{Broker, BrokerConfig};
     ///
     /// let broker = Broker::new(BrokerConfig::default());
     /// let mut registry = Registry::default();
     /// broker.register_metrics(&mut registry);
-    /// broker.publish("news", &sse_core::Event::new("hi"))?;
+    /// broker.publish("news", &sse_hub::Event::new("hi"))?;
     /// let mut text = String::new();
     /// prometheus_client::encoding::text::encode(&mut text, &registry)?;
     /// assert!(text.contains("sse_events_published_total 1"), "{text}");

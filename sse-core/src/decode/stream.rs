@@ -28,7 +28,7 @@ pin_project! {
     ///
     /// ```
     /// use futures::{StreamExt, stream};
-    /// use sse_core::decode::{DecodeStream, Decoded};
+    /// use sse_hub::decode::{DecodeStream, Decoded};
     ///
     /// let chunks = stream::iter([Ok::<_, std::io::Error>(&b"data: a\n\ndata: b"[..]), Ok(b"\n\n")]);
     /// let data: Vec<String> = futures::executor::block_on(

@@ -3,13 +3,13 @@
 //! one that was connected elsewhere, with no sticky sessions.
 //!
 //! ```no_run
-//! use sse_core::{Event, broker::BrokerConfig, redis::RedisBroker};
+//! use sse_hub::{Event, broker::BrokerConfig, redis::RedisBroker};
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let redis = RedisBroker::connect("redis://127.0.0.1:6379", BrokerConfig::default())?;
 //! let stream = redis.broker().subscribe(["news"], None)?; // as in memory mode
 //! let published = redis.publish("news", &Event::new("hello")).await?;
-//! println!("published {}", redis.broker().format_id(published.id));
+//! println!("published {}", published.id);
 //! # drop(stream);
 //! # Ok(()) }
 //! ```
@@ -54,7 +54,7 @@
 //!   clients still owed the lost ones end and resume from history (with
 //!   `reset`), as lagging clients do.
 //! - **Faults.** While Redis is unreachable, publishing fails at once with
-//!   [`RedisError::Unavailable`] (the contract's `503`), streams stay open
+//!   [`RedisError::Unavailable`] (the hub's `503`), streams stay open
 //!   on the local mirror, and the tail reconnects with capped, jittered
 //!   exponential backoff (100 ms doubling to 5 s). A quiet tail pings
 //!   Redis every `ping_interval`, so that a Redis gone silent without
@@ -72,7 +72,7 @@
 //! the number of topics, in publish order; the streams are read only to
 //! catch up.
 //!
-//! Measured (`cargo bench -p sse-core --features redis --bench redis`,
+//! Measured (`cargo bench -p sse-hub --features redis --bench redis`,
 //! part of `cargo xtask bench`): the CPU one more tailing instance costs
 //! Redis per event, beside the ~70 µs a publish costs it, is 6–15 µs by
 //! Pub/Sub for 1, 100 or 1,000 topics alike, and 41 µs, 161 µs and
@@ -101,7 +101,8 @@ use std::time::Duration;
 use redis::aio::MultiplexedConnection;
 
 use crate::Event;
-use crate::broker::{Broker, BrokerConfig, Published};
+use crate::broker::ids::IdFormat;
+use crate::broker::{Broker, BrokerConfig, EventId, Published};
 use crate::metrics::{Metrics, RedisMetrics};
 
 /// Why a [`RedisBroker`] could not start or publish.
@@ -273,7 +274,7 @@ impl RedisBroker {
     /// server may wait for it before it announces it is ready:
     ///
     /// ```no_run
-    /// # async fn run(redis: sse_core::redis::RedisBroker) {
+    /// # async fn run(redis: sse_hub::redis::RedisBroker) {
     /// let mut state = redis.connection_state();
     /// let _ = tokio::time::timeout(
     ///     std::time::Duration::from_secs(5),
@@ -326,7 +327,10 @@ impl RedisBroker {
             .await?;
         let id = crate::broker::ids::parse_redis(&id)
             .ok_or_else(|| RedisError::Unavailable(format!("Redis answered {id:?} for an id")))?;
-        Ok(Published { id, sent })
+        Ok(Published {
+            id: EventId::new(id, IdFormat::Redis),
+            sent,
+        })
     }
 
     /// Waits until the mirror has applied the event `id` (a Redis id's

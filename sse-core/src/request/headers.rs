@@ -8,7 +8,7 @@
 /// tests; an adapter whose framework has its own header type wraps it.
 ///
 /// ```
-/// use sse_core::contract::Headers;
+/// use sse_hub::request::Headers;
 ///
 /// let headers = [("cookie", "a=1"), ("Cookie", "sse_token=t")];
 /// assert_eq!(headers.value("cookie"), Some(&b"a=1"[..]));

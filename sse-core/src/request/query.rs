@@ -1,4 +1,4 @@
-//! Query strings and the values the contract reads from them.
+//! Query strings and the values the hub reads from them.
 
 use std::borrow::Cow;
 

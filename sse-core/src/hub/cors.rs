@@ -34,7 +34,7 @@ pub struct OriginError(String);
 /// a typo does not silently match nothing.
 ///
 /// ```
-/// use sse_core::contract::cors::check_origin;
+/// use sse_hub::hub::cors::check_origin;
 ///
 /// assert!(check_origin("https://app.example").is_ok());
 /// assert!(check_origin("http://localhost:5173").is_ok());
@@ -67,7 +67,7 @@ pub fn check_origin(origin: &str) -> Result<String, OriginError> {
 /// The listed origins, deciding each request's CORS headers.
 ///
 /// ```
-/// use sse_core::contract::cors::CorsPolicy;
+/// use sse_hub::hub::cors::CorsPolicy;
 ///
 /// let cors = CorsPolicy::new(["https://app.example"]);
 /// let headers = cors.headers(Some(b"https://app.example"));

@@ -1,0 +1,299 @@
+//! The example servers' options (command line, then environment) and the
+//! configuration they describe: the hub's, and the server's own.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::Parser;
+use sse_hub::auth::{JwtConfig, JwtKey};
+use sse_hub::broker::BrokerConfig;
+use sse_hub::serve::{ServeOptions, TlsFiles};
+use sse_hub::{Hub, HubConfig};
+
+/// What an example server runs with: its hub's configuration, and the
+/// settings of the server in front of it, which the hub never reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// Listen address, `HOST:PORT`; port 0 picks a free port.
+    pub addr: String,
+    /// The hub's settings.
+    pub hub: HubConfig,
+    /// How long a connection may take to send a whole request head; also
+    /// how long an idle keep-alive connection is kept between requests.
+    /// Event streams are not bound by it.
+    pub request_timeout: Duration,
+    /// Open connections of every kind; `None` takes
+    /// [`default_max_connections`](sse_hub::connections::default_max_connections),
+    /// the open-files limit minus a reserve.
+    pub max_connections: Option<usize>,
+    /// Origins whose pages may subscribe and publish (CORS), configured
+    /// in each framework's own middleware from
+    /// [`cors`](sse_hub::hub::cors).
+    pub cors_origins: Vec<String>,
+    /// Serve TLS with this certificate chain and key (PEM files), HTTP/2
+    /// and HTTP/1.1 offered by ALPN.
+    pub tls: Option<TlsFiles>,
+    /// Serve HTTP/2 over cleartext with prior knowledge (h2c), for a
+    /// TLS-terminating proxy in front.
+    pub h2c: bool,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            addr: "127.0.0.1:3000".into(),
+            hub: HubConfig::default(),
+            request_timeout: Duration::from_secs(10),
+            max_connections: None,
+            cors_origins: Vec::new(),
+            tls: None,
+            h2c: false,
+        }
+    }
+}
+
+impl ServerConfig {
+    /// The connection cap: `max_connections`, else the open-files limit
+    /// minus a reserve.
+    pub fn connection_cap(&self) -> usize {
+        self.max_connections
+            .unwrap_or_else(sse_hub::connections::default_max_connections)
+    }
+
+    /// The accept loop's settings for the hyper-based servers, the cap
+    /// counted in `hub`'s metrics.
+    ///
+    /// # Errors
+    ///
+    /// A TLS certificate or key that cannot be loaded.
+    pub fn serve_options(&self, hub: &Hub) -> std::io::Result<ServeOptions> {
+        let options = ServeOptions::new()
+            .request_timeout(self.request_timeout)
+            .connections(hub.broker().connection_limit(self.connection_cap()))
+            .h2c(self.h2c);
+        Ok(match &self.tls {
+            Some(files) => options.tls(sse_hub::serve::server_config(files, true)?),
+            None => options,
+        })
+    }
+}
+
+/// A duration option's value was not understood.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid duration {given:?}: {reason} (write it like 250ms, 3s or 5m)")]
+pub struct DurationError {
+    given: String,
+    reason: String,
+}
+
+/// Parses a duration such as `250ms`, `3s`, `5m` or `1h 30m`.
+///
+/// ```
+/// use std::time::Duration;
+/// use sse_examples::options::parse_duration;
+///
+/// assert_eq!(parse_duration("250ms")?, Duration::from_millis(250));
+/// assert_eq!(parse_duration("5m")?, Duration::from_secs(300));
+/// assert!(parse_duration("soon").is_err());
+/// # Ok::<(), sse_examples::options::DurationError>(())
+/// ```
+///
+/// # Errors
+///
+/// Anything else, with the forms to use.
+pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
+    humantime::parse_duration(text.trim()).map_err(|err| DurationError {
+        given: text.to_owned(),
+        reason: err.to_string(),
+    })
+}
+
+/// The options of the contract's table; every one also reads an
+/// environment variable, and the command line wins.
+#[derive(Debug, Clone, Parser)]
+#[command(about = "An SSE example server speaking the toolkit's HTTP contract")]
+// An option given twice takes the last value, as most servers' do, so
+// that a wrapper script can append an override.
+#[command(args_override_self = true)]
+pub struct Options {
+    /// Listen address; port 0 picks a free port.
+    #[arg(long, env = "SSE_ADDR", default_value = "127.0.0.1:3000")]
+    pub addr: SocketAddr,
+    /// Idle time after which a comment line is sent (e.g. 250ms, 3s, 5m).
+    #[arg(long, env = "SSE_HEARTBEAT", default_value = "30s", value_parser = parse_duration)]
+    pub heartbeat: Duration,
+    /// Sent to clients as `retry:`.
+    #[arg(long, env = "SSE_RETRY", default_value = "3s", value_parser = parse_duration)]
+    pub retry: Duration,
+    /// While a stream's events come faster than this, they leave in one
+    /// write per window instead of one each; slower streams are not
+    /// delayed, and what a window holds never counts toward
+    /// --client-buffer. 0s sends every event at once.
+    #[arg(long, env = "SSE_COALESCE", default_value = "5ms", value_parser = parse_duration)]
+    pub coalesce: Duration,
+    /// Events kept for replay, per topic (0 disables replay). A busy topic
+    /// never evicts another topic's events.
+    #[arg(long, env = "SSE_HISTORY", default_value_t = 1000)]
+    pub history: usize,
+    /// Events older than this are not replayed; each topic's expire on
+    /// their own, and a topic with no subscribers left and nothing
+    /// retained is forgotten.
+    #[arg(long, env = "SSE_HISTORY_TTL", default_value = "5m", value_parser = parse_duration)]
+    pub history_ttl: Duration,
+    /// Events of a client's own topics that wait for it while it does not
+    /// read before it counts as lagging and is disconnected (what the
+    /// server holds back itself never counts).
+    #[arg(long, env = "SSE_CLIENT_BUFFER", default_value_t = 256)]
+    pub client_buffer: usize,
+    /// Concurrent streams; above it /events answers 503.
+    #[arg(long, env = "SSE_MAX_CLIENTS", default_value_t = 100_000)]
+    pub max_clients: usize,
+    /// Largest accepted publish body, in bytes.
+    #[arg(long, env = "SSE_MAX_BODY", default_value_t = 65_536)]
+    pub max_body: usize,
+    /// A connection that has not sent a whole request head, or a whole
+    /// publish body, within this time is closed (with 408 where the
+    /// framework can send one); idle keep-alive connections are closed
+    /// after it too. Event streams are never cut by it. Behind a proxy,
+    /// keep the proxy's own client timeouts at or below it. Rocket 0.5
+    /// applies it to publish bodies only (see docs/contract.md).
+    #[arg(long, env = "SSE_REQUEST_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
+    /// Open connections of every kind (streams, publishes, idle sockets);
+    /// above it a new connection is closed at once, so the process keeps
+    /// descriptors for its own work. Default: the open-files limit minus a
+    /// reserve of 2% (64 to 1024), read at start and logged. Not available
+    /// with Rocket 0.5, which has no hook on accepted connections.
+    #[arg(long, env = "SSE_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// When set, publishing needs `Authorization: Bearer <token>`. (With
+    /// a JWT option, the token's `publish` claim decides instead.)
+    #[arg(long, env = "SSE_PUBLISH_TOKEN", hide_env_values = true, conflicts_with_all = ["jwt_secret", "jwt_public_key"])]
+    pub publish_token: Option<String>,
+    /// HS256 secret: every /events and /notify then needs a JSON Web Token
+    /// granting its topics, from `Authorization: Bearer`, the cookie
+    /// (--jwt-cookie), or the query parameter `token`. Prefer the
+    /// environment variable: arguments show in `ps`.
+    #[arg(
+        long,
+        env = "SSE_JWT_SECRET",
+        hide_env_values = true,
+        conflicts_with = "jwt_public_key"
+    )]
+    pub jwt_secret: Option<String>,
+    /// Path of an RS256 (RSA) or ES256 (P-256) public key in PEM, instead
+    /// of a secret.
+    #[arg(long, env = "SSE_JWT_PUBLIC_KEY", value_parser = read_pem)]
+    pub jwt_public_key: Option<String>,
+    /// The cookie a token is read from when no Authorization header is sent.
+    #[arg(long, env = "SSE_JWT_COOKIE", default_value = sse_hub::auth::DEFAULT_COOKIE)]
+    pub jwt_cookie: String,
+    /// Clock skew tolerated on a token's `exp` and `nbf` (whole seconds).
+    #[arg(long, env = "SSE_JWT_LEEWAY", default_value = "5s", value_parser = parse_duration)]
+    pub jwt_leeway: Duration,
+    /// An origin (`https://app.example`) whose pages may subscribe and
+    /// publish, cookies included (CORS); repeatable, or comma-separated in
+    /// the environment variable.
+    #[arg(long = "cors-origin", env = "SSE_CORS_ORIGINS", value_delimiter = ',', value_parser = sse_hub::hub::cors::check_origin)]
+    pub cors_origins: Vec<String>,
+    /// Certificate chain (PEM) to serve TLS with, HTTP/2 and HTTP/1.1
+    /// offered by ALPN; needs --tls-key. `cargo xtask cert` makes a
+    /// self-signed one for development.
+    #[arg(long, env = "SSE_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, env = "SSE_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
+    /// Serve HTTP/2 over cleartext with prior knowledge (h2c) instead of
+    /// HTTP/1.1, for a TLS-terminating proxy that speaks HTTP/2 to its
+    /// upstreams. Not with Rocket 0.5.
+    #[arg(long, env = "SSE_H2C", conflicts_with = "tls_cert")]
+    pub h2c: bool,
+    /// Multi-instance mode: every instance started with the same Redis
+    /// (`redis://host:port/db`) shares topics, ids and history, so a
+    /// client may publish to, subscribe to or resume on any of them. While
+    /// Redis is unreachable /notify answers 503 and streams stay open.
+    #[arg(long = "redis", env = "SSE_REDIS_URL")]
+    pub redis: Option<String>,
+}
+
+impl Options {
+    /// Parses the command line and environment, sets up logging, and
+    /// returns the server's configuration; exits with a message on a bad
+    /// option or one this build cannot honour.
+    pub fn load() -> ServerConfig {
+        let config = Self::config_from(std::env::args_os()).unwrap_or_else(|err| err.exit());
+        crate::init_tracing();
+        config
+    }
+
+    /// Parses `args` (the program name first) and the environment into the
+    /// contract configuration.
+    ///
+    /// # Errors
+    ///
+    /// A malformed option, or one this build cannot honour (`--redis`).
+    pub fn config_from<I, T>(args: I) -> Result<ServerConfig, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let options = Self::try_parse_from(args)?;
+        Ok(options.config())
+    }
+
+    /// The server configuration these options describe.
+    pub fn config(&self) -> ServerConfig {
+        ServerConfig {
+            addr: self.addr.to_string(),
+            hub: HubConfig {
+                heartbeat: self.heartbeat,
+                retry: self.retry,
+                coalesce: self.coalesce,
+                broker: BrokerConfig {
+                    history: self.history,
+                    history_ttl: self.history_ttl,
+                    client_buffer: self.client_buffer,
+                    max_clients: self.max_clients,
+                },
+                max_body: self.max_body,
+                // A publish body gets the time a request head gets.
+                body_timeout: self.request_timeout,
+                publish_token: self.publish_token.clone(),
+                redis: self.redis.clone(),
+                jwt: self.jwt(),
+            },
+            request_timeout: self.request_timeout,
+            max_connections: self.max_connections,
+            cors_origins: self.cors_origins.clone(),
+            tls: self
+                .tls_cert
+                .clone()
+                .zip(self.tls_key.clone())
+                .map(|(cert, key)| TlsFiles { cert, key }),
+            h2c: self.h2c,
+        }
+    }
+
+    fn jwt(&self) -> Option<JwtConfig> {
+        let key = match (&self.jwt_secret, &self.jwt_public_key) {
+            (Some(secret), _) => JwtKey::Secret(secret.clone()),
+            (None, Some(pem)) => JwtKey::PublicKeyPem(pem.clone()),
+            (None, None) => return None,
+        };
+        Some(JwtConfig {
+            key,
+            cookie: self.jwt_cookie.clone(),
+            leeway: self.jwt_leeway,
+        })
+    }
+}
+
+/// The contents of a PEM file named on the command line.
+fn read_pem(path: &str) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|err| format!("cannot read the key file {path}: {err}"))
+}
+
+#[cfg(test)]
+#[path = "options_tests.rs"]
+mod tests;

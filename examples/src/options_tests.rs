@@ -1,0 +1,141 @@
+use super::*;
+
+fn parse(args: &[&str]) -> Result<ServerConfig, clap::Error> {
+    Options::config_from(std::iter::once("server").chain(args.iter().copied()))
+}
+
+#[test]
+fn the_defaults_are_the_contracts() {
+    assert_eq!(parse(&[]).unwrap(), ServerConfig::default());
+}
+
+#[test]
+fn every_option_reaches_the_config() {
+    let config = parse(&[
+        "--addr=127.0.0.1:0",
+        "--heartbeat=250ms",
+        "--retry=1s",
+        "--coalesce=2ms",
+        "--history=7",
+        "--history-ttl=2m",
+        "--client-buffer=3",
+        "--max-clients=9",
+        "--max-body=10",
+        "--request-timeout=2s",
+        "--max-connections=50",
+        "--publish-token=t",
+        "--cors-origin=https://a.example",
+        "--cors-origin=https://b.example,https://c.example",
+    ])
+    .unwrap();
+    let expected = ServerConfig {
+        addr: "127.0.0.1:0".into(),
+        hub: HubConfig {
+            heartbeat: Duration::from_millis(250),
+            retry: Duration::from_secs(1),
+            coalesce: Duration::from_millis(2),
+            broker: BrokerConfig {
+                history: 7,
+                history_ttl: Duration::from_secs(120),
+                client_buffer: 3,
+                max_clients: 9,
+            },
+            max_body: 10,
+            body_timeout: Duration::from_secs(2),
+            publish_token: Some("t".into()),
+            redis: None,
+            jwt: None,
+        },
+        request_timeout: Duration::from_secs(2),
+        max_connections: Some(50),
+        tls: None,
+        h2c: false,
+        cors_origins: vec![
+            "https://a.example".into(),
+            "https://b.example".into(),
+            "https://c.example".into(),
+        ],
+    };
+    assert_eq!(config, expected);
+}
+
+#[test]
+fn jwt_options_reach_the_config_and_exclude_the_publish_token() {
+    let config = parse(&["--jwt-secret=s", "--jwt-cookie=auth", "--jwt-leeway=2s"]).unwrap();
+    assert_eq!(
+        config.hub.jwt,
+        Some(JwtConfig {
+            key: JwtKey::Secret("s".into()),
+            cookie: "auth".into(),
+            leeway: Duration::from_secs(2),
+        })
+    );
+    let pem = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../sse-core/tests/keys/ec-public.pem"
+    );
+    let config = parse(&["--jwt-public-key", pem]).unwrap();
+    let Some(JwtKey::PublicKeyPem(text)) = config.hub.jwt.map(|jwt| jwt.key) else {
+        panic!("a public key");
+    };
+    assert!(text.starts_with("-----BEGIN PUBLIC KEY-----"));
+    assert_eq!(
+        parse(&["--jwt-secret=s"])
+            .unwrap()
+            .hub
+            .jwt
+            .map(|j| j.cookie)
+            .as_deref(),
+        Some("sse_token")
+    );
+    let missing = parse(&["--jwt-public-key", "/nonexistent.pem"])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        missing.contains("cannot read the key file /nonexistent.pem"),
+        "{missing}"
+    );
+    let both = parse(&["--jwt-secret=s", "--publish-token=t"])
+        .unwrap_err()
+        .to_string();
+    assert!(both.contains("cannot be used with"), "{both}");
+}
+
+#[test]
+fn bad_options_are_refused_with_the_reason() {
+    let err = parse(&["--heartbeat", "soon"]).unwrap_err().to_string();
+    assert!(err.contains("--heartbeat"), "{err}");
+    let config = parse(&["--redis", "redis://127.0.0.1:6379/"]).expect("a Redis URL");
+    assert_eq!(config.hub.redis.as_deref(), Some("redis://127.0.0.1:6379/"));
+}
+
+#[test]
+fn a_malformed_redis_url_stops_the_server_with_the_reason() {
+    let err = crate::serve_with_args(
+        crate::servers::axum::serve,
+        &[
+            "--addr".into(),
+            "127.0.0.1:0".into(),
+            "--redis".into(),
+            "nonsense".into(),
+        ],
+        Box::pin(std::future::pending()),
+        Box::new(|_| panic!("ready with a malformed Redis URL")),
+    )
+    .expect_err("refused");
+    assert!(err.contains("invalid Redis URL"), "{err}");
+}
+
+#[test]
+fn a_server_that_cannot_bind_says_so() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let err = crate::serve_with_args(
+        crate::servers::axum::serve,
+        &["--addr".into(), addr],
+        Box::pin(std::future::pending()),
+        Box::new(|_| panic!("ready without a socket")),
+    )
+    .unwrap_err();
+    assert!(err.to_lowercase().contains("address"), "{err}");
+}

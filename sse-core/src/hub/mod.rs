@@ -1,0 +1,402 @@
+//! The hub: what an application embeds to serve Server-Sent Events.
+//!
+//! A [`Hub`] holds a broker (in memory, or on Redis with the `redis`
+//! feature), the streams' settings ([`HubConfig`]) and an optional
+//! [`Authorizer`]. Application code calls it directly
+//! ([`Hub::publish`], [`Hub::subscribe`]); the adapters also mount its
+//! ready-made routes (`GET /events`, `POST /notify`, `GET /metrics`,
+//! `GET /healthz` and the demo page), which it answers from plain request
+//! parts with a plain [`Response`]. An adapter only translates its
+//! framework's request into those parts and the `Response` into its
+//! framework's response, so every framework behaves identically.
+//!
+//! ```
+//! use sse_hub::hub::{Body, Hub, HubConfig, NotifyRequest};
+//!
+//! let hub = Hub::new(HubConfig::default());
+//! let request = NotifyRequest {
+//!     query: Some("topic=news"),
+//!     headers: &[("content-type", "application/json")],
+//! };
+//! # futures::executor::block_on(async {
+//! let response = hub.notify(request, br#"{"title": "hello"}"#).await;
+//! assert_eq!(response.status, 200);
+//! let Body::Full(body) = response.body else { unreachable!() };
+//! assert!(body.starts_with(br#"{"sent":0,"id":""#));
+//! # });
+//! ```
+//!
+//! With `config.redis` set and the `redis` feature, [`Hub::open`] builds
+//! the hub on a [`RedisBroker`](crate::redis::RedisBroker) instead: the
+//! same calls and routes, shared by every instance on that Redis.
+//!
+//! The hub serves no connections itself: the server in front of it sets
+//! request timeouts, connection caps and TLS (for hyper-based frameworks,
+//! see [`serve`](crate::serve) with the `serve` feature).
+
+mod body;
+mod config;
+pub mod cors;
+mod response;
+mod routes;
+
+use bytes::Bytes;
+use serde_json::json;
+
+pub use body::read_body;
+pub use config::HubConfig;
+pub use response::{Body, EventStream, INDEX_HTML, Response, stream_headers};
+pub use routes::{EventsRequest, NotifyRequest};
+
+use crate::Event;
+use crate::auth::{AuthError, AuthRequest, Authorizer, Grants, redact_query};
+use crate::broker::{Broker, BrokerError, Published};
+use crate::encode;
+use crate::stream::{KeepAlive, SseStream};
+use response::{control_event, unavailable};
+
+/// How long a resume waits for this instance's mirror to catch up with
+/// an id another instance already sent (multi-instance mode).
+#[cfg(feature = "redis")]
+const RESUME_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Why [`Hub::open`] could not build a hub.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// The Redis broker could not start.
+    #[cfg(feature = "redis")]
+    #[error(transparent)]
+    Redis(#[from] crate::redis::RedisError),
+    /// `config.redis` is set but this build has no Redis support.
+    #[error("multi-instance mode (--redis) needs sse-hub's `redis` feature")]
+    RedisNotBuilt,
+    /// `config.jwt`'s key cannot verify tokens.
+    #[cfg(feature = "jwt")]
+    #[error(transparent)]
+    Jwt(#[from] crate::auth::JwtKeyError),
+    /// `config.jwt` is set but this build cannot verify JWTs.
+    #[error("JWT authorization (--jwt-secret, --jwt-public-key) needs sse-hub's `jwt` feature")]
+    JwtNotBuilt,
+}
+
+/// The hub's authorizer, shared by its clones.
+#[derive(Clone)]
+struct SharedAuthorizer(std::sync::Arc<dyn Authorizer>);
+
+impl std::fmt::Debug for SharedAuthorizer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Authorizer")
+    }
+}
+
+/// The authorizer `config.jwt` describes, if any.
+fn jwt_authorizer(config: &HubConfig) -> Result<Option<SharedAuthorizer>, OpenError> {
+    let Some(jwt) = &config.jwt else {
+        return Ok(None);
+    };
+    #[cfg(feature = "jwt")]
+    {
+        let authorizer = crate::auth::JwtAuthorizer::new(jwt)?;
+        Ok(Some(SharedAuthorizer(std::sync::Arc::new(authorizer))))
+    }
+    #[cfg(not(feature = "jwt"))]
+    {
+        let _ = jwt;
+        Err(OpenError::JwtNotBuilt)
+    }
+}
+
+/// Why [`Hub::publish`] did not publish.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PublishError {
+    /// The in-memory broker refused.
+    #[error(transparent)]
+    Broker(#[from] BrokerError),
+    /// Redis could not store the event.
+    #[cfg(feature = "redis")]
+    #[error(transparent)]
+    Redis(#[from] crate::redis::RedisError),
+}
+
+/// The hub's routes over one broker; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Hub {
+    broker: Broker,
+    /// Multi-instance mode: publishes go through Redis, and `broker` is
+    /// this instance's mirror.
+    #[cfg(feature = "redis")]
+    redis: Option<crate::redis::RedisBroker>,
+    config: std::sync::Arc<HubConfig>,
+    /// The `retry:` frame every stream starts with, encoded once.
+    retry_frame: Bytes,
+    /// Shared by every stream.
+    keep_alive: KeepAlive,
+    coalesce: std::time::Duration,
+    authorizer: Option<SharedAuthorizer>,
+}
+
+impl Hub {
+    /// A hub with an in-memory broker built from `config.broker`;
+    /// `config.redis` is not read (see [`Hub::open`]).
+    pub fn new(config: HubConfig) -> Self {
+        let broker = Broker::new(config.broker.clone());
+        Self::with_broker(config, broker)
+    }
+
+    /// The hub `config` describes: on Redis when `config.redis` is set
+    /// (inside a Tokio runtime, which the Redis tail runs in), else in
+    /// memory as [`Hub::new`].
+    ///
+    /// ```
+    /// use futures::FutureExt;
+    /// use sse_hub::hub::{HubConfig, Hub};
+    ///
+    /// let in_memory = Hub::open(HubConfig::default())?;
+    /// assert_eq!(in_memory.subscribe(["news"], None).now_or_never().map(|r| r.status), Some(200));
+    /// // Outside a Tokio runtime, Redis mode says what is missing.
+    /// let on_redis = HubConfig { redis: Some("redis://127.0.0.1:6379/".into()), ..HubConfig::default() };
+    /// let refused = Hub::open(on_redis).unwrap_err();
+    /// # #[cfg(feature = "redis")]
+    /// assert!(refused.to_string().contains("Tokio runtime"), "{refused}");
+    /// # Ok::<(), sse_hub::hub::OpenError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// A malformed Redis URL, no runtime, or a build without the `redis`
+    /// feature; an unreachable Redis is not an error, the hub reconnects.
+    /// A JWT key that cannot verify tokens, or `config.jwt` in a build
+    /// without the `jwt` feature.
+    pub fn open(config: HubConfig) -> Result<Self, OpenError> {
+        jwt_authorizer(&config)?;
+        let Some(url) = config.redis.clone() else {
+            return Ok(Self::new(config));
+        };
+        #[cfg(feature = "redis")]
+        {
+            let redis = crate::redis::RedisBroker::connect(&url, config.broker.clone())?;
+            Ok(Self::with_redis(config, redis))
+        }
+        #[cfg(not(feature = "redis"))]
+        {
+            let _ = url;
+            Err(OpenError::RedisNotBuilt)
+        }
+    }
+
+    /// A hub whose topics live in Redis, shared with every instance on it.
+    #[cfg(feature = "redis")]
+    pub fn with_redis(config: HubConfig, redis: crate::redis::RedisBroker) -> Self {
+        let mut hub = Self::with_broker(config, redis.broker().clone());
+        hub.redis = Some(redis);
+        hub
+    }
+
+    /// The Redis broker, in multi-instance mode.
+    #[cfg(feature = "redis")]
+    pub fn redis(&self) -> Option<&crate::redis::RedisBroker> {
+        self.redis.as_ref()
+    }
+
+    /// Publishes `event` to `topic` from application code, in memory or
+    /// through Redis, whichever the hub runs on.
+    ///
+    /// ```
+    /// use sse_hub::{Event, hub::{HubConfig, Hub}};
+    ///
+    /// # futures::executor::block_on(async {
+    /// let hub = Hub::new(HubConfig::default());
+    /// let published = hub.publish("news", &Event::new("hello")).await?;
+    /// assert_eq!(published.sent, 0);
+    /// # Ok::<(), sse_hub::hub::PublishError>(())
+    /// # }).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The broker shut down, or Redis could not store the event.
+    pub async fn publish(&self, topic: &str, event: &Event) -> Result<Published, PublishError> {
+        #[cfg(feature = "redis")]
+        if let Some(redis) = &self.redis {
+            return Ok(redis.publish(topic, event).await?);
+        }
+        Ok(self.broker.publish(topic, event)?)
+    }
+
+    /// A hub over an existing broker, for instance one the application
+    /// also publishes to. The broker keeps its settings, and the hub's
+    /// `config.broker` becomes a copy of them, so the two cannot disagree.
+    ///
+    /// A `config.jwt` whose key cannot verify tokens (which [`Hub::open`]
+    /// reports) makes this hub refuse every `/events` and `/notify`
+    /// request with `401`: it fails closed.
+    pub fn with_broker(mut config: HubConfig, broker: Broker) -> Self {
+        config.broker = broker.config().clone();
+        let authorizer = jwt_authorizer(&config).unwrap_or_else(|err| {
+            let reason = format!("this server cannot verify tokens: {err}");
+            tracing::error!(%reason, "every /events and /notify request will be refused");
+            let refuse = move |_: &AuthRequest<'_>| Err(AuthError::Refused(reason.clone()));
+            Some(SharedAuthorizer(std::sync::Arc::new(refuse)))
+        });
+        Self {
+            authorizer,
+            broker,
+            #[cfg(feature = "redis")]
+            redis: None,
+            retry_frame: encode::retry(config.retry),
+            keep_alive: KeepAlive::new().interval(config.heartbeat),
+            coalesce: config.coalesce,
+            config: std::sync::Arc::new(config),
+        }
+    }
+
+    /// This hub with `authorizer` deciding who may subscribe and publish
+    /// through [`Hub::events`] and [`Hub::notify`] (in place of any
+    /// `config.jwt`); see [`auth`](crate::auth).
+    #[must_use]
+    pub fn with_authorizer(mut self, authorizer: impl Authorizer) -> Self {
+        self.authorizer = Some(SharedAuthorizer(std::sync::Arc::new(authorizer)));
+        self
+    }
+
+    /// The grants of `request`: all, when no authorizer is set; else the
+    /// authorizer's, or why it refused (answered `401`, see
+    /// [`unauthorized`]).
+    fn authorize(&self, route: &str, request: &AuthRequest<'_>) -> Result<Grants, AuthError> {
+        let Some(SharedAuthorizer(authorizer)) = &self.authorizer else {
+            return Ok(Grants::all());
+        };
+        authorizer.authorize(request).inspect_err(|err| {
+            tracing::debug!(
+                route,
+                query = ?request.query().map(redact_query),
+                reason = %err,
+                "401: not authenticated"
+            );
+        })
+    }
+
+    /// The broker, to publish from application code or to shut down.
+    pub fn broker(&self) -> &Broker {
+        &self.broker
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &HubConfig {
+        &self.config
+    }
+
+    /// The largest publish body accepted; adapters stop reading one byte
+    /// after it.
+    pub fn max_body(&self) -> usize {
+        self.config.max_body
+    }
+
+    /// The event stream of `topics`, resumed after `last_event_id`, as the
+    /// contract's response: `retry:`, the `connected` event (and `reset`
+    /// when the id cannot be honoured), the replay, then live events with
+    /// keep-alives; or `503` above `max_clients`. This is `GET /events`
+    /// for a handler that picks the topics itself, for instance from the
+    /// user its own authentication found:
+    ///
+    /// ```
+    /// use sse_hub::hub::{HubConfig, Hub};
+    ///
+    /// let hub = Hub::new(HubConfig::default());
+    /// # let user_id = 42;
+    /// # futures::executor::block_on(async {
+    /// let response = hub.subscribe([format!("user-{user_id}")], None).await;
+    /// assert_eq!(response.status, 200);
+    /// # });
+    /// ```
+    ///
+    /// Topic names are not checked against the query rules here: they
+    /// come from the application, not the client.
+    ///
+    /// In multi-instance mode, a client may resume with an id another
+    /// instance sent it a moment before this one mirrored it: the
+    /// subscription then waits for the mirror, up to a second.
+    pub async fn subscribe<I, S>(&self, topics: I, last_event_id: Option<&str>) -> Response
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.stream(topics, last_event_id, true).await
+    }
+
+    /// As [`Hub::subscribe`], but the stream carries the topics' events
+    /// (and keep-alive comments) only: no `retry:`, no `connected` and no
+    /// `reset`, for an endpoint whose clients expect nothing else. A
+    /// client resuming after an id the history no longer holds is then not
+    /// told; it gets everything retained, as with `reset`.
+    ///
+    /// ```
+    /// use futures::StreamExt;
+    /// use sse_hub::{Event, Hub, HubConfig, hub::Body};
+    ///
+    /// let hub = Hub::new(HubConfig::default());
+    /// # futures::executor::block_on(async {
+    /// let response = hub.subscribe_events_only(["news"], None).await;
+    /// hub.publish("news", &Event::new("hello")).await?;
+    /// let Body::Stream(mut stream) = response.body else { unreachable!() };
+    /// let first = stream.next().await.expect("an event")?;
+    /// assert_eq!(first, "id: 0\ndata: hello\n\n");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn subscribe_events_only<I, S>(
+        &self,
+        topics: I,
+        last_event_id: Option<&str>,
+    ) -> Response
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.stream(topics, last_event_id, false).await
+    }
+
+    async fn stream<I, S>(&self, topics: I, last_event_id: Option<&str>, preamble: bool) -> Response
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let last_event_id = last_event_id.filter(|id| !id.is_empty());
+        #[cfg(feature = "redis")]
+        if let (Some(redis), Some(id)) = (&self.redis, last_event_id) {
+            redis.caught_up(id, RESUME_WAIT).await;
+        }
+        let subscription = match self.broker.subscribe(topics, last_event_id) {
+            Ok(subscription) => subscription,
+            Err(err) => return unavailable(&err),
+        };
+        let mut stream = SseStream::new(subscription);
+        if preamble {
+            let subscription = stream.get_ref();
+            let mut frames = self.retry_frame.to_vec();
+            frames.extend_from_slice(&control_event(
+                "connected",
+                &json!({ "clientId": subscription.client_id() }),
+            ));
+            if subscription.is_reset() {
+                frames.extend_from_slice(&control_event(
+                    "reset",
+                    &json!({ "lastEventId": last_event_id.unwrap_or_default() }),
+                ));
+            }
+            stream = stream.preamble(frames.into());
+        }
+        Response::stream(
+            stream
+                .keep_alive(self.keep_alive.clone())
+                .coalesce(self.coalesce),
+        )
+    }
+}
+
+#[cfg(test)]
+mod auth_tests;
+#[cfg(test)]
+mod tests;

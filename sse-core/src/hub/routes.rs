@@ -1,0 +1,312 @@
+//! The hub's routes, answered from plain request parts.
+
+use bytes::Bytes;
+use serde_json::json;
+
+use super::Hub;
+use super::body::{is_json, parse_length, read_body};
+use super::response::{
+    Body, INDEX_HTML, Response, error, json_response, unauthorized, unavailable,
+};
+use crate::Event;
+use crate::auth::{AuthRequest, bearer_matches, redact_query};
+use crate::request::{Headers, NoHeaders, events_query, header_id, notify_query};
+
+/// The parts of `POST /notify` the hub reads: the query, and the
+/// headers `Content-Type`, `Content-Length` (a body it says is too large
+/// is refused before a byte of it is read), `Authorization` and those an
+/// [`Authorizer`] reads.
+#[derive(Clone, Copy)]
+pub struct NotifyRequest<'a> {
+    /// The query string, without `?`.
+    pub query: Option<&'a str>,
+    /// The request's headers.
+    pub headers: &'a dyn Headers,
+}
+
+/// The parts of `GET /events` the hub reads: the query, and the
+/// headers `Last-Event-ID` and those an [`Authorizer`] reads.
+#[derive(Clone, Copy)]
+pub struct EventsRequest<'a> {
+    /// The query string, without `?`.
+    pub query: Option<&'a str>,
+    /// The request's headers.
+    pub headers: &'a dyn Headers,
+}
+
+macro_rules! request_without_secrets {
+    ($request:ident) => {
+        impl Default for $request<'_> {
+            /// No query, no headers.
+            fn default() -> Self {
+                Self {
+                    query: None,
+                    headers: &NoHeaders,
+                }
+            }
+        }
+
+        /// The query with any token redacted, and no header values.
+        impl std::fmt::Debug for $request<'_> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($request))
+                    .field("query", &self.query.map(redact_query))
+                    .finish_non_exhaustive()
+            }
+        }
+
+        impl<'a> $request<'a> {
+            /// The request as an [`Authorizer`] reads it.
+            pub fn auth(&self) -> AuthRequest<'a> {
+                AuthRequest::new(self.query, self.headers)
+            }
+        }
+    };
+}
+
+request_without_secrets!(NotifyRequest);
+request_without_secrets!(EventsRequest);
+
+impl Hub {
+    /// `GET /events`: subscribe, replay, then stream live events. With an
+    /// authorizer, a request it refuses answers `401`, one for a topic its
+    /// grants do not cover `403`, and the stream ends when they expire.
+    pub async fn events(&self, request: EventsRequest<'_>) -> Response {
+        let grants = match self.authorize("/events", &request.auth()) {
+            Ok(grants) => grants,
+            Err(err) => return unauthorized(&err),
+        };
+        let query = match events_query(request.query.unwrap_or("")) {
+            Ok(query) => query,
+            Err(err) => return error(400, &err.to_string()),
+        };
+        if let Some(topic) = query.topics.iter().find(|t| !grants.may_subscribe(t)) {
+            tracing::debug!(topic, "403: subscribing not granted");
+            return error(
+                403,
+                &format!("subscribing to topic {topic:?} is not granted"),
+            );
+        }
+        let last_event_id = header_id(request.headers.value("last-event-id"))
+            .or_else(|| query.last_event_id.filter(|id| !id.is_empty()));
+        let response = self
+            .subscribe(&query.topics, last_event_id.as_deref())
+            .await;
+        match (response, grants.remaining()) {
+            (
+                Response {
+                    status,
+                    headers,
+                    body: Body::Stream(stream),
+                },
+                Some(remaining),
+            ) => Response {
+                status,
+                headers,
+                body: Body::Stream(stream.end_at(tokio::time::Instant::now() + remaining)),
+            },
+            (response, _) => response,
+        }
+    }
+
+    /// `POST /notify` from its head and its body's chunks: the head is
+    /// checked first ([`Hub::notify_refusal`]), so a refused publish reads
+    /// none of its body; then the body is read within the request timeout
+    /// ([`Hub::read_notify_body`]) and published ([`Hub::notify`]).
+    pub async fn notify_from<S, B, E>(&self, request: NotifyRequest<'_>, chunks: S) -> Response
+    where
+        S: futures_core::Stream<Item = Result<B, E>>,
+        B: bytes::Buf,
+        E: std::fmt::Display,
+    {
+        if let Some(refused) = self.notify_refusal(&request) {
+            return refused;
+        }
+        match self.read_notify_body(chunks).await {
+            Ok(body) => self.notify_unchecked(request, &body).await,
+            Err(refused) => refused,
+        }
+    }
+
+    /// The refusal the head of a publish decides on its own, if any, in
+    /// the hub's order: `401` without the publish token or refused by
+    /// the authorizer, `403` for a topic it does not grant, `415` for a
+    /// body that is not JSON, `413` when `Content-Length` exceeds
+    /// `--max-body`.
+    ///
+    /// ```
+    /// use sse_hub::hub::{HubConfig, Hub, NotifyRequest};
+    ///
+    /// let hub = Hub::new(HubConfig::default());
+    /// let head = NotifyRequest {
+    ///     query: Some("topic=news"),
+    ///     headers: &[("content-type", "application/json"), ("content-length", "99999999999")],
+    /// };
+    /// assert_eq!(hub.notify_refusal(&head).map(|refusal| refusal.status), Some(413));
+    /// ```
+    pub fn notify_refusal(&self, request: &NotifyRequest<'_>) -> Option<Response> {
+        let headers = request.headers;
+        if let Some(token) = &self.config.publish_token
+            && !bearer_matches(headers.value("authorization"), token)
+        {
+            let mut response = error(401, "publishing needs Authorization: Bearer <token>");
+            response.headers.push(("www-authenticate", "Bearer".into()));
+            return Some(response);
+        }
+        let grants = match self.authorize("/notify", &request.auth()) {
+            Ok(grants) => grants,
+            Err(err) => return Some(unauthorized(&err)),
+        };
+        // A bad topic is answered 400 after the body's checks, as the
+        // contract orders them.
+        if let Ok(query) = notify_query(request.query.unwrap_or(""))
+            && !grants.may_publish(&query.topic)
+        {
+            let topic = query.topic;
+            tracing::debug!(topic, "403: publishing not granted");
+            return Some(error(
+                403,
+                &format!("publishing on topic {topic:?} is not granted"),
+            ));
+        }
+        if !is_json(headers.value("content-type")) {
+            return Some(error(
+                415,
+                "the body must be JSON, sent as Content-Type: application/json",
+            ));
+        }
+        if let Some(length) = headers.value("content-length").and_then(parse_length)
+            && length > self.config.max_body as u64
+        {
+            return Some(self.too_large());
+        }
+        None
+    }
+
+    /// Reads a publish body from its chunks, at most [`Hub::max_body`]` + 1`
+    /// bytes (see [`read_body`]), within [`HubConfig::body_timeout`]: a
+    /// body that has not arrived whole by then is answered `408`, one that
+    /// broke off `400`.
+    ///
+    /// [`HubConfig::body_timeout`]: super::HubConfig::body_timeout
+    pub async fn read_notify_body<S, B, E>(&self, chunks: S) -> Result<Vec<u8>, Response>
+    where
+        S: futures_core::Stream<Item = Result<B, E>>,
+        B: bytes::Buf,
+        E: std::fmt::Display,
+    {
+        self.read_body_with(read_body(chunks, self.max_body()))
+            .await
+    }
+
+    /// Reads a publish body with the framework's own reader (which must
+    /// stop one byte past [`Hub::max_body`]), within
+    /// [`HubConfig::body_timeout`], answering as [`Hub::read_notify_body`]
+    /// does. For frameworks whose body is a reader rather than a stream of
+    /// chunks.
+    ///
+    /// ```
+    /// use sse_hub::{Hub, HubConfig};
+    ///
+    /// let hub = Hub::new(HubConfig::default());
+    /// # futures::executor::block_on(async {
+    /// let broken = async { Err::<Vec<u8>, _>("connection reset") };
+    /// assert_eq!(hub.read_body_with(broken).await.unwrap_err().status, 400);
+    /// # });
+    /// ```
+    ///
+    /// [`HubConfig::body_timeout`]: super::HubConfig::body_timeout
+    pub async fn read_body_with<F, E>(&self, reading: F) -> Result<Vec<u8>, Response>
+    where
+        F: Future<Output = Result<Vec<u8>, E>>,
+        E: std::fmt::Display,
+    {
+        let within = self.config.body_timeout;
+        match tokio::time::timeout(within, reading).await {
+            Ok(Ok(body)) => Ok(body),
+            Ok(Err(err)) => Err(self.unreadable_body(&err)),
+            Err(_) => Err(error(
+                408,
+                &format!("the body did not arrive within {within:?}"),
+            )),
+        }
+    }
+
+    fn too_large(&self) -> Response {
+        let limit = self.config.max_body;
+        error(413, &format!("the body is larger than {limit} bytes"))
+    }
+
+    /// `POST /notify` with its body read: publish the JSON body as one
+    /// event. Every check of [`Hub::notify_refusal`] is made again, on the
+    /// body's real length.
+    pub async fn notify(&self, request: NotifyRequest<'_>, body: &[u8]) -> Response {
+        if let Some(refused) = self.notify_refusal(&request) {
+            return refused;
+        }
+        self.notify_unchecked(request, body).await
+    }
+
+    /// `POST /notify` once [`Hub::notify_refusal`] let its head through.
+    async fn notify_unchecked(&self, request: NotifyRequest<'_>, body: &[u8]) -> Response {
+        if body.len() > self.config.max_body {
+            return self.too_large();
+        }
+        let query = match notify_query(request.query.unwrap_or("")) {
+            Ok(query) => query,
+            Err(err) => return error(400, &err.to_string()),
+        };
+        let value: serde_json::Value = match serde_json::from_slice(body) {
+            Ok(value) => value,
+            Err(err) => return error(400, &format!("the body is not valid JSON: {err}")),
+        };
+        let event = match Event::builder()
+            .event(&query.event)
+            .json_data(&value)
+            .build()
+        {
+            Ok(event) => event,
+            // The query checks make this unreachable; answer it all the same.
+            Err(err) => return error(400, &err.to_string()),
+        };
+        match self.publish(&query.topic, &event).await {
+            Ok(published) => {
+                json_response(200, &json!({ "sent": published.sent, "id": published.id }))
+            }
+            Err(err) => unavailable(&err),
+        }
+    }
+
+    /// The answer when a publish body could not be read (the client went
+    /// away or sent a broken body).
+    pub fn unreadable_body(&self, err: &dyn std::fmt::Display) -> Response {
+        error(400, &format!("the body could not be read: {err}"))
+    }
+
+    /// `GET /metrics`: the Prometheus text exposition.
+    pub fn metrics(&self) -> Response {
+        Response {
+            status: 200,
+            headers: vec![("content-type", crate::metrics::CONTENT_TYPE.into())],
+            body: Body::Full(self.broker.render_metrics().into()),
+        }
+    }
+
+    /// `GET /healthz`: `200 ok`.
+    pub fn healthz(&self) -> Response {
+        Response {
+            status: 200,
+            headers: vec![("content-type", "text/plain; charset=utf-8".into())],
+            body: Body::Full(Bytes::from_static(b"ok")),
+        }
+    }
+
+    /// `GET /`: the demo page.
+    pub fn index(&self) -> Response {
+        Response {
+            status: 200,
+            headers: vec![("content-type", "text/html; charset=utf-8".into())],
+            body: Body::Full(Bytes::from_static(INDEX_HTML.as_bytes())),
+        }
+    }
+}
