@@ -25,7 +25,10 @@ pub fn configure(hub: Hub) -> impl FnOnce(&mut web::ServiceConfig) {
             .route("/notify", web::post().to(notify))
             .route("/metrics", web::get().to(metrics))
             .route("/healthz", web::get().to(healthz))
-            .route("/", web::get().to(index));
+            .route("/", web::get().to(index))
+            // Under a scope, "/" is `/sse/` only; "" is `/sse`. Both serve
+            // the page, which finds the other routes either way.
+            .route("", web::get().to(index));
     }
 }
 

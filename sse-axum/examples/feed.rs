@@ -25,7 +25,7 @@ fn app(hub: Hub, tick: Duration) -> Router {
         .route("/ticks", get(move || ticks(tick)))
         .route("/notifications", get(notifications))
         .with_state(hub.clone())
-        .nest("/sse", sse_axum::routes(hub))
+        .merge(sse_axum::routes_under("/sse", hub))
 }
 
 /// A stream that is not the broker's: a numbered tick every `period`.

@@ -8,7 +8,7 @@ pub mod serve;
 
 pub use extract::LastEventId;
 pub use response::{Sse, SseResponse};
-pub use routes::routes;
+pub use routes::{routes, routes_under};
 
 /// The hub's handlers one by one, each taking the [`Hub`] as state.
 pub mod handlers {

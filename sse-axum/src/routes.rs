@@ -11,9 +11,9 @@ use sse_hub::hub::{EventsRequest, Hub, NotifyRequest};
 use crate::SseResponse;
 
 /// `/events`, `/notify`, `/metrics`, `/healthz` and `/` (the demo page)
-/// over `hub`, ready to merge into an application's router or to nest
-/// under a prefix (`Router::nest("/sse", routes(hub))`: the page finds
-/// the other routes relative to itself).
+/// over `hub`, ready to merge into an application's router. To put them
+/// under a prefix, use [`routes_under`], which also serves the page at
+/// the prefix with a trailing slash.
 ///
 /// **Anyone who can reach `/notify` can publish** unless the hub's config
 /// sets a `publish_token`. To publish only from your own code, mount the
@@ -72,4 +72,28 @@ pub async fn healthz(State(hub): State<Hub>) -> SseResponse {
 /// `GET /`: the demo page.
 pub async fn index(State(hub): State<Hub>) -> SseResponse {
     SseResponse(hub.index())
+}
+
+/// [`routes`] under `prefix` (for instance `"/sse"`), to merge into an
+/// application's router. The demo page answers at both `/sse` and `/sse/`:
+/// `Router::nest` alone routes only the first, and a user types either.
+/// The page finds the other routes relative to itself.
+///
+/// ```
+/// use axum::Router;
+/// use sse_axum::{Hub, HubConfig};
+///
+/// let hub = Hub::new(HubConfig::default());
+/// let app: Router = Router::new().merge(sse_axum::routes_under("/sse", hub));
+/// ```
+///
+/// # Panics
+///
+/// As `Router::nest` does, when `prefix` is empty, `/`, or does not start
+/// with `/`: a programming error, not input.
+pub fn routes_under<S: Clone + Send + Sync + 'static>(prefix: &str, hub: Hub) -> Router<S> {
+    let prefix = prefix.trim_end_matches('/');
+    Router::new()
+        .route(&format!("{prefix}/"), get(index).with_state(hub.clone()))
+        .nest(prefix, routes(hub))
 }

@@ -22,7 +22,7 @@ async fn serve_with(config: HubConfig, compress: bool) -> Server {
             get(move || async move { Sse::new(feed.events()).coalesce(OWN_COALESCE) }),
         )
         .merge(sse_axum::routes(hub.clone()))
-        .nest("/sse", sse_axum::routes(hub.clone()));
+        .merge(sse_axum::routes_under("/sse", hub.clone()));
     if compress {
         app = app.layer(CompressionLayer::new());
     }

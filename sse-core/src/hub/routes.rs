@@ -209,10 +209,13 @@ impl Hub {
     /// use sse_hub::{Hub, HubConfig};
     ///
     /// let hub = Hub::new(HubConfig::default());
-    /// # futures::executor::block_on(async {
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().build()?.block_on(async {
     /// let broken = async { Err::<Vec<u8>, _>("connection reset") };
     /// assert_eq!(hub.read_body_with(broken).await.unwrap_err().status, 400);
+    /// let whole = async { Ok::<_, std::io::Error>(b"{}".to_vec()) };
+    /// assert_eq!(hub.read_body_with(whole).await.ok(), Some(b"{}".to_vec()));
     /// # });
+    /// # Ok::<(), std::io::Error>(())
     /// ```
     ///
     /// [`HubConfig::body_timeout`]: super::HubConfig::body_timeout

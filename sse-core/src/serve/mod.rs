@@ -33,19 +33,28 @@
 //! Rocket have these settings of their own; their READMEs list them.
 //!
 //! ```no_run
+//! use std::convert::Infallible;
 //! use std::time::Duration;
 //! use sse_hub::{Hub, HubConfig, serve::{ServeOptions, bind, serve}};
 //!
-//! # async fn run(service: impl Fn(std::net::SocketAddr) -> hyper::service::ServiceFn<
-//! #     fn(hyper::Request<hyper::body::Incoming>) -> std::future::Ready<Result<hyper::Response<String>, std::convert::Infallible>>,
-//! #     hyper::Request<hyper::body::Incoming>>) -> std::io::Result<()> {
+//! # async fn run() -> std::io::Result<()> {
 //! let hub = Hub::new(HubConfig::default());
-//! let listener = bind("127.0.0.1:3000")?;
 //! let options = ServeOptions::new()
 //!     .request_timeout(Duration::from_secs(10))
 //!     .connections(hub.broker().connection_limit(10_000));
-//! let shutdown = async { let _ = tokio::signal::ctrl_c().await; };
-//! serve(listener, service, options, shutdown).await;
+//! // Any hyper service; the adapters pass their framework's router.
+//! let service = |_peer| {
+//!     hyper::service::service_fn(|_request| async {
+//!         Ok::<_, Infallible>(hyper::Response::new(String::from("ok")))
+//!     })
+//! };
+//! let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+//! # drop(stop);
+//! let shutdown = async move {
+//!     let _ = stopped.await;
+//!     hub.broker().shutdown();
+//! };
+//! serve(bind("127.0.0.1:3000")?, service, options, shutdown).await;
 //! # Ok(()) }
 //! ```
 
