@@ -7,8 +7,9 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 
-use crate::checks::{Target, ensure, metric, subscribe};
 use crate::client::{Error, EventStream, http_client, open, within};
+use crate::launch::Target;
+use crate::support::{ensure, metric, subscribe};
 
 /// The secret the checks start servers with.
 pub const SECRET: &str = "conformance-secret-0123456789";

@@ -8,8 +8,9 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
-use crate::checks::{Target, ensure, metric, publish, publish_with, subscribe};
 use crate::client::{Error, http_client, within};
+use crate::launch::Target;
+use crate::support::{ensure, metric, publish, publish_with, subscribe};
 
 /// `options` after `own`: the check's own options, then the variant's.
 fn with(own: &[&'static str], options: &[&'static str]) -> Vec<&'static str> {

@@ -307,6 +307,11 @@ pub async fn notify(
     Ok((status, body))
 }
 
+/// `Ok` when `condition` holds, else the error `message` makes.
+pub(crate) fn ensure(condition: bool, message: impl FnOnce() -> String) -> Result<(), Error> {
+    if condition { Ok(()) } else { Err(message()) }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use reqwest::Version;
 
-use crate::checks::{Running, Target, ensure, metric_with, publish_with};
 use crate::client::{Error, EventStream, install_crypto, open};
+use crate::launch::{Running, Target};
+use crate::support::{ensure, metric_with, publish_with};
 
 /// A self-signed certificate for `localhost` and `127.0.0.1` (rcgen), in
 /// a directory of its own that is removed when dropped.

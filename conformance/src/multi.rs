@@ -5,9 +5,10 @@
 
 use std::time::Duration;
 
-use crate::checks::{Check, Target, ensure, metric, publish, start_nginx, subscribe};
 use crate::client::{Error, EventStream, http_client, notify};
+use crate::launch::{Target, start_nginx};
 use crate::redis_server::RedisServer;
+use crate::support::{Check, ensure, metric, publish, subscribe};
 
 /// How long Redis may take to come back into use after a restart: the
 /// tail's backoff is at most 5 s.

@@ -1,8 +1,8 @@
 //! The conformance matrix: check × framework, pass or fail with the reason,
 //! the checks that pass on some frameworks and fail on others first.
 
-use crate::checks::known_gap;
 use crate::client::Error;
+use crate::registry::known_gap;
 
 /// One framework's outcomes, in check order.
 pub type Column = (String, Vec<(&'static str, Result<(), Error>)>);
@@ -98,7 +98,7 @@ pub fn markdown(columns: &[Column]) -> String {
 }
 
 /// Whether `columns` are as expected: every check passes, except the
-/// [`KNOWN_GAPS`](crate::checks::KNOWN_GAPS), which must still fail. The
+/// [`KNOWN_GAPS`](crate::registry::KNOWN_GAPS), which must still fail. The
 /// unexpected outcomes, if any.
 pub fn unexpected(columns: &[Column]) -> Vec<String> {
     columns
@@ -142,7 +142,7 @@ mod tests {
 
     #[test]
     fn known_gaps_are_marked_and_must_still_fail() {
-        let (framework, check, why) = crate::checks::KNOWN_GAPS[0];
+        let (framework, check, why) = crate::registry::KNOWN_GAPS[0];
         let failing: Vec<Column> = vec![(framework.into(), vec![(check, Err("timed out".into()))])];
         let text = markdown(&failing);
         assert!(text.contains("known gap: timed out"), "{text}");

@@ -1,5 +1,5 @@
-//! The example servers, one per framework, all speaking the contract
-//! (`../shared/CONTRACT.md`), and what they share: the contract's options
+//! The example servers, one per framework, all speaking the HTTP behaviour
+//! described in `docs/contract.md`, and what they share: their options
 //! (command line, then environment), logging, the `listening on` line and
 //! the shutdown.
 //!

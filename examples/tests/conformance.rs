@@ -8,10 +8,9 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use sse_conformance::checks::{
-    CHECKS, Launch, NO_COALESCE, Target, run_all, run_multi_instance, run_named,
-};
+use sse_conformance::launch::{Launch, NO_COALESCE, Target};
 use sse_conformance::multi::{MULTI_INSTANCE_CHECKS, redis_available};
+use sse_conformance::registry::{CHECKS, run_all, run_multi_instance, run_named};
 use sse_conformance::report::{Column, markdown, unexpected};
 use sse_examples::{Serve, servers};
 

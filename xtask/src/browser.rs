@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use sse_conformance::checks::{Launch, Target, start_nginx};
+use sse_conformance::launch::{Launch, Target, start_nginx};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 use crate::{FRAMEWORKS, build_release_examples, ensure_packages, run as run_command};
@@ -188,7 +188,7 @@ async fn demo_page(root: &Path, target: &Target, shots: &Path) -> Result<Vec<Out
 /// starts the same binary on the same address.
 async fn restart(
     target: &Target,
-    server: &mut sse_conformance::checks::Running,
+    server: &mut sse_conformance::launch::Running,
     addr: &str,
     options: &[&str],
 ) -> Result<(), String> {

@@ -8,9 +8,9 @@
 use std::path::Path;
 use std::time::Duration;
 
-use sse_conformance::checks::{Launch, Running, Target};
 use sse_conformance::client::open;
 use sse_conformance::h2::TestCert;
+use sse_conformance::launch::{Launch, Running, Target};
 
 const BEGIN: &str = "<!-- h2:begin (made by `cargo xtask bench-h2`; edits are overwritten) -->";
 const END: &str = "<!-- h2:end -->";

@@ -323,17 +323,17 @@ fn conformance(via_nginx: bool) -> Result<(), String> {
     let columns = runtime.block_on(async {
         let mut columns = Vec::new();
         for framework in FRAMEWORKS {
-            let target = sse_conformance::checks::Target {
+            let target = sse_conformance::launch::Target {
                 framework: framework.into(),
-                launch: sse_conformance::checks::Launch::Process(
+                launch: sse_conformance::launch::Launch::Process(
                     target_dir::release(&root).join(framework),
                 ),
                 nginx_config: nginx_config.clone(),
                 options: Vec::new(),
             };
             eprintln!("checking {framework}…");
-            let mut outcomes = sse_conformance::checks::run_all(&target).await;
-            outcomes.extend(sse_conformance::checks::run_multi_instance(&target).await);
+            let mut outcomes = sse_conformance::registry::run_all(&target).await;
+            outcomes.extend(sse_conformance::registry::run_multi_instance(&target).await);
             columns.push((framework.to_owned(), outcomes));
         }
         columns

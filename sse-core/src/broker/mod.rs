@@ -356,6 +356,7 @@ impl Broker {
 
     /// The text of `id` as clients see it in `id:`: decimal for an
     /// in-memory broker, `<ms>-<seq>` for one mirroring Redis.
+    #[cfg(feature = "redis")]
     pub(crate) fn format_id(&self, id: u64) -> String {
         self.shared.ids.format(id)
     }

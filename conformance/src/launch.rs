@@ -1,0 +1,340 @@
+//! Starting a server under test: an example binary as a process, the same
+//! server on a thread of the test process, or either behind nginx.
+
+use crate::client::{Error, WAIT, ensure, within};
+use std::future::Future;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// A framework's server under test.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The framework's name, for reports.
+    pub framework: String,
+    /// How the server is started.
+    pub launch: Launch,
+    /// When set, clients reach the server through nginx started with this
+    /// configuration (`examples/deploy/nginx.conf`), its upstream and
+    /// listen addresses swapped for ephemeral ones.
+    pub nginx_config: Option<PathBuf>,
+    /// Options every server of this target starts with, before each
+    /// check's own (which win): [`NO_COALESCE`] runs the whole suite with
+    /// coalescing off, since it must not change what a client receives.
+    pub options: Vec<String>,
+}
+
+/// How a check starts the server under test; either way it is given
+/// `--addr 127.0.0.1:0` and the check's options.
+#[derive(Clone)]
+pub enum Launch {
+    /// An example binary, such as `target/release/axum`, run as a process
+    /// that prints `listening on http://HOST:PORT` and stops on SIGTERM.
+    Process(PathBuf),
+    /// A server run on a thread of this process.
+    InProcess(Serve),
+}
+
+impl std::fmt::Debug for Launch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Process(binary) => f.debug_tuple("Process").field(binary).finish(),
+            Self::InProcess(_) => f.write_str("InProcess"),
+        }
+    }
+}
+
+/// Resolves when an in-process server should shut down.
+pub type Stop = Pin<Box<dyn Future<Output = ()> + Send>>;
+/// Told an in-process server's address once it accepts connections.
+pub type Ready = Box<dyn FnOnce(SocketAddr) + Send>;
+/// Runs a server with command-line options until its [`Stop`] resolves,
+/// ending its streams and returning within a second of it.
+pub type Serve = Arc<dyn Fn(Vec<String>, Stop, Ready) -> Result<(), String> + Send + Sync>;
+
+/// A started server (and its proxy); both stopped when dropped.
+#[derive(Debug)]
+pub struct Running {
+    /// `http://HOST:PORT` clients use: the server's, or the proxy's.
+    pub base: String,
+    server: Server,
+    proxy: Option<Proxy>,
+}
+
+#[derive(Debug)]
+enum Server {
+    Process(Child),
+    Thread {
+        /// Sending or dropping it stops the server.
+        stop: Option<tokio::sync::oneshot::Sender<()>>,
+        thread: Option<JoinHandle<Result<(), String>>>,
+    },
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        match &mut self.server {
+            Server::Process(process) => {
+                let _ = process.kill();
+                let _ = process.wait();
+            }
+            // Dropping the sender stops the server; its thread ends within
+            // the server's shutdown grace, on its own.
+            Server::Thread { stop, .. } => drop(stop.take()),
+        }
+    }
+}
+
+/// nginx in front of one server, in a directory of its own; dropping it
+/// stops nginx and removes the directory.
+#[derive(Debug)]
+pub struct Proxy {
+    nginx: Child,
+    dir: PathBuf,
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        // SIGTERM, not SIGKILL, so that the master takes its workers along.
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.nginx.id().to_string()])
+            .status();
+        let _ = self.nginx.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Starts nginx with `template`, its upstream servers (`127.0.0.1:3000`,
+/// `127.0.0.1:3001`, …) pointed at `upstreams` (`HOST:PORT`); the proxy
+/// and the address clients use.
+pub async fn start_nginx(
+    template: &std::path::Path,
+    upstreams: &[&str],
+) -> Result<(Proxy, String), Error> {
+    let text = std::fs::read_to_string(template)
+        .map_err(|e| format!("cannot read {}: {e}", template.display()))?;
+    // nginx cannot take a bound socket: find a free port, then let it bind.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(|e| e.to_string())?
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut config = text.replace("listen 127.0.0.1:8080;", &format!("listen {listen};"));
+    for (i, upstream) in upstreams.iter().enumerate() {
+        let placeholder = format!("server 127.0.0.1:{};", 3000 + i);
+        ensure(config.contains(&placeholder), || {
+            format!("the nginx template has no `{placeholder}` to swap")
+        })?;
+        config = config.replace(&placeholder, &format!("server {upstream};"));
+    }
+    ensure(config != text, || {
+        "the nginx template has no addresses to swap".into()
+    })?;
+    let dir = std::env::temp_dir().join(format!("sse-nginx-{}-{port}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    std::fs::write(dir.join("nginx.conf"), config).map_err(|e| e.to_string())?;
+    let globals = format!(
+        "daemon off; pid {0}/nginx.pid; error_log {0}/error.log warn;",
+        dir.display()
+    );
+    let nginx = Command::new("nginx")
+        .arg("-p")
+        .arg(&dir)
+        .arg("-c")
+        .arg(dir.join("nginx.conf"))
+        .args(["-g", &globals])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start nginx (apt-get install nginx-light): {e}"))?;
+    let proxy = Proxy { nginx, dir };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while tokio::net::TcpStream::connect(&listen).await.is_err() {
+        if tokio::time::Instant::now() >= deadline {
+            return Err("nginx did not start listening within 5 s".into());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok((proxy, format!("http://{listen}")))
+}
+
+impl Target {
+    /// Starts the server on an ephemeral loopback port with `options`.
+    pub async fn start(&self, options: &[&str]) -> Result<Running, Error> {
+        self.start_at("127.0.0.1:0", options).await
+    }
+
+    /// Starts the server on `addr` (`HOST:PORT`) with `options`: a
+    /// restart on the port an earlier run announced.
+    pub async fn start_at(&self, addr: &str, options: &[&str]) -> Result<Running, Error> {
+        let args: Vec<String> = ["--addr", addr]
+            .into_iter()
+            .chain(self.options.iter().map(String::as_str))
+            .chain(options.iter().copied())
+            .map(str::to_owned)
+            .collect();
+        let mut running = match &self.launch {
+            Launch::Process(binary) => start_process(binary.clone(), args).await?,
+            Launch::InProcess(serve) => start_thread(&self.framework, serve.clone(), args).await?,
+        };
+        ensure(!running.base.ends_with(":0"), || {
+            format!("announced {} instead of the real port", running.base)
+        })?;
+        if let Some(template) = &self.nginx_config {
+            let upstream = running.base.trim_start_matches("http://").to_owned();
+            let (proxy, base) = start_nginx(template, &[&upstream]).await?;
+            running.proxy = Some(proxy);
+            running.base = base;
+        }
+        Ok(running)
+    }
+}
+
+async fn start_process(binary: PathBuf, args: Vec<String>) -> Result<Running, Error> {
+    let started = tokio::task::spawn_blocking(move || {
+        let mut process = Command::new(&binary)
+            .args(&args)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
+        let Some(stdout) = process.stdout.take() else {
+            return Err("no stdout".to_owned());
+        };
+        // From here on, dropping `running` kills the process.
+        let mut running = Running {
+            base: String::new(),
+            server: Server::Process(process),
+            proxy: None,
+        };
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .map_err(|e| format!("reading the first line: {e}"))?;
+        running.base = line
+            .trim()
+            .strip_prefix("listening on ")
+            .ok_or_else(|| format!("unexpected first line {line:?}"))?
+            .to_owned();
+        Ok(running)
+    });
+    within(started, "the server start")
+        .await?
+        .map_err(|e| format!("start task failed: {e}"))?
+}
+
+async fn start_thread(framework: &str, serve: Serve, args: Vec<String>) -> Result<Running, Error> {
+    let scheme = if args.iter().any(|arg| arg == "--tls-cert") {
+        "https"
+    } else {
+        "http"
+    };
+    let (ready, address) = tokio::sync::oneshot::channel();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::Builder::new()
+        .name(format!("{framework} server"))
+        .spawn(move || {
+            serve(
+                args,
+                Box::pin(async move {
+                    let _ = stopped.await;
+                }),
+                Box::new(move |addr| {
+                    let _ = ready.send(addr);
+                }),
+            )
+        })
+        .map_err(|e| format!("cannot start a server thread: {e}"))?;
+    let mut running = Running {
+        base: String::new(),
+        server: Server::Thread {
+            stop: Some(stop),
+            thread: Some(thread),
+        },
+        proxy: None,
+    };
+    match within(address, "the server start").await? {
+        Ok(addr) => running.base = format!("{scheme}://{addr}"),
+        // The server returned without binding: say why.
+        Err(_) => {
+            return Err(match running.exit_code_within(WAIT).await {
+                Ok(code) => format!("the server stopped before it was ready (exit {code:?})"),
+                Err(err) => err,
+            });
+        }
+    }
+    Ok(running)
+}
+
+impl Running {
+    /// The server's process id, when it runs as a process.
+    pub fn pid(&self) -> Option<u32> {
+        match &self.server {
+            Server::Process(process) => Some(process.id()),
+            Server::Thread { .. } => None,
+        }
+    }
+
+    /// Asks the server to shut down: SIGTERM to a process, the stop signal
+    /// to a thread.
+    pub fn terminate(&mut self) -> Result<(), Error> {
+        match &mut self.server {
+            Server::Process(process) => {
+                let status = Command::new("kill")
+                    .args(["-TERM", &process.id().to_string()])
+                    .status()
+                    .map_err(|e| e.to_string())?;
+                ensure(status.success(), || "kill -TERM failed".into())
+            }
+            Server::Thread { stop, .. } => {
+                let stop = stop.take().ok_or("the server was already stopped")?;
+                stop.send(())
+                    .map_err(|()| "the server had already stopped".to_owned())
+            }
+        }
+    }
+
+    /// Waits up to `limit` for the server to end; its exit code (0 for a
+    /// thread whose server returned cleanly).
+    pub async fn exit_code_within(&mut self, limit: Duration) -> Result<Option<i32>, Error> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            match &mut self.server {
+                Server::Process(process) => {
+                    if let Some(status) = process.try_wait().map_err(|e| e.to_string())? {
+                        return Ok(status.code());
+                    }
+                }
+                Server::Thread { thread, .. } => {
+                    if thread.as_ref().is_some_and(JoinHandle::is_finished) {
+                        let joined = thread.take().map(JoinHandle::join);
+                        return match joined {
+                            Some(Ok(Ok(()))) => Ok(Some(0)),
+                            Some(Ok(Err(err))) => Err(format!("the server failed: {err}")),
+                            Some(Err(_)) => Err("the server thread panicked".into()),
+                            None => Err("the server was already joined".into()),
+                        };
+                    }
+                }
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(format!("the server was still running after {limit:?}"));
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+/// The options that turn coalescing off: checks of what a client receives
+/// run with and without it, since it must never change that.
+pub const NO_COALESCE: &[&str] = &["--coalesce", "0s"];
+
+pub(crate) fn address_of(base: &str) -> String {
+    base.trim_start_matches("http://").to_owned()
+}
