@@ -41,6 +41,7 @@ pub type Serve = fn(config: ServerConfig, stop: Stop, ready: Ready) -> std::io::
 /// environment, logs, the `listening on` line, SIGINT/SIGTERM as stop.
 pub fn main(serve: Serve) -> ExitCode {
     let config = Options::load();
+    init_tracing();
     tracing::info!(
         max_connections = config.connection_cap(),
         open_files_limit = ?sse_hub::connections::open_files_limit(),

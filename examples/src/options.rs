@@ -218,13 +218,11 @@ pub struct Options {
 }
 
 impl Options {
-    /// Parses the command line and environment, sets up logging, and
-    /// returns the server's configuration; exits with a message on a bad
-    /// option or one this build cannot honour.
+    /// Parses the command line and environment into the server's
+    /// configuration; exits with a message on a bad option or one this
+    /// build cannot honour.
     pub fn load() -> ServerConfig {
-        let config = Self::config_from(std::env::args_os()).unwrap_or_else(|err| err.exit());
-        crate::init_tracing();
-        config
+        Self::config_from(std::env::args_os()).unwrap_or_else(|err| err.exit())
     }
 
     /// Parses `args` (the program name first) and the environment into the

@@ -12,7 +12,8 @@ use std::time::Duration;
 use sse_conformance::launch::{Launch, Target, start_nginx};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
-use crate::{FRAMEWORKS, build_release_examples, ensure_packages, run as run_command};
+use crate::system::{ensure_packages, run as run_command};
+use crate::workspace::{FRAMEWORKS, build_release_examples};
 
 /// The streams one page opens to one server.
 const BROWSER_STREAMS: usize = 10;

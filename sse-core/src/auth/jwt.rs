@@ -6,7 +6,10 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 
-use super::{AuthError, AuthRequest, Authorizer, Grants, JwtConfig, JwtKey, TopicPattern};
+use super::authorizer::{AuthError, AuthRequest, Authorizer};
+use super::config::{JwtConfig, JwtKey};
+use super::grants::Grants;
+use super::pattern::TopicPattern;
 
 /// Verifies a JWT and grants what its `sse` claim lists:
 ///

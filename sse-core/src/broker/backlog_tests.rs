@@ -8,6 +8,7 @@ use bytes::Bytes;
 use futures::Stream;
 
 use super::*;
+use crate::Event;
 
 /// A waker that counts how often it was woken.
 #[derive(Default)]

@@ -9,8 +9,8 @@ use std::task::{Context, Poll};
 use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
 
-use super::Shared;
 use super::log::Entry;
+use super::shared::Shared;
 use super::topic::{Topic, TopicState};
 
 /// A client's entry in one of its topics.

@@ -6,7 +6,7 @@ use std::task::{Context, Poll, ready};
 use futures_core::Stream;
 use pin_project_lite::pin_project;
 
-use super::{DecodeError, Decoded, Decoder};
+use super::decoder::{DecodeError, Decoded, Decoder};
 
 /// Why a [`DecodeStream`] yielded an error.
 #[derive(Debug, thiserror::Error)]

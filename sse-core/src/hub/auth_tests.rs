@@ -4,7 +4,7 @@ use futures::StreamExt;
 
 use super::tests::*;
 use super::*;
-use crate::auth::AuthRequest;
+use crate::auth::{AuthError, AuthRequest, Grants};
 
 /// Grants by the `user` cookie: `42` may read `user-42` and `chat/*` and
 /// publish on `chat/*`; others are refused.

@@ -3,8 +3,8 @@
 use bytes::Bytes;
 use serde_json::json;
 
-use super::Hub;
 use super::body::{is_json, parse_length, read_body};
+use super::handle::Hub;
 use super::response::{
     Body, INDEX_HTML, Response, error, json_response, unauthorized, unavailable,
 };

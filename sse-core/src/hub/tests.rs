@@ -1,6 +1,7 @@
 use futures::{FutureExt, StreamExt};
 
 use super::*;
+use crate::Broker;
 use crate::broker::BrokerConfig;
 use crate::decode::{Decoded, Decoder};
 

@@ -93,62 +93,18 @@
 //!   instance knows), so clients resuming over the lost events reset only
 //!   if the new primary's history no longer covers them.
 
+mod link;
 mod tail;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use redis::aio::MultiplexedConnection;
-
 use crate::Event;
 use crate::broker::ids::IdFormat;
 use crate::broker::{Broker, BrokerConfig, EventId, Published};
 use crate::metrics::{Metrics, RedisMetrics};
-
-/// Why a [`RedisBroker`] could not start or publish.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum RedisError {
-    /// The URL is not one the `redis` crate accepts.
-    #[error("invalid Redis URL: {0}")]
-    Url(#[source] redis::RedisError),
-    /// The broker needs a Tokio runtime to tail Redis in.
-    #[error("the Redis broker must be started inside a Tokio runtime")]
-    NoRuntime,
-    /// Redis cannot be reached now; the tail keeps reconnecting.
-    #[error("Redis is unreachable: {0}")]
-    Unavailable(String),
-    /// The local broker shut down.
-    #[error("the broker is shutting down")]
-    Closed,
-}
-
-/// Settings of a [`RedisBroker`] beyond the [`BrokerConfig`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct RedisOptions {
-    /// The prefix of every key and channel, in braces so that Redis
-    /// Cluster keeps them in one slot. Deployments that share a Redis but
-    /// not their topics use different prefixes.
-    pub prefix: String,
-    /// How long one command, or one connection attempt, may take before
-    /// Redis counts as unreachable.
-    pub timeout: Duration,
-    /// How often the tail pings Redis while no event comes, so that a
-    /// Redis gone silent (a network partition, no connection closed) is
-    /// noticed within this plus `timeout`.
-    pub ping_interval: Duration,
-}
-
-impl Default for RedisOptions {
-    fn default() -> Self {
-        Self {
-            prefix: "{sse}".into(),
-            timeout: Duration::from_secs(2),
-            ping_interval: Duration::from_secs(5),
-        }
-    }
-}
+use link::{Keys, Link};
+pub use link::{RedisError, RedisOptions};
 
 /// A broker whose topics live in Redis, shared by every instance started
 /// on the same Redis: [`RedisBroker::publish`] stores the event there, and
@@ -159,47 +115,6 @@ impl Default for RedisOptions {
 pub struct RedisBroker {
     link: Arc<Link>,
     _tail: Arc<AbortOnDrop>,
-}
-
-/// What the publishing side and the tail share.
-#[derive(Debug)]
-struct Link {
-    broker: Broker,
-    client: redis::Client,
-    options: RedisOptions,
-    keys: Keys,
-    script: redis::Script,
-    metrics: RedisMetrics,
-    /// The tail's command connection while its session is up: publishes
-    /// use it, and find none while Redis is unreachable.
-    connection: Mutex<Option<MultiplexedConnection>>,
-    /// Signalled after each batch the tail applied.
-    applied: tokio::sync::Notify,
-    /// Whether `connection` is set, for whoever waits on it.
-    connected: tokio::sync::watch::Sender<bool>,
-}
-
-#[derive(Debug)]
-struct Keys {
-    index: String,
-    last: String,
-    channel: String,
-    stream_prefix: String,
-}
-
-impl Keys {
-    fn new(prefix: &str) -> Self {
-        Self {
-            index: format!("{prefix}:topics"),
-            last: format!("{prefix}:last-id"),
-            channel: format!("{prefix}:events"),
-            stream_prefix: format!("{prefix}:topic:"),
-        }
-    }
-
-    fn stream(&self, topic: &str) -> String {
-        format!("{}{topic}", self.stream_prefix)
-    }
 }
 
 #[derive(Debug)]
@@ -353,40 +268,5 @@ impl RedisBroker {
             }
         };
         tokio::time::timeout(within, wait).await.is_ok()
-    }
-}
-
-impl Link {
-    fn connection(&self) -> Option<MultiplexedConnection> {
-        self.connection
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
-    }
-
-    fn set_connection(&self, connection: Option<MultiplexedConnection>) {
-        let connected = connection.is_some();
-        self.metrics.connected.set(i64::from(connected));
-        *self
-            .connection
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = connection;
-        self.connected
-            .send_if_modified(|state| std::mem::replace(state, connected) != connected);
-    }
-
-    /// `future` within the command timeout, its errors as unavailability.
-    async fn within<T>(
-        &self,
-        future: impl Future<Output = redis::RedisResult<T>>,
-    ) -> Result<T, RedisError> {
-        match tokio::time::timeout(self.options.timeout, future).await {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(err)) => Err(RedisError::Unavailable(err.to_string())),
-            Err(_) => Err(RedisError::Unavailable(format!(
-                "no answer within {:?}",
-                self.options.timeout
-            ))),
-        }
     }
 }

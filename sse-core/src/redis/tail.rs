@@ -12,7 +12,7 @@ use redis::Msg;
 use redis::aio::MultiplexedConnection;
 use tokio::time::Instant;
 
-use super::{Link, RedisError};
+use super::link::{Link, RedisError};
 use crate::broker::Mirrored;
 use crate::broker::ids::{self, IdFormat};
 

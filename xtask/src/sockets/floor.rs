@@ -58,7 +58,7 @@ pub(crate) fn probe(
     let payload: Vec<u8> = (0..per_write).flat_map(event).collect();
     let expected = (payload.len() * rounds) as u64 * sockets as u64;
     let reader = std::thread::spawn(move || {
-        super::pin_to_cpu(1);
+        super::plan::pin_to_cpu(1);
         match receiver {
             Receiver::BusyPoll => busy_poll(&mut receivers, expected),
             Receiver::Epoll => epoll_receive(&mut receivers, expected),
@@ -67,7 +67,7 @@ pub(crate) fn probe(
     // The writer hands its sockets back: closing them before the reader
     // has everything would look like an early close to it.
     let writer = std::thread::spawn(move || -> Result<(Duration, Vec<TcpStream>), String> {
-        super::pin_to_cpu(0);
+        super::plan::pin_to_cpu(0);
         let started = thread_cpu();
         for _ in 0..rounds {
             for socket in &senders {

@@ -8,8 +8,9 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
+use super::floor::Receiver;
+use super::plan::{PERCENTILES, Plan, Sample, median};
 use super::servers::Contender;
-use super::{PERCENTILES, Plan, Receiver, Sample, median};
 
 /// Marks the generated section in `BENCHMARKS.md`.
 const BEGIN: &str = "<!-- sockets:begin (made by `cargo xtask bench`; edits are overwritten) -->";

@@ -1,0 +1,355 @@
+//! The [`Broker`] handle: publish, subscribe, mirror, shut down.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use tokio::time::Instant;
+
+use super::client::{ClientStream, Joined, Subscriptions, with_locked};
+use super::config::{BrokerConfig, BrokerError, Published, Stats};
+use super::ids::{EventId, IdFormat};
+use super::log::Retention;
+use super::shared::*;
+use super::topic::{Backlog, Queue, SharedQueue, Subscriber, Topic};
+use crate::Event;
+use crate::metrics::Metrics;
+
+/// A cheap-to-clone handle on one broker.
+#[derive(Debug, Clone)]
+pub struct Broker {
+    pub(super) shared: Arc<Shared>,
+}
+
+impl Broker {
+    /// A broker whose ids are seeded from the wall clock (nanoseconds since
+    /// the Unix epoch), so they keep increasing across restarts.
+    pub fn new(config: BrokerConfig) -> Self {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos();
+        Self::with_first_id(config, u64::try_from(now).unwrap_or(u64::MAX / 2))
+    }
+
+    /// A broker whose first event gets `first_id`: for tests, and for
+    /// deployments that carry ids over by other means.
+    pub fn with_first_id(config: BrokerConfig, first_id: u64) -> Self {
+        Self::build(
+            config,
+            first_id.max(1) - 1,
+            IdFormat::Decimal,
+            Metrics::new(),
+        )
+    }
+
+    /// An empty mirror of topics kept elsewhere: its events come through
+    /// [`Broker::apply`] with their ids, written as Redis ids, and every
+    /// id counts as unknown until [`Broker::raise_floor`] says what is.
+    #[cfg(feature = "redis")]
+    pub(crate) fn mirror(config: BrokerConfig, metrics: Metrics) -> Self {
+        Self::build(config, 0, IdFormat::Redis, metrics)
+    }
+
+    fn build(config: BrokerConfig, before_first: u64, ids: IdFormat, metrics: Metrics) -> Self {
+        let retention = Retention {
+            history: config.history,
+            ttl: config.history_ttl,
+            fan_out: config.client_buffer.max(1),
+        };
+        let started = Instant::now();
+        let every = sweep_interval(config.history_ttl);
+        Self {
+            shared: Arc::new(Shared {
+                retention,
+                backlog: Backlog::new(
+                    config.client_buffer,
+                    retention.history.max(retention.fan_out),
+                ),
+                metrics,
+                topics: RwLock::new(HashMap::new()),
+                newest: AtomicU64::new(before_first),
+                // Anything before the first id is unknown: resuming from
+                // it resets, as after a restart.
+                forgotten_floor: AtomicU64::new(before_first),
+                clients: AtomicUsize::new(0),
+                next_client_id: AtomicU64::new(1),
+                closed: AtomicBool::new(false),
+                sweep: Sweep {
+                    started,
+                    every,
+                    next: AtomicU64::new(nanos(every)),
+                },
+                config,
+                ids,
+                // Only a mirror of Redis is given Redis ids.
+                mirror: ids == IdFormat::Redis,
+            }),
+        }
+    }
+
+    /// The configuration the broker was built with.
+    pub fn config(&self) -> &BrokerConfig {
+        &self.shared.config
+    }
+
+    /// Publishes `event` to `topic` under the next id (replacing any id the
+    /// event had), encoding it once for every subscriber. Never waits for a
+    /// client: one that falls more than `client_buffer` events behind is
+    /// disconnected instead. Publishes to different topics do not wait for
+    /// each other either.
+    pub fn publish(&self, topic: &str, event: &Event) -> Result<Published, BrokerError> {
+        let shared = &*self.shared;
+        if shared.mirror {
+            return Err(BrokerError::Mirror);
+        }
+        if shared.is_closed() {
+            return Err(BrokerError::Closed);
+        }
+        let appended = shared.append(topic, Stamp::Next(event), Instant::now());
+        // A broker's own ids are never refused.
+        let (id, sent) = appended.unwrap_or_default();
+        Ok(Published {
+            id: EventId::new(id, shared.ids),
+            sent,
+        })
+    }
+
+    /// The text of `id` as clients see it in `id:`: decimal for an
+    /// in-memory broker, `<ms>-<seq>` for one mirroring Redis.
+    #[cfg(feature = "redis")]
+    pub(crate) fn format_id(&self, id: u64) -> String {
+        self.shared.ids.format(id)
+    }
+
+    /// Appends an event of `topic` that a mirror received, under the id it
+    /// was given, and fans it out as [`Broker::publish`] would. Events must
+    /// come in id order over all topics (the order their ids were issued
+    /// in), which keeps every client's order; one whose id is not newer
+    /// than the newest applied is a duplicate and is skipped (`None`).
+    /// Returns the number of subscribers of `topic`.
+    #[cfg(feature = "redis")]
+    pub(crate) fn apply(&self, topic: &str, event: Mirrored<'_>) -> Option<usize> {
+        let shared = &*self.shared;
+        if shared.is_closed() {
+            return None;
+        }
+        let now = Instant::now();
+        let (_, sent) = shared.append(topic, Stamp::Given(event), now)?;
+        Some(sent)
+    }
+
+    /// The newest id applied or known: a `Last-Event-ID` after it is from
+    /// the future (or from an event not mirrored yet).
+    #[cfg(feature = "redis")]
+    pub(crate) fn newest(&self) -> u64 {
+        self.shared.newest.load(Ordering::SeqCst)
+    }
+
+    /// Every event up to `floor` that is not held counts as lost: a
+    /// mirror that starts after them, or that was cut off from them,
+    /// cannot replay them.
+    #[cfg(feature = "redis")]
+    pub(crate) fn raise_floor(&self, floor: u64) {
+        let shared = &*self.shared;
+        shared.forgotten_floor.fetch_max(floor, Ordering::SeqCst);
+        shared.newest.fetch_max(floor, Ordering::SeqCst);
+        shared.skip_all_to(floor);
+    }
+
+    /// Opens a stream of the frames published to any of `topics`, in id
+    /// order.
+    ///
+    /// With a `last_event_id`, the stream first replays the retained frames
+    /// of those topics after it; when that id cannot be honoured
+    /// (unparsable, newer than any id issued, or so old that a frame of
+    /// one of the topics after it is gone) the stream is marked
+    /// [`reset`](ClientStream::is_reset) and replays everything those topics
+    /// retain.
+    pub fn subscribe<I, S>(
+        &self,
+        topics: I,
+        last_event_id: Option<&str>,
+    ) -> Result<ClientStream, BrokerError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let topics: Vec<S> = topics.into_iter().collect();
+        // Sorted: a client locks its topics in this order, so two clients
+        // never wait for each other's locks in opposite orders.
+        let mut names: Vec<&str> = topics.iter().map(AsRef::as_ref).collect();
+        names.sort_unstable();
+        names.dedup();
+        if names.is_empty() {
+            return Err(BrokerError::NoTopics);
+        }
+        let shared = &*self.shared;
+        if shared.is_closed() {
+            return Err(BrokerError::Closed);
+        }
+        let max = shared.config.max_clients;
+        shared
+            .clients
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .map_err(|_| BrokerError::TooManyClients { max })?;
+        let now = Instant::now();
+        shared.maybe_sweep(now);
+        // One topic: the queue lives in the topic's subscriber entry.
+        let clock = shared.millis(now);
+        let shared_queue = (names.len() > 1).then(|| Arc::new(SharedQueue::new(clock)));
+        let mut topics: Vec<Arc<Topic>> = names
+            .iter()
+            .map(|name| shared.find_or_create(name))
+            .collect();
+        let (slots, cursors, reset) = loop {
+            let attempt = with_locked(topics.iter().map(|topic| &**topic), |states| {
+                if states.iter().any(|state| state.forgotten) {
+                    return None;
+                }
+                let (cursors, reset) = shared.resume(states, last_event_id, now);
+                let slots: Vec<usize> = states
+                    .iter_mut()
+                    .map(|state| {
+                        state.subscribers.insert(Subscriber {
+                            queue: match &shared_queue {
+                                Some(queue) => Queue::Shared(queue.clone()),
+                                None => Queue::own(clock),
+                            },
+                            waker: None,
+                        })
+                    })
+                    .collect();
+                Some((slots, cursors, reset))
+            });
+            match attempt {
+                Some(done) => break done,
+                // A sweep forgot one of them meanwhile: look them up again.
+                None => {
+                    topics = names
+                        .iter()
+                        .map(|name| shared.find_or_create(name))
+                        .collect();
+                }
+            }
+        };
+        let joined = topics
+            .into_iter()
+            .zip(slots)
+            .map(|(topic, slot)| Joined { topic, slot })
+            .collect();
+        let client_id = shared.next_client_id.fetch_add(1, Ordering::Relaxed);
+        shared.metrics.clients.inc();
+        Ok(ClientStream::new(
+            self.shared.clone(),
+            Subscriptions::new(joined, cursors),
+            client_id,
+            reset,
+        ))
+    }
+
+    /// How many streams are open.
+    pub fn client_count(&self) -> usize {
+        self.shared.clients.load(Ordering::SeqCst)
+    }
+
+    /// How many streams are subscribed to `topic`.
+    pub fn subscriber_count(&self, topic: &str) -> usize {
+        self.shared
+            .find(topic)
+            .map_or(0, |topic| topic.lock().subscribers.len())
+    }
+
+    /// How many topics are held in memory: those with subscribers or
+    /// retained events. The others cost nothing.
+    pub fn topic_count(&self) -> usize {
+        self.shared.read_topics().len()
+    }
+
+    /// Ends every stream (each finishes cleanly at its next poll) and
+    /// refuses new publishes and subscriptions.
+    pub fn shutdown(&self) {
+        self.shared.closed.store(true, Ordering::SeqCst);
+        // A stream checks `closed` under its topics' locks, so it either
+        // saw it or has its waker taken here.
+        self.shared.wake_all(|_| {});
+    }
+
+    /// Whether [`shutdown`](Self::shutdown) was called.
+    pub fn is_closed(&self) -> bool {
+        self.shared.is_closed()
+    }
+
+    /// The counters, as they are now.
+    pub fn stats(&self) -> Stats {
+        let metrics = &self.shared.metrics;
+        let (topics, history) = self.shared.retained(Instant::now());
+        Stats {
+            clients: self.client_count(),
+            topics,
+            published: metrics.published.get(),
+            delivered: metrics.delivered.get(),
+            lagged: metrics.lagged.get(),
+            history,
+        }
+    }
+
+    /// A cap of `max` open connections whose counts show in this broker's
+    /// metrics, as `sse_connections` and `sse_connections_refused_total`.
+    /// Every call makes a cap of its own over the same two series, so a
+    /// server takes one.
+    ///
+    /// ```
+    /// use sse_hub::broker::{Broker, BrokerConfig};
+    ///
+    /// let broker = Broker::new(BrokerConfig::default());
+    /// let limit = broker.connection_limit(1);
+    /// let _open = limit.try_acquire();
+    /// assert!(limit.try_acquire().is_none());
+    /// let text = broker.render_metrics();
+    /// assert!(text.contains("sse_connections 1"), "{text}");
+    /// assert!(text.contains("sse_connections_refused_total 1"), "{text}");
+    /// ```
+    pub fn connection_limit(&self, max: usize) -> crate::connections::ConnectionLimit {
+        let metrics = &self.shared.metrics;
+        crate::connections::ConnectionLimit::with_metrics(
+            max,
+            metrics.connections.clone(),
+            metrics.connections_refused.clone(),
+        )
+    }
+
+    /// The metrics in the Prometheus (OpenMetrics) text format; serve it
+    /// with [`crate::metrics::CONTENT_TYPE`].
+    pub fn render_metrics(&self) -> String {
+        let (topics, history) = self.shared.retained(Instant::now());
+        self.shared.metrics.render(topics, history)
+    }
+
+    /// Adds the broker's series to an application's own registry, so that
+    /// one `/metrics` serves both. The registry reads the broker at every
+    /// scrape, and keeps it alive as long as the registry lives.
+    ///
+    /// ```
+    /// use prometheus_client::registry::Registry;
+    /// use sse_hub::broker::{Broker, BrokerConfig};
+    ///
+    /// let broker = Broker::new(BrokerConfig::default());
+    /// let mut registry = Registry::default();
+    /// broker.register_metrics(&mut registry);
+    /// broker.publish("news", &sse_hub::Event::new("hi"))?;
+    /// let mut text = String::new();
+    /// prometheus_client::encoding::text::encode(&mut text, &registry)?;
+    /// assert!(text.contains("sse_events_published_total 1"), "{text}");
+    /// assert!(text.contains("sse_history_events 1"), "{text}");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn register_metrics(&self, registry: &mut prometheus_client::registry::Registry) {
+        registry.register_collector(Box::new(Scraped {
+            shared: Arc::clone(&self.shared),
+        }));
+    }
+}

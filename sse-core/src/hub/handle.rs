@@ -1,0 +1,326 @@
+//! The [`Hub`] handle: what application code calls.
+
+use bytes::Bytes;
+use serde_json::json;
+
+use super::config::HubConfig;
+use super::errors::{OpenError, PublishError};
+use super::response::{Response, control_event, unavailable};
+use crate::Event;
+use crate::auth::{AuthError, AuthRequest, Authorizer, Grants, redact_query};
+use crate::broker::{Broker, Published};
+use crate::encode;
+use crate::stream::{KeepAlive, SseStream};
+
+/// How long a resume waits for this instance's mirror to catch up with
+/// an id another instance already sent (multi-instance mode).
+#[cfg(feature = "redis")]
+const RESUME_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The hub's authorizer, shared by its clones.
+#[derive(Clone)]
+pub(super) struct SharedAuthorizer(std::sync::Arc<dyn Authorizer>);
+
+impl std::fmt::Debug for SharedAuthorizer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Authorizer")
+    }
+}
+
+/// The authorizer `config.jwt` describes, if any.
+fn jwt_authorizer(config: &HubConfig) -> Result<Option<SharedAuthorizer>, OpenError> {
+    let Some(jwt) = &config.jwt else {
+        return Ok(None);
+    };
+    #[cfg(feature = "jwt")]
+    {
+        let authorizer = crate::auth::JwtAuthorizer::new(jwt)?;
+        Ok(Some(SharedAuthorizer(std::sync::Arc::new(authorizer))))
+    }
+    #[cfg(not(feature = "jwt"))]
+    {
+        let _ = jwt;
+        Err(OpenError::JwtNotBuilt)
+    }
+}
+
+/// The hub's routes over one broker; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Hub {
+    pub(super) broker: Broker,
+    /// Multi-instance mode: publishes go through Redis, and `broker` is
+    /// this instance's mirror.
+    #[cfg(feature = "redis")]
+    pub(super) redis: Option<crate::redis::RedisBroker>,
+    pub(super) config: std::sync::Arc<HubConfig>,
+    /// The `retry:` frame every stream starts with, encoded once.
+    pub(super) retry_frame: Bytes,
+    /// Shared by every stream.
+    pub(super) keep_alive: KeepAlive,
+    pub(super) coalesce: std::time::Duration,
+    pub(super) authorizer: Option<SharedAuthorizer>,
+}
+
+impl Hub {
+    /// A hub with an in-memory broker built from `config.broker`;
+    /// `config.redis` is not read (see [`Hub::open`]).
+    pub fn new(config: HubConfig) -> Self {
+        let broker = Broker::new(config.broker.clone());
+        Self::with_broker(config, broker)
+    }
+
+    /// The hub `config` describes: on Redis when `config.redis` is set
+    /// (inside a Tokio runtime, which the Redis tail runs in), else in
+    /// memory as [`Hub::new`].
+    ///
+    /// ```
+    /// use futures::FutureExt;
+    /// use sse_hub::hub::{HubConfig, Hub};
+    ///
+    /// let in_memory = Hub::open(HubConfig::default())?;
+    /// assert_eq!(in_memory.subscribe(["news"], None).now_or_never().map(|r| r.status), Some(200));
+    /// // Outside a Tokio runtime, Redis mode says what is missing.
+    /// let on_redis = HubConfig { redis: Some("redis://127.0.0.1:6379/".into()), ..HubConfig::default() };
+    /// let refused = Hub::open(on_redis).unwrap_err();
+    /// # #[cfg(feature = "redis")]
+    /// assert!(refused.to_string().contains("Tokio runtime"), "{refused}");
+    /// # Ok::<(), sse_hub::hub::OpenError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// A malformed Redis URL, no runtime, or a build without the `redis`
+    /// feature; an unreachable Redis is not an error, the hub reconnects.
+    /// A JWT key that cannot verify tokens, or `config.jwt` in a build
+    /// without the `jwt` feature.
+    pub fn open(config: HubConfig) -> Result<Self, OpenError> {
+        jwt_authorizer(&config)?;
+        let Some(url) = config.redis.clone() else {
+            return Ok(Self::new(config));
+        };
+        #[cfg(feature = "redis")]
+        {
+            let redis = crate::redis::RedisBroker::connect(&url, config.broker.clone())?;
+            Ok(Self::with_redis(config, redis))
+        }
+        #[cfg(not(feature = "redis"))]
+        {
+            let _ = url;
+            Err(OpenError::RedisNotBuilt)
+        }
+    }
+
+    /// A hub whose topics live in Redis, shared with every instance on it.
+    #[cfg(feature = "redis")]
+    pub fn with_redis(config: HubConfig, redis: crate::redis::RedisBroker) -> Self {
+        let mut hub = Self::with_broker(config, redis.broker().clone());
+        hub.redis = Some(redis);
+        hub
+    }
+
+    /// The Redis broker, in multi-instance mode.
+    #[cfg(feature = "redis")]
+    pub fn redis(&self) -> Option<&crate::redis::RedisBroker> {
+        self.redis.as_ref()
+    }
+
+    /// Publishes `event` to `topic` from application code, in memory or
+    /// through Redis, whichever the hub runs on.
+    ///
+    /// ```
+    /// use sse_hub::{Event, hub::{HubConfig, Hub}};
+    ///
+    /// # futures::executor::block_on(async {
+    /// let hub = Hub::new(HubConfig::default());
+    /// let published = hub.publish("news", &Event::new("hello")).await?;
+    /// assert_eq!(published.sent, 0);
+    /// # Ok::<(), sse_hub::hub::PublishError>(())
+    /// # }).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The broker shut down, or Redis could not store the event.
+    pub async fn publish(&self, topic: &str, event: &Event) -> Result<Published, PublishError> {
+        #[cfg(feature = "redis")]
+        if let Some(redis) = &self.redis {
+            return Ok(redis.publish(topic, event).await?);
+        }
+        Ok(self.broker.publish(topic, event)?)
+    }
+
+    /// A hub over an existing broker, for instance one the application
+    /// also publishes to. The broker keeps its settings, and the hub's
+    /// `config.broker` becomes a copy of them, so the two cannot disagree.
+    ///
+    /// A `config.jwt` whose key cannot verify tokens (which [`Hub::open`]
+    /// reports) makes this hub refuse every `/events` and `/notify`
+    /// request with `401`: it fails closed.
+    pub fn with_broker(mut config: HubConfig, broker: Broker) -> Self {
+        config.broker = broker.config().clone();
+        let authorizer = jwt_authorizer(&config).unwrap_or_else(|err| {
+            let reason = format!("this server cannot verify tokens: {err}");
+            tracing::error!(%reason, "every /events and /notify request will be refused");
+            let refuse = move |_: &AuthRequest<'_>| Err(AuthError::Refused(reason.clone()));
+            Some(SharedAuthorizer(std::sync::Arc::new(refuse)))
+        });
+        Self {
+            authorizer,
+            broker,
+            #[cfg(feature = "redis")]
+            redis: None,
+            retry_frame: encode::retry(config.retry),
+            keep_alive: KeepAlive::new().interval(config.heartbeat),
+            coalesce: config.coalesce,
+            config: std::sync::Arc::new(config),
+        }
+    }
+
+    /// This hub with `authorizer` deciding who may subscribe and publish
+    /// through [`Hub::events`] and [`Hub::notify`] (in place of any
+    /// `config.jwt`); see [`auth`](crate::auth).
+    #[must_use]
+    pub fn with_authorizer(mut self, authorizer: impl Authorizer) -> Self {
+        self.authorizer = Some(SharedAuthorizer(std::sync::Arc::new(authorizer)));
+        self
+    }
+
+    /// The grants of `request`: all, when no authorizer is set; else the
+    /// authorizer's, or why it refused (answered `401`, see
+    /// [`unauthorized`]).
+    pub(super) fn authorize(
+        &self,
+        route: &str,
+        request: &AuthRequest<'_>,
+    ) -> Result<Grants, AuthError> {
+        let Some(SharedAuthorizer(authorizer)) = &self.authorizer else {
+            return Ok(Grants::all());
+        };
+        authorizer.authorize(request).inspect_err(|err| {
+            tracing::debug!(
+                route,
+                query = ?request.query().map(redact_query),
+                reason = %err,
+                "401: not authenticated"
+            );
+        })
+    }
+
+    /// The broker, to publish from application code or to shut down.
+    pub fn broker(&self) -> &Broker {
+        &self.broker
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &HubConfig {
+        &self.config
+    }
+
+    /// The largest publish body accepted; adapters stop reading one byte
+    /// after it.
+    pub fn max_body(&self) -> usize {
+        self.config.max_body
+    }
+
+    /// The event stream of `topics`, resumed after `last_event_id`, as the
+    /// contract's response: `retry:`, the `connected` event (and `reset`
+    /// when the id cannot be honoured), the replay, then live events with
+    /// keep-alives; or `503` above `max_clients`. This is `GET /events`
+    /// for a handler that picks the topics itself, for instance from the
+    /// user its own authentication found:
+    ///
+    /// ```
+    /// use sse_hub::hub::{HubConfig, Hub};
+    ///
+    /// let hub = Hub::new(HubConfig::default());
+    /// # let user_id = 42;
+    /// # futures::executor::block_on(async {
+    /// let response = hub.subscribe([format!("user-{user_id}")], None).await;
+    /// assert_eq!(response.status, 200);
+    /// # });
+    /// ```
+    ///
+    /// Topic names are not checked against the query rules here: they
+    /// come from the application, not the client.
+    ///
+    /// In multi-instance mode, a client may resume with an id another
+    /// instance sent it a moment before this one mirrored it: the
+    /// subscription then waits for the mirror, up to a second.
+    pub async fn subscribe<I, S>(&self, topics: I, last_event_id: Option<&str>) -> Response
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.stream(topics, last_event_id, true).await
+    }
+
+    /// As [`Hub::subscribe`], but the stream carries the topics' events
+    /// (and keep-alive comments) only: no `retry:`, no `connected` and no
+    /// `reset`, for an endpoint whose clients expect nothing else. A
+    /// client resuming after an id the history no longer holds is then not
+    /// told; it gets everything retained, as with `reset`.
+    ///
+    /// ```
+    /// use futures::StreamExt;
+    /// use sse_hub::{Event, Hub, HubConfig, hub::Body};
+    ///
+    /// let hub = Hub::new(HubConfig::default());
+    /// # futures::executor::block_on(async {
+    /// let response = hub.subscribe_events_only(["news"], None).await;
+    /// hub.publish("news", &Event::new("hello")).await?;
+    /// let Body::Stream(mut stream) = response.body else { unreachable!() };
+    /// let first = stream.next().await.expect("an event")?;
+    /// // No `retry:`, no `connected`: the event comes first.
+    /// assert!(first.starts_with(b"id: ") && first.ends_with(b"\ndata: hello\n\n"), "{first:?}");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn subscribe_events_only<I, S>(
+        &self,
+        topics: I,
+        last_event_id: Option<&str>,
+    ) -> Response
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.stream(topics, last_event_id, false).await
+    }
+
+    async fn stream<I, S>(&self, topics: I, last_event_id: Option<&str>, preamble: bool) -> Response
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let last_event_id = last_event_id.filter(|id| !id.is_empty());
+        #[cfg(feature = "redis")]
+        if let (Some(redis), Some(id)) = (&self.redis, last_event_id) {
+            redis.caught_up(id, RESUME_WAIT).await;
+        }
+        let subscription = match self.broker.subscribe(topics, last_event_id) {
+            Ok(subscription) => subscription,
+            Err(err) => return unavailable(&err),
+        };
+        let mut stream = SseStream::new(subscription);
+        if preamble {
+            let subscription = stream.get_ref();
+            let mut frames = self.retry_frame.to_vec();
+            frames.extend_from_slice(&control_event(
+                "connected",
+                &json!({ "clientId": subscription.client_id() }),
+            ));
+            if subscription.is_reset() {
+                frames.extend_from_slice(&control_event(
+                    "reset",
+                    &json!({ "lastEventId": last_event_id.unwrap_or_default() }),
+                ));
+            }
+            stream = stream.preamble(frames.into());
+        }
+        Response::stream(
+            stream
+                .keep_alive(self.keep_alive.clone())
+                .coalesce(self.coalesce),
+        )
+    }
+}

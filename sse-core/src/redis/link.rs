@@ -1,0 +1,132 @@
+//! What the publishing side and the tail share: the connection, the keys,
+//! the script; and the errors and options of a [`RedisBroker`](super::RedisBroker).
+
+use std::future::Future;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use redis::aio::MultiplexedConnection;
+
+use crate::broker::Broker;
+use crate::metrics::RedisMetrics;
+
+/// Why a [`RedisBroker`](super::RedisBroker) could not start or publish.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RedisError {
+    /// The URL is not one the `redis` crate accepts.
+    #[error("invalid Redis URL: {0}")]
+    Url(#[source] redis::RedisError),
+    /// The broker needs a Tokio runtime to tail Redis in.
+    #[error("the Redis broker must be started inside a Tokio runtime")]
+    NoRuntime,
+    /// Redis cannot be reached now; the tail keeps reconnecting.
+    #[error("Redis is unreachable: {0}")]
+    Unavailable(String),
+    /// The local broker shut down.
+    #[error("the broker is shutting down")]
+    Closed,
+}
+
+/// Settings of a [`RedisBroker`](super::RedisBroker) beyond the [`BrokerConfig`](crate::broker::BrokerConfig).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RedisOptions {
+    /// The prefix of every key and channel, in braces so that Redis
+    /// Cluster keeps them in one slot. Deployments that share a Redis but
+    /// not their topics use different prefixes.
+    pub prefix: String,
+    /// How long one command, or one connection attempt, may take before
+    /// Redis counts as unreachable.
+    pub timeout: Duration,
+    /// How often the tail pings Redis while no event comes, so that a
+    /// Redis gone silent (a network partition, no connection closed) is
+    /// noticed within this plus `timeout`.
+    pub ping_interval: Duration,
+}
+
+impl Default for RedisOptions {
+    fn default() -> Self {
+        Self {
+            prefix: "{sse}".into(),
+            timeout: Duration::from_secs(2),
+            ping_interval: Duration::from_secs(5),
+        }
+    }
+}
+
+/// What the publishing side and the tail share.
+#[derive(Debug)]
+pub(super) struct Link {
+    pub(super) broker: Broker,
+    pub(super) client: redis::Client,
+    pub(super) options: RedisOptions,
+    pub(super) keys: Keys,
+    pub(super) script: redis::Script,
+    pub(super) metrics: RedisMetrics,
+    /// The tail's command connection while its session is up: publishes
+    /// use it, and find none while Redis is unreachable.
+    pub(super) connection: Mutex<Option<MultiplexedConnection>>,
+    /// Signalled after each batch the tail applied.
+    pub(super) applied: tokio::sync::Notify,
+    /// Whether `connection` is set, for whoever waits on it.
+    pub(super) connected: tokio::sync::watch::Sender<bool>,
+}
+
+#[derive(Debug)]
+pub(super) struct Keys {
+    pub(super) index: String,
+    pub(super) last: String,
+    pub(super) channel: String,
+    pub(super) stream_prefix: String,
+}
+
+impl Keys {
+    pub(super) fn new(prefix: &str) -> Self {
+        Self {
+            index: format!("{prefix}:topics"),
+            last: format!("{prefix}:last-id"),
+            channel: format!("{prefix}:events"),
+            stream_prefix: format!("{prefix}:topic:"),
+        }
+    }
+
+    pub(super) fn stream(&self, topic: &str) -> String {
+        format!("{}{topic}", self.stream_prefix)
+    }
+}
+
+impl Link {
+    pub(super) fn connection(&self) -> Option<MultiplexedConnection> {
+        self.connection
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    pub(super) fn set_connection(&self, connection: Option<MultiplexedConnection>) {
+        let connected = connection.is_some();
+        self.metrics.connected.set(i64::from(connected));
+        *self
+            .connection
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = connection;
+        self.connected
+            .send_if_modified(|state| std::mem::replace(state, connected) != connected);
+    }
+
+    /// `future` within the command timeout, its errors as unavailability.
+    pub(super) async fn within<T>(
+        &self,
+        future: impl Future<Output = redis::RedisResult<T>>,
+    ) -> Result<T, RedisError> {
+        match tokio::time::timeout(self.options.timeout, future).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(err)) => Err(RedisError::Unavailable(err.to_string())),
+            Err(_) => Err(RedisError::Unavailable(format!(
+                "no answer within {:?}",
+                self.options.timeout
+            ))),
+        }
+    }
+}
