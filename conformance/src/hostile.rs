@@ -191,3 +191,66 @@ pub fn compare(framework: &str, natives: &[Outcome], ours: &[Outcome], expected:
         "{framework}'s own type changed:\n{table}"
     );
 }
+
+/// One framework's own SSE type beside the adapter's, as
+/// [`compare_natives`] drives them: each adapter's `tests/natives.rs`
+/// says only how its framework builds an event and writes a body.
+pub trait Natives {
+    /// The framework's own event type.
+    type Event;
+
+    /// The framework's own event for `case`. It may panic: some do, on a
+    /// line break in a name or an id.
+    fn native_event(&self, case: &Case) -> Self::Event;
+
+    /// The body the framework's own SSE response writes for `event`, the
+    /// `index`th of [`CASES`]; `None` when the body fails.
+    fn native_body(
+        &self,
+        index: usize,
+        event: Self::Event,
+    ) -> impl std::future::Future<Output = Option<Vec<u8>>>;
+
+    /// The body the adapter's `Sse` writes for `event`, keep-alives off;
+    /// `None` when the body fails.
+    fn our_body(
+        &self,
+        index: usize,
+        event: sse_hub::Event,
+    ) -> impl std::future::Future<Output = Option<Vec<u8>>>;
+}
+
+/// Sends every case through the framework's own type and through ours,
+/// then [`compare`]s: ours must be right, and the framework's own must do
+/// what `expected` records (the adapter README's table).
+///
+/// # Panics
+///
+/// When either column is not as expected.
+pub async fn compare_natives<N: Natives>(framework: &str, natives: &N, expected: &[Outcome]) {
+    // Some frameworks panic on a hostile event, as documented: keep the
+    // test log quiet.
+    std::panic::set_hook(Box::new(|_| {}));
+    let mut theirs = Vec::new();
+    let mut ours = Vec::new();
+    for (index, case) in CASES.iter().enumerate() {
+        let native =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| natives.native_event(case)));
+        theirs.push(match native {
+            Err(_) => Outcome::Panicked,
+            Ok(event) => match natives.native_body(index, event).await {
+                Some(bytes) => catching(|| judge(case, &bytes)),
+                None => Outcome::BodyFailed,
+            },
+        });
+        ours.push(match our_event(case) {
+            None => Outcome::Refused,
+            Some(event) => match natives.our_body(index, event).await {
+                Some(bytes) => judge(case, &bytes),
+                None => Outcome::BodyFailed,
+            },
+        });
+    }
+    let _ = std::panic::take_hook();
+    compare(framework, &theirs, &ours, expected);
+}

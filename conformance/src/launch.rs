@@ -1,9 +1,7 @@
 //! Starting a server under test: an example binary as a process, the same
 //! server on a thread of the test process, or either behind nginx.
 
-use crate::client::{Error, WAIT, ensure, within};
 use std::future::Future;
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::pin::Pin;
@@ -11,6 +9,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
+
+use crate::client::{Error, WAIT, ensure, within};
+use crate::process::ServerProcess;
 
 /// A framework's server under test.
 #[derive(Debug, Clone)]
@@ -68,7 +69,7 @@ pub struct Running {
 
 #[derive(Debug)]
 enum Server {
-    Process(Child),
+    Process(ServerProcess),
     Thread {
         /// Sending or dropping it stops the server.
         stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -79,10 +80,8 @@ enum Server {
 impl Drop for Running {
     fn drop(&mut self) {
         match &mut self.server {
-            Server::Process(process) => {
-                let _ = process.kill();
-                let _ = process.wait();
-            }
+            // Dropping the process kills it.
+            Server::Process(_) => {}
             // Dropping the sender stops the server; its thread ends within
             // the server's shutdown grace, on its own.
             Server::Thread { stop, .. } => drop(stop.take()),
@@ -197,32 +196,17 @@ impl Target {
 
 async fn start_process(binary: PathBuf, args: Vec<String>) -> Result<Running, Error> {
     let started = tokio::task::spawn_blocking(move || {
-        let mut process = Command::new(&binary)
+        let mut command = Command::new(&binary);
+        command
             .args(&args)
             .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
-        let Some(stdout) = process.stdout.take() else {
-            return Err("no stdout".to_owned());
-        };
-        // From here on, dropping `running` kills the process.
-        let mut running = Running {
-            base: String::new(),
+            .stderr(Stdio::null());
+        let process = ServerProcess::start(command)?;
+        Ok(Running {
+            base: process.base().to_owned(),
             server: Server::Process(process),
             proxy: None,
-        };
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .map_err(|e| format!("reading the first line: {e}"))?;
-        running.base = line
-            .trim()
-            .strip_prefix("listening on ")
-            .ok_or_else(|| format!("unexpected first line {line:?}"))?
-            .to_owned();
-        Ok(running)
+        })
     });
     within(started, "the server start")
         .await?
@@ -276,7 +260,7 @@ impl Running {
     /// The server's process id, when it runs as a process.
     pub fn pid(&self) -> Option<u32> {
         match &self.server {
-            Server::Process(process) => Some(process.id()),
+            Server::Process(process) => Some(process.pid()),
             Server::Thread { .. } => None,
         }
     }
@@ -287,7 +271,7 @@ impl Running {
         match &mut self.server {
             Server::Process(process) => {
                 let status = Command::new("kill")
-                    .args(["-TERM", &process.id().to_string()])
+                    .args(["-TERM", &process.pid().to_string()])
                     .status()
                     .map_err(|e| e.to_string())?;
                 ensure(status.success(), || "kill -TERM failed".into())
@@ -307,7 +291,8 @@ impl Running {
         loop {
             match &mut self.server {
                 Server::Process(process) => {
-                    if let Some(status) = process.try_wait().map_err(|e| e.to_string())? {
+                    let exited = process.child_mut().try_wait();
+                    if let Some(status) = exited.map_err(|e| e.to_string())? {
                         return Ok(status.code());
                     }
                 }

@@ -34,6 +34,7 @@ pub mod launch;
 pub mod limits;
 pub mod multi;
 pub mod operations;
+pub mod process;
 pub mod raw;
 pub mod redis_server;
 pub mod registry;

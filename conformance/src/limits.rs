@@ -1,11 +1,12 @@
 //! Hostile clients: slow heads, stalled bodies, oversized bodies and too
 //! many connections, each refused as the contract says.
 
+use std::time::Duration;
+
 use crate::client::{Error, WAIT};
 use crate::launch::*;
 use crate::raw::{Ending, RawConnection};
 use crate::support::*;
-use std::time::Duration;
 
 /// The request timeout the hostile-client checks run with.
 const REQUEST_TIMEOUT: &str = "2s";

@@ -1,10 +1,11 @@
 //! Operating a server: stream limits, publish errors, metrics, health,
 //! the demo page, leaks and graceful shutdown.
 
+use std::time::Duration;
+
 use crate::client::{Error, http_client, open};
 use crate::launch::*;
 use crate::support::*;
-use std::time::Duration;
 
 pub(crate) async fn max_clients(target: &Target) -> Result<(), Error> {
     let server = target.start(&["--max-clients", "1"]).await?;

@@ -1,6 +1,8 @@
 //! Every check by name, in report order; the known gaps of each
 //! framework; and running them against a target.
 
+use std::time::Duration;
+
 use crate::client::Error;
 use crate::launch::*;
 use crate::limits::*;
@@ -9,7 +11,6 @@ use crate::replay::*;
 use crate::streams::*;
 use crate::support::*;
 use crate::{auth, backlog, h2};
-use std::time::Duration;
 
 /// Every check, in the order a report lists them.
 pub const CHECKS: &[Check] = &[

@@ -1,10 +1,11 @@
 //! Replay by last event id, `reset`, history expiry and the replay/live
 //! seam.
 
+use std::time::Duration;
+
 use crate::client::Error;
 use crate::launch::*;
 use crate::support::*;
-use std::time::Duration;
 
 pub(crate) async fn replay(target: &Target) -> Result<(), Error> {
     let server = target.start(&[]).await?;

@@ -1,11 +1,13 @@
 //! The event stream itself: headers, preamble, delivery, topics, data
 //! encoding, heartbeats, injection, and two parsers agreeing.
 
+use std::time::Duration;
+
+use sse_hub::decode::Decoded;
+
 use crate::client::{Error, http_client, notify, open};
 use crate::launch::*;
 use crate::support::*;
-use sse_hub::decode::Decoded;
-use std::time::Duration;
 
 pub(crate) async fn preamble_and_headers(target: &Target) -> Result<(), Error> {
     let server = target.start(&["--retry", "1500ms"]).await?;

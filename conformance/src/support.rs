@@ -1,11 +1,13 @@
 //! What every check uses: what a check is, and the small requests and
 //! assertions they share.
 
-use crate::client::{Error, EventStream, http_client, notify, open, within};
-use crate::launch::Target;
-use sse_hub::decode::Decoded;
 use std::future::Future;
 use std::pin::Pin;
+
+use sse_hub::decode::Decoded;
+
+use crate::client::{Error, EventStream, http_client, notify, open, within};
+use crate::launch::Target;
 
 /// A check's future.
 pub type CheckFuture<'a> = Pin<Box<dyn Future<Output = Result<(), Error>> + Send + 'a>>;

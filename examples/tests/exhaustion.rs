@@ -6,10 +6,10 @@
 
 #![cfg(target_os = "linux")]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use sse_conformance::process::ServerProcess;
 use sse_conformance::raw::{Ending, RawConnection};
 
 const BINARIES: [(&str, &str); 5] = [
@@ -22,57 +22,34 @@ const BINARIES: [(&str, &str); 5] = [
 
 /// A server process, killed when dropped.
 struct Server {
-    process: Child,
+    process: ServerProcess,
     address: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.process.kill();
-        let _ = self.process.wait();
-    }
 }
 
 impl Server {
     /// Starts `binary` with at most `open_files` descriptors.
     fn start(binary: &str, open_files: u32, options: &[&str]) -> Server {
-        let mut process = Command::new("sh")
+        let mut command = Command::new("sh");
+        command
             .arg("-c")
             .arg(format!("ulimit -n {open_files} && exec \"$0\" \"$@\""))
             .arg(binary)
             .args(["--addr", "127.0.0.1:0"])
             .args(options)
             .env("RUST_LOG", "error")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("sh starts");
-        let stdout = process.stdout.take().expect("piped stdout");
-        let mut server = Server {
-            process,
-            address: String::new(),
-        };
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("the listening line");
-        server.address = line
-            .trim()
-            .strip_prefix("listening on http://")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_owned();
-        server
+            .stderr(Stdio::null());
+        let process = ServerProcess::start(command).expect("the server starts");
+        let address = process.address().to_owned();
+        Server { process, address }
     }
 
     fn open_files(&self) -> usize {
-        std::fs::read_dir(format!("/proc/{}/fd", self.process.id()))
-            .map(Iterator::count)
-            .unwrap_or(0)
+        self.process.open_files()
     }
 
     /// CPU time used so far (user and system), in clock ticks.
     fn cpu_ticks(&self) -> u64 {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.process.id()))
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.process.pid()))
             .expect("the server's /proc stat");
         // Fields after the command name, which is in parentheses.
         let fields: Vec<&str> = stat

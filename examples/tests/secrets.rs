@@ -2,13 +2,14 @@
 //! on (`RUST_LOG=trace`), is sent tokens every way a client can send one,
 //! valid and not, and its whole stderr is searched for them.
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, Stdio};
+use std::io::Read;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::json;
 use sse_conformance::auth::{SECRET, grants, token};
 use sse_conformance::client::http_client;
+use sse_conformance::process::ServerProcess;
 
 const BINARIES: [(&str, &str); 5] = [
     ("axum", env!("CARGO_BIN_EXE_axum")),
@@ -21,15 +22,15 @@ const BINARIES: [(&str, &str); 5] = [
 /// A server process, killed when dropped, and its stderr, read on a
 /// thread of its own so that a full pipe never blocks the server.
 struct Server {
-    process: Child,
+    process: ServerProcess,
     logs: Option<std::thread::JoinHandle<String>>,
 }
 
 impl Server {
     /// Stops the server; everything it logged.
     fn stop(mut self) -> String {
-        let _ = self.process.kill();
-        let _ = self.process.wait();
+        let _ = self.process.child_mut().kill();
+        let _ = self.process.child_mut().wait();
         self.logs
             .take()
             .and_then(|logs| logs.join().ok())
@@ -37,40 +38,23 @@ impl Server {
     }
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.process.kill();
-        let _ = self.process.wait();
-    }
-}
-
 /// Starts `binary` with JWT on and every log enabled; its address.
 fn start(binary: &str) -> (Server, String) {
-    let mut child = Command::new(binary)
+    let mut command = Command::new(binary);
+    command
         .args(["--addr", "127.0.0.1:0", "--jwt-secret", SECRET])
         .env("RUST_LOG", "trace")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the example binary starts");
-    let mut stderr = child.stderr.take().expect("stderr is piped");
+        .stderr(Stdio::piped());
+    let mut process = ServerProcess::start(command).expect("the example binary starts");
+    let mut stderr = process.child_mut().stderr.take().expect("stderr is piped");
     let logs = std::thread::spawn(move || {
         let mut logs = String::new();
         let _ = stderr.read_to_string(&mut logs);
         logs
     });
-    let stdout = child.stdout.take().expect("stdout is piped");
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("the listening line");
-    let base = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_owned();
+    let base = process.base().to_owned();
     let server = Server {
-        process: child,
+        process,
         logs: Some(logs),
     };
     (server, base)

@@ -6,66 +6,47 @@ use std::time::Duration;
 
 use actix_web::Responder;
 use actix_web::test::TestRequest;
-use actix_web_lab::sse;
-use sse_conformance::hostile::{CASES, Case, Outcome, catching, compare, judge, our_event};
+use actix_web_lab::sse as native;
+use sse_conformance::hostile::{Case, Natives, Outcome, compare_natives};
 
-/// The whole body, or `None` when it fails.
+struct Actix;
+
 async fn body(response: actix_web::HttpResponse) -> Option<Vec<u8>> {
-    actix_web::body::to_bytes(response.into_body())
-        .await
-        .ok()
-        .map(|bytes| bytes.to_vec())
+    let bytes = actix_web::body::to_bytes(response.into_body()).await;
+    bytes.ok().map(|bytes| bytes.to_vec())
 }
 
-fn native_event(case: &Case) -> sse::Event {
-    let mut data = sse::Data::new(case.data);
-    if let Some(name) = case.event {
-        data = data.event(name);
-    }
-    if let Some(id) = case.id {
-        data = data.id(id);
-    }
-    sse::Event::Data(data)
-}
+impl Natives for Actix {
+    type Event = native::Event;
 
-async fn native(case: &Case) -> Outcome {
-    let Ok(event) = std::panic::catch_unwind(|| native_event(case)) else {
-        return Outcome::Panicked;
-    };
-    let request = TestRequest::default().to_http_request();
-    let events = futures::stream::iter([event]);
-    let response = sse::Sse::from_infallible_stream(events).respond_to(&request);
-    match body(response.map_into_boxed_body()).await {
-        Some(bytes) => catching(|| judge(case, &bytes)),
-        None => Outcome::BodyFailed,
+    fn native_event(&self, case: &Case) -> native::Event {
+        let mut data = native::Data::new(case.data);
+        if let Some(name) = case.event {
+            data = data.event(name);
+        }
+        if let Some(id) = case.id {
+            data = data.id(id);
+        }
+        native::Event::Data(data)
     }
-}
 
-async fn ours(case: &Case) -> Outcome {
-    let Some(event) = our_event(case) else {
-        return Outcome::Refused;
-    };
-    let request = TestRequest::default().to_http_request();
-    let no_keep_alive = sse_actix::KeepAlive::new().interval(Duration::ZERO);
-    let events = futures::stream::iter([event]);
-    let response = sse_actix::Sse::new(events)
-        .keep_alive(no_keep_alive)
-        .respond_to(&request);
-    match body(response).await {
-        Some(bytes) => judge(case, &bytes),
-        None => Outcome::BodyFailed,
+    async fn native_body(&self, _: usize, event: native::Event) -> Option<Vec<u8>> {
+        let request = TestRequest::default().to_http_request();
+        let events = futures::stream::iter([event]);
+        let response = native::Sse::from_infallible_stream(events).respond_to(&request);
+        body(response.map_into_boxed_body()).await
+    }
+
+    async fn our_body(&self, _: usize, event: sse_actix::Event) -> Option<Vec<u8>> {
+        let request = TestRequest::default().to_http_request();
+        let no_keep_alive = sse_actix::KeepAlive::new().interval(Duration::ZERO);
+        let ours = sse_actix::Sse::new(futures::stream::iter([event])).keep_alive(no_keep_alive);
+        body(ours.respond_to(&request)).await
     }
 }
 
 #[actix_web::test]
 async fn hostile_events_through_actix_web_labs_sse_and_ours() {
-    std::panic::set_hook(Box::new(|_| {}));
-    let mut natives = Vec::new();
-    let mut mine = Vec::new();
-    for case in &CASES {
-        natives.push(native(case).await);
-        mine.push(ours(case).await);
-    }
     // What actix-web-lab 0.29 does, as the README's table says: an
     // invalid name or id fails the body once the headers are out.
     let expected: [Outcome; 7] = [
@@ -77,5 +58,5 @@ async fn hostile_events_through_actix_web_labs_sse_and_ours() {
         Outcome::BodyFailed,
         Outcome::BodyFailed,
     ];
-    compare("actix-web-lab", &natives, &mine, &expected);
+    compare_natives("actix-web-lab", &Actix, &expected).await;
 }

@@ -15,8 +15,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
 use futures::stream::{self, Stream};
+use sse_axum::HubConfig;
 use sse_axum::{Event, Hub, LastEventId, Sse, SseResponse};
-use sse_hub::HubConfig;
 
 /// The app: a ticker of its own at `/ticks`, each user's notifications at
 /// `/notifications`, and the SSE contract under `/sse`.

@@ -78,3 +78,8 @@ pub use event::{Event, EventBuilder, EventError};
 pub use hub::{Hub, HubConfig};
 #[cfg(feature = "stream")]
 pub use stream::{KeepAlive, SseStream};
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

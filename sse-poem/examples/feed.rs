@@ -15,7 +15,7 @@ use poem::http::StatusCode;
 use poem::listener::{Acceptor, Listener, TcpListener};
 use poem::web::Data;
 use poem::{Endpoint, EndpointExt, Request, Route, Server, get, handler};
-use sse_hub::HubConfig;
+use sse_poem::HubConfig;
 use sse_poem::{Event, Hub, LastEventId, Sse, SseResponse};
 
 /// The app: a ticker of its own at `/ticks`, each user's notifications at

@@ -14,7 +14,7 @@ use futures::stream::{self, Stream};
 use rocket::http::Status;
 use rocket::request::{FromRequest, Outcome, Request};
 use rocket::{Build, Rocket, State, get, routes};
-use sse_hub::HubConfig;
+use sse_rocket::HubConfig;
 use sse_rocket::{Event, Hub, LastEventId, Sse, SseResponse};
 
 /// How often `/ticks` ticks.

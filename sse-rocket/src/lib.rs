@@ -1,4 +1,5 @@
 #![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod extract;
 mod response;
@@ -14,6 +15,7 @@ pub mod handlers {
     pub use crate::routes::{Parts, events, healthz, index, metrics, notify};
 }
 pub use sse_hub;
+pub use sse_hub::auth;
 pub use sse_hub::{
     Broker, BrokerConfig, Event, EventError, EventId, Hub, HubConfig, KeepAlive, Published,
     SseStream,

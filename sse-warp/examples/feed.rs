@@ -11,7 +11,7 @@
 use std::time::Duration;
 
 use futures::stream::{self, Stream};
-use sse_hub::HubConfig;
+use sse_warp::HubConfig;
 use sse_warp::{Event, Hub, LastEventId, Sse, SseResponse, last_event_id};
 use warp::Filter;
 use warp::http::StatusCode;

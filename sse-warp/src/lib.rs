@@ -1,4 +1,5 @@
 #![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod extract;
 mod response;
@@ -15,6 +16,7 @@ pub mod handlers {
     pub use crate::routes::{events, healthz, index, metrics, notify};
 }
 pub use sse_hub;
+pub use sse_hub::auth;
 pub use sse_hub::{
     Broker, BrokerConfig, Event, EventError, EventId, Hub, HubConfig, KeepAlive, Published,
     SseStream,

@@ -8,12 +8,13 @@
 //! reported.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures::StreamExt;
+use sse_conformance::process::ServerProcess;
 use sse_conformance::raw::RawConnection;
 use sse_hub::decode::{Decoded, Decoder};
 
@@ -101,50 +102,28 @@ impl Outcome {
 
 /// The server under soak, killed when dropped.
 struct Server {
-    process: Child,
+    process: ServerProcess,
     address: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.process.kill();
-        let _ = self.process.wait();
-    }
 }
 
 impl Server {
     fn start(binary: &Path) -> Result<Self, String> {
-        let mut process = Command::new(binary)
+        let mut command = Command::new(binary);
+        command
             .args(["--addr", "127.0.0.1:0", "--heartbeat", "5s"])
             .env("RUST_LOG", "error")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
-        let stdout = process.stdout.take().ok_or("no stdout")?;
-        let mut server = Server {
-            process,
-            address: String::new(),
-        };
-        let mut line = String::new();
-        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line)
-            .map_err(|e| format!("reading the listening line: {e}"))?;
-        server.address = line
-            .trim()
-            .strip_prefix("listening on http://")
-            .ok_or_else(|| format!("unexpected first line {line:?}"))?
-            .to_owned();
-        Ok(server)
+            .stderr(Stdio::inherit());
+        let process = ServerProcess::start(command)?;
+        let address = process.address().to_owned();
+        Ok(Server { process, address })
     }
 
     fn open_files(&self) -> usize {
-        std::fs::read_dir(format!("/proc/{}/fd", self.process.id()))
-            .map(Iterator::count)
-            .unwrap_or(0)
+        self.process.open_files()
     }
 
     fn rss_kib(&self) -> u64 {
-        std::fs::read_to_string(format!("/proc/{}/status", self.process.id()))
+        std::fs::read_to_string(format!("/proc/{}/status", self.process.pid()))
             .ok()
             .and_then(|status| {
                 let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;

@@ -151,10 +151,10 @@ async fn measure(
     // Idle streams, then fan-out to them.
     let server = servers::start(contender, &binaries, examples)?;
     settle().await;
-    let rss_before = procfs::rss_kib(server.pid);
+    let rss_before = procfs::rss_kib(server.pid());
     let subscribers = Subscribers::connect(&server.endpoint, plan.streams).await;
     settle().await;
-    let rss_after = procfs::rss_kib(server.pid);
+    let rss_after = procfs::rss_kib(server.pid());
     sample.insert("rss_start_mib".into(), rss_before as f64 / 1024.0);
     sample.insert(
         "connect_s".into(),
@@ -168,7 +168,7 @@ async fn measure(
         per_second: plan.fan_out_rate,
         duration: plan.fan_out_time,
     };
-    let (fan_out, spent) = publish_timed(server.pid, subscribers, rate).await;
+    let (fan_out, spent) = publish_timed(server.pid(), subscribers, rate).await;
     record(&mut sample, "fan_out", &fan_out, spent);
     let curve = PERCENTILES
         .iter()
@@ -182,7 +182,7 @@ async fn measure(
     if let Some(many) = plan.many_streams {
         let server = servers::start(contender, &binaries, examples)?;
         settle().await;
-        let rss_before = procfs::rss_kib(server.pid);
+        let rss_before = procfs::rss_kib(server.pid());
         let subscribers = Subscribers::connect(&server.endpoint, many).await;
         sample.insert("many_connect_s".into(), subscribers.connect_time_s());
         sample.insert("many_open".into(), subscribers.open() as f64);
@@ -192,7 +192,7 @@ async fn measure(
         settle().await;
         sample.insert(
             "many_kib_per_stream".into(),
-            procfs::rss_kib(server.pid).saturating_sub(rss_before) as f64 / many as f64,
+            procfs::rss_kib(server.pid()).saturating_sub(rss_before) as f64 / many as f64,
         );
         let check = subscribers
             .publish(Publishing::Rate {
@@ -221,7 +221,7 @@ async fn saturate(
         connections: plan.flood_publishers,
         duration: plan.flood_time,
     };
-    let (flood, spent) = publish_timed(server.pid, subscribers, flood).await;
+    let (flood, spent) = publish_timed(server.pid(), subscribers, flood).await;
     record(sample, "flood", &flood, spent);
     Ok(())
 }

@@ -2,11 +2,12 @@
 //! user writes without the toolkit, and nginx with nchan. Each is started
 //! pinned to CPU 0 on a loopback port of its own and killed when dropped.
 
-use std::io::BufRead;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use sse_conformance::process::ServerProcess;
 
 use super::load::Endpoint;
 
@@ -43,33 +44,47 @@ impl Contender {
 
 /// A started server.
 pub(crate) struct Running {
-    process: Child,
-    /// The server's process (nginx's master, whose worker is its child).
-    pub(crate) pid: u32,
+    process: Process,
     pub(crate) endpoint: Endpoint,
-    dir: Option<PathBuf>,
+}
+
+impl Running {
+    /// The server's process (nginx's master, whose worker is its child).
+    pub(crate) fn pid(&self) -> u32 {
+        match &self.process {
+            Process::Announced(server) => server.pid(),
+            Process::Nginx { master, .. } => master.id(),
+        }
+    }
+}
+
+/// How a server runs, and so how it stops.
+enum Process {
+    /// A server that says where it listens; killed when dropped.
+    Announced(ServerProcess),
+    /// nginx, in a directory of its own.
+    Nginx { master: Child, dir: PathBuf },
 }
 
 impl Drop for Running {
     fn drop(&mut self) {
-        if self.dir.is_some() {
-            // nginx's master takes its worker along on SIGTERM only.
-            let _ = Command::new("kill")
-                .args(["-TERM", &self.pid.to_string()])
-                .status();
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = self.process.try_wait() {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(10));
+        let Process::Nginx { master, dir } = &mut self.process else {
+            return;
+        };
+        // nginx's master takes its worker along on SIGTERM only.
+        let _ = Command::new("kill")
+            .args(["-TERM", &master.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = master.try_wait() {
+                break;
             }
+            std::thread::sleep(Duration::from_millis(10));
         }
-        let _ = self.process.kill();
-        let _ = self.process.wait();
-        if let Some(dir) = &self.dir {
-            let _ = std::fs::remove_dir_all(dir);
-        }
+        let _ = master.kill();
+        let _ = master.wait();
+        let _ = std::fs::remove_dir_all(dir);
     }
 }
 
@@ -93,40 +108,26 @@ pub(crate) fn start(
 /// An example server or the baseline: port 0, the real one read off the
 /// `listening on` line.
 fn start_binary(binary: &Path) -> Result<Running, String> {
-    let mut process = Command::new("taskset")
+    let mut command = Command::new("taskset");
+    command
         .args(["-c", "0"])
         .arg(binary)
         .args(["--addr", "127.0.0.1:0"])
         .env("RUST_LOG", "error")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
-    let pid = process.id();
-    let stdout = process.stdout.take().ok_or("no stdout")?;
-    let mut line = String::new();
-    let read = std::io::BufReader::new(stdout).read_line(&mut line);
-    let addr = read
-        .ok()
-        .and_then(|_| line.trim().strip_prefix("listening on http://"))
-        .and_then(|addr| addr.parse::<SocketAddr>().ok());
-    let running = Running {
-        process,
-        pid,
+        .stderr(Stdio::inherit());
+    let process = ServerProcess::start(command)?;
+    let addr = process
+        .address()
+        .parse::<SocketAddr>()
+        .map_err(|e| format!("{} listens at {}: {e}", binary.display(), process.base()))?;
+    Ok(Running {
+        process: Process::Announced(process),
         endpoint: Endpoint {
-            addr: addr.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0))),
+            addr,
             events: EVENTS.into(),
             notify: NOTIFY.into(),
         },
-        dir: None,
-    };
-    if addr.is_none() {
-        return Err(format!(
-            "{} did not say where it listens: {line:?}",
-            binary.display()
-        ));
-    }
-    Ok(running)
+    })
 }
 
 /// The nginx configuration: one worker, as many connections as the
@@ -185,18 +186,23 @@ fn start_nchan() -> Result<Running, String> {
         .map_err(|e| format!("cannot start nginx: {e}"))?;
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let mut running = Running {
-        pid: process.id(),
-        process,
+        process: Process::Nginx {
+            master: process,
+            dir: dir.clone(),
+        },
         endpoint: Endpoint {
             addr,
             events: EVENTS.into(),
             notify: NOTIFY.into(),
         },
-        dir: Some(dir.clone()),
     };
     let deadline = Instant::now() + Duration::from_secs(5);
     while std::net::TcpStream::connect(addr).is_err() {
-        if Instant::now() >= deadline || matches!(running.process.try_wait(), Ok(Some(_))) {
+        let exited = match &mut running.process {
+            Process::Nginx { master, .. } => matches!(master.try_wait(), Ok(Some(_))),
+            Process::Announced(_) => false,
+        };
+        if Instant::now() >= deadline || exited {
             let log = std::fs::read_to_string(dir.join("error.log")).unwrap_or_default();
             return Err(format!("nginx with nchan did not start: {log}"));
         }
