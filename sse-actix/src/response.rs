@@ -1,77 +1,43 @@
 //! Event streams and the hub's responses as actix-web responses.
 
-use std::time::Duration;
-
 use actix_web::body::BoxBody;
 use actix_web::http::header::ContentEncoding;
 use actix_web::http::{StatusCode, Version};
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, Responder};
 use futures_core::Stream;
 use sse_hub::hub;
-use sse_hub::stream::{IntoFrame, KeepAlive, PROBE_INTERVAL, SseStream};
+use sse_hub::stream::{IntoFrame, PROBE_INTERVAL, SseStream};
 
 type BoxError = Box<dyn std::error::Error>;
 
-/// Any stream of events as an actix-web SSE response: items of `Event`,
-/// `Result<Event, E>` or encoded frames (`Bytes`), each written to the
-/// client as soon as the stream yields it, with the hub's headers
-/// and a keep-alive comment after 30 s of silence by default.
-///
-/// ```
-/// use actix_web::{App, get, web};
-/// use futures::stream::{self, Stream};
-/// use sse_actix::{Event, Sse};
-/// use tokio::sync::broadcast;
-///
-/// // Your own feed: here a broadcast channel of texts.
-/// #[get("/feed")]
-/// async fn feed(texts: web::Data<broadcast::Sender<String>>) -> Sse<impl Stream<Item = Event>> {
-///     let events = stream::unfold(texts.subscribe(), |mut feed| async move {
-///         let text = feed.recv().await.ok()?;
-///         Some((Event::new(text), feed))
-///     });
-///     Sse::new(events)
-/// }
-///
-/// let (texts, _) = broadcast::channel::<String>(16);
-/// let app = App::new().app_data(web::Data::new(texts)).service(feed);
-/// ```
-///
-/// A failed item ends the response (actix-web closes the connection).
-#[derive(Debug)]
-#[must_use = "a response does nothing unless returned"]
-pub struct Sse<S>(SseStream<S>);
-
-impl<S> Sse<S> {
-    /// `events` as an SSE response, with the default [`KeepAlive`].
-    pub fn new(events: S) -> Self {
-        Self(SseStream::new(events).keep_alive(KeepAlive::new()))
-    }
-
-    /// Replaces the keep-alive; a zero interval turns it off.
-    pub fn keep_alive(self, keep_alive: KeepAlive) -> Self {
-        Self(self.0.keep_alive(keep_alive))
-    }
-
-    /// Sends `retry:` first: how long the client waits before reconnecting.
-    pub fn retry(self, retry: Duration) -> Self {
-        Self(self.0.retry(retry))
-    }
-
-    /// Writes at most once per `window` while events come faster than
-    /// that, sending what arrived meanwhile in one write; slower streams
-    /// are not delayed. Off by default; see
-    /// [`SseStream::coalesce`](sse_hub::stream::SseStream::coalesce).
-    pub fn coalesce(self, window: Duration) -> Self {
-        Self(self.0.coalesce(window))
-    }
-}
-
-/// A stream set up in `sse-hub` (keep-alive, retry, preamble) as it is.
-impl<S> From<SseStream<S>> for Sse<S> {
-    fn from(stream: SseStream<S>) -> Self {
-        Self(stream)
-    }
+sse_hub::sse_response_type! {
+    /// Any stream of events as an actix-web SSE response: items of `Event`,
+    /// `Result<Event, E>` or encoded frames (`Bytes`), each written to the
+    /// client as soon as the stream yields it, with the hub's headers
+    /// and a keep-alive comment after 30 s of silence by default.
+    ///
+    /// ```
+    /// use actix_web::{App, get, web};
+    /// use futures::stream::{self, Stream};
+    /// use sse_actix::{Event, Sse};
+    /// use tokio::sync::broadcast;
+    ///
+    /// // Your own feed: here a broadcast channel of texts.
+    /// #[get("/feed")]
+    /// async fn feed(texts: web::Data<broadcast::Sender<String>>) -> Sse<impl Stream<Item = Event>> {
+    ///     let events = stream::unfold(texts.subscribe(), |mut feed| async move {
+    ///         let text = feed.recv().await.ok()?;
+    ///         Some((Event::new(text), feed))
+    ///     });
+    ///     Sse::new(events)
+    /// }
+    ///
+    /// let (texts, _) = broadcast::channel::<String>(16);
+    /// let app = App::new().app_data(web::Data::new(texts)).service(feed);
+    /// ```
+    ///
+    /// A failed item ends the response (actix-web closes the connection).
+    pub struct Sse;
 }
 
 impl<S> Responder for Sse<S>
@@ -121,15 +87,10 @@ where
         .streaming(stream)
 }
 
-/// A [`hub::Response`] as an actix-web response; an event stream is
-/// sent as [`Sse`] sends it.
-#[derive(Debug)]
-pub struct SseResponse(pub hub::Response);
-
-impl From<hub::Response> for SseResponse {
-    fn from(response: hub::Response) -> Self {
-        Self(response)
-    }
+sse_hub::hub_response_type! {
+    /// A [`hub::Response`] as an actix-web response; an event stream is
+    /// sent as [`Sse`] sends it.
+    pub struct SseResponse;
 }
 
 impl Responder for SseResponse {

@@ -1,12 +1,12 @@
 //! Server-Sent Events without a web framework: the hub an application
 //! embeds, and everything under it.
 //!
-//! A [`Hub`] is topics with fan-out, per-topic history with
+//! A `Hub` is topics with fan-out, per-topic history with
 //! `Last-Event-ID` replay, heartbeats, a slow-client policy, metrics, an
 //! optional authorizer and, with feature `redis`, several instances
 //! sharing their topics through Redis. Under it sit the [`Event`] model and
 //! its wire [`encode`]r, a [`decode`]r that follows the WHATWG parsing
-//! rules exactly, and [`SseStream`], which turns any stream of events into
+//! rules exactly, and `SseStream`, which turns any stream of events into
 //! a response's frames with keep-alives. The `sse-axum`, `sse-actix`,
 //! `sse-warp`, `sse-rocket` and `sse-poem` crates expose the hub as their
 //! framework's native types; depend on one of them, not on this crate,
@@ -35,9 +35,9 @@
 //! |---|---|---|---|
 //! | none | [`Event`], [`encode`], [`decode`] | bytes, memchr, smol_str, thiserror, futures-core, pin-project-lite | 11 |
 //! | `json` (default) | `EventBuilder::json_data` | serde, serde_json | 21 |
-//! | `stream` | [`SseStream`], [`KeepAlive`] | tokio (time only) | 12 |
-//! | `broker` | [`Broker`], `metrics`, `connections` | `stream`, slab, prometheus-client, rustix | 27 |
-//! | `hub` | [`Hub`], `auth`, `request`, the demo page | `broker`, `json`, percent-encoding, tracing | 41 |
+//! | `stream` | `SseStream`, `KeepAlive` | tokio (time only) | 12 |
+//! | `broker` | `Broker`, `metrics`, `connections` | `stream`, slab, prometheus-client, rustix | 27 |
+//! | `hub` | `Hub`, `auth`, `request`, the demo page | `broker`, `json`, percent-encoding, tracing | 41 |
 //! | `http` | `hub::Response::into_http` | `hub`, http | 42 |
 //! | `jwt` | `auth::JwtAuthorizer` | `hub`, jsonwebtoken (ring) | 57 |
 //! | `redis` | `redis::RedisBroker`, and `Hub::open` on it with `hub` | `broker`, redis, fastrand, tracing | 76 |

@@ -25,6 +25,8 @@
 //! # }
 //! ```
 
+mod response_type;
+
 use std::convert::Infallible;
 use std::pin::Pin;
 use std::sync::{Arc, LazyLock};

@@ -1,78 +1,44 @@
 //! Event streams and the hub's responses as poem responses.
 
-use std::time::Duration;
-
 use futures_core::Stream;
 use poem::{Body, IntoResponse, Response};
 use sse_hub::hub;
-use sse_hub::stream::{IntoFrame, KeepAlive, PROBE_INTERVAL, SseStream};
+use sse_hub::stream::{IntoFrame, PROBE_INTERVAL};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// Any stream of events as a poem SSE response: items of `Event`,
-/// `Result<Event, E>` or encoded frames (`Bytes`), each written to the
-/// client as soon as the stream yields it, with the hub's headers
-/// and a keep-alive comment after 30 s of silence by default.
-///
-/// ```
-/// use futures::stream::{self, Stream};
-/// use poem::{Route, get, handler, web::Data, EndpointExt};
-/// use sse_poem::{Event, Sse};
-/// use tokio::sync::broadcast;
-///
-/// // Your own feed: here a broadcast channel of texts.
-/// #[handler]
-/// fn feed(texts: Data<&broadcast::Sender<String>>) -> Sse<impl Stream<Item = Event> + Send + 'static> {
-///     let events = stream::unfold(texts.subscribe(), |mut feed| async move {
-///         let text = feed.recv().await.ok()?;
-///         Some((Event::new(text), feed))
-///     });
-///     Sse::new(events)
-/// }
-///
-/// let (texts, _) = broadcast::channel::<String>(16);
-/// let app = Route::new().at("/feed", get(feed)).data(texts);
-/// ```
-///
-/// poem 3.1's server keeps the body of a closed connection until a write
-/// to it fails, so an idle stream also writes an empty line (which
-/// clients skip) every [`PROBE_INTERVAL`]: a gone client is dropped within
-/// a second rather than at the next keep-alive. A failed item ends the
-/// response (poem aborts the body).
-#[derive(Debug)]
-#[must_use = "a response does nothing unless returned"]
-pub struct Sse<S>(SseStream<S>);
-
-impl<S> Sse<S> {
-    /// `events` as an SSE response, with the default [`KeepAlive`].
-    pub fn new(events: S) -> Self {
-        Self(SseStream::new(events).keep_alive(KeepAlive::new()))
-    }
-
-    /// Replaces the keep-alive; a zero interval turns it off.
-    pub fn keep_alive(self, keep_alive: KeepAlive) -> Self {
-        Self(self.0.keep_alive(keep_alive))
-    }
-
-    /// Sends `retry:` first: how long the client waits before reconnecting.
-    pub fn retry(self, retry: Duration) -> Self {
-        Self(self.0.retry(retry))
-    }
-
-    /// Writes at most once per `window` while events come faster than
-    /// that, sending what arrived meanwhile in one write; slower streams
-    /// are not delayed. Off by default; see
-    /// [`SseStream::coalesce`](sse_hub::stream::SseStream::coalesce).
-    pub fn coalesce(self, window: Duration) -> Self {
-        Self(self.0.coalesce(window))
-    }
-}
-
-/// A stream set up in `sse-hub` (keep-alive, retry, preamble) as it is.
-impl<S> From<SseStream<S>> for Sse<S> {
-    fn from(stream: SseStream<S>) -> Self {
-        Self(stream)
-    }
+sse_hub::sse_response_type! {
+    /// Any stream of events as a poem SSE response: items of `Event`,
+    /// `Result<Event, E>` or encoded frames (`Bytes`), each written to the
+    /// client as soon as the stream yields it, with the hub's headers
+    /// and a keep-alive comment after 30 s of silence by default.
+    ///
+    /// ```
+    /// use futures::stream::{self, Stream};
+    /// use poem::{Route, get, handler, web::Data, EndpointExt};
+    /// use sse_poem::{Event, Sse};
+    /// use tokio::sync::broadcast;
+    ///
+    /// // Your own feed: here a broadcast channel of texts.
+    /// #[handler]
+    /// fn feed(texts: Data<&broadcast::Sender<String>>) -> Sse<impl Stream<Item = Event> + Send + 'static> {
+    ///     let events = stream::unfold(texts.subscribe(), |mut feed| async move {
+    ///         let text = feed.recv().await.ok()?;
+    ///         Some((Event::new(text), feed))
+    ///     });
+    ///     Sse::new(events)
+    /// }
+    ///
+    /// let (texts, _) = broadcast::channel::<String>(16);
+    /// let app = Route::new().at("/feed", get(feed)).data(texts);
+    /// ```
+    ///
+    /// poem 3.1's server keeps the body of a closed connection until a write
+    /// to it fails, so an idle stream also writes an empty line (which
+    /// clients skip) every [`PROBE_INTERVAL`]: a gone client is dropped within
+    /// a second rather than at the next keep-alive. A failed item ends the
+    /// response (poem aborts the body).
+    pub struct Sse;
 }
 
 impl<S> IntoResponse for Sse<S>
@@ -116,32 +82,22 @@ where
     }
 }
 
-/// A [`hub::Response`] as a poem response; an event stream is sent
-/// as [`Sse`] sends it.
-#[derive(Debug)]
-pub struct SseResponse(pub hub::Response);
-
-impl From<hub::Response> for SseResponse {
-    fn from(response: hub::Response) -> Self {
-        Self(response)
-    }
+sse_hub::hub_response_type! {
+    /// A [`hub::Response`] as a poem response; an event stream is sent
+    /// as [`Sse`] sends it.
+    pub struct SseResponse;
 }
 
 impl IntoResponse for SseResponse {
     fn into_response(self) -> Response {
-        let hub::Response {
-            status,
-            headers,
-            body,
-        } = self.0;
-        let bytes = match body {
+        let answer = self.0;
+        let bytes = match answer.body {
             hub::Body::Stream(stream) => return Sse::from(stream).into_response(),
             hub::Body::Full(bytes) => bytes,
         };
         let head = hub::Response {
-            status,
-            headers,
             body: hub::Body::Full(Default::default()),
+            ..answer
         };
         let (parts, ()) = head.into_http(|_| ()).into_parts();
         let mut response = Response::builder()

@@ -1,7 +1,6 @@
 //! Event streams and the hub's responses as Rocket responses.
 
 use std::io::Cursor;
-use std::time::Duration;
 
 use bytes::Bytes;
 
@@ -13,72 +12,40 @@ use rocket::http::Status;
 use rocket::response::stream::ReaderStream;
 use rocket::response::{self, Responder, Response};
 use sse_hub::hub;
-use sse_hub::stream::{IntoFrame, KeepAlive, PROBE_INTERVAL, SseStream};
+use sse_hub::stream::{IntoFrame, PROBE_INTERVAL};
 
-/// Any stream of events as a Rocket SSE response: items of `Event`,
-/// `Result<Event, E>` or encoded frames (`Bytes`), each written to the
-/// client as soon as the stream yields it, with the hub's headers
-/// and a keep-alive comment after 30 s of silence by default.
-///
-/// ```
-/// use futures::stream::{self, Stream};
-/// use rocket::{State, get, routes};
-/// use sse_rocket::{Event, Sse};
-/// use tokio::sync::broadcast;
-///
-/// // Your own feed: here a broadcast channel of texts.
-/// #[get("/feed")]
-/// fn feed(texts: &State<broadcast::Sender<String>>) -> Sse<impl Stream<Item = Event> + Send + 'static> {
-///     let events = stream::unfold(texts.subscribe(), |mut feed| async move {
-///         let text = feed.recv().await.ok()?;
-///         Some((Event::new(text), feed))
-///     });
-///     Sse::new(events)
-/// }
-///
-/// let (texts, _) = broadcast::channel::<String>(16);
-/// let rocket = rocket::build().manage(texts).mount("/", routes![feed]);
-/// ```
-///
-/// Rocket 0.5 only notices that a client went away when a write to it
-/// fails, so an idle stream also writes an empty line (which clients
-/// skip) every [`PROBE_INTERVAL`]: a gone client is dropped within a
-/// second rather than at the next keep-alive. Rocket's streamed bodies
-/// cannot fail: a failed item ends the response cleanly.
-#[derive(Debug)]
-#[must_use = "a response does nothing unless returned"]
-pub struct Sse<S>(SseStream<S>);
-
-impl<S> Sse<S> {
-    /// `events` as an SSE response, with the default [`KeepAlive`].
-    pub fn new(events: S) -> Self {
-        Self(SseStream::new(events).keep_alive(KeepAlive::new()))
-    }
-
-    /// Replaces the keep-alive; a zero interval turns it off.
-    pub fn keep_alive(self, keep_alive: KeepAlive) -> Self {
-        Self(self.0.keep_alive(keep_alive))
-    }
-
-    /// Sends `retry:` first: how long the client waits before reconnecting.
-    pub fn retry(self, retry: Duration) -> Self {
-        Self(self.0.retry(retry))
-    }
-
-    /// Writes at most once per `window` while events come faster than
-    /// that, sending what arrived meanwhile in one write; slower streams
-    /// are not delayed. Off by default; see
-    /// [`SseStream::coalesce`](sse_hub::stream::SseStream::coalesce).
-    pub fn coalesce(self, window: Duration) -> Self {
-        Self(self.0.coalesce(window))
-    }
-}
-
-/// A stream set up in `sse-hub` (keep-alive, retry, preamble) as it is.
-impl<S> From<SseStream<S>> for Sse<S> {
-    fn from(stream: SseStream<S>) -> Self {
-        Self(stream)
-    }
+sse_hub::sse_response_type! {
+    /// Any stream of events as a Rocket SSE response: items of `Event`,
+    /// `Result<Event, E>` or encoded frames (`Bytes`), each written to the
+    /// client as soon as the stream yields it, with the hub's headers
+    /// and a keep-alive comment after 30 s of silence by default.
+    ///
+    /// ```
+    /// use futures::stream::{self, Stream};
+    /// use rocket::{State, get, routes};
+    /// use sse_rocket::{Event, Sse};
+    /// use tokio::sync::broadcast;
+    ///
+    /// // Your own feed: here a broadcast channel of texts.
+    /// #[get("/feed")]
+    /// fn feed(texts: &State<broadcast::Sender<String>>) -> Sse<impl Stream<Item = Event> + Send + 'static> {
+    ///     let events = stream::unfold(texts.subscribe(), |mut feed| async move {
+    ///         let text = feed.recv().await.ok()?;
+    ///         Some((Event::new(text), feed))
+    ///     });
+    ///     Sse::new(events)
+    /// }
+    ///
+    /// let (texts, _) = broadcast::channel::<String>(16);
+    /// let rocket = rocket::build().manage(texts).mount("/", routes![feed]);
+    /// ```
+    ///
+    /// Rocket 0.5 only notices that a client went away when a write to it
+    /// fails, so an idle stream also writes an empty line (which clients
+    /// skip) every [`PROBE_INTERVAL`]: a gone client is dropped within a
+    /// second rather than at the next keep-alive. Rocket's streamed bodies
+    /// cannot fail: a failed item ends the response cleanly.
+    pub struct Sse;
 }
 
 impl<'r, S> Responder<'r, 'static> for Sse<S>
@@ -107,31 +74,22 @@ where
     }
 }
 
-/// A [`hub::Response`] as a Rocket response; an event stream is sent
-/// as [`Sse`] sends it.
-#[derive(Debug)]
-pub struct SseResponse(pub hub::Response);
-
-impl From<hub::Response> for SseResponse {
-    fn from(response: hub::Response) -> Self {
-        Self(response)
-    }
+sse_hub::hub_response_type! {
+    /// A [`hub::Response`] as a Rocket response; an event stream is sent
+    /// as [`Sse`] sends it.
+    pub struct SseResponse;
 }
 
 impl<'r> Responder<'r, 'static> for SseResponse {
     fn respond_to(self, request: &'r Request<'_>) -> response::Result<'static> {
-        let hub::Response {
-            status,
-            headers,
-            body,
-        } = self.0;
-        let bytes = match body {
+        let answer = self.0;
+        let bytes = match answer.body {
             hub::Body::Stream(stream) => return Sse::from(stream).respond_to(request),
             hub::Body::Full(bytes) => bytes,
         };
         let mut response = Response::build();
-        response.status(Status::new(status));
-        for (name, value) in headers {
+        response.status(Status::new(answer.status));
+        for (name, value) in answer.headers {
             response.raw_header(name, value);
         }
         response.sized_body(bytes.len(), Cursor::new(bytes));

@@ -3,76 +3,43 @@
 use std::pin::Pin;
 use std::sync::Mutex;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use futures_core::Stream;
 use sse_hub::hub;
-use sse_hub::stream::{IntoFrame, KeepAlive, SseStream};
+use sse_hub::stream::IntoFrame;
 use warp::Reply;
 use warp::reply::Response;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// Any stream of events as a warp SSE reply: items of `Event`,
-/// `Result<Event, E>` or encoded frames (`Bytes`), each written to the
-/// client as soon as the stream yields it, with the hub's headers
-/// and a keep-alive comment after 30 s of silence by default.
-///
-/// ```
-/// use futures::stream::{self, Stream};
-/// use sse_warp::{Event, Sse};
-/// use tokio::sync::broadcast;
-/// use warp::Filter;
-///
-/// // Your own feed: here a broadcast channel of texts.
-/// fn feed(texts: broadcast::Sender<String>) -> Sse<impl Stream<Item = Event>> {
-///     let events = stream::unfold(texts.subscribe(), |mut feed| async move {
-///         let text = feed.recv().await.ok()?;
-///         Some((Event::new(text), feed))
-///     });
-///     Sse::new(events)
-/// }
-///
-/// let (texts, _) = broadcast::channel::<String>(16);
-/// let route = warp::path("feed").map(move || feed(texts.clone()));
-/// ```
-///
-/// A failed item ends the reply (warp aborts the body). Unlike
-/// `warp::reply::stream`, the stream need not be `Sync`.
-#[derive(Debug)]
-#[must_use = "a reply does nothing unless returned"]
-pub struct Sse<S>(SseStream<S>);
-
-impl<S> Sse<S> {
-    /// `events` as an SSE reply, with the default [`KeepAlive`].
-    pub fn new(events: S) -> Self {
-        Self(SseStream::new(events).keep_alive(KeepAlive::new()))
-    }
-
-    /// Replaces the keep-alive; a zero interval turns it off.
-    pub fn keep_alive(self, keep_alive: KeepAlive) -> Self {
-        Self(self.0.keep_alive(keep_alive))
-    }
-
-    /// Sends `retry:` first: how long the client waits before reconnecting.
-    pub fn retry(self, retry: Duration) -> Self {
-        Self(self.0.retry(retry))
-    }
-
-    /// Writes at most once per `window` while events come faster than
-    /// that, sending what arrived meanwhile in one write; slower streams
-    /// are not delayed. Off by default; see
-    /// [`SseStream::coalesce`](sse_hub::stream::SseStream::coalesce).
-    pub fn coalesce(self, window: Duration) -> Self {
-        Self(self.0.coalesce(window))
-    }
-}
-
-/// A stream set up in `sse-hub` (keep-alive, retry, preamble) as it is.
-impl<S> From<SseStream<S>> for Sse<S> {
-    fn from(stream: SseStream<S>) -> Self {
-        Self(stream)
-    }
+sse_hub::sse_response_type! {
+    /// Any stream of events as a warp SSE reply: items of `Event`,
+    /// `Result<Event, E>` or encoded frames (`Bytes`), each written to the
+    /// client as soon as the stream yields it, with the hub's headers
+    /// and a keep-alive comment after 30 s of silence by default.
+    ///
+    /// ```
+    /// use futures::stream::{self, Stream};
+    /// use sse_warp::{Event, Sse};
+    /// use tokio::sync::broadcast;
+    /// use warp::Filter;
+    ///
+    /// // Your own feed: here a broadcast channel of texts.
+    /// fn feed(texts: broadcast::Sender<String>) -> Sse<impl Stream<Item = Event>> {
+    ///     let events = stream::unfold(texts.subscribe(), |mut feed| async move {
+    ///         let text = feed.recv().await.ok()?;
+    ///         Some((Event::new(text), feed))
+    ///     });
+    ///     Sse::new(events)
+    /// }
+    ///
+    /// let (texts, _) = broadcast::channel::<String>(16);
+    /// let route = warp::path("feed").map(move || feed(texts.clone()));
+    /// ```
+    ///
+    /// A failed item ends the reply (warp aborts the body). Unlike
+    /// `warp::reply::stream`, the stream need not be `Sync`.
+    pub struct Sse;
 }
 
 impl<S> Reply for Sse<S>
@@ -111,15 +78,10 @@ impl<S: Stream> Stream for Exclusive<S> {
     }
 }
 
-/// A [`hub::Response`] as a warp reply; an event stream is sent as
-/// [`Sse`] sends it.
-#[derive(Debug)]
-pub struct SseResponse(pub hub::Response);
-
-impl From<hub::Response> for SseResponse {
-    fn from(response: hub::Response) -> Self {
-        Self(response)
-    }
+sse_hub::hub_response_type! {
+    /// A [`hub::Response`] as a warp reply; an event stream is sent as
+    /// [`Sse`] sends it.
+    pub struct SseResponse;
 }
 
 impl Reply for SseResponse {

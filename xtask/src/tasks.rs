@@ -57,7 +57,7 @@ impl Default for SoakOptions {
     }
 }
 
-/// `cargo xtask bench-h2`: see [`Task::BenchH2`].
+/// `cargo xtask bench-h2`: see `Task::BenchH2` (`cargo xtask bench-h2 --help`).
 pub(crate) fn bench_h2(servers: &[String]) -> Result<(), String> {
     let root = workspace_root();
     build_release_examples(&root)?;

@@ -149,7 +149,7 @@ fn cookie_value<'h>(header: &'h str, name: &str) -> Option<&'h str> {
     })
 }
 
-/// Decides what a request may do; see the [module docs](self).
+/// Decides what a request may do; see the [module docs](crate::auth).
 ///
 /// A closure `Fn(&AuthRequest<'_>) -> Result<Grants, AuthError>` is one.
 /// It is called once per `/events` and `/notify` request, on the

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use super::ids::EventId;
 
-/// How a [`Broker`] bounds memory and treats clients. The defaults are
+/// How a [`Broker`](super::Broker) bounds memory and treats clients. The defaults are
 /// those the hub's /metrics route serves.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BrokerConfig {
@@ -15,7 +15,7 @@ pub struct BrokerConfig {
     /// Events of its topics that may wait for a client that does not read
     /// before it counts as lagging and is disconnected. Events held back
     /// by the server itself (a coalescing window, a task not yet run after
-    /// its wake-up) do not count; see "Lag" in the [module docs](self).
+    /// its wake-up) do not count; see "Lag" in the [module docs](crate::broker).
     pub client_buffer: usize,
     /// Concurrent streams; subscribing above it fails.
     pub max_clients: usize,
@@ -36,7 +36,7 @@ impl Default for BrokerConfig {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum BrokerError {
-    /// [`Broker::shutdown`] was called.
+    /// [`Broker::shutdown`](super::Broker::shutdown) was called.
     #[error("the broker is shutting down")]
     Closed,
     /// As many streams as `max_clients` are open.

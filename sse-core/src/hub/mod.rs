@@ -2,7 +2,7 @@
 //!
 //! A [`Hub`] holds a broker (in memory, or on Redis with the `redis`
 //! feature), the streams' settings ([`HubConfig`]) and an optional
-//! [`Authorizer`]. Application code calls it directly
+//! [`Authorizer`](crate::auth::Authorizer). Application code calls it directly
 //! ([`Hub::publish`], [`Hub::subscribe`]); the adapters also mount its
 //! ready-made routes (`GET /events`, `POST /notify`, `GET /metrics`,
 //! `GET /healthz` and the demo page), which it answers from plain request

@@ -15,7 +15,7 @@ use crate::request::{Headers, NoHeaders, events_query, header_id, notify_query};
 /// The parts of `POST /notify` the hub reads: the query, and the
 /// headers `Content-Type`, `Content-Length` (a body it says is too large
 /// is refused before a byte of it is read), `Authorization` and those an
-/// [`Authorizer`] reads.
+/// [`Authorizer`](crate::auth::Authorizer) reads.
 #[derive(Clone, Copy)]
 pub struct NotifyRequest<'a> {
     /// The query string, without `?`.
@@ -25,7 +25,7 @@ pub struct NotifyRequest<'a> {
 }
 
 /// The parts of `GET /events` the hub reads: the query, and the
-/// headers `Last-Event-ID` and those an [`Authorizer`] reads.
+/// headers `Last-Event-ID` and those an [`Authorizer`](crate::auth::Authorizer) reads.
 #[derive(Clone, Copy)]
 pub struct EventsRequest<'a> {
     /// The query string, without `?`.
@@ -56,7 +56,7 @@ macro_rules! request_without_secrets {
         }
 
         impl<'a> $request<'a> {
-            /// The request as an [`Authorizer`] reads it.
+            /// The request as an [`Authorizer`](crate::auth::Authorizer) reads it.
             pub fn auth(&self) -> AuthRequest<'a> {
                 AuthRequest::new(self.query, self.headers)
             }
