@@ -36,7 +36,11 @@ struct Cli {
 enum Task {
     /// The code's shape, measured: no module cycles in any crate, and no
     /// source file of 700 lines or more.
-    Shape,
+    Shape {
+        /// Measure this checkout instead (another commit's worktree, say).
+        #[arg(long, value_name = "DIR")]
+        root: Option<PathBuf>,
+    },
     /// Each release example server over TLS: memory per idle stream and
     /// CPU per delivery over HTTP/2 beside HTTP/1.1, into BENCHMARKS.md
     /// and `docs/benchmarks/h2.json` (also part of `bench`).
@@ -179,7 +183,7 @@ fn main() -> ExitCode {
         Task::Cert { dir, names } => cert(&dir, names),
         Task::Browser { servers } => browser::run(&workspace_root(), &servers),
         Task::BenchH2 { servers } => bench_h2(&servers),
-        Task::Shape => shape::run(&workspace_root()),
+        Task::Shape { root } => shape::run(&root.unwrap_or_else(workspace_root)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -8,6 +8,10 @@
 //! item, so that using `crate::Event` counts as using `event`, not the
 //! crate root. Test modules (`#[cfg(test)]`) are left out: `use super::*`
 //! is what they are for.
+//!
+//! The graph is checked twice: module by module, and with each top-level
+//! module and everything below it taken as one (so that `auth` using
+//! `hub::headers` while `hub::handle` uses `auth` is a cycle too).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -38,11 +42,17 @@ pub(crate) fn run(root: &Path) -> Result<(), String> {
     let mut problems = Vec::new();
     for krate in CRATES {
         let graph = Graph::of(&root.join(krate))?;
-        let cycles = graph.cycles();
+        let top = graph.top_level();
+        let mut cycles = graph.cycles();
+        cycles.extend(top.cycles());
+        cycles.sort();
+        cycles.dedup();
         println!(
-            "{krate}: {} modules, {} dependencies, {} cycles",
+            "{krate}: {} modules, {} dependencies; {} top-level modules, {} dependencies; {} cycles",
             graph.files.len(),
             graph.edges.values().map(BTreeSet::len).sum::<usize>(),
+            top.files.len(),
+            top.edges.values().map(BTreeSet::len).sum::<usize>(),
             cycles.len()
         );
         for cycle in cycles {
@@ -101,6 +111,33 @@ impl Graph {
             }
         }
         Ok(Self { files, edges })
+    }
+
+    /// The same graph with each top-level module standing for everything
+    /// below it; the crate root stays on its own.
+    fn top_level(&self) -> Graph {
+        let top = |path: &ModPath| path.iter().take(1).cloned().collect::<ModPath>();
+        let mut files = BTreeMap::new();
+        for path in self.files.keys() {
+            // Only the modules count here, not their sources.
+            files.entry(top(path)).or_insert_with(|| syn::File {
+                shebang: None,
+                attrs: Vec::new(),
+                items: Vec::new(),
+            });
+        }
+        let mut edges: BTreeMap<ModPath, BTreeSet<ModPath>> = BTreeMap::new();
+        for (from, targets) in &self.edges {
+            for to in targets {
+                let (from, to) = (top(from), top(to));
+                // A module using its own parts, or the root re-exporting
+                // one, says nothing about layering.
+                if from != to && !from.is_empty() {
+                    edges.entry(from).or_default().insert(to);
+                }
+            }
+        }
+        Graph { files, edges }
     }
 
     /// Strongly connected components of more than one module (Tarjan).
@@ -472,6 +509,22 @@ mod tests {
             ),
         ]);
         assert!(layered.cycles().is_empty());
+        // Parts of two modules using each other make the two a cycle.
+        let across = graph(&[
+            ("lib.rs", "mod auth;\nmod hub;\n"),
+            (
+                "auth.rs",
+                "use crate::hub::headers::Headers;\npub struct Grants;\n",
+            ),
+            ("hub/mod.rs", "pub mod headers;\nmod handle;\n"),
+            ("hub/headers.rs", "pub struct Headers;\n"),
+            ("hub/handle.rs", "use crate::auth::Grants;\n"),
+        ]);
+        assert!(across.cycles().is_empty(), "no cycle module by module");
+        assert_eq!(
+            across.top_level().cycles(),
+            vec![vec![vec!["auth".to_owned()], vec!["hub".to_owned()]]]
+        );
         assert!(layered.edges[&vec!["user".to_owned()]].contains(&vec!["event".to_owned()]));
     }
 }
