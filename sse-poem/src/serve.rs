@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use poem::http::uri::Scheme;
 use poem::web::{LocalAddr, RemoteAddr};
-use poem::{Endpoint, IntoEndpoint};
+use poem::{Endpoint, EndpointExt, IntoEndpoint};
 pub use sse_hub::serve::{ServeOptions, bind};
 #[cfg(feature = "tls")]
 pub use sse_hub::serve::{TlsFiles, server_config};
@@ -55,7 +55,10 @@ pub async fn serve<E>(
     let local: poem::Addr = listener
         .local_addr()
         .map_or_else(|_| poem::Addr::Custom("tcp", "unknown".into()), Into::into);
-    let endpoint = Arc::new(poem::EndpointExt::map_to_response(endpoint.into_endpoint()));
+    // Boxed, so that a request's future is a pointer while it runs: hyper
+    // keeps the slot of a connection's in-flight future for as long as
+    // the connection lives, and an idle stream's connection lives long.
+    let endpoint = Arc::new(endpoint.into_endpoint().map_to_response().boxed());
     let service = move |peer: std::net::SocketAddr| {
         let endpoint = Arc::clone(&endpoint);
         let local = local.clone();
