@@ -24,15 +24,8 @@ fn authorized_hub() -> Hub {
 }
 
 async fn subscribe_with(hub: &Hub, query: &str, cookie: Option<&str>) -> Response {
-    let headers: Vec<(&str, String)> = cookie
-        .map(|user| ("cookie", format!("user={user}")))
-        .into_iter()
-        .collect();
-    hub.events(EventsRequest {
-        query: Some(query),
-        headers: &headers,
-    })
-    .await
+    let cookie = cookie.map(|user| format!("user={user}"));
+    events_with(hub, query, cookie.as_deref().map(|value| ("cookie", value))).await
 }
 
 #[tokio::test]

@@ -77,16 +77,18 @@ pub(super) fn events(items: &[Decoded]) -> Vec<(String, String, String)> {
         .collect()
 }
 
-pub(super) async fn subscribe(hub: &Hub, query: &str, last_event_id: Option<&str>) -> Response {
-    let headers: Vec<(&str, &str)> = last_event_id
-        .map(|id| ("last-event-id", id))
-        .into_iter()
-        .collect();
+/// `GET /events?{query}`, with one header when given.
+pub(super) async fn events_with(hub: &Hub, query: &str, header: Option<(&str, &str)>) -> Response {
+    let headers: Vec<(&str, &str)> = header.into_iter().collect();
     hub.events(EventsRequest {
         query: Some(query),
         headers: &headers,
     })
     .await
+}
+
+pub(super) async fn subscribe(hub: &Hub, query: &str, last_event_id: Option<&str>) -> Response {
+    events_with(hub, query, last_event_id.map(|id| ("last-event-id", id))).await
 }
 
 #[tokio::test]
