@@ -203,7 +203,7 @@ pub(crate) fn test(args: &[String]) -> Result<(), String> {
 pub(crate) fn bench(args: &[String]) -> Result<(), String> {
     run(Command::new("cargo")
         .current_dir(workspace_root())
-        .args(["bench", "-p", "sse-hub", "--"])
+        .args(["bench", "-p", "sse-hub", "--features", "broker", "--"])
         .args(args))?;
     // Multi-instance mode beside in-memory mode, on a private Redis.
     ensure_packages(&TEST_PACKAGES[..1])?;
