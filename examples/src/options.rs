@@ -215,6 +215,15 @@ pub struct Options {
     /// Redis is unreachable /notify answers 503 and streams stay open.
     #[arg(long = "redis", env = "SSE_REDIS_URL")]
     pub redis: Option<String>,
+    /// With `--redis`: at most this many concurrent publishes of this
+    /// instance go to Redis as one script call; 1 sends each on its own.
+    #[arg(
+        long,
+        env = "SSE_REDIS_PUBLISH_BATCH",
+        default_value_t = 256,
+        value_parser = clap::value_parser!(u16).range(1..),
+    )]
+    pub redis_publish_batch: u16,
 }
 
 impl Options {
@@ -259,6 +268,7 @@ impl Options {
                 body_timeout: self.request_timeout,
                 publish_token: self.publish_token.clone(),
                 redis: self.redis.clone(),
+                redis_publish_batch: usize::from(self.redis_publish_batch),
                 jwt: self.jwt(),
             },
             request_timeout: self.request_timeout,

@@ -26,6 +26,7 @@ fn every_option_reaches_the_config() {
         "--publish-token=t",
         "--cors-origin=https://a.example",
         "--cors-origin=https://b.example,https://c.example",
+        "--redis-publish-batch=1",
     ])
     .unwrap();
     let expected = ServerConfig {
@@ -44,6 +45,7 @@ fn every_option_reaches_the_config() {
             body_timeout: Duration::from_secs(2),
             publish_token: Some("t".into()),
             redis: None,
+            redis_publish_batch: 1,
             jwt: None,
         },
         request_timeout: Duration::from_secs(2),
@@ -105,6 +107,10 @@ fn jwt_options_reach_the_config_and_exclude_the_publish_token() {
 fn bad_options_are_refused_with_the_reason() {
     let err = parse(&["--heartbeat", "soon"]).unwrap_err().to_string();
     assert!(err.contains("--heartbeat"), "{err}");
+    let err = parse(&["--redis-publish-batch", "0"])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("--redis-publish-batch"), "{err}");
     let config = parse(&["--redis", "redis://127.0.0.1:6379/"]).expect("a Redis URL");
     assert_eq!(config.hub.redis.as_deref(), Some("redis://127.0.0.1:6379/"));
 }

@@ -71,23 +71,31 @@ async fn every_framework_passes_every_check_in_process_with_and_without_coalesci
 }
 
 /// Two instances of each framework on one Redis (skipped, with a notice,
-/// where redis-server is not installed and `SSE_REQUIRE_REDIS` is unset).
+/// where redis-server is not installed and `SSE_REQUIRE_REDIS` is unset),
+/// with publishes batched (the default) and one script call each: the
+/// batches must not change what a client gets.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_framework_passes_the_multi_instance_checks() {
+async fn every_framework_passes_the_multi_instance_checks_with_and_without_batches() {
     if !redis_available("every_framework_passes_the_multi_instance_checks") {
         return;
     }
-    let mut columns: Vec<Column> = Vec::new();
-    for (framework, serve, _) in FRAMEWORKS {
-        let outcomes = run_multi_instance(&in_process(framework, serve)).await;
-        assert_eq!(
-            outcomes.len(),
-            MULTI_INSTANCE_CHECKS.len(),
-            "{framework}: every check ran"
-        );
-        columns.push((framework.into(), outcomes));
+    for options in [&[][..], &["--redis-publish-batch", "1"]] {
+        let mut columns: Vec<Column> = Vec::new();
+        for (framework, serve, _) in FRAMEWORKS {
+            let target = Target {
+                options: options.iter().map(|o| (*o).to_owned()).collect(),
+                ..in_process(framework, serve)
+            };
+            let outcomes = run_multi_instance(&target).await;
+            assert_eq!(
+                outcomes.len(),
+                MULTI_INSTANCE_CHECKS.len(),
+                "{framework}: every check ran"
+            );
+            columns.push((framework.into(), outcomes));
+        }
+        assert_all_pass(&columns);
     }
-    assert_all_pass(&columns);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,7 +4,7 @@
 //! and what each way of tailing costs Redis (Pub/Sub, which the tail uses,
 //! against `XREAD BLOCK` over every topic's stream).
 //!
-//! `cargo xtask bench` runs it (`cargo bench -p sse-core --features redis
+//! `cargo xtask bench` runs it (`cargo bench -p sse-hub --features redis
 //! --bench redis`) and prints a Markdown table; each figure has its
 //! in-memory baseline from the same run.
 
@@ -104,6 +104,7 @@ fn main() {
         rows.extend(latency(&url).await);
         rows.push(publish_rate(&url).await);
     });
+    let batches = runtime.block_on(batch_rates(&url, &server));
     rows.push(tail_cpu(&url));
     let tails = runtime.block_on(tail_costs(&url, &server));
 
@@ -115,6 +116,15 @@ fn main() {
             "| {} | {} | {} | {} |",
             row.what, row.redis, row.memory, row.ratio
         );
+    }
+    println!(
+        "\n| publish path | publishers | publishes/s | × one call per publish | \
+         Redis CPU per publish (process) | script time per publish (commandstats) | \
+         Redis busy | Redis's ceiling at that cost |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    for row in batches {
+        println!("{row}");
     }
     println!("\n| tail | Redis CPU per event, per tailing instance |");
     println!("|---|---|");
@@ -167,27 +177,8 @@ async fn latency(url: &str) -> Vec<Row> {
 /// publishers, against the in-memory broker's.
 async fn publish_rate(url: &str) -> Row {
     let a = instance(url, "rate").await;
-    let count = Arc::new(AtomicU64::new(0));
-    let stop = Arc::new(AtomicBool::new(false));
-    let started = Instant::now();
-    let tasks: Vec<_> = (0..PUBLISHERS)
-        .map(|p| {
-            let (a, count, stop) = (a.clone(), count.clone(), stop.clone());
-            tokio::spawn(async move {
-                let topic = format!("topic-{p}");
-                while !stop.load(Ordering::Relaxed) {
-                    a.publish(&topic, &Event::new("x")).await.unwrap();
-                    count.fetch_add(1, Ordering::Relaxed);
-                }
-            })
-        })
-        .collect();
-    tokio::time::sleep(RATE_FOR).await;
-    stop.store(true, Ordering::Relaxed);
-    for task in tasks {
-        task.await.unwrap();
-    }
-    let redis_rate = count.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64();
+    let (published, elapsed) = publish_for(&a, PUBLISHERS, RATE_FOR).await;
+    let redis_rate = published as f64 / elapsed.as_secs_f64();
 
     let memory_broker = Broker::new(config());
     let started = Instant::now();
@@ -207,6 +198,104 @@ async fn publish_rate(url: &str) -> Row {
         memory: format!("{memory_rate:.0}/s"),
         ratio: format!("{:.3}×", redis_rate / memory_rate),
     }
+}
+
+/// Publishes per second of one instance through one script call per
+/// publish (`max_publish_batch = 1`, the path before batches) and through
+/// batches, with 32 and 256 concurrent publishers, each with what it cost
+/// Redis: its process CPU and its script time (`INFO commandstats`) per
+/// publish, and the rate Redis would reach at that cost on a whole core.
+async fn batch_rates(url: &str, server: &RedisServer) -> Vec<String> {
+    let Some(pid) = server.pid() else {
+        return Vec::new();
+    };
+    let schedstat = format!("/proc/{pid}/schedstat");
+    let mut stats = redis::Client::open(url)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let mut rows = Vec::new();
+    for publishers in [32, 256] {
+        let mut single_rate = None;
+        for max_batch in [1, RedisOptions::default().max_publish_batch] {
+            let mut options = options("batches");
+            options.max_publish_batch = max_batch;
+            let a = RedisBroker::with_options(url, config(), options).unwrap();
+            let mut state = a.connection_state();
+            tokio::time::timeout(Duration::from_secs(10), state.wait_for(|up| *up))
+                .await
+                .unwrap()
+                .unwrap();
+            let _: () = redis::cmd("CONFIG")
+                .arg("RESETSTAT")
+                .query_async(&mut stats)
+                .await
+                .unwrap();
+            let cpu_before = cpu_ns(&schedstat);
+            let (published, elapsed) = publish_for(&a, publishers, RATE_FOR).await;
+            let redis_cpu = cpu_ns(&schedstat) - cpu_before;
+            let info: String = redis::cmd("INFO")
+                .arg("commandstats")
+                .query_async(&mut stats)
+                .await
+                .unwrap();
+            let script_usec: f64 = info
+                .lines()
+                .filter(|line| line.starts_with("cmdstat_evalsha:"))
+                .filter_map(|line| {
+                    line.split("usec=")
+                        .nth(1)?
+                        .split(',')
+                        .next()?
+                        .parse::<f64>()
+                        .ok()
+                })
+                .sum();
+            let rate = published as f64 / elapsed.as_secs_f64();
+            let single = *single_rate.get_or_insert(rate);
+            let cpu_per = redis_cpu as f64 / 1000.0 / published as f64;
+            rows.push(format!(
+                "| {} | {publishers} | {rate:.0}/s | {:.2}× | {cpu_per:.1} µs | {:.1} µs | {:.0}% | {:.0}/s |",
+                if max_batch == 1 {
+                    "one script call per publish".to_owned()
+                } else {
+                    format!("batches of up to {max_batch}")
+                },
+                rate / single,
+                script_usec / published as f64,
+                redis_cpu as f64 / elapsed.as_nanos() as f64 * 100.0,
+                1e6 / cpu_per,
+            ));
+        }
+    }
+    rows
+}
+
+/// Publishes from `publishers` concurrent tasks for `duration`: how many,
+/// and in how long.
+async fn publish_for(a: &RedisBroker, publishers: usize, duration: Duration) -> (u64, Duration) {
+    let count = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..publishers)
+        .map(|p| {
+            let (a, count, stop) = (a.clone(), count.clone(), stop.clone());
+            tokio::spawn(async move {
+                let topic = format!("topic-{p}");
+                while !stop.load(Ordering::Relaxed) {
+                    a.publish(&topic, &Event::new("x")).await.unwrap();
+                    count.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(duration).await;
+    stop.store(true, Ordering::Relaxed);
+    for task in tasks {
+        task.await.unwrap();
+    }
+    (count.load(Ordering::Relaxed), started.elapsed())
 }
 
 /// CPU of the thread that runs an instance's subscribers, per delivery:

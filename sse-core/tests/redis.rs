@@ -143,6 +143,118 @@ async fn two_instances_deliver_every_event_in_one_order() {
     );
 }
 
+/// `(id, data)` of every event in the next `count` events of `stream`.
+async fn events(stream: &mut ClientStream, count: usize) -> Vec<(String, String)> {
+    let mut events = Vec::new();
+    while events.len() < count {
+        let chunk = tokio::time::timeout(WAIT, stream.next())
+            .await
+            .unwrap_or_else(|_| panic!("only {} of {count} events arrived", events.len()))
+            .expect("the stream is open");
+        let text = String::from_utf8_lossy(&chunk).into_owned();
+        for frame in text.split("\n\n") {
+            let field = |name: &str| {
+                frame
+                    .lines()
+                    .find_map(|line| line.strip_prefix(name))
+                    .map(str::to_owned)
+            };
+            if let (Some(id), Some(data)) = (field("id: "), field("data: ")) {
+                events.push((id, data));
+            }
+        }
+    }
+    assert_eq!(events.len(), count, "more events than expected");
+    events
+}
+
+/// Script calls Redis has run since it started (both publish scripts).
+async fn script_calls(url: &str) -> u64 {
+    let client = redis::Client::open(url).expect("a valid URL");
+    let mut connection = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("Redis is up");
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(&mut connection)
+        .await
+        .expect("INFO answers");
+    info.lines()
+        .filter(|line| line.starts_with("cmdstat_evalsha:") || line.starts_with("cmdstat_eval:"))
+        .filter_map(|line| {
+            line.split("calls=")
+                .nth(1)?
+                .split(',')
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_publishes_share_script_calls_and_each_gets_its_own_id() {
+    let Some(server) = RedisServer::start("batches") else {
+        return;
+    };
+    let url = server.url();
+    let batched = instance(&url, "batches", config()).await;
+    let mut one_by_one = options("batches");
+    one_by_one.max_publish_batch = 1;
+    let single = RedisBroker::with_options(&url, config(), one_by_one).expect("a valid URL");
+    connected(&single, true).await;
+    let topics = ["a", "b", "c", "d"];
+    let mut on_batched = batched
+        .broker()
+        .subscribe(topics, None)
+        .expect("subscribed");
+    let mut on_single = single.broker().subscribe(topics, None).expect("subscribed");
+    const BATCHED: usize = 200;
+    const SINGLE: usize = 50;
+    let before = script_calls(&url).await;
+
+    // Both instances publish at once: one through batches, one a script
+    // call per event, into the same topics.
+    let publish_all = |redis: &RedisBroker, count: usize, tag: &'static str| {
+        let redis = redis.clone();
+        async move {
+            let publishes = (0..count).map(|i| {
+                let redis = redis.clone();
+                async move {
+                    let data = format!("{tag}{i}");
+                    let id = publish(&redis, topics[i % topics.len()], &data).await;
+                    (id, data)
+                }
+            });
+            futures::future::join_all(publishes).await
+        }
+    };
+    let (from_batched, from_single) = tokio::join!(
+        publish_all(&batched, BATCHED, "batched-"),
+        publish_all(&single, SINGLE, "single-"),
+    );
+    let calls = script_calls(&url).await - before;
+    assert!(
+        calls <= (SINGLE + BATCHED / 2) as u64,
+        "{calls} script calls for {} publishes: concurrent publishes were not batched",
+        SINGLE + BATCHED
+    );
+
+    let mut published: Vec<(String, String)> =
+        from_batched.into_iter().chain(from_single).collect();
+    published.sort_by_key(|(id, _)| order(id));
+    let seen_batched = events(&mut on_batched, BATCHED + SINGLE).await;
+    let seen_single = events(&mut on_single, BATCHED + SINGLE).await;
+    assert_eq!(seen_batched, seen_single, "one order on both instances");
+    let seen_ids: Vec<String> = seen_batched.iter().map(|(id, _)| id.clone()).collect();
+    assert_increasing(&seen_ids);
+    assert_eq!(
+        seen_batched, published,
+        "every event once, under the id its own publisher was told"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_resumes_on_the_other_instance_with_exactly_what_it_missed() {
     let Some(redis) = TestRedis::get("resume_elsewhere") else {
@@ -477,8 +589,19 @@ async fn a_redis_gone_silent_is_noticed_and_left_for_a_live_one() {
     let b = instance(&server.url(), "silent", config()).await;
     let mut on_a = a.broker().subscribe(["t"], None).expect("subscribed");
 
-    // Nothing closes: only the unanswered ping tells.
+    // Nothing closes: only the unanswered ping tells. Publishes queued
+    // meanwhile each get the error of their call.
     proxy.set(Link::Frozen);
+    let queued = (0..20).map(|i| {
+        let a = a.clone();
+        async move { a.publish("t", &Event::new(i.to_string())).await }
+    });
+    for refused in futures::future::join_all(queued).await {
+        assert!(
+            matches!(refused, Err(RedisError::Unavailable(_))),
+            "{refused:?}"
+        );
+    }
     connected(&a, false).await;
     let refused = a.publish("t", &Event::new("while silent")).await;
     assert!(

@@ -48,6 +48,10 @@ pub struct HubConfig {
     /// Multi-instance mode: broker and history in Redis, at this URL (see
     /// [`Hub::open`](super::Hub::open)).
     pub redis: Option<String>,
+    /// In multi-instance mode, at most this many concurrent publishes of
+    /// this instance share one script call in Redis (see
+    /// `RedisOptions::max_publish_batch`); `1` gives each its own.
+    pub redis_publish_batch: usize,
     /// When set, every `/events` and `/notify` request needs a JSON Web
     /// Token granting its topics (needs the `jwt` feature; see
     /// [`auth`](crate::auth)).
@@ -65,6 +69,7 @@ impl std::fmt::Debug for HubConfig {
             body_timeout,
             publish_token,
             redis,
+            redis_publish_batch,
             jwt,
         } = self;
         f.debug_struct("HubConfig")
@@ -80,6 +85,7 @@ impl std::fmt::Debug for HubConfig {
             )
             // A Redis URL may hold a password.
             .field("redis", &redis.as_ref().map(|_| "[redacted]"))
+            .field("redis_publish_batch", redis_publish_batch)
             .field("jwt", jwt)
             .finish()
     }
@@ -96,6 +102,7 @@ impl Default for HubConfig {
             body_timeout: Duration::from_secs(10),
             publish_token: None,
             redis: None,
+            redis_publish_batch: 256,
             jwt: None,
         }
     }

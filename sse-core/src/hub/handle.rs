@@ -100,7 +100,12 @@ impl Hub {
         };
         #[cfg(feature = "redis")]
         {
-            let redis = crate::redis::RedisBroker::connect(&url, config.broker.clone())?;
+            let options = crate::redis::RedisOptions {
+                max_publish_batch: config.redis_publish_batch,
+                ..crate::redis::RedisOptions::default()
+            };
+            let redis =
+                crate::redis::RedisBroker::with_options(&url, config.broker.clone(), options)?;
             Ok(Self::with_redis(config, redis))
         }
         #[cfg(not(feature = "redis"))]

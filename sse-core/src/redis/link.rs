@@ -43,6 +43,11 @@ pub struct RedisOptions {
     /// Redis gone silent (a network partition, no connection closed) is
     /// noticed within this plus `timeout`.
     pub ping_interval: Duration,
+    /// At most this many concurrent publishes of this instance share one
+    /// script call (see [`RedisBroker::publish`](super::RedisBroker::publish)).
+    /// `1` makes every publish a script call of its own: fewer events per
+    /// second, and no queue between the publisher and Redis.
+    pub max_publish_batch: usize,
 }
 
 impl Default for RedisOptions {
@@ -51,6 +56,7 @@ impl Default for RedisOptions {
             prefix: "{sse}".into(),
             timeout: Duration::from_secs(2),
             ping_interval: Duration::from_secs(5),
+            max_publish_batch: 256,
         }
     }
 }
@@ -63,6 +69,7 @@ pub(super) struct Link {
     pub(super) options: RedisOptions,
     pub(super) keys: Keys,
     pub(super) script: redis::Script,
+    pub(super) batch_script: redis::Script,
     pub(super) metrics: RedisMetrics,
     /// The tail's command connection while its session is up: publishes
     /// use it, and find none while Redis is unreachable.
@@ -96,7 +103,30 @@ impl Keys {
     }
 }
 
+impl RedisError {
+    /// The same error for another publisher of a batch.
+    pub(super) fn duplicate(&self) -> Self {
+        match self {
+            Self::Unavailable(reason) => Self::Unavailable(reason.clone()),
+            Self::Closed => Self::Closed,
+            Self::NoRuntime => Self::NoRuntime,
+            Self::Url(err) => Self::Unavailable(err.to_string()),
+        }
+    }
+}
+
 impl Link {
+    /// The length bound of each topic's stream, and its TTL in
+    /// milliseconds, as the publish scripts take them.
+    pub(super) fn stream_limits(&self) -> (usize, u64) {
+        let config = self.broker.config();
+        let bound = config.history.max(config.client_buffer).max(1);
+        let ttl = u64::try_from(config.history_ttl.as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        (bound, ttl)
+    }
+
     pub(super) fn connection(&self) -> Option<MultiplexedConnection> {
         self.connection
             .lock()

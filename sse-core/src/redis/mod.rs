@@ -28,6 +28,13 @@
 //!   and announces it on one Pub/Sub channel. Redis runs scripts one at a
 //!   time, so ids are issued, stored and announced in the same order,
 //!   across all topics, and the ids of different streams never tie.
+//! - **Batches.** Publishes that one instance takes at the same time share
+//!   a script call (`publish_batch.lua`, up to
+//!   [`RedisOptions::max_publish_batch`] events): consecutive ids in
+//!   queue order, one entry per event, and one channel message for the
+//!   batch. The clock read, the newest id, the index trim and the Pub/Sub
+//!   message are then paid once per batch, and the tail wakes once per
+//!   batch. Each publisher still gets its own id, or its call's error.
 //! - **Tail.** Every instance subscribes to that channel and applies each
 //!   event, in the order Redis sent them, to a local [`Broker`]: the
 //!   in-memory broker's own logs, cursors and fan-out, with the ids it is
@@ -93,6 +100,7 @@
 //!   instance knows), so clients resuming over the lost events reset only
 //!   if the new primary's history no longer covers them.
 
+mod batch;
 mod link;
 mod tail;
 
@@ -105,6 +113,7 @@ use crate::broker::{Broker, BrokerConfig, EventId, Published};
 use crate::metrics::{Metrics, RedisMetrics};
 use link::{Keys, Link};
 pub use link::{RedisError, RedisOptions};
+use tokio::sync::{mpsc, oneshot};
 
 /// A broker whose topics live in Redis, shared by every instance started
 /// on the same Redis: [`RedisBroker::publish`] stores the event there, and
@@ -114,15 +123,21 @@ pub use link::{RedisError, RedisOptions};
 #[derive(Debug, Clone)]
 pub struct RedisBroker {
     link: Arc<Link>,
-    _tail: Arc<AbortOnDrop>,
+    /// Where publishes queue for a batch; `None` when each is its own
+    /// script call.
+    batches: Option<mpsc::Sender<batch::Pending>>,
+    _tasks: Arc<AbortOnDrop>,
 }
 
+/// The tail and the batcher, stopped with the last clone.
 #[derive(Debug)]
-struct AbortOnDrop(tokio::task::AbortHandle);
+struct AbortOnDrop(Vec<tokio::task::AbortHandle>);
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
-        self.0.abort();
+        for task in &self.0 {
+            task.abort();
+        }
     }
 }
 
@@ -159,15 +174,28 @@ impl RedisBroker {
             keys: Keys::new(&options.prefix),
             options,
             script: redis::Script::new(include_str!("publish.lua")),
+            batch_script: redis::Script::new(include_str!("publish_batch.lua")),
             metrics,
             connection: Mutex::new(None),
             applied: tokio::sync::Notify::new(),
             connected: tokio::sync::watch::Sender::new(false),
         });
-        let task = runtime.spawn(tail::run(link.clone()));
+        let max_batch = link.options.max_publish_batch;
+        let mut tasks = vec![runtime.spawn(tail::run(link.clone())).abort_handle()];
+        let batches = (max_batch > 1).then(|| {
+            // Publishers wait here, not in memory, once a few batches are queued.
+            let (sender, queue) = mpsc::channel(max_batch.saturating_mul(4));
+            tasks.push(
+                runtime
+                    .spawn(batch::run(link.clone(), queue, max_batch))
+                    .abort_handle(),
+            );
+            sender
+        });
         Ok(Self {
             link,
-            _tail: Arc::new(AbortOnDrop(task.abort_handle())),
+            batches,
+            _tasks: Arc::new(AbortOnDrop(tasks)),
         })
     }
 
@@ -207,6 +235,10 @@ impl RedisBroker {
     /// this instance's subscribers of the topic. The event reaches local
     /// subscribers, as every other instance's, through the tail.
     ///
+    /// Concurrent publishes share script calls, up to
+    /// [`RedisOptions::max_publish_batch`] events in one: each caller
+    /// still gets the id of its own event, or the error of its call.
+    ///
     /// # Errors
     ///
     /// [`RedisError::Unavailable`] when Redis cannot be reached or does
@@ -217,22 +249,47 @@ impl RedisBroker {
         if link.broker.is_closed() {
             return Err(RedisError::Closed);
         }
+        if link.connection().is_none() {
+            return Err(RedisError::Unavailable("not connected".into()));
+        }
+        let sent = link.broker.subscriber_count(topic);
+        let body = event.encode_as(None);
+        let id = match &self.batches {
+            Some(batches) => {
+                let (reply, answer) = oneshot::channel();
+                let pending = batch::Pending {
+                    topic: topic.to_owned(),
+                    body,
+                    reply,
+                };
+                batches
+                    .send(pending)
+                    .await
+                    .map_err(|_| RedisError::Closed)?;
+                answer.await.map_err(|_| RedisError::Closed)??
+            }
+            None => self.publish_one(topic, &body).await?,
+        };
+        Ok(Published {
+            id: EventId::new(id, IdFormat::Redis),
+            sent,
+        })
+    }
+
+    /// One script call for one event.
+    async fn publish_one(&self, topic: &str, body: &[u8]) -> Result<u64, RedisError> {
+        let link = &*self.link;
         let Some(mut connection) = link.connection() else {
             return Err(RedisError::Unavailable("not connected".into()));
         };
-        let sent = link.broker.subscriber_count(topic);
-        let config = link.broker.config();
-        let bound = config.history.max(config.client_buffer).max(1);
-        let ttl = u64::try_from(config.history_ttl.as_millis())
-            .unwrap_or(u64::MAX)
-            .max(1);
+        let (bound, ttl) = link.stream_limits();
         let mut invocation = link.script.prepare_invoke();
         invocation
             .key(link.keys.stream(topic))
             .key(&link.keys.index)
             .key(&link.keys.last)
             .arg(topic)
-            .arg(event.encode_as(None).as_ref())
+            .arg(body)
             .arg(bound)
             .arg(ttl)
             .arg(&link.keys.channel)
@@ -240,12 +297,8 @@ impl RedisBroker {
         let id: String = link
             .within(invocation.invoke_async(&mut connection))
             .await?;
-        let id = crate::broker::ids::parse_redis(&id)
-            .ok_or_else(|| RedisError::Unavailable(format!("Redis answered {id:?} for an id")))?;
-        Ok(Published {
-            id: EventId::new(id, IdFormat::Redis),
-            sent,
-        })
+        crate::broker::ids::parse_redis(&id)
+            .ok_or_else(|| RedisError::Unavailable(format!("Redis answered {id:?} for an id")))
     }
 
     /// Waits until the mirror has applied the event `id` (a Redis id's

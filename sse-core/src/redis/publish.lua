@@ -44,5 +44,5 @@ redis.call('PEXPIRE', KEYS[1], ARGV[4])
 redis.call('SET', KEYS[3], id)
 redis.call('ZADD', KEYS[2], ms, ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. string.format('%.0f', ms - tonumber(ARGV[4])))
-redis.call('PUBLISH', ARGV[5], id .. ' ' .. #ARGV[1] .. '\n' .. ARGV[1] .. ARGV[2])
+redis.call('PUBLISH', ARGV[5], id .. ' 1\n' .. #ARGV[1] .. ' ' .. #ARGV[2] .. '\n' .. ARGV[1] .. ARGV[2])
 return id
