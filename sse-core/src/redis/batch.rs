@@ -47,6 +47,10 @@ pub(super) async fn run(link: Arc<Link>, mut queue: mpsc::Receiver<Pending>, max
         let Some(first) = queue.recv().await else {
             return;
         };
+        // Publishers woken by the last answers are queued to run now: let
+        // them queue their next events first, so that the batch takes them
+        // all instead of leaving with the first alone.
+        tokio::task::yield_now().await;
         let mut bytes = first.body.len();
         let mut batch = vec![first];
         while batch.len() < max_batch && bytes < MAX_BATCH_BYTES {
