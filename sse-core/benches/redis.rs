@@ -56,7 +56,14 @@ fn options(name: &str) -> RedisOptions {
 }
 
 async fn instance(url: &str, name: &str) -> RedisBroker {
-    let redis = RedisBroker::with_options(url, config(), options(name)).unwrap();
+    with_batches(url, name, RedisOptions::default().max_publish_batch).await
+}
+
+/// An instance whose publishes share script calls up to `max_batch`.
+async fn with_batches(url: &str, name: &str, max_batch: usize) -> RedisBroker {
+    let mut options = options(name);
+    options.max_publish_batch = max_batch;
+    let redis = RedisBroker::with_options(url, config(), options).unwrap();
     let mut state = redis.connection_state();
     tokio::time::timeout(Duration::from_secs(10), state.wait_for(|up| *up))
         .await
@@ -138,14 +145,7 @@ fn main() {
 async fn latency(url: &str) -> Vec<Row> {
     let mut rows = Vec::new();
     for max_batch in [RedisOptions::default().max_publish_batch, 1] {
-        let mut options = options("latency");
-        options.max_publish_batch = max_batch;
-        let a = RedisBroker::with_options(url, config(), options).unwrap();
-        let mut state = a.connection_state();
-        tokio::time::timeout(Duration::from_secs(10), state.wait_for(|up| *up))
-            .await
-            .unwrap()
-            .unwrap();
+        let a = with_batches(url, "latency", max_batch).await;
         let b = instance(url, "latency").await;
         let mut on_b = b.broker().subscribe(["t"], None).unwrap();
         let mut redis = Vec::with_capacity(LATENCY_EVENTS);
@@ -232,14 +232,7 @@ async fn batch_rates(url: &str, server: &RedisServer) -> Vec<String> {
     for publishers in [32, 256] {
         let mut single_rate = None;
         for max_batch in [1, RedisOptions::default().max_publish_batch] {
-            let mut options = options("batches");
-            options.max_publish_batch = max_batch;
-            let a = RedisBroker::with_options(url, config(), options).unwrap();
-            let mut state = a.connection_state();
-            tokio::time::timeout(Duration::from_secs(10), state.wait_for(|up| *up))
-                .await
-                .unwrap()
-                .unwrap();
+            let a = with_batches(url, "batches", max_batch).await;
             let _: () = redis::cmd("CONFIG")
                 .arg("RESETSTAT")
                 .query_async(&mut stats)

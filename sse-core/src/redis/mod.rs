@@ -173,8 +173,14 @@ impl RedisBroker {
             client,
             keys: Keys::new(&options.prefix),
             options,
-            script: redis::Script::new(include_str!("publish.lua")),
-            batch_script: redis::Script::new(include_str!("publish_batch.lua")),
+            script: redis::Script::new(concat!(
+                include_str!("next_id.lua"),
+                include_str!("publish.lua")
+            )),
+            batch_script: redis::Script::new(concat!(
+                include_str!("next_id.lua"),
+                include_str!("publish_batch.lua")
+            )),
             metrics,
             connection: Mutex::new(None),
             applied: tokio::sync::Notify::new(),

@@ -10,32 +10,7 @@
 -- milliseconds, ARGV[5] the events channel, ARGV[6] the newest id the
 -- publishing instance knows of, which a Redis that lost its data (and
 -- the newest id with it) must still issue ids after.
-local time = redis.call('TIME')
-local ms = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-local seq = 0
--- A clock that went back (or many ids in one millisecond) continues
--- after the newest id instead.
-local function after(last)
-  if not last then
-    return
-  end
-  local last_ms, last_seq = string.match(last, '^(%d+)-(%d+)$')
-  last_ms = tonumber(last_ms)
-  last_seq = tonumber(last_seq)
-  if not last_ms or not last_seq then
-    return
-  end
-  if last_ms > ms or (last_ms == ms and last_seq >= seq) then
-    ms = last_ms
-    seq = last_seq + 1
-    if seq > 1048575 then
-      ms = ms + 1
-      seq = 0
-    end
-  end
-end
-after(redis.call('GET', KEYS[3]))
-after(ARGV[6])
+local ms, seq = next_id(KEYS[3], ARGV[6])
 local id = string.format('%.0f-%.0f', ms, seq)
 redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], id, 'e', ARGV[2])
 -- Events older than the TTL are never replayed: a quiet topic's stream

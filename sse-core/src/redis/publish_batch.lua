@@ -13,30 +13,7 @@
 -- ARGV[5 + 2i] its encoded event without the id line.
 -- Returns the first id: the others follow it, one apart (a sequence past
 -- 2^20 - 1 moves on to the next millisecond, as in the broker's ids).
-local time = redis.call('TIME')
-local ms = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-local seq = 0
-local function after(last)
-  if not last then
-    return
-  end
-  local last_ms, last_seq = string.match(last, '^(%d+)-(%d+)$')
-  last_ms = tonumber(last_ms)
-  last_seq = tonumber(last_seq)
-  if not last_ms or not last_seq then
-    return
-  end
-  if last_ms > ms or (last_ms == ms and last_seq >= seq) then
-    ms = last_ms
-    seq = last_seq + 1
-    if seq > 1048575 then
-      ms = ms + 1
-      seq = 0
-    end
-  end
-end
-after(redis.call('GET', KEYS[2]))
-after(ARGV[4])
+local ms, seq = next_id(KEYS[2], ARGV[4])
 local count = #KEYS - 2
 if count == 0 then
   return false
