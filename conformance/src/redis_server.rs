@@ -5,7 +5,8 @@
 //! `redis-server` binary it gets `None` after a visible notice, unless
 //! `SSE_REQUIRE_REDIS=1` (set by `.ci/run`) turns that into a failure.
 //! `SSE_TEST_REDIS_URL` points tests that do not stop Redis at a server of
-//! your own instead ([`TestRedis::get`]).
+//! your own instead ([`TestRedis::get`]). [`RedisCluster::start`] starts
+//! a private Redis Cluster of such servers.
 //!
 //! The file has no dependency beyond `std`, so that `sse-hub`'s own tests
 //! include it too.
@@ -23,13 +24,15 @@ const START_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug)]
 pub struct RedisServer {
     port: u16,
+    /// The cluster bus port, for a node of a [`RedisCluster`].
+    cluster_port: Option<u16>,
     dir: PathBuf,
     child: Option<Child>,
 }
 
 /// What to do when `redis-server` is missing: fail if required, else
 /// print why the test does nothing.
-fn unavailable(test: &str, why: &str) -> Option<RedisServer> {
+fn unavailable<T>(test: &str, why: &str) -> Option<T> {
     let required = std::env::var("SSE_REQUIRE_REDIS").is_ok_and(|v| v == "1");
     assert!(
         !required,
@@ -51,24 +54,24 @@ impl RedisServer {
     ///
     /// When the server does not start, or is missing and required.
     pub fn start(test: &str) -> Option<Self> {
-        if Command::new("redis-server")
-            .arg("--version")
-            .stdout(Stdio::null())
-            .status()
-            .is_err()
-        {
+        if !installed("redis-server") {
             return unavailable(test, "redis-server is not on PATH");
         }
+        Some(Self::launch(None))
+    }
+
+    fn launch(cluster_port: Option<u16>) -> Self {
         let dir =
             std::env::temp_dir().join(format!("sse-redis-{}-{}", std::process::id(), free_port()));
         std::fs::create_dir_all(&dir).expect("a directory for redis-server");
         let mut server = Self {
             port: free_port(),
+            cluster_port,
             dir,
             child: None,
         };
         server.restart();
-        Some(server)
+        server
     }
 
     /// This server's URL.
@@ -79,6 +82,11 @@ impl RedisServer {
     /// The server process's id, while it runs.
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
+    }
+
+    /// Its port.
+    pub fn port(&self) -> u16 {
+        self.port
     }
 
     /// Its address.
@@ -103,11 +111,26 @@ impl RedisServer {
     /// When it does not answer `PING` within 10 seconds.
     pub fn restart(&mut self) {
         self.stop();
-        let child = Command::new("redis-server")
+        let mut command = Command::new("redis-server");
+        command
             .args(["--port", &self.port.to_string()])
             .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
             .arg("--dir")
-            .arg(&self.dir)
+            .arg(&self.dir);
+        if let Some(bus) = self.cluster_port {
+            // The bus port is set, not derived (port + 10000), since an
+            // ephemeral port plus 10000 may be past 65535. The node's
+            // cluster state lives in its directory, so a restarted master
+            // comes back with its slots (and without its data).
+            // Other masters keep serving their slots while one is down.
+            command
+                .args(["--cluster-enabled", "yes"])
+                .args(["--cluster-require-full-coverage", "no"])
+                .args(["--cluster-port", &bus.to_string()])
+                .args(["--cluster-config-file", "nodes.conf"])
+                .args(["--cluster-node-timeout", "1000"]);
+        }
+        let child = command
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -135,6 +158,113 @@ impl RedisServer {
             && stream.read_exact(&mut reply).is_ok()
             && &reply == b"+PONG\r\n"
     }
+
+    /// The text of `CLUSTER INFO` (a bulk reply), if the node answers.
+    pub fn cluster_info(&self) -> Option<String> {
+        let mut stream = TcpStream::connect_timeout(&self.addr(), Duration::from_secs(1)).ok()?;
+        stream.set_read_timeout(Some(Duration::from_secs(1))).ok()?;
+        stream.write_all(b"CLUSTER INFO\r\n").ok()?;
+        // `$<length>\r\n<text>\r\n`: read up to the length, then the text.
+        let mut head = Vec::new();
+        let mut byte = [0; 1];
+        while !head.ends_with(b"\r\n") {
+            stream.read_exact(&mut byte).ok()?;
+            head.push(byte[0]);
+        }
+        let length: usize = std::str::from_utf8(head.strip_prefix(b"$")?)
+            .ok()?
+            .trim_end()
+            .parse()
+            .ok()?;
+        let mut text = vec![0; length];
+        stream.read_exact(&mut text).ok()?;
+        String::from_utf8(text).ok()
+    }
+}
+
+/// A private Redis Cluster for a test: masters only, each a
+/// [`RedisServer`] started in cluster mode, joined by `redis-cli --cluster
+/// create` with the slots split evenly; every node killed when dropped.
+/// While a master is down, the others go on serving their own slots
+/// (`cluster-require-full-coverage no`).
+#[derive(Debug)]
+pub struct RedisCluster {
+    nodes: Vec<RedisServer>,
+}
+
+impl RedisCluster {
+    /// Starts `masters` nodes for `test` and joins them; `None` (after a
+    /// notice) when `redis-server` or `redis-cli` is missing and not
+    /// required.
+    ///
+    /// # Panics
+    ///
+    /// When the nodes do not start, or the cluster does not come up with
+    /// every slot served within 10 seconds.
+    pub fn start(test: &str, masters: usize) -> Option<Self> {
+        for binary in ["redis-server", "redis-cli"] {
+            if !installed(binary) {
+                return unavailable(test, &format!("{binary} is not on PATH"));
+            }
+        }
+        let nodes: Vec<RedisServer> = (0..masters)
+            .map(|_| RedisServer::launch(Some(free_port())))
+            .collect();
+        let status = Command::new("redis-cli")
+            .args(["--cluster", "create"])
+            .args(nodes.iter().map(|node| format!("127.0.0.1:{}", node.port)))
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("redis-cli runs");
+        assert!(
+            status.success(),
+            "redis-cli --cluster create failed: {status}"
+        );
+        let cluster = Self { nodes };
+        let deadline = Instant::now() + START_TIMEOUT;
+        while !cluster.is_up() {
+            assert!(
+                Instant::now() < deadline,
+                "the cluster did not serve every slot within {START_TIMEOUT:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Some(cluster)
+    }
+
+    /// Whether every node says the cluster is up, with every slot served.
+    pub fn is_up(&self) -> bool {
+        self.nodes.iter().all(|node| {
+            node.cluster_info().is_some_and(|info| {
+                info.contains("cluster_state:ok") && info.contains("cluster_slots_ok:16384")
+            })
+        })
+    }
+
+    /// The nodes' URLs, as `--redis` takes them.
+    pub fn urls(&self) -> Vec<String> {
+        self.nodes.iter().map(RedisServer::url).collect()
+    }
+
+    /// The nodes.
+    pub fn nodes(&self) -> &[RedisServer] {
+        &self.nodes
+    }
+
+    /// The nodes, to stop or restart one.
+    pub fn nodes_mut(&mut self) -> &mut [RedisServer] {
+        &mut self.nodes
+    }
+}
+
+fn installed(binary: &str) -> bool {
+    Command::new(binary)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .status()
+        .is_ok()
 }
 
 impl Drop for RedisServer {
