@@ -1,13 +1,13 @@
 //! Multi-instance checks: two instances of one framework's server on one
-//! private `redis-server` (see [`crate::redis_server`]), talked to over
-//! HTTP only, as a load balancer without sticky sessions would spread
-//! clients over them.
+//! private `redis-server`, or on a private Redis Cluster of three masters
+//! (see [`crate::redis_server`]), talked to over HTTP only, as a load
+//! balancer without sticky sessions would spread clients over them.
 
 use std::time::Duration;
 
 use crate::client::{Error, EventStream, http_client, notify};
 use crate::launch::{Target, start_nginx};
-use crate::redis_server::RedisServer;
+use crate::redis_server::{RedisCluster, RedisServer};
 use crate::support::{Check, ensure, metric, publish, subscribe};
 
 /// How long Redis may take to come back into use after a restart: the
@@ -38,6 +38,29 @@ pub const MULTI_INSTANCE_CHECKS: &[Check] = &[
     ),
 ];
 
+/// The multi-instance checks on a Redis Cluster of three masters.
+pub const CLUSTER_CHECKS: &[Check] = &[
+    (
+        "cluster: both deliver every event with its id, in one order",
+        |t| Box::pin(delivery_on(t, Backing::Cluster)),
+    ),
+    (
+        "cluster: resume on the other instance with exactly what was missed",
+        |t| Box::pin(resume_elsewhere_on(t, Backing::Cluster)),
+    ),
+    ("cluster: history survives an instance restart", |t| {
+        Box::pin(restart_on(t, Backing::Cluster))
+    }),
+    (
+        "cluster: reset for unparsable, future and trimmed ids",
+        |t| Box::pin(reset_on(t, Backing::Cluster)),
+    ),
+    (
+        "cluster: the keys' master down answers 503, streams stay open, publishing comes back",
+        |t| Box::pin(master_down(t)),
+    ),
+];
+
 /// The check of the two-instance nginx configuration, run by
 /// `cargo xtask conformance --via-nginx`.
 pub const BEHIND_NGINX: &[Check] = &[(
@@ -55,6 +78,56 @@ pub fn redis_available(test: &str) -> bool {
 fn redis() -> Result<RedisServer, Error> {
     RedisServer::start("multi-instance check")
         .ok_or_else(|| "redis-server is not installed (apt-get install redis-server)".into())
+}
+
+/// Which Redis the instances of a check share.
+#[derive(Debug, Clone, Copy)]
+enum Backing {
+    Server,
+    Cluster,
+}
+
+/// A running [`Backing`], kept for the length of a check.
+enum Deployment {
+    Server(RedisServer),
+    Cluster(RedisCluster),
+}
+
+impl Deployment {
+    fn start(backing: Backing) -> Result<Self, Error> {
+        match backing {
+            Backing::Server => redis().map(Self::Server),
+            Backing::Cluster => RedisCluster::start("cluster check", 3)
+                .map(Self::Cluster)
+                .ok_or_else(|| {
+                    "redis-server is not installed (apt-get install redis-server)".into()
+                }),
+        }
+    }
+
+    /// The servers' `--redis` options: one URL, or one per node.
+    fn options(&self) -> Vec<String> {
+        match self {
+            Self::Server(server) => redis_options(vec![server.url()]),
+            Self::Cluster(cluster) => redis_options(cluster.urls()),
+        }
+    }
+}
+
+/// `--redis URL` for each of `urls`.
+fn redis_options(urls: Vec<String>) -> Vec<String> {
+    urls.into_iter()
+        .flat_map(|url| ["--redis".to_owned(), url])
+        .collect()
+}
+
+/// `extra` after `deployment`'s `--redis` options.
+fn with_redis<'a>(options: &'a [String], extra: &[&'a str]) -> Vec<&'a str> {
+    options
+        .iter()
+        .map(String::as_str)
+        .chain(extra.iter().copied())
+        .collect()
 }
 
 /// `<ms>-<seq>` as a pair, to compare ids as Redis orders them.
@@ -77,10 +150,14 @@ async fn events(stream: &mut EventStream, count: usize) -> Result<Vec<(String, S
 }
 
 async fn delivery(target: &Target) -> Result<(), Error> {
-    let redis = redis()?;
-    let url = redis.url();
-    let a = target.start(&["--redis", &url]).await?;
-    let b = target.start(&["--redis", &url]).await?;
+    delivery_on(target, Backing::Server).await
+}
+
+async fn delivery_on(target: &Target, backing: Backing) -> Result<(), Error> {
+    let redis = Deployment::start(backing)?;
+    let options = redis.options();
+    let a = target.start(&with_redis(&options, &[])).await?;
+    let b = target.start(&with_redis(&options, &[])).await?;
     let mut on_a = subscribe(&a.base, "?topic=x&topic=y", &[]).await?;
     let mut on_b = subscribe(&b.base, "?topic=x&topic=y", &[]).await?;
     const EACH: usize = 20;
@@ -122,10 +199,14 @@ async fn delivery(target: &Target) -> Result<(), Error> {
 }
 
 async fn resume_elsewhere(target: &Target) -> Result<(), Error> {
-    let redis = redis()?;
-    let url = redis.url();
-    let a = target.start(&["--redis", &url]).await?;
-    let b = target.start(&["--redis", &url]).await?;
+    resume_elsewhere_on(target, Backing::Server).await
+}
+
+async fn resume_elsewhere_on(target: &Target, backing: Backing) -> Result<(), Error> {
+    let redis = Deployment::start(backing)?;
+    let options = redis.options();
+    let a = target.start(&with_redis(&options, &[])).await?;
+    let b = target.start(&with_redis(&options, &[])).await?;
     let mut on_a = subscribe(&a.base, "?topic=r", &[]).await?;
     for i in 0..3 {
         publish(&a.base, "topic=r", &i.to_string()).await?;
@@ -157,15 +238,19 @@ async fn resume_elsewhere(target: &Target) -> Result<(), Error> {
 }
 
 async fn restart(target: &Target) -> Result<(), Error> {
-    let redis = redis()?;
-    let url = redis.url();
-    let first = target.start(&["--redis", &url]).await?;
+    restart_on(target, Backing::Server).await
+}
+
+async fn restart_on(target: &Target, backing: Backing) -> Result<(), Error> {
+    let redis = Deployment::start(backing)?;
+    let options = redis.options();
+    let first = target.start(&with_redis(&options, &[])).await?;
     let mut ids = Vec::new();
     for i in 0..3 {
         ids.push(publish(&first.base, "topic=h", &i.to_string()).await?);
     }
     drop(first);
-    let again = target.start(&["--redis", &url]).await?;
+    let again = target.start(&with_redis(&options, &[])).await?;
     let mut stream = subscribe(&again.base, "?topic=h", &[("last-event-id", &ids[0])]).await?;
     let replayed = events(&mut stream, 2).await?;
     let expected: Vec<(String, String)> = ids[1..]
@@ -179,9 +264,13 @@ async fn restart(target: &Target) -> Result<(), Error> {
 }
 
 async fn reset(target: &Target) -> Result<(), Error> {
-    let redis = redis()?;
-    let url = redis.url();
-    let options = ["--redis", &url, "--history", "3"];
+    reset_on(target, Backing::Server).await
+}
+
+async fn reset_on(target: &Target, backing: Backing) -> Result<(), Error> {
+    let redis = Deployment::start(backing)?;
+    let redis_options = redis.options();
+    let options = with_redis(&redis_options, &["--history", "3"]);
     let a = target.start(&options).await?;
     let b = target.start(&options).await?;
     let mut ids = Vec::new();
@@ -267,6 +356,61 @@ async fn redis_down(target: &Target) -> Result<(), Error> {
         ensure(got[0].1 == "\"after\"", || {
             format!("after Redis came back, the open stream got {got:?}")
         })?;
+    }
+    Ok(())
+}
+
+/// On a cluster, the master of the servers' keys (all in the slot of the
+/// default prefix `{sse}`) goes down: publishes answer `503` while open
+/// streams stay open, and publishing comes back when the master does.
+async fn master_down(target: &Target) -> Result<(), Error> {
+    let Deployment::Cluster(mut cluster) = Deployment::start(Backing::Cluster)? else {
+        return Err("a cluster check started no cluster".into());
+    };
+    let options = redis_options(cluster.urls());
+    let a = target.start(&with_redis(&options, &[])).await?;
+    let b = target.start(&with_redis(&options, &[])).await?;
+    let mut on_a = subscribe(&a.base, "?topic=d", &[]).await?;
+    let mut on_b = subscribe(&b.base, "?topic=d", &[]).await?;
+    publish(&a.base, "topic=d", "\"before\"").await?;
+    for stream in [&mut on_a, &mut on_b] {
+        let got = events(stream, 1).await?;
+        ensure(got[0].1 == "\"before\"", || format!("got {got:?}"))?;
+    }
+
+    let master = cluster
+        .node_serving("{sse}:last-id")
+        .ok_or("no master serves the keys")?;
+    cluster.nodes_mut()[master].stop();
+    let (status, body) = notify(&http_client(), &a.base, "topic=d", "\"lost\"").await?;
+    ensure(status == 503, || {
+        format!("publish while the keys' master is down: {status} {body}")
+    })?;
+    ensure(
+        on_a.ends_within(Duration::from_millis(300)).await.is_err(),
+        || "a stream ended when a master went down".into(),
+    )?;
+
+    cluster.nodes_mut()[master].restart();
+    let deadline = tokio::time::Instant::now() + RECOVERY;
+    loop {
+        let (status, body) = notify(&http_client(), &b.base, "topic=d", "\"after\"").await?;
+        if status == 200 {
+            break;
+        }
+        ensure(tokio::time::Instant::now() < deadline, || {
+            format!("publishing did not come back within {RECOVERY:?}: {status} {body}")
+        })?;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for stream in [&mut on_a, &mut on_b] {
+        // An attempt that timed out as the master came back may have been
+        // stored too: it comes before "after", never after it.
+        let mut got = events(stream, 1).await?;
+        while got.last().is_some_and(|(_, data)| data != "\"after\"") {
+            ensure(got.len() < 20, || format!("\"after\" never came: {got:?}"))?;
+            got.extend(events(stream, 1).await?);
+        }
     }
     Ok(())
 }

@@ -57,15 +57,14 @@ impl RedisServer {
         if !installed("redis-server") {
             return unavailable(test, "redis-server is not on PATH");
         }
-        Some(Self::launch(None))
+        Some(Self::launch(free_port(), None))
     }
 
-    fn launch(cluster_port: Option<u16>) -> Self {
-        let dir =
-            std::env::temp_dir().join(format!("sse-redis-{}-{}", std::process::id(), free_port()));
+    fn launch(port: u16, cluster_port: Option<u16>) -> Self {
+        let dir = std::env::temp_dir().join(format!("sse-redis-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("a directory for redis-server");
         let mut server = Self {
-            port: free_port(),
+            port,
             cluster_port,
             dir,
             child: None,
@@ -116,7 +115,8 @@ impl RedisServer {
             .args(["--port", &self.port.to_string()])
             .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
             .arg("--dir")
-            .arg(&self.dir);
+            .arg(&self.dir)
+            .args(["--logfile", "redis.log"]);
         if let Some(bus) = self.cluster_port {
             // The bus port is set, not derived (port + 10000), since an
             // ephemeral port plus 10000 may be past 65535. The node's
@@ -140,11 +140,19 @@ impl RedisServer {
         while !self.answers_ping() {
             assert!(
                 Instant::now() < deadline,
-                "redis-server did not answer on port {} within {START_TIMEOUT:?}",
-                self.port
+                "redis-server did not answer on port {} within {START_TIMEOUT:?}; its log ends:\n{}",
+                self.port,
+                self.log_tail()
             );
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// The last lines of the server's log, to say why it failed.
+    fn log_tail(&self) -> String {
+        let log = std::fs::read_to_string(self.dir.join("redis.log")).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(10)..].join("\n")
     }
 
     fn answers_ping(&self) -> bool {
@@ -159,26 +167,56 @@ impl RedisServer {
             && &reply == b"+PONG\r\n"
     }
 
-    /// The text of `CLUSTER INFO` (a bulk reply), if the node answers.
+    /// The text of `CLUSTER INFO`, if the node answers.
     pub fn cluster_info(&self) -> Option<String> {
+        self.query("CLUSTER INFO")
+    }
+
+    /// The reply to an inline `command` whose answer is text (a bulk
+    /// string) or a number, if the node answers.
+    pub fn query(&self, command: &str) -> Option<String> {
         let mut stream = TcpStream::connect_timeout(&self.addr(), Duration::from_secs(1)).ok()?;
         stream.set_read_timeout(Some(Duration::from_secs(1))).ok()?;
-        stream.write_all(b"CLUSTER INFO\r\n").ok()?;
-        // `$<length>\r\n<text>\r\n`: read up to the length, then the text.
+        stream.write_all(format!("{command}\r\n").as_bytes()).ok()?;
         let mut head = Vec::new();
         let mut byte = [0; 1];
         while !head.ends_with(b"\r\n") {
             stream.read_exact(&mut byte).ok()?;
             head.push(byte[0]);
         }
-        let length: usize = std::str::from_utf8(head.strip_prefix(b"$")?)
-            .ok()?
-            .trim_end()
-            .parse()
-            .ok()?;
+        let head = std::str::from_utf8(&head).ok()?.trim_end();
+        if let Some(number) = head.strip_prefix(':') {
+            return Some(number.to_owned());
+        }
+        // `$<length>\r\n<text>\r\n`.
+        let length: usize = head.strip_prefix('$')?.parse().ok()?;
         let mut text = vec![0; length];
         stream.read_exact(&mut text).ok()?;
         String::from_utf8(text).ok()
+    }
+
+    /// Whether this node, a cluster master, serves `slot`, by its own
+    /// line of `CLUSTER NODES` (`… myself,master … 0-5460 …`).
+    fn serves(&self, slot: u16) -> bool {
+        let Some(nodes) = self.query("CLUSTER NODES") else {
+            return false;
+        };
+        nodes
+            .lines()
+            .find(|line| {
+                line.split(' ')
+                    .nth(2)
+                    .is_some_and(|flags| flags.contains("myself"))
+            })
+            .is_some_and(|line| {
+                line.split(' ').skip(8).any(|range| {
+                    let (first, last) = range.split_once('-').unwrap_or((range, range));
+                    matches!(
+                        (first.parse::<u16>(), last.parse::<u16>()),
+                        (Ok(first), Ok(last)) if (first..=last).contains(&slot)
+                    )
+                })
+            })
     }
 }
 
@@ -207,8 +245,11 @@ impl RedisCluster {
                 return unavailable(test, &format!("{binary} is not on PATH"));
             }
         }
-        let nodes: Vec<RedisServer> = (0..masters)
-            .map(|_| RedisServer::launch(Some(free_port())))
+        // Every port at once, so that no two of them are the same.
+        let ports = free_ports(2 * masters);
+        let nodes: Vec<RedisServer> = ports
+            .chunks(2)
+            .map(|pair| RedisServer::launch(pair[0], Some(pair[1])))
             .collect();
         let status = Command::new("redis-cli")
             .args(["--cluster", "create"])
@@ -246,6 +287,17 @@ impl RedisCluster {
     /// The nodes' URLs, as `--redis` takes them.
     pub fn urls(&self) -> Vec<String> {
         self.nodes.iter().map(RedisServer::url).collect()
+    }
+
+    /// The position of the node that serves `key`'s slot.
+    pub fn node_serving(&self, key: &str) -> Option<usize> {
+        let slot: u16 = self
+            .nodes
+            .first()?
+            .query(&format!("CLUSTER KEYSLOT {key}"))?
+            .parse()
+            .ok()?;
+        self.nodes.iter().position(|node| node.serves(slot))
     }
 
     /// The nodes.
@@ -302,8 +354,17 @@ impl TestRedis {
 
 /// A port the system considers free now.
 fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .expect("a free loopback port")
+    free_ports(1)[0]
+}
+
+/// `count` different ports the system considers free now: all bound at
+/// once, then released.
+fn free_ports(count: usize) -> Vec<u16> {
+    let listeners: Vec<TcpListener> = (0..count)
+        .map(|_| TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("a free loopback port"))
+        .collect();
+    listeners
+        .iter()
+        .map(|listener| listener.local_addr().expect("a bound address").port())
+        .collect()
 }

@@ -197,8 +197,8 @@ pub async fn run_all(target: &Target) -> Vec<(&'static str, Result<(), Error>)> 
 }
 
 /// Runs the multi-instance checks against `target`: two instances of it
-/// on one private Redis (see [`crate::multi`]); behind nginx, the check of
-/// `examples/deploy/nginx-redis.conf` (found beside the target's nginx
+/// on one private Redis (see [`crate::multi`]); behind nginx, the check
+/// of `examples/deploy/nginx-redis.conf` (found beside the target's nginx
 /// configuration).
 pub async fn run_multi_instance(target: &Target) -> Vec<(&'static str, Result<(), Error>)> {
     if target.nginx_config.is_some() {
@@ -206,6 +206,12 @@ pub async fn run_multi_instance(target: &Target) -> Vec<(&'static str, Result<()
     } else {
         run_checks(target, crate::multi::MULTI_INSTANCE_CHECKS.iter()).await
     }
+}
+
+/// Runs the multi-instance checks on a private Redis Cluster of three
+/// masters against `target` (see [`crate::multi::CLUSTER_CHECKS`]).
+pub async fn run_cluster(target: &Target) -> Vec<(&'static str, Result<(), Error>)> {
+    run_checks(target, crate::multi::CLUSTER_CHECKS.iter()).await
 }
 
 /// Runs the checks called `names` against `target`, in [`CHECKS`] order.

@@ -213,8 +213,9 @@ pub struct Options {
     /// (`redis://host:port/db`) shares topics, ids and history, so a
     /// client may publish to, subscribe to or resume on any of them. While
     /// Redis is unreachable /notify answers 503 and streams stay open.
-    #[arg(long = "redis", env = "SSE_REDIS_URL")]
-    pub redis: Option<String>,
+    /// Repeated (or a comma-separated list): the nodes of a Redis Cluster.
+    #[arg(long = "redis", env = "SSE_REDIS_URL", value_delimiter = ',')]
+    pub redis: Vec<String>,
     /// With `--redis`: at most this many concurrent publishes of this
     /// instance go to Redis as one script call; 1 sends each on its own.
     #[arg(
@@ -267,7 +268,7 @@ impl Options {
                 // A publish body gets the time a request head gets.
                 body_timeout: self.request_timeout,
                 publish_token: self.publish_token.clone(),
-                redis: self.redis.clone(),
+                redis: (!self.redis.is_empty()).then(|| self.redis.join(",")),
                 redis_publish_batch: usize::from(self.redis_publish_batch),
                 jwt: self.jwt(),
             },

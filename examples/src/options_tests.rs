@@ -113,6 +113,14 @@ fn bad_options_are_refused_with_the_reason() {
     assert!(err.contains("--redis-publish-batch"), "{err}");
     let config = parse(&["--redis", "redis://127.0.0.1:6379/"]).expect("a Redis URL");
     assert_eq!(config.hub.redis.as_deref(), Some("redis://127.0.0.1:6379/"));
+    // A cluster's nodes: repeated, or a list.
+    let nodes = "redis://127.0.0.1:7000,redis://127.0.0.1:7001,redis://127.0.0.1:7002";
+    let repeated = parse(&[
+        "--redis=redis://127.0.0.1:7000",
+        "--redis=redis://127.0.0.1:7001,redis://127.0.0.1:7002",
+    ])
+    .expect("node URLs");
+    assert_eq!(repeated.hub.redis.as_deref(), Some(nodes));
 }
 
 #[test]

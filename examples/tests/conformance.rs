@@ -9,8 +9,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use sse_conformance::launch::{Launch, NO_COALESCE, Target};
-use sse_conformance::multi::{MULTI_INSTANCE_CHECKS, redis_available};
-use sse_conformance::registry::{CHECKS, run_all, run_multi_instance, run_named};
+use sse_conformance::multi::{CLUSTER_CHECKS, MULTI_INSTANCE_CHECKS, redis_available};
+use sse_conformance::registry::{CHECKS, run_all, run_cluster, run_multi_instance, run_named};
 use sse_conformance::report::{Column, markdown, unexpected};
 use sse_examples::{Serve, servers};
 
@@ -96,6 +96,26 @@ async fn every_framework_passes_the_multi_instance_checks_with_and_without_batch
         }
         assert_all_pass(&columns);
     }
+}
+
+/// Two instances of each framework on a Redis Cluster of three masters
+/// (skipped as above). Batches on or off is the standalone test's concern.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_framework_passes_the_multi_instance_checks_on_a_cluster() {
+    if !redis_available("every_framework_passes_the_multi_instance_checks_on_a_cluster") {
+        return;
+    }
+    let mut columns: Vec<Column> = Vec::new();
+    for (framework, serve, _) in FRAMEWORKS {
+        let outcomes = run_cluster(&in_process(framework, serve)).await;
+        assert_eq!(
+            outcomes.len(),
+            CLUSTER_CHECKS.len(),
+            "{framework}: every check ran"
+        );
+        columns.push((framework.into(), outcomes));
+    }
+    assert_all_pass(&columns);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -40,7 +40,7 @@
 //! | `hub` | `Hub`, `auth`, `request`, the demo page | `broker`, `json`, percent-encoding, tracing | 41 |
 //! | `http` | `hub::Response::into_http` | `hub`, http | 42 |
 //! | `jwt` | `auth::JwtAuthorizer` | `hub`, jsonwebtoken (ring) | 57 |
-//! | `redis` | `redis::RedisBroker`, and `Hub::open` on it with `hub` | `broker`, redis, fastrand, tracing | 76 |
+//! | `redis` | `redis::RedisBroker`, and `Hub::open` on it with `hub` | `broker`, redis (with its cluster client), fastrand, tracing | 85 |
 //! | `serve` | `serve`: an accept loop with a request timeout and a connection cap | `broker`, hyper, hyper-util, socket2 | 50 |
 //! | `tls` | `serve` over TLS | `serve`, rustls, tokio-rustls (ring) | 60 |
 //!

@@ -21,7 +21,7 @@ use sse_hub::redis::{RedisBroker, RedisError, RedisOptions};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
-use redis_server::{RedisCluster, RedisServer, TestRedis};
+use redis_server::{RedisServer, TestRedis};
 
 /// Bounds every wait; far above what any step takes.
 const WAIT: Duration = Duration::from_secs(15);
@@ -613,49 +613,4 @@ async fn a_redis_gone_silent_is_noticed_and_left_for_a_live_one() {
     proxy.set(Link::Open);
     connected(&a, true).await;
     assert_eq!(ids(&mut on_a, 1).await, [meanwhile]);
-}
-
-/// Waits (bounded) until `node`'s `CLUSTER INFO` says `expected`, or
-/// no longer says it when `expected` starts with `!`.
-async fn cluster_says(cluster: &RedisCluster, node: usize, expected: &str) {
-    let (wanted, text) = match expected.strip_prefix('!') {
-        Some(text) => (false, text),
-        None => (true, expected),
-    };
-    let waited = tokio::time::timeout(WAIT, async {
-        while cluster.nodes()[node]
-            .cluster_info()
-            .is_none_or(|info| info.contains(text) != wanted)
-        {
-            // No signal to wait on: the nodes' gossip decides.
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    })
-    .await;
-    assert!(waited.is_ok(), "node {node} never said {expected}");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_private_cluster_serves_every_slot_and_notices_a_master_down() {
-    let Some(mut cluster) = RedisCluster::start("cluster", 3) else {
-        return;
-    };
-    assert_eq!(cluster.urls().len(), 3);
-    let info = cluster.nodes()[0]
-        .cluster_info()
-        .expect("CLUSTER INFO answers");
-    assert!(info.contains("cluster_known_nodes:3"), "{info}");
-    assert!(info.contains("cluster_size:3"), "three masters: {info}");
-
-    // A master down: the others see its slots fail and go on serving
-    // their own; its return (with its slots, from its nodes.conf) heals it.
-    cluster.nodes_mut()[1].stop();
-    cluster_says(&cluster, 0, "!cluster_slots_fail:0").await;
-    let info = cluster.nodes()[0]
-        .cluster_info()
-        .expect("CLUSTER INFO answers");
-    assert!(info.contains("cluster_state:ok"), "the rest serves: {info}");
-    cluster.nodes_mut()[1].restart();
-    cluster_says(&cluster, 0, "cluster_slots_ok:16384").await;
-    assert!(cluster.is_up(), "every node serves again");
 }

@@ -142,6 +142,9 @@ pub(crate) fn conformance(via_nginx: bool) -> Result<(), String> {
             eprintln!("checking {framework}…");
             let mut outcomes = sse_conformance::registry::run_all(&target).await;
             outcomes.extend(sse_conformance::registry::run_multi_instance(&target).await);
+            if target.nginx_config.is_none() {
+                outcomes.extend(sse_conformance::registry::run_cluster(&target).await);
+            }
             columns.push((framework.to_owned(), outcomes));
         }
         columns

@@ -45,8 +45,9 @@ pub struct HubConfig {
     pub body_timeout: Duration,
     /// When set, publishing needs `Authorization: Bearer <token>`.
     pub publish_token: Option<String>,
-    /// Multi-instance mode: broker and history in Redis, at this URL (see
-    /// [`Hub::open`](super::Hub::open)).
+    /// Multi-instance mode: broker and history in Redis, at this URL, or
+    /// at these comma-separated node URLs of a Redis Cluster (see
+    /// [`Hub::open`](super::Hub::open) and `RedisBroker::connect`).
     pub redis: Option<String>,
     /// In multi-instance mode, at most this many concurrent publishes of
     /// this instance share one script call in Redis (see

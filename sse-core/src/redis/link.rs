@@ -5,8 +5,7 @@ use std::future::Future;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use redis::aio::MultiplexedConnection;
-
+use super::nodes::{Connection, Nodes};
 use crate::broker::Broker;
 use crate::metrics::RedisMetrics;
 
@@ -17,6 +16,9 @@ pub enum RedisError {
     /// The URL is not one the `redis` crate accepts.
     #[error("invalid Redis URL: {0}")]
     Url(#[source] redis::RedisError),
+    /// No URL was given.
+    #[error("no Redis URL: give one server's URL, or the URLs of a cluster's nodes")]
+    NoUrl,
     /// The broker needs a Tokio runtime to tail Redis in.
     #[error("the Redis broker must be started inside a Tokio runtime")]
     NoRuntime,
@@ -65,15 +67,17 @@ impl Default for RedisOptions {
 #[derive(Debug)]
 pub(super) struct Link {
     pub(super) broker: Broker,
-    pub(super) client: redis::Client,
+    pub(super) nodes: Nodes,
     pub(super) options: RedisOptions,
     pub(super) keys: Keys,
     pub(super) script: redis::Script,
     pub(super) batch_script: redis::Script,
+    /// Publishes the marker that closes a catch-up.
+    pub(super) marker_script: redis::Script,
     pub(super) metrics: RedisMetrics,
     /// The tail's command connection while its session is up: publishes
     /// use it, and find none while Redis is unreachable.
-    pub(super) connection: Mutex<Option<MultiplexedConnection>>,
+    pub(super) connection: Mutex<Option<Connection>>,
     /// Signalled after each batch the tail applied.
     pub(super) applied: tokio::sync::Notify,
     /// Whether `connection` is set, for whoever waits on it.
@@ -110,6 +114,7 @@ impl RedisError {
             Self::Unavailable(reason) => Self::Unavailable(reason.clone()),
             Self::Closed => Self::Closed,
             Self::NoRuntime => Self::NoRuntime,
+            Self::NoUrl => Self::NoUrl,
             Self::Url(err) => Self::Unavailable(err.to_string()),
         }
     }
@@ -127,14 +132,14 @@ impl Link {
         (bound, ttl)
     }
 
-    pub(super) fn connection(&self) -> Option<MultiplexedConnection> {
+    pub(super) fn connection(&self) -> Option<Connection> {
         self.connection
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
     }
 
-    pub(super) fn set_connection(&self, connection: Option<MultiplexedConnection>) {
+    pub(super) fn set_connection(&self, connection: Option<Connection>) {
         let connected = connection.is_some();
         self.metrics.connected.set(i64::from(connected));
         *self

@@ -86,13 +86,27 @@
 //! 737 µs by `XREAD BLOCK` over 1, 100 and 1,000 streams. Figures in
 //! `BENCHMARKS.md`.
 //!
+//! # Redis Cluster
+//!
+//! Given the URLs of a cluster's nodes ([`RedisBroker::connect`]),
+//! commands go to the master of their keys' slot, and the tail subscribes
+//! through one node after another (a cluster sends every message
+//! published on any node to the subscribers of all of them). The marker
+//! that closes a catch-up is published by a script on the keys' slot, so
+//! it starts on the same master as the events and reaches the tail after
+//! every event published before it, as on one server. While that master
+//! is down, publishes fail with [`RedisError::Unavailable`] and streams
+//! stay open; when it is back, publishing resumes.
+//!
 //! # Limits
 //!
 //! - Every instance holds the recent history of every topic, as one
 //!   in-memory server does, and parses every event once.
 //! - All keys share the hash tag `{sse}` (or the configured prefix's), so
-//!   Redis Cluster puts them in one slot: ids need one sequencer, so a
-//!   cluster adds availability, not write throughput. Behind Sentinel,
+//!   Redis Cluster puts them in one slot, on one master: ids need one
+//!   sequencer, so a cluster adds availability, not write throughput yet.
+//!   Moving that slot to another master while instances run is a
+//!   failover for them. Behind Sentinel,
 //!   connect to an address that always leads to the current primary (a
 //!   proxy or a virtual IP; this module does not speak the Sentinel
 //!   protocol). Events the old primary had not replicated when it failed
@@ -102,6 +116,7 @@
 
 mod batch;
 mod link;
+mod nodes;
 mod tail;
 
 use std::sync::{Arc, Mutex};
@@ -113,6 +128,7 @@ use crate::broker::{Broker, BrokerConfig, EventId, Published};
 use crate::metrics::{Metrics, RedisMetrics};
 use link::{Keys, Link};
 pub use link::{RedisError, RedisOptions};
+use nodes::Nodes;
 use tokio::sync::{mpsc, oneshot};
 
 /// A broker whose topics live in Redis, shared by every instance started
@@ -146,10 +162,15 @@ impl RedisBroker {
     /// the default [`RedisOptions`]. Returns at once: the tail connects in
     /// the background, and keeps reconnecting while Redis is unreachable.
     ///
+    /// Several URLs separated by commas are the nodes of one Redis
+    /// Cluster (`redis://10.0.0.1:7000,redis://10.0.0.2:7000`): commands
+    /// go to the master of their keys' slot, found from any node that
+    /// answers. A comma inside a password is written `%2C`.
+    ///
     /// # Errors
     ///
-    /// [`RedisError::Url`] for a malformed URL, [`RedisError::NoRuntime`]
-    /// outside a Tokio runtime.
+    /// [`RedisError::Url`] for a malformed URL, [`RedisError::NoUrl`] for
+    /// none, [`RedisError::NoRuntime`] outside a Tokio runtime.
     pub fn connect(url: &str, config: BrokerConfig) -> Result<Self, RedisError> {
         Self::with_options(url, config, RedisOptions::default())
     }
@@ -164,13 +185,18 @@ impl RedisBroker {
         config: BrokerConfig,
         options: RedisOptions,
     ) -> Result<Self, RedisError> {
-        let client = redis::Client::open(url).map_err(RedisError::Url)?;
+        let urls: Vec<&str> = url
+            .split(',')
+            .map(str::trim)
+            .filter(|url| !url.is_empty())
+            .collect();
+        let nodes = Nodes::open(&urls)?;
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| RedisError::NoRuntime)?;
         let metrics = RedisMetrics::default();
         let broker = Broker::mirror(config, Metrics::with_redis(metrics.clone()));
         let link = Arc::new(Link {
             broker,
-            client,
+            nodes,
             keys: Keys::new(&options.prefix),
             options,
             script: redis::Script::new(concat!(
@@ -181,6 +207,7 @@ impl RedisBroker {
                 include_str!("next_id.lua"),
                 include_str!("publish_batch.lua")
             )),
+            marker_script: redis::Script::new("return redis.call('PUBLISH', ARGV[1], 'caught up')"),
             metrics,
             connection: Mutex::new(None),
             applied: tokio::sync::Notify::new(),

@@ -9,10 +9,10 @@ use std::task::Poll;
 use std::time::Duration;
 
 use redis::Msg;
-use redis::aio::MultiplexedConnection;
 use tokio::time::Instant;
 
 use super::link::{Link, RedisError};
+use super::nodes::Connection;
 use crate::broker::Mirrored;
 use crate::broker::ids::{self, IdFormat};
 
@@ -30,12 +30,12 @@ pub(super) async fn run(link: Arc<Link>) {
     let mut backoff = Backoff::default();
     // Redis's time (ms) when the mirror was last known to be current.
     let mut current_until: Option<u64> = None;
-    loop {
+    for attempt in 0.. {
         if link.broker.is_closed() {
             return;
         }
         let mut current_since = None;
-        let err = match session(&link, &mut current_since, current_until).await {
+        let err = match session(&link, attempt, &mut current_since, current_until).await {
             Err(err) => err,
             Ok(never) => match never {},
         };
@@ -89,21 +89,22 @@ struct Received {
 /// Connects, catches up, then applies the channel until the connection
 /// is lost; `current_since` tells whether it got that far (Redis's time
 /// then, and ours). `current_until` is when the mirror was last current,
-/// if ever.
+/// if ever. A cluster's nodes take their turn for the Pub/Sub connection,
+/// one per `attempt`.
 async fn session(
     link: &Link,
+    attempt: usize,
     current_since: &mut Option<(u64, Instant)>,
     current_until: Option<u64>,
 ) -> Result<Infallible, RedisError> {
-    let (mut sink, mut messages) = link.within(link.client.get_async_pubsub()).await?.split();
+    let pubsub = link.nodes.pubsub_client(attempt);
+    let (mut sink, mut messages) = link.within(pubsub.get_async_pubsub()).await?.split();
     // A channel of this session's own, for the marker that closes the
     // catch-up (see the module docs).
     let marker = format!("{}:sync:{:016x}", link.options.prefix, fastrand::u64(..));
     link.within(sink.subscribe(&link.keys.channel)).await?;
     link.within(sink.subscribe(&marker)).await?;
-    let mut connection = link
-        .within(link.client.get_multiplexed_async_connection())
-        .await?;
+    let mut connection = link.within(link.nodes.connect()).await?;
 
     let now_ms = redis_now_ms(link, &mut connection).await?;
     let config = link.broker.config();
@@ -119,13 +120,13 @@ async fn session(
     let since = link.broker.newest();
     let mut batch = read_since(link, &mut connection, since).await?;
 
-    link.within(
-        redis::cmd("PUBLISH")
-            .arg(&marker)
-            .arg("caught up")
-            .query_async::<i64>(&mut connection),
-    )
-    .await?;
+    // The marker is published where the events are, by a script on the
+    // keys' slot: in a cluster, messages that started on one node reach
+    // the others in the order they were published there, and only there.
+    let mut publish_marker = link.marker_script.prepare_invoke();
+    publish_marker.key(&link.keys.last).arg(&marker);
+    link.within(publish_marker.invoke_async::<i64>(&mut connection))
+        .await?;
     loop {
         let message = tokio::time::timeout(link.options.timeout, next(&mut messages))
             .await
@@ -223,10 +224,7 @@ fn published_at(now: Instant, now_ms: u64, id: u64) -> Instant {
     now.checked_sub(age).unwrap_or(now)
 }
 
-async fn redis_now_ms(
-    link: &Link,
-    connection: &mut MultiplexedConnection,
-) -> Result<u64, RedisError> {
+async fn redis_now_ms(link: &Link, connection: &mut Connection) -> Result<u64, RedisError> {
     let (seconds, micros): (u64, u64) = link
         .within(redis::cmd("TIME").query_async(connection))
         .await?;
@@ -238,7 +236,7 @@ async fn redis_now_ms(
 /// the oldest of a full read marked as a gap.
 async fn read_since(
     link: &Link,
-    connection: &mut MultiplexedConnection,
+    connection: &mut Connection,
     since: u64,
 ) -> Result<Vec<Received>, RedisError> {
     let (since_ms, _) = ids::split(since);
