@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use crate::client::{Error, EventStream, http_client, notify};
-use crate::launch::{Target, start_nginx};
+use crate::launch::{Running, Target, start_nginx};
 use crate::redis_server::{RedisCluster, RedisServer};
 use crate::support::{Check, ensure, metric, publish, subscribe};
 
@@ -121,6 +121,20 @@ fn redis_options(urls: Vec<String>) -> Vec<String> {
         .collect()
 }
 
+/// Two instances of `target` on a new `backing`, started with `extra`
+/// options too; the deployment lives as long as it is kept.
+async fn two_instances(
+    target: &Target,
+    backing: Backing,
+    extra: &[&str],
+) -> Result<(Deployment, Running, Running), Error> {
+    let redis = Deployment::start(backing)?;
+    let options = redis.options();
+    let a = target.start(&with_redis(&options, extra)).await?;
+    let b = target.start(&with_redis(&options, extra)).await?;
+    Ok((redis, a, b))
+}
+
 /// `extra` after `deployment`'s `--redis` options.
 fn with_redis<'a>(options: &'a [String], extra: &[&'a str]) -> Vec<&'a str> {
     options
@@ -154,10 +168,7 @@ async fn delivery(target: &Target) -> Result<(), Error> {
 }
 
 async fn delivery_on(target: &Target, backing: Backing) -> Result<(), Error> {
-    let redis = Deployment::start(backing)?;
-    let options = redis.options();
-    let a = target.start(&with_redis(&options, &[])).await?;
-    let b = target.start(&with_redis(&options, &[])).await?;
+    let (_redis, a, b) = two_instances(target, backing, &[]).await?;
     let mut on_a = subscribe(&a.base, "?topic=x&topic=y", &[]).await?;
     let mut on_b = subscribe(&b.base, "?topic=x&topic=y", &[]).await?;
     const EACH: usize = 20;
@@ -203,10 +214,7 @@ async fn resume_elsewhere(target: &Target) -> Result<(), Error> {
 }
 
 async fn resume_elsewhere_on(target: &Target, backing: Backing) -> Result<(), Error> {
-    let redis = Deployment::start(backing)?;
-    let options = redis.options();
-    let a = target.start(&with_redis(&options, &[])).await?;
-    let b = target.start(&with_redis(&options, &[])).await?;
+    let (_redis, a, b) = two_instances(target, backing, &[]).await?;
     let mut on_a = subscribe(&a.base, "?topic=r", &[]).await?;
     for i in 0..3 {
         publish(&a.base, "topic=r", &i.to_string()).await?;
@@ -268,11 +276,7 @@ async fn reset(target: &Target) -> Result<(), Error> {
 }
 
 async fn reset_on(target: &Target, backing: Backing) -> Result<(), Error> {
-    let redis = Deployment::start(backing)?;
-    let redis_options = redis.options();
-    let options = with_redis(&redis_options, &["--history", "3"]);
-    let a = target.start(&options).await?;
-    let b = target.start(&options).await?;
+    let (_redis, a, b) = two_instances(target, backing, &["--history", "3"]).await?;
     let mut ids = Vec::new();
     for i in 0..5 {
         ids.push(publish(&a.base, "topic=r", &i.to_string()).await?);
@@ -315,11 +319,9 @@ async fn redis_connected(base: &str, up: bool) -> Result<(), Error> {
     }
 }
 
-async fn redis_down(target: &Target) -> Result<(), Error> {
-    let mut redis = redis()?;
-    let url = redis.url();
-    let a = target.start(&["--redis", &url]).await?;
-    let b = target.start(&["--redis", &url]).await?;
+/// A stream of topic `d` on each of `a` and `b`, both past a first event
+/// published on `a`.
+async fn streams_on_both(a: &Running, b: &Running) -> Result<(EventStream, EventStream), Error> {
     let mut on_a = subscribe(&a.base, "?topic=d", &[]).await?;
     let mut on_b = subscribe(&b.base, "?topic=d", &[]).await?;
     publish(&a.base, "topic=d", "\"before\"").await?;
@@ -327,6 +329,15 @@ async fn redis_down(target: &Target) -> Result<(), Error> {
         let got = events(stream, 1).await?;
         ensure(got[0].1 == "\"before\"", || format!("got {got:?}"))?;
     }
+    Ok((on_a, on_b))
+}
+
+async fn redis_down(target: &Target) -> Result<(), Error> {
+    let mut redis = redis()?;
+    let url = redis.url();
+    let a = target.start(&["--redis", &url]).await?;
+    let b = target.start(&["--redis", &url]).await?;
+    let (mut on_a, mut on_b) = streams_on_both(&a, &b).await?;
 
     redis.stop();
     redis_connected(&a.base, false).await?;
@@ -370,13 +381,7 @@ async fn master_down(target: &Target) -> Result<(), Error> {
     let options = redis_options(cluster.urls());
     let a = target.start(&with_redis(&options, &[])).await?;
     let b = target.start(&with_redis(&options, &[])).await?;
-    let mut on_a = subscribe(&a.base, "?topic=d", &[]).await?;
-    let mut on_b = subscribe(&b.base, "?topic=d", &[]).await?;
-    publish(&a.base, "topic=d", "\"before\"").await?;
-    for stream in [&mut on_a, &mut on_b] {
-        let got = events(stream, 1).await?;
-        ensure(got[0].1 == "\"before\"", || format!("got {got:?}"))?;
-    }
+    let (mut on_a, mut on_b) = streams_on_both(&a, &b).await?;
 
     let master = cluster
         .node_serving("{sse}:last-id")

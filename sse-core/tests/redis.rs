@@ -12,7 +12,6 @@ mod redis_server;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use futures::StreamExt;
 use sse_hub::Event;
 use sse_hub::broker::{BrokerConfig, ClientStream};
@@ -21,10 +20,12 @@ use sse_hub::redis::{RedisBroker, RedisError, RedisOptions};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
-use redis_server::{RedisServer, TestRedis};
+#[path = "support/mirror.rs"]
+#[allow(dead_code)]
+mod mirror;
 
-/// Bounds every wait; far above what any step takes.
-const WAIT: Duration = Duration::from_secs(15);
+use mirror::{WAIT, connected, ids, ids_in, order};
+use redis_server::{RedisServer, TestRedis};
 
 fn config() -> BrokerConfig {
     BrokerConfig {
@@ -45,46 +46,6 @@ async fn instance(url: &str, test: &str, config: BrokerConfig) -> RedisBroker {
     let redis = RedisBroker::with_options(url, config, options(test)).expect("a valid URL");
     connected(&redis, true).await;
     redis
-}
-
-/// Waits until the instance's tail is (or is no longer) connected.
-async fn connected(redis: &RedisBroker, state: bool) {
-    let mut changes = redis.connection_state();
-    tokio::time::timeout(WAIT, changes.wait_for(|now| *now == state))
-        .await
-        .unwrap_or_else(|_| panic!("the tail did not become connected={state}"))
-        .expect("the tail is running");
-}
-
-/// The ids of the next `count` events of `stream`.
-async fn ids(stream: &mut ClientStream, count: usize) -> Vec<String> {
-    let mut ids = Vec::new();
-    while ids.len() < count {
-        let chunk = tokio::time::timeout(WAIT, stream.next())
-            .await
-            .unwrap_or_else(|_| panic!("only {} of {count} events arrived: {ids:?}", ids.len()))
-            .expect("the stream is open");
-        ids.extend(ids_in(&chunk));
-    }
-    assert_eq!(ids.len(), count, "more events than expected: {ids:?}");
-    ids
-}
-
-fn ids_in(chunk: &Bytes) -> Vec<String> {
-    String::from_utf8_lossy(chunk)
-        .lines()
-        .filter_map(|line| line.strip_prefix("id: "))
-        .map(str::to_owned)
-        .collect()
-}
-
-/// `ms-seq` as a pair, to compare ids as Redis orders them.
-fn order(id: &str) -> (u64, u64) {
-    let (ms, seq) = id.split_once('-').expect("a Redis id");
-    (
-        ms.parse().expect("milliseconds"),
-        seq.parse().expect("sequence"),
-    )
 }
 
 async fn publish(redis: &RedisBroker, topic: &str, data: &str) -> String {

@@ -8,15 +8,16 @@ mod redis_server;
 
 use std::time::Duration;
 
-use bytes::Bytes;
 use futures::StreamExt;
+#[path = "support/mirror.rs"]
+#[allow(dead_code)]
+mod mirror;
+
+use mirror::{WAIT, connected, ids, order};
 use redis_server::RedisCluster;
 use sse_hub::Event;
-use sse_hub::broker::{BrokerConfig, ClientStream};
+use sse_hub::broker::BrokerConfig;
 use sse_hub::redis::{RedisBroker, RedisError, RedisOptions};
-
-/// Bounds every wait; far above what any step takes.
-const WAIT: Duration = Duration::from_secs(15);
 
 fn options(test: &str) -> RedisOptions {
     let mut options = RedisOptions::default();
@@ -38,38 +39,6 @@ async fn instance(cluster: &RedisCluster, test: &str) -> RedisBroker {
     let redis = RedisBroker::with_options(&urls, config(), options(test)).expect("valid URLs");
     connected(&redis, true).await;
     redis
-}
-
-async fn connected(redis: &RedisBroker, state: bool) {
-    let mut changes = redis.connection_state();
-    tokio::time::timeout(WAIT, changes.wait_for(|now| *now == state))
-        .await
-        .unwrap_or_else(|_| panic!("the tail did not become connected={state}"))
-        .expect("the tail is running");
-}
-
-/// The ids of the next `count` events of `stream`.
-async fn ids(stream: &mut ClientStream, count: usize) -> Vec<String> {
-    let mut ids = Vec::new();
-    while ids.len() < count {
-        let chunk: Bytes = tokio::time::timeout(WAIT, stream.next())
-            .await
-            .unwrap_or_else(|_| panic!("only {} of {count} events arrived: {ids:?}", ids.len()))
-            .expect("the stream is open");
-        ids.extend(
-            String::from_utf8_lossy(&chunk)
-                .lines()
-                .filter_map(|line| line.strip_prefix("id: "))
-                .map(str::to_owned),
-        );
-    }
-    assert_eq!(ids.len(), count, "more events than expected: {ids:?}");
-    ids
-}
-
-fn order(id: &str) -> (u64, u64) {
-    let (ms, seq) = id.split_once('-').expect("a Redis id");
-    (ms.parse().expect("ms"), seq.parse().expect("seq"))
 }
 
 async fn publish(redis: &RedisBroker, topic: &str, data: &str) -> Result<String, RedisError> {

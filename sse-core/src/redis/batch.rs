@@ -15,7 +15,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
-use super::link::{Link, RedisError};
+use super::error::RedisError;
+use super::link::Link;
 use crate::broker::ids;
 
 /// Script calls in flight at once: one being run by Redis while the next

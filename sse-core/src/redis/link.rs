@@ -1,34 +1,14 @@
 //! What the publishing side and the tail share: the connection, the keys,
-//! the script; and the errors and options of a [`RedisBroker`](super::RedisBroker).
+//! the scripts; and the options of a [`RedisBroker`](super::RedisBroker).
 
 use std::future::Future;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use super::error::RedisError;
 use super::nodes::{Connection, Nodes};
 use crate::broker::Broker;
 use crate::metrics::RedisMetrics;
-
-/// Why a [`RedisBroker`](super::RedisBroker) could not start or publish.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum RedisError {
-    /// The URL is not one the `redis` crate accepts.
-    #[error("invalid Redis URL: {0}")]
-    Url(#[source] redis::RedisError),
-    /// No URL was given.
-    #[error("no Redis URL: give one server's URL, or the URLs of a cluster's nodes")]
-    NoUrl,
-    /// The broker needs a Tokio runtime to tail Redis in.
-    #[error("the Redis broker must be started inside a Tokio runtime")]
-    NoRuntime,
-    /// Redis cannot be reached now; the tail keeps reconnecting.
-    #[error("Redis is unreachable: {0}")]
-    Unavailable(String),
-    /// The local broker shut down.
-    #[error("the broker is shutting down")]
-    Closed,
-}
 
 /// Settings of a [`RedisBroker`](super::RedisBroker) beyond the [`BrokerConfig`](crate::broker::BrokerConfig).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,19 +84,6 @@ impl Keys {
 
     pub(super) fn stream(&self, topic: &str) -> String {
         format!("{}{topic}", self.stream_prefix)
-    }
-}
-
-impl RedisError {
-    /// The same error for another publisher of a batch.
-    pub(super) fn duplicate(&self) -> Self {
-        match self {
-            Self::Unavailable(reason) => Self::Unavailable(reason.clone()),
-            Self::Closed => Self::Closed,
-            Self::NoRuntime => Self::NoRuntime,
-            Self::NoUrl => Self::NoUrl,
-            Self::Url(err) => Self::Unavailable(err.to_string()),
-        }
     }
 }
 

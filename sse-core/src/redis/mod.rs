@@ -115,6 +115,7 @@
 //!   if the new primary's history no longer covers them.
 
 mod batch;
+mod error;
 mod link;
 mod nodes;
 mod tail;
@@ -126,8 +127,9 @@ use crate::Event;
 use crate::broker::ids::IdFormat;
 use crate::broker::{Broker, BrokerConfig, EventId, Published};
 use crate::metrics::{Metrics, RedisMetrics};
+pub use error::RedisError;
+pub use link::RedisOptions;
 use link::{Keys, Link};
-pub use link::{RedisError, RedisOptions};
 use nodes::Nodes;
 use tokio::sync::{mpsc, oneshot};
 

@@ -6,7 +6,7 @@ use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, Pipeline, RedisFuture, Value};
 
-use super::link::RedisError;
+use super::error::RedisError;
 
 /// One Redis server, or the nodes of a Redis Cluster.
 #[derive(Debug, Clone)]

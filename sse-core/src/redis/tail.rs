@@ -11,7 +11,8 @@ use std::time::Duration;
 use redis::Msg;
 use tokio::time::Instant;
 
-use super::link::{Link, RedisError};
+use super::error::RedisError;
+use super::link::Link;
 use super::nodes::Connection;
 use crate::broker::Mirrored;
 use crate::broker::ids::{self, IdFormat};

@@ -1,0 +1,52 @@
+//! What the Redis tests share: waiting for an instance's tail, reading the
+//! ids a mirror's subscriber gets, and ordering Redis ids.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use sse_hub::broker::ClientStream;
+use sse_hub::redis::RedisBroker;
+
+/// Bounds every wait; far above what any step takes.
+pub(crate) const WAIT: Duration = Duration::from_secs(15);
+
+/// Waits until the instance's tail is (or is no longer) connected.
+pub(crate) async fn connected(redis: &RedisBroker, state: bool) {
+    let mut changes = redis.connection_state();
+    tokio::time::timeout(WAIT, changes.wait_for(|now| *now == state))
+        .await
+        .unwrap_or_else(|_| panic!("the tail did not become connected={state}"))
+        .expect("the tail is running");
+}
+
+/// The ids of the next `count` events of `stream`.
+pub(crate) async fn ids(stream: &mut ClientStream, count: usize) -> Vec<String> {
+    let mut ids = Vec::new();
+    while ids.len() < count {
+        let chunk = tokio::time::timeout(WAIT, stream.next())
+            .await
+            .unwrap_or_else(|_| panic!("only {} of {count} events arrived: {ids:?}", ids.len()))
+            .expect("the stream is open");
+        ids.extend(ids_in(&chunk));
+    }
+    assert_eq!(ids.len(), count, "more events than expected: {ids:?}");
+    ids
+}
+
+pub(crate) fn ids_in(chunk: &Bytes) -> Vec<String> {
+    String::from_utf8_lossy(chunk)
+        .lines()
+        .filter_map(|line| line.strip_prefix("id: "))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `ms-seq` as a pair, to compare ids as Redis orders them.
+pub(crate) fn order(id: &str) -> (u64, u64) {
+    let (ms, seq) = id.split_once('-').expect("a Redis id");
+    (
+        ms.parse().expect("milliseconds"),
+        seq.parse().expect("sequence"),
+    )
+}
