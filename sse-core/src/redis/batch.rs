@@ -105,7 +105,7 @@ async fn invoke(link: &Link, batch: &[Pending]) -> Result<u64, RedisError> {
             .sum(),
     );
     for pending in batch {
-        super::tail::write_record(&mut records, &pending.topic, &pending.body);
+        super::message::write_record(&mut records, &pending.topic, &pending.body);
     }
     let mut invocation = link.batch_script.prepare_invoke();
     invocation

@@ -117,6 +117,7 @@
 mod batch;
 mod error;
 mod link;
+mod message;
 mod nodes;
 mod tail;
 
@@ -165,9 +166,20 @@ impl RedisBroker {
     /// the background, and keeps reconnecting while Redis is unreachable.
     ///
     /// Several URLs separated by commas are the nodes of one Redis
-    /// Cluster (`redis://10.0.0.1:7000,redis://10.0.0.2:7000`): commands
-    /// go to the master of their keys' slot, found from any node that
-    /// answers. A comma inside a password is written `%2C`.
+    /// Cluster: commands go to the master of their keys' slot, found from
+    /// any node that answers. A comma inside a password is written `%2C`.
+    ///
+    /// ```no_run
+    /// use sse_hub::{BrokerConfig, redis::RedisBroker};
+    ///
+    /// # async fn run() -> Result<(), sse_hub::redis::RedisError> {
+    /// let cluster = RedisBroker::connect(
+    ///     "redis://10.0.0.1:7000,redis://10.0.0.2:7000,redis://10.0.0.3:7000",
+    ///     BrokerConfig::default(),
+    /// )?;
+    /// # drop(cluster);
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     ///
@@ -219,7 +231,7 @@ impl RedisBroker {
         let mut tasks = vec![runtime.spawn(tail::run(link.clone())).abort_handle()];
         let batches = (max_batch > 1).then(|| {
             // Publishers wait here, not in memory, once a few batches are queued.
-            let (sender, queue) = mpsc::channel(max_batch.saturating_mul(4));
+            let (sender, queue) = mpsc::channel(max_batch.saturating_mul(4).min(1 << 16));
             tasks.push(
                 runtime
                     .spawn(batch::run(link.clone(), queue, max_batch))
