@@ -61,12 +61,18 @@ pub const CLUSTER_CHECKS: &[Check] = &[
     ),
 ];
 
-/// The check of the two-instance nginx configuration, run by
-/// `cargo xtask conformance --via-nginx`.
-pub const BEHIND_NGINX: &[Check] = &[(
-    "multi-instance: two instances behind nginx, no sticky sessions",
-    |t| Box::pin(behind_nginx(t)),
-)];
+/// The checks of the two-instance nginx configuration, on one Redis and on
+/// a Redis Cluster, run by `cargo xtask conformance --via-nginx`.
+pub const BEHIND_NGINX: &[Check] = &[
+    (
+        "multi-instance: two instances behind nginx, no sticky sessions",
+        |t| Box::pin(behind_nginx(t, Backing::Server)),
+    ),
+    (
+        "cluster: two instances behind nginx, no sticky sessions",
+        |t| Box::pin(behind_nginx(t, Backing::Cluster)),
+    ),
+];
 
 /// Whether the checks can run here: `redis-server` is installed, or
 /// `SSE_REQUIRE_REDIS=1` makes its absence a failure (see
@@ -424,21 +430,18 @@ async fn master_down(target: &Target) -> Result<(), Error> {
 /// (`examples/deploy/nginx-redis.conf`), round-robin: every event reaches
 /// every stream, and resuming replays exactly what was missed whichever
 /// instance answers.
-async fn behind_nginx(target: &Target) -> Result<(), Error> {
+async fn behind_nginx(target: &Target, backing: Backing) -> Result<(), Error> {
     let template = target
         .nginx_config
         .as_ref()
         .and_then(|config| config.parent())
         .map(|dir| dir.join("nginx-redis.conf"))
         .ok_or("no nginx configuration to find nginx-redis.conf beside")?;
-    let redis = redis()?;
-    let url = redis.url();
     let direct = Target {
         nginx_config: None,
         ..target.clone()
     };
-    let a = direct.start(&["--redis", &url]).await?;
-    let b = direct.start(&["--redis", &url]).await?;
+    let (_redis, a, b) = two_instances(&direct, backing, &[]).await?;
     let upstreams = [
         a.base.trim_start_matches("http://"),
         b.base.trim_start_matches("http://"),

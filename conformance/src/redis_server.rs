@@ -111,6 +111,10 @@ impl RedisServer {
     pub fn restart(&mut self) {
         self.stop();
         let mut command = Command::new("redis-server");
+        if self.cluster_port.is_some() {
+            // A configuration file must be redis-server's first argument.
+            command.arg(cluster_node_conf());
+        }
         command
             .args(["--port", &self.port.to_string()])
             .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
@@ -118,16 +122,14 @@ impl RedisServer {
             .arg(&self.dir)
             .args(["--logfile", "redis.log"]);
         if let Some(bus) = self.cluster_port {
-            // The bus port is set, not derived (port + 10000), since an
-            // ephemeral port plus 10000 may be past 65535. The node's
-            // cluster state lives in its directory, so a restarted master
-            // comes back with its slots (and without its data).
-            // Other masters keep serving their slots while one is down.
+            // The deployment's node configuration (its file comes first),
+            // with a shorter node timeout for quick tests. The bus port is
+            // set, not derived (port + 10000), since an ephemeral port
+            // plus 10000 may be past 65535. The node's cluster state lives
+            // in its directory, so a restarted master comes back with its
+            // slots (and without its data).
             command
-                .args(["--cluster-enabled", "yes"])
-                .args(["--cluster-require-full-coverage", "no"])
                 .args(["--cluster-port", &bus.to_string()])
-                .args(["--cluster-config-file", "nodes.conf"])
                 .args(["--cluster-node-timeout", "1000"]);
         }
         let child = command
@@ -223,8 +225,8 @@ impl RedisServer {
 /// A private Redis Cluster for a test: masters only, each a
 /// [`RedisServer`] started in cluster mode, joined by `redis-cli --cluster
 /// create` with the slots split evenly; every node killed when dropped.
-/// While a master is down, the others go on serving their own slots
-/// (`cluster-require-full-coverage no`).
+/// Each node runs `examples/deploy/redis-cluster-node.conf`, so while a
+/// master is down the others go on serving their own slots.
 #[derive(Debug)]
 pub struct RedisCluster {
     nodes: Vec<RedisServer>,
@@ -350,6 +352,12 @@ impl TestRedis {
             _private: Some(server),
         })
     }
+}
+
+/// `examples/deploy/redis-cluster-node.conf`, from the crate that
+/// includes this file (one level below the workspace's root).
+fn cluster_node_conf() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/deploy/redis-cluster-node.conf")
 }
 
 /// A port the system considers free now.

@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use redis_server::RedisServer;
+use redis_server::{RedisCluster, RedisServer};
 use sse_hub::Event;
 use sse_hub::broker::{Broker, BrokerConfig};
 use sse_hub::redis::{RedisBroker, RedisOptions};
@@ -111,7 +111,7 @@ fn main() {
         rows.extend(latency(&url).await);
         rows.push(publish_rate(&url).await);
     });
-    let batches = runtime.block_on(batch_rates(&url, &server));
+    let batch_rows = runtime.block_on(batch_rates(&url, &server));
     rows.push(tail_cpu(&url));
     let tails = runtime.block_on(tail_costs(&url, &server));
 
@@ -130,7 +130,7 @@ fn main() {
          Redis busy | Redis's ceiling at that cost |"
     );
     println!("|---|---|---|---|---|---|---|---|");
-    for row in batches {
+    for row in batch_rows {
         println!("{row}");
     }
     println!("\n| tail | Redis CPU per event, per tailing instance |");
@@ -218,64 +218,126 @@ async fn publish_rate(url: &str) -> Row {
 /// batches, with 32 and 256 concurrent publishers, each with what it cost
 /// Redis: its process CPU and its script time (`INFO commandstats`) per
 /// publish, and the rate Redis would reach at that cost on a whole core.
+/// Then batches on a Redis Cluster of three masters, against the same
+/// baseline: all keys share one slot, so one master does the work.
 async fn batch_rates(url: &str, server: &RedisServer) -> Vec<String> {
     let Some(pid) = server.pid() else {
         return Vec::new();
     };
-    let schedstat = format!("/proc/{pid}/schedstat");
-    let mut stats = redis::Client::open(url)
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+    let batches = RedisOptions::default().max_publish_batch;
     let mut rows = Vec::new();
+    let mut single_rates = Vec::new();
     for publishers in [32, 256] {
         let mut single_rate = None;
-        for max_batch in [1, RedisOptions::default().max_publish_batch] {
-            let a = with_batches(url, "batches", max_batch).await;
-            let _: () = redis::cmd("CONFIG")
-                .arg("RESETSTAT")
-                .query_async(&mut stats)
-                .await
-                .unwrap();
-            let cpu_before = cpu_ns(&schedstat);
-            let (published, elapsed) = publish_for(&a, publishers, RATE_FOR).await;
-            let redis_cpu = cpu_ns(&schedstat) - cpu_before;
-            let info: String = redis::cmd("INFO")
-                .arg("commandstats")
-                .query_async(&mut stats)
-                .await
-                .unwrap();
-            let script_usec: f64 = info
-                .lines()
-                .filter(|line| line.starts_with("cmdstat_evalsha:"))
-                .filter_map(|line| {
-                    line.split("usec=")
-                        .nth(1)?
-                        .split(',')
-                        .next()?
-                        .parse::<f64>()
-                        .ok()
-                })
-                .sum();
-            let rate = published as f64 / elapsed.as_secs_f64();
-            let single = *single_rate.get_or_insert(rate);
-            let cpu_per = redis_cpu as f64 / 1000.0 / published as f64;
-            rows.push(format!(
-                "| {} | {publishers} | {rate:.0}/s | {:.2}× | {cpu_per:.1} µs | {:.1} µs | {:.0}% | {:.0}/s |",
-                if max_batch == 1 {
-                    "one script call per publish".to_owned()
-                } else {
-                    format!("batches of up to {max_batch}")
-                },
-                rate / single,
-                script_usec / published as f64,
-                redis_cpu as f64 / elapsed.as_nanos() as f64 * 100.0,
-                1e6 / cpu_per,
-            ));
+        for max_batch in [1, batches] {
+            let cost = publish_cost(url, &[pid], publishers, max_batch).await;
+            let single = *single_rate.get_or_insert(cost.rate);
+            let path = if max_batch == 1 {
+                "one script call per publish".to_owned()
+            } else {
+                format!("batches of up to {max_batch}")
+            };
+            rows.push(cost.row(&path, publishers, single));
+        }
+        single_rates.push((publishers, single_rate.unwrap_or(1.0)));
+    }
+    if let Some(cluster) = RedisCluster::start("the Redis benchmark's cluster", 3) {
+        let urls = cluster.urls().join(",");
+        let pids: Vec<u32> = cluster
+            .nodes()
+            .iter()
+            .filter_map(RedisServer::pid)
+            .collect();
+        for (publishers, single) in single_rates {
+            let cost = publish_cost(&urls, &pids, publishers, batches).await;
+            let path = format!("batches of up to {batches}, 3-master cluster");
+            rows.push(cost.row(&path, publishers, single));
         }
     }
     rows
+}
+
+/// What publishing for [`RATE_FOR`] cost the Redis servers `pids`.
+struct PublishCost {
+    rate: f64,
+    published: u64,
+    elapsed: Duration,
+    redis_cpu_ns: u64,
+    script_usec: f64,
+}
+
+impl PublishCost {
+    fn row(&self, path: &str, publishers: usize, single: f64) -> String {
+        let cpu_per = self.redis_cpu_ns as f64 / 1000.0 / self.published as f64;
+        format!(
+            "| {path} | {publishers} | {:.0}/s | {:.2}× | {cpu_per:.1} µs | {:.1} µs | {:.0}% | {:.0}/s |",
+            self.rate,
+            self.rate / single,
+            self.script_usec / self.published as f64,
+            self.redis_cpu_ns as f64 / self.elapsed.as_nanos() as f64 * 100.0,
+            1e6 / cpu_per,
+        )
+    }
+}
+
+/// Publishes through a new instance on `urls` (one server, or a cluster's
+/// nodes, whose processes are `pids`) and measures what it cost them.
+async fn publish_cost(
+    urls: &str,
+    pids: &[u32],
+    publishers: usize,
+    max_batch: usize,
+) -> PublishCost {
+    let a = with_batches(urls, "batches", max_batch).await;
+    let mut stats = Vec::new();
+    for url in urls.split(',') {
+        let mut connection = redis::Client::open(url)
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap();
+        let _: () = redis::cmd("CONFIG")
+            .arg("RESETSTAT")
+            .query_async(&mut connection)
+            .await
+            .unwrap();
+        stats.push(connection);
+    }
+    let cpu = || -> u64 {
+        pids.iter()
+            .map(|pid| cpu_ns(&format!("/proc/{pid}/schedstat")))
+            .sum()
+    };
+    let cpu_before = cpu();
+    let (published, elapsed) = publish_for(&a, publishers, RATE_FOR).await;
+    let redis_cpu_ns = cpu() - cpu_before;
+    let mut script_usec = 0.0;
+    for connection in &mut stats {
+        let info: String = redis::cmd("INFO")
+            .arg("commandstats")
+            .query_async(connection)
+            .await
+            .unwrap();
+        script_usec += info
+            .lines()
+            .filter(|line| line.starts_with("cmdstat_evalsha:"))
+            .filter_map(|line| {
+                line.split("usec=")
+                    .nth(1)?
+                    .split(',')
+                    .next()?
+                    .parse::<f64>()
+                    .ok()
+            })
+            .sum::<f64>();
+    }
+    PublishCost {
+        rate: published as f64 / elapsed.as_secs_f64(),
+        published,
+        elapsed,
+        redis_cpu_ns,
+        script_usec,
+    }
 }
 
 /// Publishes from `publishers` concurrent tasks for `duration`: how many,
