@@ -91,12 +91,7 @@ async fn flush(link: &Link, batch: Vec<Pending>) {
 /// the script gives them (its `u64` form counts on into the next
 /// millisecond past the largest sequence, as the script does).
 async fn invoke(link: &Link, batch: &[Pending]) -> Result<u64, RedisError> {
-    if link.broker.is_closed() {
-        return Err(RedisError::Closed);
-    }
-    let Some(mut connection) = link.connection() else {
-        return Err(RedisError::Unavailable("not connected".into()));
-    };
+    let mut connection = link.publish_connection()?;
     let (bound, ttl) = link.stream_limits();
     let mut records = Vec::with_capacity(
         batch

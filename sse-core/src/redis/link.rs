@@ -99,11 +99,27 @@ impl Link {
         (bound, ttl)
     }
 
-    pub(super) fn connection(&self) -> Option<Connection> {
+    /// Whether a publish may go to Redis now: the broker is open and the
+    /// tail is connected (and caught up).
+    pub(super) fn can_publish(&self) -> Result<(), RedisError> {
+        if self.broker.is_closed() {
+            Err(RedisError::Closed)
+        } else if *self.connected.borrow() {
+            Ok(())
+        } else {
+            Err(RedisError::Unavailable("not connected".into()))
+        }
+    }
+
+    /// The command connection for a publish, as [`Link::can_publish`]
+    /// allows.
+    pub(super) fn publish_connection(&self) -> Result<Connection, RedisError> {
+        self.can_publish()?;
         self.connection
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
+            .ok_or_else(|| RedisError::Unavailable("not connected".into()))
     }
 
     pub(super) fn set_connection(&self, connection: Option<Connection>) {

@@ -293,12 +293,7 @@ impl RedisBroker {
     /// stored then), [`RedisError::Closed`] after shutdown.
     pub async fn publish(&self, topic: &str, event: &Event) -> Result<Published, RedisError> {
         let link = &*self.link;
-        if link.broker.is_closed() {
-            return Err(RedisError::Closed);
-        }
-        if link.connection().is_none() {
-            return Err(RedisError::Unavailable("not connected".into()));
-        }
+        link.can_publish()?;
         let sent = link.broker.subscriber_count(topic);
         let body = event.encode_as(None);
         let id = match &self.batches {
@@ -326,9 +321,7 @@ impl RedisBroker {
     /// One script call for one event.
     async fn publish_one(&self, topic: &str, body: &[u8]) -> Result<u64, RedisError> {
         let link = &*self.link;
-        let Some(mut connection) = link.connection() else {
-            return Err(RedisError::Unavailable("not connected".into()));
-        };
+        let mut connection = link.publish_connection()?;
         let (bound, ttl) = link.stream_limits();
         let mut invocation = link.script.prepare_invoke();
         invocation
