@@ -17,7 +17,7 @@ const RECOVERY: Duration = Duration::from_secs(15);
 /// The multi-instance checks, in the order a report lists them.
 pub const MULTI_INSTANCE_CHECKS: &[Check] = &[
     (
-        "multi-instance: both deliver every event with its id, in one order",
+        "multi-instance: both deliver every event once, each topic in order; ids resume anywhere",
         |t| Box::pin(delivery(t)),
     ),
     (
@@ -41,7 +41,7 @@ pub const MULTI_INSTANCE_CHECKS: &[Check] = &[
 /// The multi-instance checks on a Redis Cluster of three masters.
 pub const CLUSTER_CHECKS: &[Check] = &[
     (
-        "cluster: both deliver every event with its id, in one order",
+        "cluster: both deliver every event once, each topic in order; ids resume anywhere",
         |t| Box::pin(delivery_on(t, Backing::Cluster)),
     ),
     (
@@ -56,7 +56,7 @@ pub const CLUSTER_CHECKS: &[Check] = &[
         |t| Box::pin(reset_on(t, Backing::Cluster)),
     ),
     (
-        "cluster: the keys' master down answers 503, streams stay open, publishing comes back",
+        "cluster: a topic's master down answers 503, streams stay open, publishing comes back",
         |t| Box::pin(master_down(t)),
     ),
 ];
@@ -173,10 +173,20 @@ async fn delivery(target: &Target) -> Result<(), Error> {
     delivery_on(target, Backing::Server).await
 }
 
+/// The data of `seen` that start with `topic`, in the order they came.
+fn of_topic<'a>(seen: &'a [(String, String)], topic: &str) -> Vec<&'a str> {
+    let prefix = format!("\"{topic}");
+    seen.iter()
+        .map(|(_, data)| data.as_str())
+        .filter(|data| data.starts_with(&prefix))
+        .collect()
+}
+
 async fn delivery_on(target: &Target, backing: Backing) -> Result<(), Error> {
     let (_redis, a, b) = two_instances(target, backing, &[]).await?;
     let mut on_a = subscribe(&a.base, "?topic=x&topic=y", &[]).await?;
     let mut on_b = subscribe(&b.base, "?topic=x&topic=y", &[]).await?;
+    publish(&a.base, "topic=nobody", "\"alone\"").await?;
     const EACH: usize = 20;
     let publish_all = |base: String, topic: &'static str| async move {
         let mut ids = Vec::new();
@@ -190,29 +200,66 @@ async fn delivery_on(target: &Target, backing: Backing) -> Result<(), Error> {
         publish_all(a.base.clone(), "x"),
         publish_all(b.base.clone(), "y")
     );
-    let mut published: Vec<String> = from_a?.into_iter().chain(from_b?).collect();
+    let published: Vec<String> = from_a?.into_iter().chain(from_b?).collect();
     let seen_a = events(&mut on_a, 2 * EACH).await?;
     let seen_b = events(&mut on_b, 2 * EACH).await?;
-    ensure(seen_a == seen_b, || {
-        format!("the instances disagree:\n{seen_a:?}\n{seen_b:?}")
-    })?;
-    let ids: Vec<&str> = seen_a.iter().map(|(id, _)| id.as_str()).collect();
-    for pair in ids.windows(2) {
-        ensure(order(pair[0])? < order(pair[1])?, || {
-            format!("ids not strictly increasing: {ids:?}")
+    for (seen, on) in [(&seen_a, "A"), (&seen_b, "B")] {
+        for topic in ["x", "y"] {
+            let expected: Vec<String> = (0..EACH).map(|i| format!("\"{topic}{i}\"")).collect();
+            ensure(of_topic(seen, topic) == expected, || {
+                format!(
+                    "{topic} on {on}: {:?}, published {expected:?}",
+                    of_topic(seen, topic)
+                )
+            })?;
+        }
+        let mut ids: Vec<&str> = seen.iter().map(|(id, _)| id.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ensure(ids.len() == seen.len() && !ids.contains(&""), || {
+            format!("every event needs an id of its own: {seen:?}")
         })?;
     }
-    published.sort_by_key(|id| order(id).unwrap_or_default());
-    ensure(ids == published, || {
-        format!("delivered {ids:?}, published {published:?}")
-    })?;
+    // A topic's ids increase in publish order (those of different topics
+    // need not be comparable).
+    for ids in published.chunks(EACH) {
+        for pair in ids.windows(2) {
+            ensure(order(&pair[0])? < order(&pair[1])?, || {
+                format!("a topic's ids not strictly increasing: {ids:?}")
+            })?;
+        }
+    }
+    // A's id after its 25th event resumes the stream on B with the rest.
+    let (cut, _) = &seen_a[24];
+    let mut resumed = subscribe(&b.base, "?topic=x&topic=y", &[("last-event-id", cut)]).await?;
+    let rest = events(&mut resumed, 2 * EACH - 25).await?;
+    for topic in ["x", "y"] {
+        ensure(
+            of_topic(&rest, topic) == of_topic(&seen_a[25..], topic),
+            || {
+                format!(
+                    "resumed on B after {cut}: {rest:?}, missed {:?}",
+                    &seen_a[25..]
+                )
+            },
+        )?;
+    }
     // `sent` counts the subscribers of the instance that took the publish:
     // B's one, not A's.
     let (status, body) = notify(&http_client(), &b.base, "topic=x", "\"count\"").await?;
     let answer: serde_json::Value = serde_json::from_str(&body).map_err(|e| e.to_string())?;
-    ensure(status == 200 && answer["sent"] == 1, || {
-        format!("publish on B with one subscriber there: {status} {body}")
-    })
+    ensure(status == 200 && answer["sent"] == 2, || {
+        format!("publish on B with two subscribers there: {status} {body}")
+    })?;
+    // A topic nobody follows (published to first) costs neither
+    // instance a topic.
+    for (instance, on) in [(&a, "A"), (&b, "B")] {
+        let topics = metric(&instance.base, "sse_topics").await?;
+        ensure(topics == 2.0, || {
+            format!("{on} holds {topics} topics; its clients follow 2")
+        })?;
+    }
+    Ok(())
 }
 
 async fn resume_elsewhere(target: &Target) -> Result<(), Error> {
@@ -377,8 +424,8 @@ async fn redis_down(target: &Target) -> Result<(), Error> {
     Ok(())
 }
 
-/// On a cluster, the master of the servers' keys (all in the slot of the
-/// default prefix `{sse}`) goes down: publishes answer `503` while open
+/// On a cluster, the master of the topic's key (`sse:{d}` with the
+/// default prefix) goes down: publishes answer `503` while open
 /// streams stay open, and publishing comes back when the master does.
 async fn master_down(target: &Target) -> Result<(), Error> {
     let Deployment::Cluster(mut cluster) = Deployment::start(Backing::Cluster)? else {
@@ -390,8 +437,8 @@ async fn master_down(target: &Target) -> Result<(), Error> {
     let (mut on_a, mut on_b) = streams_on_both(&a, &b).await?;
 
     let master = cluster
-        .node_serving("{sse}:last-id")
-        .ok_or("no master serves the keys")?;
+        .node_serving("sse:{d}")
+        .ok_or("no master serves the topic's key")?;
     cluster.nodes_mut()[master].stop();
     let (status, body) = notify(&http_client(), &a.base, "topic=d", "\"lost\"").await?;
     ensure(status == 503, || {

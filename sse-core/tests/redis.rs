@@ -37,7 +37,7 @@ fn config() -> BrokerConfig {
 fn options(test: &str) -> RedisOptions {
     let mut options = RedisOptions::default();
     // Tests may share one Redis (SSE_TEST_REDIS_URL): each has its keys.
-    options.prefix = format!("{{sse-test-{test}-{}}}", std::process::id());
+    options.prefix = format!("sse-test-{test}-{}", std::process::id());
     options.timeout = Duration::from_secs(1);
     options
 }
@@ -56,52 +56,61 @@ async fn publish(redis: &RedisBroker, topic: &str, data: &str) -> String {
     published.id.to_string()
 }
 
-fn assert_increasing(ids: &[String]) {
-    assert!(
-        ids.windows(2).all(|pair| order(&pair[0]) < order(&pair[1])),
-        "ids not strictly increasing: {ids:?}"
-    );
-}
-
+/// Two instances publish to two topics at the same moment; a client of
+/// both topics on each instance gets every event once, each topic in
+/// publish order, and the composite id of any event resumes the stream on
+/// the other instance with exactly the rest.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_instances_deliver_every_event_in_one_order() {
-    let Some(redis) = TestRedis::get("two_instances_deliver_every_event_in_one_order") else {
+async fn two_instances_deliver_each_topic_in_order_and_resume_on_the_other() {
+    let Some(redis) = TestRedis::get("two_instances_deliver_each_topic_in_order") else {
         return;
     };
     let url = redis.url.clone();
     let test = "order";
     let a = instance(&url, test, config()).await;
     let b = instance(&url, test, config()).await;
-    let mut on_a = a.broker().subscribe(["x", "y"], None).expect("subscribed");
-    let mut on_b = b.broker().subscribe(["x", "y"], None).expect("subscribed");
+    let mut on_a = a.subscribe(["x", "y"], None).await.expect("subscribed");
+    let mut on_b = b.subscribe(["x", "y"], None).await.expect("subscribed");
     const EACH: usize = 50;
+    let data = |tag: &str| (0..EACH).map(|i| format!("{tag}{i}")).collect::<Vec<_>>();
+    let (x_data, y_data) = (data("a"), data("b"));
     // Two instances publish to different topics at the same moment.
-    let (from_a, from_b) = tokio::join!(
+    tokio::join!(
         async {
-            let mut ids = Vec::new();
-            for i in 0..EACH {
-                ids.push(publish(&a, "x", &format!("a{i}")).await);
+            for d in &x_data {
+                publish(&a, "x", d).await;
             }
-            ids
         },
         async {
-            let mut ids = Vec::new();
-            for i in 0..EACH {
-                ids.push(publish(&b, "y", &format!("b{i}")).await);
+            for d in &y_data {
+                publish(&b, "y", d).await;
             }
-            ids
         },
     );
-    let seen_on_a = ids(&mut on_a, 2 * EACH).await;
-    let seen_on_b = ids(&mut on_b, 2 * EACH).await;
-    assert_eq!(seen_on_a, seen_on_b, "one order on both instances");
-    assert_increasing(&seen_on_a);
-    let mut published: Vec<String> = from_a.into_iter().chain(from_b).collect();
-    published.sort_by_key(|id| order(id));
-    assert_eq!(
-        seen_on_a, published,
-        "every event, with the id its publish got"
-    );
+    let x: Vec<&str> = x_data.iter().map(String::as_str).collect();
+    let y: Vec<&str> = y_data.iter().map(String::as_str).collect();
+    let seen_on_a = events(&mut on_a, 2 * EACH).await;
+    let seen_on_b = events(&mut on_b, 2 * EACH).await;
+    for seen in [&seen_on_a, &seen_on_b] {
+        assert_eq!(in_topic(seen, &x), x, "x in publish order");
+        assert_eq!(in_topic(seen, &y), y, "y in publish order");
+    }
+    // Resume on B after A's 60th event: the other 40, each topic in order.
+    let (cut, _) = &seen_on_a[59];
+    let mut resumed = b
+        .subscribe(["x", "y"], Some(cut))
+        .await
+        .expect("subscribed");
+    assert!(!resumed.is_reset(), "{cut} is honoured on B");
+    let rest = events(&mut resumed, 2 * EACH - 60).await;
+    let missed = &seen_on_a[60..];
+    for topic in [&x, &y] {
+        assert_eq!(
+            in_topic(&rest, topic),
+            in_topic(missed, topic),
+            "exactly what it missed, in order"
+        );
+    }
 }
 
 /// `(id, data)` of every event in the next `count` events of `stream`.
@@ -127,6 +136,15 @@ async fn events(stream: &mut ClientStream, count: usize) -> Vec<(String, String)
     }
     assert_eq!(events.len(), count, "more events than expected");
     events
+}
+
+/// The data of `seen` that are among `data`, in the order they came: one
+/// topic's events, when each topic's events have data of their own.
+fn in_topic<'a>(seen: &'a [(String, String)], data: &[&str]) -> Vec<&'a str> {
+    seen.iter()
+        .map(|(_, d)| d.as_str())
+        .filter(|d| data.contains(d))
+        .collect()
 }
 
 /// Script calls Redis has run since it started (both publish scripts).
@@ -166,11 +184,13 @@ async fn concurrent_publishes_share_script_calls_and_each_gets_its_own_id() {
     let single = RedisBroker::with_options(&url, config(), one_by_one).expect("a valid URL");
     connected(&single, true).await;
     let topics = ["a", "b", "c", "d"];
-    let mut on_batched = batched
-        .broker()
-        .subscribe(topics, None)
-        .expect("subscribed");
-    let mut on_single = single.broker().subscribe(topics, None).expect("subscribed");
+    // A stream per topic on each instance: a topic's ids are its own.
+    let mut on_batched = Vec::new();
+    let mut on_single = Vec::new();
+    for topic in topics {
+        on_batched.push(batched.subscribe([topic], None).await.expect("subscribed"));
+        on_single.push(single.subscribe([topic], None).await.expect("subscribed"));
+    }
     const BATCHED: usize = 200;
     const SINGLE: usize = 50;
     let before = script_calls(&url).await;
@@ -184,8 +204,9 @@ async fn concurrent_publishes_share_script_calls_and_each_gets_its_own_id() {
                 let redis = redis.clone();
                 async move {
                     let data = format!("{tag}{i}");
-                    let id = publish(&redis, topics[i % topics.len()], &data).await;
-                    (id, data)
+                    let topic = topics[i % topics.len()];
+                    let id = publish(&redis, topic, &data).await;
+                    (id, data, topic)
                 }
             });
             futures::future::join_all(publishes).await
@@ -202,18 +223,23 @@ async fn concurrent_publishes_share_script_calls_and_each_gets_its_own_id() {
         SINGLE + BATCHED
     );
 
-    let mut published: Vec<(String, String)> =
+    let published: Vec<(String, String, &str)> =
         from_batched.into_iter().chain(from_single).collect();
-    published.sort_by_key(|(id, _)| order(id));
-    let seen_batched = events(&mut on_batched, BATCHED + SINGLE).await;
-    let seen_single = events(&mut on_single, BATCHED + SINGLE).await;
-    assert_eq!(seen_batched, seen_single, "one order on both instances");
-    let seen_ids: Vec<String> = seen_batched.iter().map(|(id, _)| id.clone()).collect();
-    assert_increasing(&seen_ids);
-    assert_eq!(
-        seen_batched, published,
-        "every event once, under the id its own publisher was told"
-    );
+    for (n, topic) in topics.iter().enumerate() {
+        let mut expected: Vec<(String, String)> = published
+            .iter()
+            .filter(|(_, _, t)| t == topic)
+            .map(|(id, data, _)| (id.clone(), data.clone()))
+            .collect();
+        expected.sort_by_key(|(id, _)| order(id));
+        let seen_batched = events(&mut on_batched[n], expected.len()).await;
+        let seen_single = events(&mut on_single[n], expected.len()).await;
+        assert_eq!(
+            seen_batched, expected,
+            "every event of {topic} once, in id order, under the id its own publisher was told"
+        );
+        assert_eq!(seen_single, expected, "the same on the other instance");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -224,7 +250,7 @@ async fn a_client_resumes_on_the_other_instance_with_exactly_what_it_missed() {
     let url = redis.url.clone();
     let a = instance(&url, "resume", config()).await;
     let b = instance(&url, "resume", config()).await;
-    let mut on_a = a.broker().subscribe(["news"], None).expect("subscribed");
+    let mut on_a = a.subscribe(["news"], None).await.expect("subscribed");
     let mut published = Vec::new();
     for i in 0..2 {
         published.push(publish(&a, "news", &i.to_string()).await);
@@ -277,8 +303,8 @@ async fn history_survives_the_restart_of_an_instance() {
     drop(a);
     let restarted = instance(&url, "restart", config()).await;
     let mut resumed = restarted
-        .broker()
         .subscribe(["news"], Some(&published[0]))
+        .await
         .expect("subscribed");
     assert!(
         !resumed.is_reset(),
@@ -286,8 +312,8 @@ async fn history_survives_the_restart_of_an_instance() {
     );
     assert_eq!(ids(&mut resumed, 2).await, published[1..]);
     let mut everything = restarted
-        .broker()
         .subscribe(["news"], Some("garbage"))
+        .await
         .expect("subscribed");
     assert!(everything.is_reset());
     assert_eq!(ids(&mut everything, 3).await, published);
@@ -310,13 +336,7 @@ async fn unhonourable_ids_reset_in_multi_instance_mode() {
     for i in 0..6 {
         published.push(publish(&a, "news", &i.to_string()).await);
     }
-    assert!(b.caught_up(&published[5], WAIT).await);
     let retained = &published[3..];
-    let resume = |id: &str| {
-        b.broker()
-            .subscribe(["news"], Some(id))
-            .expect("subscribed")
-    };
     for given in [
         "garbage",
         "17",
@@ -324,22 +344,31 @@ async fn unhonourable_ids_reset_in_multi_instance_mode() {
         published[0].as_str(),
         published[1].as_str(),
     ] {
-        let mut stream = resume(given);
+        let mut stream = b
+            .subscribe(["news"], Some(given))
+            .await
+            .expect("subscribed");
         assert!(stream.is_reset(), "{given} resets");
         assert_eq!(ids(&mut stream, 3).await, retained, "after {given}");
     }
-    let mut honoured = resume(&published[2]);
+    let mut honoured = b
+        .subscribe(["news"], Some(&published[2]))
+        .await
+        .expect("subscribed");
     assert!(!honoured.is_reset());
     assert_eq!(ids(&mut honoured, 3).await, retained);
-    let mut newest = resume(&published[5]);
+    let mut newest = b
+        .subscribe(["news"], Some(&published[5]))
+        .await
+        .expect("subscribed");
     assert!(!newest.is_reset());
     let live = publish(&a, "news", "live").await;
     assert_eq!(ids(&mut newest, 1).await, [live]);
     // A restarted instance applies the same rules to what it loads.
     let c = instance(&url, "reset", small).await;
     let mut trimmed = c
-        .broker()
         .subscribe(["news"], Some(&published[1]))
+        .await
         .expect("subscribed");
     assert!(trimmed.is_reset());
     assert_eq!(ids(&mut trimmed, 3).await.len(), 3);
@@ -351,7 +380,7 @@ async fn redis_down_refuses_publishes_keeps_streams_and_recovers() {
         return;
     };
     let a = instance(&server.url(), "down", config()).await;
-    let mut stream = a.broker().subscribe(["news"], None).expect("subscribed");
+    let mut stream = a.subscribe(["news"], None).await.expect("subscribed");
     let first = publish(&a, "news", "before").await;
     assert_eq!(ids(&mut stream, 1).await, std::slice::from_ref(&first));
 
@@ -467,7 +496,7 @@ async fn an_instance_cut_off_catches_up_with_what_others_published() {
     let proxy = Cuttable::to(server.addr()).await;
     let a = instance(&proxy.url(), "cut", config()).await;
     let b = instance(&server.url(), "cut", config()).await;
-    let mut on_a = a.broker().subscribe(["t", "u"], None).expect("subscribed");
+    let mut on_a = a.subscribe(["t", "u"], None).await.expect("subscribed");
 
     proxy.set(Link::Cut);
     connected(&a, false).await;
@@ -477,13 +506,32 @@ async fn an_instance_cut_off_catches_up_with_what_others_published() {
     }
     proxy.set(Link::Open);
     connected(&a, true).await;
+    let caught_up = events(&mut on_a, meanwhile.len()).await;
     assert_eq!(
-        ids(&mut on_a, meanwhile.len()).await,
-        meanwhile,
-        "what B published while A was cut off, in order"
+        in_topic(&caught_up, &["0", "2", "3"]),
+        ["0", "2", "3"],
+        "what B published to t while A was cut off, in order: {caught_up:?}"
     );
+    assert_eq!(
+        in_topic(&caught_up, &["1", "4"]),
+        ["1", "4"],
+        "and to u: {caught_up:?}"
+    );
+    // The stream's composite id resumes it on B with nothing missed.
+    let last = caught_up.last().map(|(id, _)| id.clone()).expect("events");
+    let mut on_b = b
+        .subscribe(["t", "u"], Some(&last))
+        .await
+        .expect("subscribed");
+    assert!(!on_b.is_reset(), "{last} is honoured on B");
     let live = publish(&b, "u", "live").await;
-    assert_eq!(ids(&mut on_a, 1).await, [live]);
+    assert_eq!(events(&mut on_a, 1).await[0].1, "live");
+    let resumed = events(&mut on_b, 1).await;
+    assert_eq!(resumed[0].1, "live", "B replays nothing before it");
+    assert!(
+        !resumed[0].0.contains('-') && live.contains('-'),
+        "a composite id for a stream of two topics: {resumed:?}"
+    );
     assert!(
         a.broker()
             .render_metrics()
@@ -507,11 +555,7 @@ async fn a_gap_longer_than_the_stream_ends_owed_clients_who_then_reset() {
     let a = instance(&proxy.url(), "gap", small.clone()).await;
     let b = instance(&server.url(), "gap", small).await;
     let first = publish(&b, "t", "0").await;
-    assert!(a.caught_up(&first, WAIT).await);
-    let mut owed = a
-        .broker()
-        .subscribe(["t"], Some(&first))
-        .expect("subscribed");
+    let mut owed = a.subscribe(["t"], Some(&first)).await.expect("subscribed");
 
     proxy.set(Link::Cut);
     connected(&a, false).await;
@@ -528,10 +572,7 @@ async fn a_gap_longer_than_the_stream_ends_owed_clients_who_then_reset() {
     })
     .await;
     assert!(ended.is_ok(), "the owed client's stream ends");
-    let mut resumed = a
-        .broker()
-        .subscribe(["t"], Some(&first))
-        .expect("subscribed");
+    let mut resumed = a.subscribe(["t"], Some(&first)).await.expect("subscribed");
     assert!(resumed.is_reset(), "events it was owed are gone");
     assert_eq!(ids(&mut resumed, 4).await, meanwhile[16..]);
 }
@@ -548,7 +589,7 @@ async fn a_redis_gone_silent_is_noticed_and_left_for_a_live_one() {
     let a = RedisBroker::with_options(&proxy.url(), config(), quick).expect("a valid URL");
     connected(&a, true).await;
     let b = instance(&server.url(), "silent", config()).await;
-    let mut on_a = a.broker().subscribe(["t"], None).expect("subscribed");
+    let mut on_a = a.subscribe(["t"], None).await.expect("subscribed");
 
     // Nothing closes: only the unanswered ping tells. Publishes queued
     // meanwhile each get the error of their call.

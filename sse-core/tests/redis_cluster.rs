@@ -21,7 +21,7 @@ use sse_hub::redis::{RedisBroker, RedisError, RedisOptions};
 
 fn options(test: &str) -> RedisOptions {
     let mut options = RedisOptions::default();
-    options.prefix = format!("{{sse-cluster-{test}-{}}}", std::process::id());
+    options.prefix = format!("sse-cluster-{test}-{}", std::process::id());
     options.timeout = Duration::from_secs(1);
     options
 }
@@ -101,53 +101,130 @@ async fn a_private_cluster_serves_every_slot_and_notices_a_master_down() {
     }
 }
 
+/// The master that holds `topic`'s stream, for instances of `test`.
+fn master_of(cluster: &RedisCluster, test: &str, topic: &str) -> usize {
+    cluster
+        .node_serving(&format!("{}:{{{topic}}}", options(test).prefix))
+        .expect("a master serves every slot")
+}
+
+/// `count` topics whose streams live on `count` different masters.
+fn topics_on_different_masters(cluster: &RedisCluster, test: &str, count: usize) -> Vec<String> {
+    let mut topics: Vec<(String, usize)> = Vec::new();
+    for n in 0..1000 {
+        let topic = format!("t{n}");
+        let master = master_of(cluster, test, &topic);
+        if topics.iter().all(|(_, other)| *other != master) {
+            topics.push((topic, master));
+        }
+        if topics.len() == count {
+            return topics.into_iter().map(|(topic, _)| topic).collect();
+        }
+    }
+    panic!("no {count} topics on different masters among 1000");
+}
+
+/// `(id, data)` of the next `count` events of `stream`.
+async fn events(stream: &mut sse_hub::broker::ClientStream, count: usize) -> Vec<(String, String)> {
+    let mut events = Vec::new();
+    while events.len() < count {
+        let chunk = tokio::time::timeout(WAIT, stream.next())
+            .await
+            .unwrap_or_else(|_| panic!("only {} of {count} events arrived", events.len()))
+            .expect("the stream is open");
+        let text = String::from_utf8_lossy(&chunk).into_owned();
+        for frame in text.split("\n\n") {
+            let field = |name: &str| frame.lines().find_map(|line| line.strip_prefix(name));
+            if let (Some(id), Some(data)) = (field("id: "), field("data: ")) {
+                events.push((id.to_owned(), data.to_owned()));
+            }
+        }
+    }
+    events
+}
+
+/// The data of `seen` that start with `topic:`, in the order they came.
+fn of_topic<'a>(seen: &'a [(String, String)], topic: &str) -> Vec<&'a str> {
+    let prefix = format!("{topic}:");
+    seen.iter()
+        .map(|(_, data)| data.as_str())
+        .filter(|data| data.starts_with(&prefix))
+        .collect()
+}
+
+/// Streams of three topics on three masters, while publishers on two
+/// instances write to all of them at once: on each instance every event
+/// arrives once, each topic in the order of its ids, and a composite id
+/// resumes the stream on a third instance with exactly the rest.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_instances_on_a_cluster_share_topics_order_and_history() {
+async fn streams_of_topics_on_different_masters_keep_each_order_and_resume_anywhere() {
     let Some(cluster) = RedisCluster::start("cluster_order", 3) else {
         return;
     };
+    let topics = topics_on_different_masters(&cluster, "order", 3);
     let a = instance(&cluster, "order").await;
     let b = instance(&cluster, "order").await;
-    let mut on_a = a.broker().subscribe(["x", "y"], None).expect("subscribed");
-    let mut on_b = b.broker().subscribe(["x", "y"], None).expect("subscribed");
-    const EACH: usize = 40;
-    let publish_all = |redis: &RedisBroker, topic: &'static str| {
+    let mut on_a = a.subscribe(&topics, None).await.expect("subscribed");
+    let mut on_b = b.subscribe(&topics, None).await.expect("subscribed");
+    const EACH: usize = 20;
+    let publish_all = |redis: &RedisBroker, tag: &'static str| {
         let redis = redis.clone();
+        let topics = topics.clone();
         async move {
-            let publishes = (0..EACH).map(|i| {
+            let publishes = (0..EACH * topics.len()).map(|i| {
                 let redis = redis.clone();
+                let topic = topics[i % topics.len()].clone();
                 async move {
-                    publish(&redis, topic, &i.to_string())
-                        .await
-                        .expect("published")
+                    let data = format!("{topic}:{tag}{i}");
+                    let id = publish(&redis, &topic, &data).await.expect("published");
+                    (topic, id, data)
                 }
             });
             futures::future::join_all(publishes).await
         }
     };
-    let (from_a, from_b) = tokio::join!(publish_all(&a, "x"), publish_all(&b, "y"));
-    let seen_on_a = ids(&mut on_a, 2 * EACH).await;
-    let seen_on_b = ids(&mut on_b, 2 * EACH).await;
-    assert_eq!(seen_on_a, seen_on_b, "one order on both instances");
-    assert!(
-        seen_on_a
-            .windows(2)
-            .all(|pair| order(&pair[0]) < order(&pair[1])),
-        "ids strictly increasing: {seen_on_a:?}"
-    );
-    let mut published: Vec<String> = from_a.into_iter().chain(from_b).collect();
-    published.sort_by_key(|id| order(id));
-    assert_eq!(seen_on_a, published, "every event, with its publish's id");
+    let (from_a, from_b) = tokio::join!(publish_all(&a, "a"), publish_all(&b, "b"));
+    let published: Vec<(String, String, String)> = from_a.into_iter().chain(from_b).collect();
+    let total = published.len();
+    let seen_on_a = events(&mut on_a, total).await;
+    let seen_on_b = events(&mut on_b, total).await;
+    for topic in &topics {
+        let mut expected: Vec<(String, &str)> = published
+            .iter()
+            .filter(|(t, _, _)| t == topic)
+            .map(|(_, id, data)| (id.clone(), data.as_str()))
+            .collect();
+        expected.sort_by_key(|(id, _)| order(id));
+        let expected: Vec<&str> = expected.into_iter().map(|(_, data)| data).collect();
+        assert_eq!(
+            of_topic(&seen_on_a, topic),
+            expected,
+            "{topic} on A, in id order"
+        );
+        assert_eq!(
+            of_topic(&seen_on_b, topic),
+            expected,
+            "{topic} on B, in id order"
+        );
+    }
 
     // A client of A resumes on a third instance that started since.
     let c = instance(&cluster, "order").await;
-    let last_seen = &seen_on_a[EACH];
+    let cut = total / 2;
+    let (last_seen, _) = &seen_on_a[cut - 1];
     let mut resumed = c
-        .broker()
-        .subscribe(["x", "y"], Some(last_seen))
+        .subscribe(&topics, Some(last_seen))
+        .await
         .expect("subscribed");
     assert!(!resumed.is_reset(), "the history is in the cluster");
-    assert_eq!(ids(&mut resumed, EACH - 1).await, seen_on_a[EACH + 1..]);
+    let rest = events(&mut resumed, total - cut).await;
+    for topic in &topics {
+        assert_eq!(
+            of_topic(&rest, topic),
+            of_topic(&seen_on_a[cut..], topic),
+            "{topic}: exactly what it missed"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -156,19 +233,35 @@ async fn the_master_of_the_keys_down_answers_unavailable_until_it_is_back() {
         return;
     };
     let a = instance(&cluster, "down").await;
-    let mut stream = a.broker().subscribe(["news"], None).expect("subscribed");
+    let mut stream = a.subscribe(["news"], None).await.expect("subscribed");
     let first = publish(&a, "news", "before").await.expect("published");
     assert_eq!(ids(&mut stream, 1).await, std::slice::from_ref(&first));
+    let master = master_of(&cluster, "down", "news");
+    let elsewhere = (0..1000)
+        .map(|n| format!("other{n}"))
+        .find(|topic| master_of(&cluster, "down", topic) != master)
+        .expect("a topic on another master");
+    let mut other = a.subscribe([&elsewhere], None).await.expect("subscribed");
 
-    let master = cluster
-        .node_serving(&format!("{}:last-id", options("down").prefix))
-        .expect("a master serves the keys");
     cluster.nodes_mut()[master].stop();
     let refused = publish(&a, "news", "while down").await;
     assert!(
         matches!(refused, Err(RedisError::Unavailable(_))),
         "{refused:?}"
     );
+    // Other masters' topics are unaffected (once the client's connection
+    // to them is not the one that noticed).
+    let unaffected = tokio::time::timeout(WAIT, async {
+        loop {
+            match publish(&a, &elsewhere, "meanwhile").await {
+                Ok(id) => return id,
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+    })
+    .await
+    .expect("a topic of another master takes publishes");
+    assert_eq!(ids(&mut other, 1).await, [unaffected]);
     assert!(
         tokio::time::timeout(Duration::from_millis(200), stream.next())
             .await

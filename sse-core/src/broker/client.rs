@@ -9,6 +9,7 @@ use std::task::{Context, Poll};
 use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
 
+use super::ids;
 use super::log::Entry;
 use super::shared::Shared;
 use super::topic::{Topic, TopicState};
@@ -117,6 +118,21 @@ pub struct ClientStream {
     client_id: u64,
     reset: bool,
     ended: bool,
+    /// Kept while the stream lives, dropped after it unsubscribed (a
+    /// mirror's hold on its topics).
+    #[cfg(feature = "redis")]
+    _held: Option<Held>,
+}
+
+/// Whatever a stream keeps alive.
+#[cfg(feature = "redis")]
+struct Held(#[allow(dead_code)] Box<dyn std::any::Any + Send + Sync>);
+
+#[cfg(feature = "redis")]
+impl std::fmt::Debug for Held {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Held")
+    }
 }
 
 impl ClientStream {
@@ -132,7 +148,17 @@ impl ClientStream {
             client_id,
             reset,
             ended: false,
+            #[cfg(feature = "redis")]
+            _held: None,
         }
+    }
+
+    /// This stream, keeping `held` until it is dropped, after it has
+    /// unsubscribed.
+    #[cfg(feature = "redis")]
+    pub(crate) fn holding(mut self, held: Box<dyn std::any::Any + Send + Sync>) -> Self {
+        self._held = Some(Held(held));
+        self
     }
 
     /// This connection's id, unique within the broker.
@@ -249,13 +275,27 @@ fn read_locked(
     if let ([cursor], [state]) = (&*cursors, &*states) {
         chunk.extend(state.log.after(*cursor));
     } else {
-        let mut entries: Vec<&Entry> = cursors
+        let mut entries: Vec<(usize, &Entry)> = cursors
             .iter()
             .zip(states.iter())
-            .flat_map(|(&cursor, state)| state.log.after(cursor))
+            .enumerate()
+            .flat_map(|(topic, (&cursor, state))| {
+                state.log.after(cursor).map(move |entry| (topic, entry))
+            })
             .collect();
-        entries.sort_unstable_by_key(|entry| entry.id);
-        chunk.extend(entries);
+        entries.sort_unstable_by_key(|(_, entry)| entry.id);
+        if shared.mirror {
+            // Each topic of a mirror has ids of its own: every frame
+            // carries the client's cursor in each (see
+            // `ids::format_composite`).
+            let mut at: Vec<u64> = cursors.to_vec();
+            for (topic, entry) in entries {
+                at[topic] = entry.id;
+                chunk.push_with_id(&ids::format_composite(&at), &entry.frame);
+            }
+        } else {
+            chunk.extend(entries.into_iter().map(|(_, entry)| entry));
+        }
     }
     for (cursor, state) in cursors.iter_mut().zip(states.iter()) {
         *cursor = (*cursor).max(state.log.last_id());
@@ -302,6 +342,23 @@ impl Chunk {
                 (Some(_), Some(buf)) => buf.extend_from_slice(&entry.frame),
             }
         }
+    }
+
+    /// `frame` (`id: …` first, as every frame) with its id line replaced
+    /// by `id`.
+    fn push_with_id(&mut self, id: &str, frame: &[u8]) {
+        let body = memchr::memchr(b'\n', frame).map_or(frame, |line| &frame[line + 1..]);
+        let buf = self.rest.get_or_insert_with(|| {
+            let mut buf = BytesMut::new();
+            buf.extend(self.first.take().as_deref().unwrap_or_default());
+            buf
+        });
+        buf.reserve(id.len() + body.len() + 5);
+        buf.extend_from_slice(b"id: ");
+        buf.extend_from_slice(id.as_bytes());
+        buf.extend_from_slice(b"\n");
+        buf.extend_from_slice(body);
+        self.count += 1;
     }
 
     fn finish(self) -> Option<(Bytes, u64)> {

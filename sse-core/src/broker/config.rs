@@ -48,9 +48,12 @@ pub enum BrokerError {
     /// A subscription named no topic.
     #[error("a subscription needs at least one topic")]
     NoTopics,
-    /// The broker mirrors topics kept elsewhere (Redis): publish through
-    /// what it mirrors, for instance `RedisBroker::publish`.
-    #[error("this broker mirrors Redis: publish through the RedisBroker, not the mirror")]
+    /// The broker mirrors topics kept elsewhere (Redis): publish and
+    /// subscribe through what it mirrors, `RedisBroker::publish` and
+    /// `RedisBroker::subscribe`.
+    #[error(
+        "this broker mirrors Redis: publish and subscribe through the RedisBroker, not the mirror"
+    )]
     Mirror,
 }
 

@@ -116,13 +116,6 @@ impl Broker {
         })
     }
 
-    /// The text of `id` as clients see it in `id:`: decimal for an
-    /// in-memory broker, `<ms>-<seq>` for one mirroring Redis.
-    #[cfg(feature = "redis")]
-    pub(crate) fn format_id(&self, id: u64) -> String {
-        self.shared.ids.format(id)
-    }
-
     /// Appends an event of `topic` that a mirror received, under the id it
     /// was given, and fans it out as [`Broker::publish`] would. Events must
     /// come in id order over all topics (the order their ids were issued
@@ -140,11 +133,64 @@ impl Broker {
         Some(sent)
     }
 
-    /// The newest id applied or known: a `Last-Event-ID` after it is from
-    /// the future (or from an event not mirrored yet).
+    /// The newest id applied to `topic`, if the mirror follows it: an id
+    /// of that topic after it is from the future (or from an event not
+    /// mirrored yet).
+    #[cfg(feature = "redis")]
+    pub(crate) fn newest_of(&self, topic: &str) -> Option<u64> {
+        let topic = self.shared.find(topic)?;
+        let state = topic.lock();
+        state.pinned.then(|| state.log.last_id())
+    }
+
+    /// The newest id applied to any topic.
     #[cfg(feature = "redis")]
     pub(crate) fn newest(&self) -> u64 {
         self.shared.newest.load(Ordering::SeqCst)
+    }
+
+    /// Starts following `topic` in a mirror: its events up to `floor` are
+    /// gone, and `events` (oldest first) are what Redis holds after it.
+    /// The topic is then kept, even with no subscriber, until
+    /// [`Broker::unfollow`], and [`Broker::apply`] takes its events.
+    #[cfg(feature = "redis")]
+    pub(crate) fn follow<'a>(
+        &self,
+        topic: &str,
+        floor: u64,
+        events: impl IntoIterator<Item = Mirrored<'a>>,
+    ) {
+        let shared = &*self.shared;
+        loop {
+            let held = shared.find_or_create(topic);
+            let mut state = held.lock();
+            if state.forgotten {
+                continue;
+            }
+            state.pinned = true;
+            state.log.skip_to(floor);
+            break;
+        }
+        for event in events {
+            self.apply(topic, event);
+        }
+    }
+
+    /// Stops following `topic`: its history goes, as it would no longer
+    /// be kept current. Its subscribers, if it still has any, keep it.
+    #[cfg(feature = "redis")]
+    pub(crate) fn unfollow(&self, topic: &str) {
+        let shared = &*self.shared;
+        let mut map = shared.write_topics();
+        let Some(held) = map.get(topic).cloned() else {
+            return;
+        };
+        let mut state = held.lock();
+        state.pinned = false;
+        if state.subscribers.is_empty() {
+            state.forgotten = true;
+            map.remove(topic);
+        }
     }
 
     /// Every event up to `floor` that is not held counts as lost: a
@@ -167,7 +213,29 @@ impl Broker {
     /// one of the topics after it is gone) the stream is marked
     /// [`reset`](ClientStream::is_reset) and replays everything those topics
     /// retain.
+    ///
+    /// # Errors
+    ///
+    /// No topics, too many clients, a broker shut down, or a mirror of
+    /// Redis ([`BrokerError::Mirror`]), which loads its topics first:
+    /// subscribe through `RedisBroker::subscribe`.
     pub fn subscribe<I, S>(
+        &self,
+        topics: I,
+        last_event_id: Option<&str>,
+    ) -> Result<ClientStream, BrokerError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        if self.shared.mirror {
+            return Err(BrokerError::Mirror);
+        }
+        self.open(topics, last_event_id)
+    }
+
+    /// [`Broker::subscribe`], in a mirror too (to topics it follows).
+    pub(crate) fn open<I, S>(
         &self,
         topics: I,
         last_event_id: Option<&str>,

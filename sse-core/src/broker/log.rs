@@ -79,6 +79,7 @@ impl Log {
     /// Forgets everything up to `floor`: frames after the held ones and up
     /// to it were never received (a mirror's gap), so the held frames are
     /// no use for replay and a cursor before `floor` has lost events.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(crate) fn skip_to(&mut self, floor: u64) {
         if floor > self.floor {
             self.entries.retain(|entry| entry.id > floor);

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::config::BrokerConfig;
-use super::ids::IdFormat;
+use super::ids::{self, IdFormat};
 use super::log::Retention;
 use super::topic::{Backlog, Topic, TopicState};
 use crate::Event;
@@ -62,9 +62,6 @@ pub(crate) struct Mirrored<'a> {
     /// The encoded event without its `id:` line.
     pub(crate) body: &'a [u8],
     pub(crate) published_at: Instant,
-    /// Events of the topic before this one and after the mirror's last
-    /// were never received: clients still owed them have lost them.
-    pub(crate) gap: bool,
 }
 
 /// When expired events of topics nobody publishes to are next dropped.
@@ -167,6 +164,9 @@ impl Shared {
         let (id, sent, unused) = loop {
             let topic = match self.find(name) {
                 Some(topic) => topic,
+                // A mirror holds only the topics it follows (see
+                // `Broker::load`).
+                None if self.mirror => return None,
                 None if self.retention.history == 0 => {
                     // Nobody to send to and nothing to keep: no topic is
                     // created, but the id is spent and counts as evicted.
@@ -174,7 +174,7 @@ impl Shared {
                     if map.contains_key(name) {
                         continue;
                     }
-                    let id = self.take_id(stamp)?;
+                    let id = self.next_id();
                     self.forgotten_floor.fetch_max(id, Ordering::SeqCst);
                     drop(map);
                     self.metrics.published.inc();
@@ -187,15 +187,19 @@ impl Shared {
                 continue;
             }
             // Taken under the topic's lock: see "Order" in the module docs.
-            let id = self.take_id(stamp)?;
+            let id = match stamp {
+                Stamp::Next(_) => self.next_id(),
+                // A mirror's ids are its topics' own: one not after the
+                // topic's newest is a duplicate.
+                Stamp::Given(event) if event.id <= state.log.last_id() => return None,
+                Stamp::Given(event) => {
+                    self.newest.fetch_max(event.id, Ordering::SeqCst);
+                    event.id
+                }
+            };
             let (frame, published_at) = match stamp {
                 Stamp::Next(event) => (event.encode_as(Some(&self.ids.format(id))), now),
-                Stamp::Given(event) => {
-                    if event.gap {
-                        state.log.skip_to(id - 1);
-                    }
-                    (self.frame_with_id(id, event.body), event.published_at)
-                }
+                Stamp::Given(event) => (self.frame_with_id(id, event.body), event.published_at),
             };
             state.log.append(id, frame, published_at);
             let subscribed = !state.subscribers.is_empty();
@@ -225,16 +229,9 @@ impl Shared {
         Some((id, sent))
     }
 
-    /// The id of the event being appended: the next one, or the one it was
-    /// given if that is newer than every id so far.
-    pub(super) fn take_id(&self, stamp: Stamp<'_>) -> Option<u64> {
-        match stamp {
-            Stamp::Next(_) => Some(self.newest.fetch_add(1, Ordering::SeqCst) + 1),
-            Stamp::Given(event) => {
-                let before = self.newest.fetch_max(event.id, Ordering::SeqCst);
-                (before < event.id).then_some(event.id)
-            }
-        }
+    /// The id of the next event the broker publishes itself.
+    fn next_id(&self) -> u64 {
+        self.newest.fetch_add(1, Ordering::SeqCst) + 1
     }
 
     /// `id: <id>` followed by the rest of an encoded event: what
@@ -309,9 +306,24 @@ impl Shared {
             .map(|state| state.log.replay_floor(&self.retention, now))
             .collect();
         let newest = self.newest.load(Ordering::SeqCst);
-        match self.ids.parse(given) {
-            Some(id) if id <= newest && floors.iter().all(|&floor| floor <= id) => {
-                (vec![id; topics.len()], false)
+        let cursors = match self.ids.parse(given) {
+            // A mirror's topics each count their own ids: one id is a
+            // cursor in a single topic, and only up to what it holds.
+            Some(id) if self.mirror && topics.len() == 1 => {
+                (id <= topics[0].log.last_id()).then(|| vec![id])
+            }
+            Some(id) => (id <= newest).then(|| vec![id; topics.len()]),
+            None if self.mirror => ids::parse_composite(given, topics.len()).filter(|cursors| {
+                cursors
+                    .iter()
+                    .zip(topics)
+                    .all(|(&cursor, state)| cursor <= state.log.last_id())
+            }),
+            None => None,
+        };
+        match cursors {
+            Some(cursors) if cursors.iter().zip(&floors).all(|(c, floor)| floor <= c) => {
+                (cursors, false)
             }
             _ => (floors, true),
         }

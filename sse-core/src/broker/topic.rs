@@ -22,6 +22,9 @@ pub(crate) struct TopicState {
     /// Removed from the broker's map (no subscribers, nothing retained):
     /// whoever still holds it must look the topic up again.
     pub(crate) forgotten: bool,
+    /// A mirror follows this topic: kept, even empty and unsubscribed,
+    /// since its log's floor says what the mirror loaded.
+    pub(crate) pinned: bool,
 }
 
 /// One client's entry in one topic.
@@ -291,6 +294,7 @@ impl Topic {
                 // first insert would otherwise allocate room for four.
                 subscribers: Slab::with_capacity(1),
                 forgotten: false,
+                pinned: false,
             }),
         }
     }
@@ -308,6 +312,6 @@ impl Topic {
 impl TopicState {
     /// Nothing retained and nobody subscribed: the topic can be forgotten.
     pub(crate) fn is_unused(&self) -> bool {
-        self.subscribers.is_empty() && self.log.is_empty()
+        self.subscribers.is_empty() && self.log.is_empty() && !self.pinned
     }
 }

@@ -12,11 +12,6 @@ use crate::broker::{Broker, Published};
 use crate::encode;
 use crate::stream::{KeepAlive, SseStream};
 
-/// How long a resume waits for this instance's mirror to catch up with
-/// an id another instance already sent (multi-instance mode).
-#[cfg(feature = "redis")]
-const RESUME_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
-
 /// The hub's authorizer, shared by its clones.
 #[derive(Clone)]
 pub(super) struct SharedAuthorizer(std::sync::Arc<dyn Authorizer>);
@@ -292,19 +287,33 @@ impl Hub {
         self.stream(topics, last_event_id, false).await
     }
 
+    /// The subscription, from the broker or, in multi-instance mode,
+    /// through Redis (which loads topics no local client followed yet).
+    async fn open_subscription<I, S>(
+        &self,
+        topics: I,
+        last_event_id: Option<&str>,
+    ) -> Result<crate::broker::ClientStream, Box<dyn std::error::Error + Send + Sync>>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        #[cfg(feature = "redis")]
+        if let Some(redis) = &self.redis {
+            return Ok(redis.subscribe(topics, last_event_id).await?);
+        }
+        Ok(self.broker.subscribe(topics, last_event_id)?)
+    }
+
     async fn stream<I, S>(&self, topics: I, last_event_id: Option<&str>, preamble: bool) -> Response
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
         let last_event_id = last_event_id.filter(|id| !id.is_empty());
-        #[cfg(feature = "redis")]
-        if let (Some(redis), Some(id)) = (&self.redis, last_event_id) {
-            redis.caught_up(id, RESUME_WAIT).await;
-        }
-        let subscription = match self.broker.subscribe(topics, last_event_id) {
+        let subscription = match self.open_subscription(topics, last_event_id).await {
             Ok(subscription) => subscription,
-            Err(err) => return unavailable(&err),
+            Err(err) => return unavailable(&*err),
         };
         let mut stream = SseStream::new(subscription);
         if preamble {

@@ -1,6 +1,8 @@
-//! Why a [`RedisBroker`](super::RedisBroker) could not start or publish.
+//! Why a [`RedisBroker`](super::RedisBroker) could not start, publish or
+//! subscribe.
 
-/// Why a [`RedisBroker`](super::RedisBroker) could not start or publish.
+/// Why a [`RedisBroker`](super::RedisBroker) could not start, publish or
+/// subscribe.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RedisError {
@@ -19,6 +21,10 @@ pub enum RedisError {
     /// The local broker shut down.
     #[error("the broker is shutting down")]
     Closed,
+    /// The local mirror refused a subscription (too many clients, no
+    /// topics, shut down).
+    #[error(transparent)]
+    Broker(#[from] crate::broker::BrokerError),
 }
 
 impl RedisError {
@@ -30,6 +36,7 @@ impl RedisError {
             Self::NoRuntime => Self::NoRuntime,
             Self::NoUrl => Self::NoUrl,
             Self::Url(err) => Self::Unavailable(err.to_string()),
+            Self::Broker(err) => Self::Broker(err.clone()),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! What the publishing side and the tail share: the connection, the keys,
 //! the scripts; and the options of a [`RedisBroker`](super::RedisBroker).
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -14,12 +15,14 @@ use crate::metrics::RedisMetrics;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RedisOptions {
-    /// The prefix of every key and channel, in braces so that Redis
-    /// Cluster keeps them in one slot. Deployments that share a Redis but
-    /// not their topics use different prefixes.
+    /// The prefix of every key and channel. Deployments that share a Redis
+    /// but not their topics use different prefixes. Each topic's key is
+    /// `<prefix>:{<topic>}`, so that Redis Cluster spreads topics over its
+    /// slots; a prefix in braces (`{sse}`) puts them all in one slot.
     pub prefix: String,
     /// How long one command, or one connection attempt, may take before
-    /// Redis counts as unreachable.
+    /// Redis counts as unreachable. A subscription to a topic this
+    /// instance does not follow yet waits as long for it to be loaded.
     pub timeout: Duration,
     /// How often the tail pings Redis while no event comes, so that a
     /// Redis gone silent (a network partition, no connection closed) is
@@ -35,7 +38,7 @@ pub struct RedisOptions {
 impl Default for RedisOptions {
     fn default() -> Self {
         Self {
-            prefix: "{sse}".into(),
+            prefix: "sse".into(),
             timeout: Duration::from_secs(2),
             ping_interval: Duration::from_secs(5),
             max_publish_batch: 256,
@@ -50,40 +53,132 @@ pub(super) struct Link {
     pub(super) nodes: Nodes,
     pub(super) options: RedisOptions,
     pub(super) keys: Keys,
-    pub(super) script: redis::Script,
-    pub(super) batch_script: redis::Script,
-    /// Publishes the marker that closes a catch-up.
-    pub(super) marker_script: redis::Script,
+    /// `publish.lua`: a batch of events of one slot's topics.
+    pub(super) publish_script: redis::Script,
+    /// `load.lua`: what a topic's stream holds after an id.
+    pub(super) load_script: redis::Script,
     pub(super) metrics: RedisMetrics,
     /// The tail's command connection while its session is up: publishes
     /// use it, and find none while Redis is unreachable.
     pub(super) connection: Mutex<Option<Connection>>,
-    /// Signalled after each batch the tail applied.
-    pub(super) applied: tokio::sync::Notify,
     /// Whether `connection` is set, for whoever waits on it.
     pub(super) connected: tokio::sync::watch::Sender<bool>,
+    /// The topics this instance's clients follow.
+    pub(super) interest: Interest,
 }
 
+/// The topics local clients follow, each with how many leases hold it
+/// and whether the tail has loaded it; the tail follows exactly these.
+#[derive(Debug, Default)]
+pub(super) struct Interest {
+    state: Mutex<InterestState>,
+    /// Signalled when a topic gains its first lease or loses its last:
+    /// the tail then subscribes or unsubscribes.
+    pub(super) changed: tokio::sync::Notify,
+    /// Signalled after the tail loaded topics, and after each message of
+    /// events it applied.
+    pub(super) applied: tokio::sync::Notify,
+}
+
+#[derive(Debug, Default)]
+pub(super) struct InterestState {
+    pub(super) topics: HashMap<String, Followed>,
+    /// Topics that gained their first lease, or lost their last, since the
+    /// tail last looked: what it has to do, without a walk over all.
+    pub(super) changes: Vec<String>,
+}
+
+#[derive(Debug, Default)]
+pub(super) struct Followed {
+    pub(super) leases: usize,
+    /// The tail subscribed to its channel and loaded its history.
+    pub(super) loaded: bool,
+}
+
+impl Interest {
+    pub(super) fn lock(&self) -> std::sync::MutexGuard<'_, InterestState> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// One more lease on each of `topics`.
+    pub(super) fn take(&self, topics: &[String]) {
+        let mut state = self.lock();
+        let mut changed = false;
+        for topic in topics {
+            let followed = state.topics.entry(topic.clone()).or_default();
+            followed.leases += 1;
+            if followed.leases == 1 {
+                state.changes.push(topic.clone());
+                changed = true;
+            }
+        }
+        drop(state);
+        if changed {
+            self.changed.notify_one();
+        }
+    }
+
+    /// One lease less on each of `topics`.
+    pub(super) fn release(&self, topics: &[String]) {
+        let mut state = self.lock();
+        let mut changed = false;
+        for topic in topics {
+            let Some(followed) = state.topics.get_mut(topic) else {
+                continue;
+            };
+            followed.leases -= 1;
+            if followed.leases == 0 {
+                state.topics.remove(topic);
+                state.changes.push(topic.clone());
+                changed = true;
+            }
+        }
+        drop(state);
+        if changed {
+            self.changed.notify_one();
+        }
+    }
+
+    /// Whether the tail has loaded every one of `topics`.
+    pub(super) fn loaded(&self, topics: &[String]) -> bool {
+        let state = self.lock();
+        topics.iter().all(|topic| {
+            state
+                .topics
+                .get(topic)
+                .is_some_and(|followed| followed.loaded)
+        })
+    }
+}
+
+/// Where a topic lives in Redis.
 #[derive(Debug)]
 pub(super) struct Keys {
-    pub(super) index: String,
-    pub(super) last: String,
-    pub(super) channel: String,
-    pub(super) stream_prefix: String,
+    prefix: String,
 }
 
 impl Keys {
     pub(super) fn new(prefix: &str) -> Self {
         Self {
-            index: format!("{prefix}:topics"),
-            last: format!("{prefix}:last-id"),
-            channel: format!("{prefix}:events"),
-            stream_prefix: format!("{prefix}:topic:"),
+            prefix: format!("{prefix}:{{"),
         }
     }
 
+    /// The topic's stream, whose name is also its channel's: `<prefix>:{<topic>}`.
     pub(super) fn stream(&self, topic: &str) -> String {
-        format!("{}{topic}", self.stream_prefix)
+        format!("{}{topic}}}", self.prefix)
+    }
+
+    /// The cluster slot of the topic's keys.
+    pub(super) fn slot(&self, topic: &str) -> redis::cluster_routing::Slot {
+        redis::cluster_routing::Slot::for_key(self.stream(topic))
+    }
+
+    /// The topic of a channel [`Keys::stream`] named.
+    pub(super) fn topic<'a>(&self, channel: &'a str) -> Option<&'a str> {
+        channel.strip_prefix(&self.prefix)?.strip_suffix('}')
     }
 }
 

@@ -126,11 +126,11 @@ use std::time::Duration;
 
 use crate::Event;
 use crate::broker::ids::IdFormat;
-use crate::broker::{Broker, BrokerConfig, EventId, Published};
+use crate::broker::{Broker, BrokerConfig, ClientStream, EventId, Published};
 use crate::metrics::{Metrics, RedisMetrics};
 pub use error::RedisError;
 pub use link::RedisOptions;
-use link::{Keys, Link};
+use link::{Interest, Keys, Link};
 use nodes::Nodes;
 use tokio::sync::{mpsc, oneshot};
 
@@ -213,19 +213,12 @@ impl RedisBroker {
             nodes,
             keys: Keys::new(&options.prefix),
             options,
-            script: redis::Script::new(concat!(
-                include_str!("next_id.lua"),
-                include_str!("publish.lua")
-            )),
-            batch_script: redis::Script::new(concat!(
-                include_str!("next_id.lua"),
-                include_str!("publish_batch.lua")
-            )),
-            marker_script: redis::Script::new("return redis.call('PUBLISH', ARGV[1], 'caught up')"),
+            publish_script: redis::Script::new(include_str!("publish.lua")),
+            load_script: redis::Script::new(include_str!("load.lua")),
             metrics,
             connection: Mutex::new(None),
-            applied: tokio::sync::Notify::new(),
             connected: tokio::sync::watch::Sender::new(false),
+            interest: Interest::default(),
         });
         let max_batch = link.options.max_publish_batch;
         let mut tasks = vec![runtime.spawn(tail::run(link.clone())).abort_handle()];
@@ -320,46 +313,128 @@ impl RedisBroker {
 
     /// One script call for one event.
     async fn publish_one(&self, topic: &str, body: &[u8]) -> Result<u64, RedisError> {
-        let link = &*self.link;
-        let mut connection = link.publish_connection()?;
-        let (bound, ttl) = link.stream_limits();
-        let mut invocation = link.script.prepare_invoke();
-        invocation
-            .key(link.keys.stream(topic))
-            .key(&link.keys.index)
-            .key(&link.keys.last)
-            .arg(topic)
-            .arg(body)
-            .arg(bound)
-            .arg(ttl)
-            .arg(&link.keys.channel)
-            .arg(link.broker.format_id(link.broker.newest()));
-        let id: String = link
-            .within(invocation.invoke_async(&mut connection))
-            .await?;
-        crate::broker::ids::parse_redis(&id)
-            .ok_or_else(|| RedisError::Unavailable(format!("Redis answered {id:?} for an id")))
+        batch::publish(&self.link, &[(topic, body)])
+            .await
+            .pop()
+            .unwrap_or(Err(RedisError::Closed))
+    }
+    /// Opens a stream of `topics` on this instance, as
+    /// [`Broker::subscribe`] does in memory mode: the tail first follows
+    /// the topics that no local client followed yet (it subscribes to
+    /// their channels and loads their history from Redis), and a resume
+    /// waits, up to a second, for events another instance already sent
+    /// the client to reach this one.
+    ///
+    /// The stream's ids are those of its topic for a single topic. Topics
+    /// have ids of their own, so a stream of several carries composite ids
+    /// (see the module docs), which resume it on any instance.
+    ///
+    /// ```no_run
+    /// # async fn run(redis: sse_hub::redis::RedisBroker) -> Result<(), sse_hub::redis::RedisError> {
+    /// let stream = redis.subscribe(["user-42", "news"], Some("mzq3kx2a.0.1f:2")).await?;
+    /// # drop(stream);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`RedisError::Unavailable`] when a topic no local client followed
+    /// cannot be loaded within the timeout (Redis unreachable), and
+    /// [`RedisError::Broker`] for what the mirror refuses (too many
+    /// clients, no topics, shut down).
+    pub async fn subscribe<I, S>(
+        &self,
+        topics: I,
+        last_event_id: Option<&str>,
+    ) -> Result<ClientStream, RedisError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let mut names: Vec<String> = topics
+            .into_iter()
+            .map(|topic| topic.as_ref().to_owned())
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        let link = &self.link;
+        if names.is_empty() {
+            return Err(crate::broker::BrokerError::NoTopics.into());
+        }
+        let lease = Lease::take(link.clone(), names);
+        let loaded = self.wait(link.options.timeout, || link.interest.loaded(&lease.topics));
+        if !loaded.await {
+            return Err(RedisError::Unavailable(
+                "the topics could not be loaded from Redis in time".into(),
+            ));
+        }
+        if let Some(id) = last_event_id {
+            self.wait(RESUME_WAIT, || self.has_reached(&lease.topics, id))
+                .await;
+        }
+        let stream = link.broker.open(&lease.topics, last_event_id)?;
+        Ok(stream.holding(Box::new(lease)))
     }
 
-    /// Waits until the mirror has applied the event `id` (a Redis id's
-    /// text), at most `within`: true if it has. A client resuming with an
-    /// id another instance just sent it may be a moment ahead of this one.
-    pub async fn caught_up(&self, id: &str, within: Duration) -> bool {
-        let Some(id) = crate::broker::ids::parse_redis(id) else {
-            return false;
-        };
-        let link = &*self.link;
+    /// Whether the mirror holds every event up to `id` of `topics`: a
+    /// client may resume with an id another instance sent it a moment
+    /// before this one mirrored it.
+    fn has_reached(&self, topics: &[String], id: &str) -> bool {
+        let broker = &self.link.broker;
+        let newest = |topic: &String| broker.newest_of(topic).unwrap_or(0);
+        if let Some(id) = crate::broker::ids::parse_redis(id) {
+            return match topics {
+                [topic] => newest(topic) >= id,
+                _ => broker.newest() >= id,
+            };
+        }
+        crate::broker::ids::parse_composite(id, topics.len()).is_none_or(|cursors| {
+            topics
+                .iter()
+                .zip(cursors)
+                .all(|(topic, cursor)| newest(topic) >= cursor)
+        })
+    }
+
+    /// Waits until `done`, rechecked after each load and message the tail
+    /// applies, at most `within`: whether it came.
+    async fn wait(&self, within: Duration, done: impl Fn() -> bool) -> bool {
+        let applied = &self.link.interest.applied;
         let wait = async {
             loop {
-                let applied = link.applied.notified();
-                tokio::pin!(applied);
-                applied.as_mut().enable();
-                if link.broker.newest() >= id {
+                let next = applied.notified();
+                tokio::pin!(next);
+                next.as_mut().enable();
+                if done() {
                     return;
                 }
-                applied.await;
+                next.await;
             }
         };
         tokio::time::timeout(within, wait).await.is_ok()
+    }
+}
+
+/// How long a resume waits for this instance's mirror to catch up with
+/// an id another instance already sent.
+const RESUME_WAIT: Duration = Duration::from_secs(1);
+
+/// Keeps its topics followed while a stream of them is open.
+#[derive(Debug)]
+struct Lease {
+    link: Arc<Link>,
+    topics: Vec<String>,
+}
+
+impl Lease {
+    fn take(link: Arc<Link>, topics: Vec<String>) -> Self {
+        link.interest.take(&topics);
+        Self { link, topics }
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        self.link.interest.release(&self.topics);
     }
 }

@@ -41,6 +41,11 @@ impl Nodes {
         }
     }
 
+    /// Whether these are a cluster's nodes, whose keys live in slots.
+    pub(super) fn is_cluster(&self) -> bool {
+        matches!(self, Self::Cluster { .. })
+    }
+
     /// The client to subscribe through on the `attempt`th try: the nodes
     /// of a cluster in turn, so that one node down does not stop the tail.
     pub(super) fn pubsub_client(&self, attempt: usize) -> &redis::Client {

@@ -1,7 +1,13 @@
-//! The tail: one session per connection to Redis, each catching up with
-//! what it missed and then applying the events channel to the mirror, in
-//! order; between sessions, capped and jittered backoff.
+//! The tail: it follows the topics that local clients follow, and only
+//! those. One session per connection to Redis: it subscribes to the
+//! followed topics' channels, then loads each topic's stream (or, for a
+//! topic it held before the connection dropped, what came after its
+//! newest event), and applies the channels' events to the mirror as they
+//! come; it subscribes and loads a topic when a client starts following
+//! it, and drops one that no client follows any more. Between sessions,
+//! capped and jittered backoff.
 
+use std::collections::HashSet;
 use std::convert::Infallible;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -24,20 +30,30 @@ use crate::broker::ids::{self, IdFormat};
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
-/// Topics whose streams one pipelined round trip reads.
-const TOPICS_PER_ROUND_TRIP: usize = 512;
+/// Topics that one `SUBSCRIBE`, and one round of loads, take.
+const TOPICS_PER_ROUND: usize = 512;
 
 /// Runs sessions until the mirror shuts down.
 pub(super) async fn run(link: Arc<Link>) {
     let mut backoff = Backoff::default();
     // Redis's time (ms) when the mirror was last known to be current.
     let mut current_until: Option<u64> = None;
+    // The topics the mirror holds, across sessions.
+    let mut mirrored = HashSet::new();
     for attempt in 0.. {
         if link.broker.is_closed() {
             return;
         }
         let mut current_since = None;
-        let err = match session(&link, attempt, &mut current_since, current_until).await {
+        let err = match session(
+            &link,
+            attempt,
+            &mut current_since,
+            current_until,
+            &mut mirrored,
+        )
+        .await
+        {
             Err(err) => err,
             Ok(never) => match never {},
         };
@@ -79,27 +95,55 @@ impl Backoff {
     }
 }
 
-/// Connects, catches up, then applies the channel until the connection
-/// is lost; `current_since` tells whether it got that far (Redis's time
-/// then, and ours). `current_until` is when the mirror was last current,
-/// if ever. A cluster's nodes take their turn for the Pub/Sub connection,
-/// one per `attempt`.
+/// Redis's clock, read once per session: (its milliseconds then, our
+/// instant then).
+#[derive(Debug, Clone, Copy)]
+struct Clock(u64, Instant);
+
+impl Clock {
+    /// When an event was published, from its id's milliseconds: replay's
+    /// TTL counts from there, as in memory mode.
+    fn published_at(self, id: u64) -> Instant {
+        let now = Instant::now();
+        let redis_now = self
+            .0
+            .saturating_add(u64::try_from(now.duration_since(self.1).as_millis()).unwrap_or(0));
+        let age = Duration::from_millis(redis_now.saturating_sub(ids::split(id).0));
+        now.checked_sub(age).unwrap_or(now)
+    }
+}
+
+/// What a session knows of its connection's channels.
+struct Session<'a> {
+    link: &'a Link,
+    sink: redis::aio::PubSubSink,
+    connection: Connection,
+    clock: Clock,
+    /// Topics whose channel this session subscribed to.
+    subscribed: HashSet<String>,
+    /// Topics the mirror holds (the run's, across sessions).
+    mirrored: &'a mut HashSet<String>,
+    /// Topics whose load failed, to try again.
+    retry: Vec<String>,
+}
+
+/// Connects, follows the topics local clients follow, then applies their
+/// channels until the connection is lost; `current_since` tells whether
+/// it got that far (Redis's time then, and ours). `current_until` is when
+/// the mirror was last current, if ever. A cluster's nodes take their turn
+/// for the Pub/Sub connection, one per `attempt`.
 async fn session(
     link: &Link,
     attempt: usize,
     current_since: &mut Option<(u64, Instant)>,
     current_until: Option<u64>,
+    mirrored: &mut HashSet<String>,
 ) -> Result<Infallible, RedisError> {
     let pubsub = link.nodes.pubsub_client(attempt);
-    let (mut sink, mut messages) = link.within(pubsub.get_async_pubsub()).await?.split();
-    // A channel of this session's own, for the marker that closes the
-    // catch-up (see the module docs).
-    let marker = format!("{}:sync:{:016x}", link.options.prefix, fastrand::u64(..));
-    link.within(sink.subscribe(&link.keys.channel)).await?;
-    link.within(sink.subscribe(&marker)).await?;
+    let (sink, mut messages) = link.within(pubsub.get_async_pubsub()).await?.split();
     let mut connection = link.within(link.nodes.connect()).await?;
-
     let now_ms = redis_now_ms(link, &mut connection).await?;
+    let now = Instant::now();
     let config = link.broker.config();
     let ttl_ms = u64::try_from(config.history_ttl.as_millis()).unwrap_or(u64::MAX);
     // Events older than the TTL may be gone from Redis: if the mirror was
@@ -110,39 +154,21 @@ async fn session(
         let horizon = ids::join(horizon_ms, 0).unwrap_or(0).saturating_sub(1);
         link.broker.raise_floor(horizon);
     }
-    let since = link.broker.newest();
-    let mut batch = read_since(link, &mut connection, since).await?;
-
-    // The marker is published where the events are, by a script on the
-    // keys' slot: in a cluster, messages that started on one node reach
-    // the others in the order they were published there, and only there.
-    let mut publish_marker = link.marker_script.prepare_invoke();
-    publish_marker.key(&link.keys.last).arg(&marker);
-    link.within(publish_marker.invoke_async::<i64>(&mut connection))
-        .await?;
-    loop {
-        let message = tokio::time::timeout(link.options.timeout, next(&mut messages))
-            .await
-            .map_err(|_| RedisError::Unavailable("the catch-up marker did not come back".into()))?
-            .ok_or_else(lost)?;
-        if message.get_channel_name() == marker {
-            break;
-        }
-        batch.extend(parse(&message).unwrap_or_default());
-    }
-    batch.sort_unstable_by_key(|event| event.id);
-    batch.dedup_by_key(|event| event.id);
-    let now = Instant::now();
-    for event in &batch {
-        apply(link, event, published_at(now, now_ms, event.id));
-    }
-    link.applied.notify_waiters();
-
+    let mut session = Session {
+        link,
+        sink,
+        connection: connection.clone(),
+        clock: Clock(now_ms, now),
+        subscribed: HashSet::new(),
+        mirrored,
+        retry: Vec::new(),
+    };
+    let loaded = session.follow(true).await?;
     if current_until.is_some() {
         link.metrics.reconnects.inc();
-        tracing::info!(caught_up = batch.len(), "reconnected to Redis");
+        tracing::info!(caught_up = loaded, "reconnected to Redis");
     } else {
-        tracing::info!(loaded = batch.len(), "connected to Redis");
+        tracing::info!(loaded, "connected to Redis");
     }
     link.set_connection(Some(connection));
     *current_since = Some((now_ms, now));
@@ -153,68 +179,201 @@ async fn session(
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ping.reset();
     loop {
-        match message_or_ping(&mut messages, &mut ping).await {
-            Some(Some(message)) => {
+        let changed = link.interest.changed.notified();
+        match next_step(&mut messages, &mut ping, changed).await {
+            Step::Message(Some(message)) => {
                 if link.broker.is_closed() {
                     return Err(RedisError::Closed);
                 }
-                if let Some(events) = parse(&message) {
-                    let now = Instant::now();
-                    for event in &events {
-                        apply(link, event, now);
-                    }
-                    link.applied.notify_waiters();
-                }
+                session.apply(&message);
             }
-            Some(None) => return Err(lost()),
-            None => {
-                link.within(sink.ping::<redis::Value>()).await?;
+            Step::Message(None) => return Err(lost()),
+            Step::Changed => {
+                session.follow(false).await?;
+            }
+            Step::Ping => {
+                link.within(session.sink.ping::<redis::Value>()).await?;
+                if !session.retry.is_empty() {
+                    let retry = std::mem::take(&mut session.retry);
+                    link.interest.lock().changes.extend(retry);
+                    session.follow(false).await?;
+                }
             }
         }
     }
 }
 
-/// The next message (`Some`, `Some(None)` when the connection closed), or
-/// `None` when `ping` ticks first.
-async fn message_or_ping(
+enum Step {
+    /// The next message, `None` when the connection closed.
+    Message(Option<Msg>),
+    /// Clients started or stopped following topics.
+    Changed,
+    /// Time for a ping.
+    Ping,
+}
+
+/// Whichever comes first: a message, a change of interest, a ping's tick.
+async fn next_step(
     messages: &mut redis::aio::PubSubStream,
     ping: &mut tokio::time::Interval,
-) -> Option<Option<Msg>> {
+    changed: tokio::sync::futures::Notified<'_>,
+) -> Step {
+    tokio::pin!(changed);
     std::future::poll_fn(|cx| {
         if let Poll::Ready(message) = futures_core::Stream::poll_next(Pin::new(&mut *messages), cx)
         {
-            return Poll::Ready(Some(message));
+            return Poll::Ready(Step::Message(message));
         }
-        ping.poll_tick(cx).map(|_| None)
+        if changed.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Step::Changed);
+        }
+        ping.poll_tick(cx).map(|_| Step::Ping)
     })
     .await
 }
 
+impl Session<'_> {
+    /// Brings the channels and the mirror in line with what local clients
+    /// follow: drops the topics nobody follows any more, then subscribes
+    /// to the new ones' channels and loads them. Returns how many events
+    /// it loaded.
+    ///
+    /// A topic's channel is subscribed to before its stream is read: an
+    /// event stored before the read is in it, one stored after comes on
+    /// the channel (published in the same script, on the topic's master,
+    /// so in id order), and the mirror skips what it already has.
+    ///
+    /// `everything` (a new session): every followed topic, since the
+    /// session's connection has no channel yet; else only those whose
+    /// interest changed since the last call.
+    async fn follow(&mut self, everything: bool) -> Result<usize, RedisError> {
+        let link = self.link;
+        let (dropped, added) = {
+            let mut interest = link.interest.lock();
+            let changes = std::mem::take(&mut interest.changes);
+            let candidates: Vec<String> = if everything {
+                let mut all: Vec<String> = interest.topics.keys().cloned().collect();
+                all.extend(self.mirrored.iter().cloned());
+                all
+            } else {
+                changes
+            };
+            let mut dropped = Vec::new();
+            let mut added = Vec::new();
+            for topic in candidates {
+                match interest.topics.get_mut(&topic) {
+                    None if self.mirrored.contains(&topic) => dropped.push(topic),
+                    None => {}
+                    // Still subscribed, if its last lease went and a new
+                    // one came since the last call.
+                    Some(followed) if self.subscribed.contains(&topic) => followed.loaded = true,
+                    Some(_) => added.push(topic),
+                }
+            }
+            dropped.sort_unstable();
+            dropped.dedup();
+            added.sort_unstable();
+            added.dedup();
+            (dropped, added)
+        };
+        let channels: Vec<String> = dropped
+            .iter()
+            .filter(|topic| self.subscribed.contains(*topic))
+            .map(|topic| link.keys.stream(topic))
+            .collect();
+        for chunk in channels.chunks(TOPICS_PER_ROUND) {
+            link.within(self.sink.unsubscribe(chunk)).await?;
+        }
+        for topic in &dropped {
+            self.subscribed.remove(topic);
+            self.mirrored.remove(topic);
+            link.broker.unfollow(topic);
+        }
+
+        let mut loaded = 0;
+        for chunk in added.chunks(TOPICS_PER_ROUND) {
+            let channels: Vec<String> = chunk.iter().map(|topic| link.keys.stream(topic)).collect();
+            link.within(self.sink.subscribe(&channels)).await?;
+            let reads = chunk.iter().map(|topic| {
+                let after = self
+                    .mirrored
+                    .contains(topic)
+                    .then(|| link.broker.newest_of(topic))
+                    .flatten();
+                read(link, self.connection.clone(), topic, after)
+            });
+            let read = futures_util::future::join_all(reads).await;
+            for (topic, result) in chunk.iter().zip(read) {
+                let (floor, events) = match result {
+                    Ok(read) => read,
+                    Err(err) => {
+                        // Its master may be down while others are up:
+                        // the other topics go on, and this one is tried
+                        // again at the next ping. Until then its channel's
+                        // messages are not applied, and the retry catches
+                        // up with them.
+                        tracing::warn!(topic, %err, "cannot load a topic from Redis; will retry");
+                        self.retry.push(topic.clone());
+                        continue;
+                    }
+                };
+                loaded += events.len();
+                link.broker.follow(
+                    topic,
+                    floor,
+                    events.iter().map(|event| Mirrored {
+                        id: event.id,
+                        body: &event.body,
+                        published_at: self.clock.published_at(event.id),
+                    }),
+                );
+                self.subscribed.insert(topic.clone());
+                self.mirrored.insert(topic.clone());
+            }
+            let mut interest = link.interest.lock();
+            for topic in chunk
+                .iter()
+                .filter(|topic| self.subscribed.contains(*topic))
+            {
+                if let Some(followed) = interest.topics.get_mut(topic) {
+                    followed.loaded = true;
+                }
+            }
+        }
+        link.interest.applied.notify_waiters();
+        Ok(loaded)
+    }
+
+    /// Applies the events of a channel's message, if this session follows
+    /// its topic.
+    fn apply(&self, message: &Msg) {
+        let Some(topic) = self.link.keys.topic(message.get_channel_name()) else {
+            return;
+        };
+        if !self.subscribed.contains(topic) {
+            return;
+        }
+        let Some(events) = parse_payload(message.get_payload_bytes()) else {
+            tracing::warn!(topic, "skipped a malformed message on a topic's channel");
+            return;
+        };
+        let now = Instant::now();
+        for event in &events {
+            self.link.broker.apply(
+                topic,
+                Mirrored {
+                    id: event.id,
+                    body: &event.body,
+                    published_at: now,
+                },
+            );
+        }
+        self.link.interest.applied.notify_waiters();
+    }
+}
+
 fn lost() -> RedisError {
     RedisError::Unavailable("the connection to Redis closed".into())
-}
-
-async fn next(messages: &mut redis::aio::PubSubStream) -> Option<Msg> {
-    std::future::poll_fn(|cx| futures_core::Stream::poll_next(Pin::new(&mut *messages), cx)).await
-}
-
-fn apply(link: &Link, event: &Received, published_at: Instant) {
-    link.broker.apply(
-        &event.topic,
-        Mirrored {
-            id: event.id,
-            body: &event.body,
-            published_at,
-            gap: event.gap,
-        },
-    );
-}
-
-/// When an event was published, from its id's milliseconds and Redis's
-/// clock now: replay's TTL counts from there, as in memory mode.
-fn published_at(now: Instant, now_ms: u64, id: u64) -> Instant {
-    let age = Duration::from_millis(now_ms.saturating_sub(ids::split(id).0));
-    now.checked_sub(age).unwrap_or(now)
 }
 
 async fn redis_now_ms(link: &Link, connection: &mut Connection) -> Result<u64, RedisError> {
@@ -224,59 +383,61 @@ async fn redis_now_ms(link: &Link, connection: &mut Connection) -> Result<u64, R
     Ok(seconds.saturating_mul(1000).saturating_add(micros / 1000))
 }
 
-/// Every stored event after `since`, from the streams of the topics the
-/// index lists as active since then; at most the stream bound per topic,
-/// the oldest of a full read marked as a gap.
-async fn read_since(
+/// What `topic`'s stream holds after `after` (all of it for `None`), at
+/// most the stream bound, oldest first; and the newest id before them
+/// that is gone. Reading one entry more than the bound makes that floor
+/// exact: the extra entry, not kept, is where the held ones start.
+///
+/// A first load also takes the stream's deleted ids as gone: a stream
+/// recreated after it expired says so (see `publish.lua`). A catch-up
+/// does not: a stream expires only after the TTL without events, which
+/// a mirror connected since then received, and one cut off for longer
+/// counts everything before the TTL as gone anyway (`raise_floor`).
+async fn read(
     link: &Link,
-    connection: &mut Connection,
-    since: u64,
-) -> Result<Vec<Received>, RedisError> {
-    let (since_ms, _) = ids::split(since);
-    let topics: Vec<String> = link
-        .within(
-            redis::cmd("ZRANGEBYSCORE")
-                .arg(&link.keys.index)
-                .arg(since_ms)
-                .arg("+inf")
-                .query_async(connection),
-        )
+    mut connection: Connection,
+    topic: &str,
+    after: Option<u64>,
+) -> Result<(u64, Vec<Received>), RedisError> {
+    let (bound, _) = link.stream_limits();
+    let start = after.map_or_else(
+        || "-".to_owned(),
+        |id| format!("({}", IdFormat::Redis.format(id)),
+    );
+    let mut invocation = link.load_script.prepare_invoke();
+    invocation
+        .key(link.keys.stream(topic))
+        .arg(start)
+        .arg(bound.saturating_add(1));
+    let (deleted, entries): (String, Vec<StreamEntry>) = link
+        .within(invocation.invoke_async(&mut connection))
         .await?;
-    let config = link.broker.config();
-    let bound = config.history.max(config.client_buffer).max(1);
-    let after = format!("({}", IdFormat::Redis.format(since));
-    let mut received = Vec::new();
-    for chunk in topics.chunks(TOPICS_PER_ROUND_TRIP) {
-        let mut pipe = redis::pipe();
-        for topic in chunk {
-            pipe.cmd("XREVRANGE")
-                .arg(link.keys.stream(topic))
-                .arg("+")
-                .arg(&after)
-                .arg("COUNT")
-                .arg(bound);
-        }
-        let replies: Vec<Vec<(String, Vec<Vec<u8>>)>> =
-            link.within(pipe.query_async(connection)).await?;
-        for (topic, entries) in chunk.iter().zip(replies) {
-            let full = entries.len() >= bound;
-            let oldest = entries.len().saturating_sub(1);
-            for (position, (id, fields)) in entries.into_iter().enumerate() {
-                let (Some(id), Some(body)) = (ids::parse_redis(&id), event_body(fields)) else {
-                    tracing::warn!(topic, id, "skipped a malformed entry in Redis");
-                    continue;
-                };
-                received.push(Received {
-                    topic: topic.clone(),
-                    id,
-                    body,
-                    gap: full && position == oldest,
-                });
+    let mut events: Vec<Received> = entries
+        .into_iter()
+        .rev()
+        .filter_map(|(id, fields)| {
+            let parsed = ids::parse_redis(&id).zip(event_body(fields));
+            if parsed.is_none() {
+                tracing::warn!(topic, id, "skipped a malformed entry in Redis");
             }
-        }
+            let (id, body) = parsed?;
+            Some(Received { id, body })
+        })
+        .collect();
+    events.dedup_by_key(|event| event.id);
+    let mut floor = match after {
+        None => ids::parse_redis(&deleted).unwrap_or(0),
+        Some(_) => 0,
+    };
+    if events.len() > bound {
+        let beyond = events.remove(0);
+        floor = floor.max(beyond.id);
     }
-    Ok(received)
+    Ok((floor, events))
 }
+
+/// A stream entry as Redis sends it: its id, and its fields and values.
+type StreamEntry = (String, Vec<Vec<u8>>);
 
 /// The `e` field of a stream entry: the encoded event.
 fn event_body(fields: Vec<Vec<u8>>) -> Option<Vec<u8>> {
@@ -287,20 +448,6 @@ fn event_body(fields: Vec<Vec<u8>>) -> Option<Vec<u8>> {
         }
     }
     None
-}
-
-/// The events of a message of the events channel (see
-/// [`message`](super::message)); a message with a malformed record is
-/// skipped whole.
-fn parse(message: &Msg) -> Option<Vec<Received>> {
-    let parsed = parse_payload(message.get_payload_bytes());
-    if parsed.is_none() {
-        tracing::warn!(
-            channel = message.get_channel_name(),
-            "skipped a malformed message on the events channel"
-        );
-    }
-    parsed
 }
 
 #[cfg(test)]
