@@ -51,7 +51,7 @@ fn config() -> BrokerConfig {
 
 fn options(name: &str) -> RedisOptions {
     let mut options = RedisOptions::default();
-    options.prefix = format!("{{bench-{name}}}");
+    options.prefix = format!("bench-{name}");
     options
 }
 
@@ -147,7 +147,7 @@ async fn latency(url: &str) -> Vec<Row> {
     for max_batch in [RedisOptions::default().max_publish_batch, 1] {
         let a = with_batches(url, "latency", max_batch).await;
         let b = instance(url, "latency").await;
-        let mut on_b = b.broker().subscribe(["t"], None).unwrap();
+        let mut on_b = b.subscribe(["t"], None).await.unwrap();
         let mut redis = Vec::with_capacity(LATENCY_EVENTS);
         for i in 0..LATENCY_EVENTS {
             let started = Instant::now();
@@ -407,18 +407,20 @@ fn on_own_thread(url: String, redis: bool) -> f64 {
             let broker = mirror
                 .as_ref()
                 .map_or_else(|| Broker::new(config()), |m| m.broker().clone());
-            let readers: Vec<_> = (0..SUBSCRIBERS)
-                .map(|_| {
-                    let mut stream = broker.subscribe(["cpu"], None).unwrap();
-                    tokio::spawn(async move {
-                        let mut events = 0;
-                        while events < CPU_EVENTS {
-                            let chunk = stream.next().await.unwrap();
-                            events += chunk.windows(4).filter(|w| w == b"id: ").count();
-                        }
-                    })
-                })
-                .collect();
+            let mut readers = Vec::new();
+            for _ in 0..SUBSCRIBERS {
+                let mut stream = match &mirror {
+                    Some(mirror) => mirror.subscribe(["cpu"], None).await.unwrap(),
+                    None => broker.subscribe(["cpu"], None).unwrap(),
+                };
+                readers.push(tokio::spawn(async move {
+                    let mut events = 0;
+                    while events < CPU_EVENTS {
+                        let chunk = stream.next().await.unwrap();
+                        events += chunk.windows(4).filter(|w| w == b"id: ").count();
+                    }
+                }));
+            }
             ready_tx.send(()).unwrap();
             // Wait for the publisher, without blocking this runtime.
             let go = tokio::task::spawn_blocking(move || go_rx.recv());
@@ -497,7 +499,13 @@ async fn tail_costs(url: &str, server: &RedisServer) -> Vec<(String, String)> {
             alone.push(measure(topics).await);
             let mut tailers = Vec::new();
             for _ in 0..PUBSUB_TAILERS {
-                tailers.push(instance(url, "tails").await);
+                let tailer = instance(url, "tails").await;
+                // A client of every topic, so that the instance follows all.
+                let streams = futures::future::join_all(
+                    (0..topics).map(|t| tailer.subscribe([format!("t{t}")], None)),
+                )
+                .await;
+                tailers.push((tailer, streams));
             }
             pubsub.push(measure(topics).await);
             drop(tailers);
@@ -537,7 +545,7 @@ async fn xread_tail(url: String, topics: usize, stop: Arc<AtomicBool>) {
     let mut connection = client.get_multiplexed_async_connection().await.unwrap();
     connection.set_response_timeout(Duration::from_secs(30));
     let keys: Vec<String> = (0..topics)
-        .map(|t| format!("{{bench-tails}}:topic:t{t}"))
+        .map(|t| format!("bench-tails:{{t{t}}}"))
         .collect();
     let mut ids = vec!["$".to_owned(); topics];
     while !stop.load(Ordering::Relaxed) {

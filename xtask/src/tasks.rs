@@ -218,6 +218,8 @@ pub(crate) fn bench(args: &[String]) -> Result<(), String> {
         "redis",
         "--bench",
         "redis",
+        "--bench",
+        "redis_scale",
     ]))
 }
 

@@ -1,13 +1,15 @@
 //! Multi-instance mode: several servers share their topics through Redis,
 //! so that any instance can take a publish, serve a subscriber or resume
-//! one that was connected elsewhere, with no sticky sessions.
+//! one that was connected elsewhere, with no sticky sessions. Each
+//! instance holds only the topics its own clients follow, and a Redis
+//! Cluster spreads the topics over its masters.
 //!
 //! ```no_run
 //! use sse_hub::{Event, broker::BrokerConfig, redis::RedisBroker};
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let redis = RedisBroker::connect("redis://127.0.0.1:6379", BrokerConfig::default())?;
-//! let stream = redis.broker().subscribe(["news"], None)?; // as in memory mode
+//! let stream = redis.subscribe(["news"], None).await?; // a ClientStream, as in memory mode
 //! let published = redis.publish("news", &Event::new("hello")).await?;
 //! println!("published {}", published.id);
 //! # drop(stream);
@@ -16,103 +18,119 @@
 //!
 //! # How it works
 //!
-//! - **Storage.** One Redis stream per topic, `XADD … MAXLEN ~ N` with
-//!   `N = max(history, client_buffer)`, so history is bounded per topic as
-//!   in memory mode: one busy topic never trims another. A stream expires
-//!   `history_ttl` after its last event (its events would no longer be
-//!   replayed), and an index (a sorted set of topics by newest
-//!   millisecond) lists the topics with events younger than the TTL.
-//! - **Ids.** A publish is one Lua script: it takes the next id of the
-//!   whole deployment (`<ms>-<seq>` from Redis's clock, after the newest
-//!   id issued), appends the event under that id to its topic's stream,
-//!   and announces it on one Pub/Sub channel. Redis runs scripts one at a
-//!   time, so ids are issued, stored and announced in the same order,
-//!   across all topics, and the ids of different streams never tie.
+//! - **Storage.** One Redis stream per topic, under the key
+//!   `<prefix>:{<topic>}`: the topic is the key's hash tag, so a cluster
+//!   puts each topic in a slot of its own choosing and topics spread over
+//!   the masters. `XADD … MAXLEN ~ N` with `N = max(history,
+//!   client_buffer)` bounds history per topic as in memory mode, and a
+//!   stream expires `history_ttl` after its last event.
+//! - **Ids.** Each topic is its own sequence: Redis gives an event the
+//!   next id of its topic's stream (`XADD *`: `<ms>-<seq>`, after the
+//!   stream's newest even if the clock goes back). Topics on different
+//!   masters need no common sequencer, so publish capacity grows with the
+//!   masters; ids of different topics are not comparable, and need not
+//!   be (see "Resume" below).
+//! - **Publishing.** A publish is one call of `publish.lua`, which appends
+//!   the event to its topic's stream and announces it on the topic's
+//!   channel (named as the stream), in one atomic step, so a topic's
+//!   announcements come in its id order.
 //! - **Batches.** Publishes that one instance takes at the same time share
-//!   a script call (`publish_batch.lua`, up to
-//!   [`RedisOptions::max_publish_batch`] events): consecutive ids in
-//!   queue order, one entry per event, and one channel message for the
-//!   batch. The clock read, the newest id, the index trim and the Pub/Sub
-//!   message are then paid once per batch, and the tail wakes once per
-//!   batch. Each publisher still gets its own id, or its call's error.
-//! - **Tail.** Every instance subscribes to that channel and applies each
-//!   event, in the order Redis sent them, to a local [`Broker`]: the
-//!   in-memory broker's own logs, cursors and fan-out, with the ids it is
-//!   given instead of its own. Adapters, replay and the reset rules are
-//!   those of memory mode. Each instance mirrors the history of every
-//!   topic (what memory mode holds), so replay from any instance needs no
-//!   round trip to Redis.
-//! - **Order across topics.** Pub/Sub delivers one connection's messages
-//!   in the order they were published, which is the id order, so the
-//!   mirror applies events in strictly increasing id order over all
-//!   topics; that is the memory broker's invariant (an id applied after a
-//!   client's read is larger than every id it read), so a client of
-//!   several topics receives strictly increasing ids, even when instances
-//!   publish to different topics at the same moment.
-//! - **Catching up.** When the tail (re)connects, it subscribes first,
-//!   then reads from the index and the streams every event after the
-//!   newest it applied (or, at start, the last `history_ttl`), then
-//!   publishes a marker on a channel of its own and buffers messages until
-//!   the marker comes back. Everything committed before the marker is then
-//!   in the reads or the buffer, everything after it comes next on the
-//!   channel with larger ids, so the union, sorted and without duplicates,
-//!   continues the id order with nothing lost. A topic that had more
-//!   events meanwhile than its stream keeps is marked as a gap: its
-//!   clients still owed the lost ones end and resume from history (with
-//!   `reset`), as lagging clients do.
+//!   script calls: one per slot (one on a standalone Redis), up to
+//!   [`RedisOptions::max_publish_batch`] events, with one channel message
+//!   per topic. Each publisher still gets its own id, or its call's
+//!   error.
+//! - **Interest.** An instance follows a topic while at least one of its
+//!   clients does ([`RedisBroker::subscribe`]): its tail subscribes to the
+//!   topic's channel, then loads the topic's stream into the local
+//!   [`Broker`] (the in-memory broker's logs, cursors and fan-out, with
+//!   the ids Redis gave), and applies each message as it comes. When the
+//!   topic's last client goes, the tail unsubscribes and the instance
+//!   drops the topic. Events of topics no local client follows never
+//!   reach the instance: Redis sends a channel's messages only to its
+//!   subscribers. `sse_topics` counts the topics an instance holds.
+//! - **The seam.** Subscribing to a topic's channel comes before reading
+//!   its stream. An event stored before the read is in it; one stored
+//!   after comes on the channel, since the subscription was in place and
+//!   the script that stored it announced it; both arrive in the topic's
+//!   id order. The mirror takes each topic's events in id order and skips
+//!   any id not after the topic's newest, so the union has every event
+//!   once. A stream read returns at most the bound plus one entry; the
+//!   extra one, not kept, is where the held history starts (its floor),
+//!   so a resume from before it resets, as in memory mode.
+//! - **Resume.** A single-topic stream's ids are its topic's, as short as
+//!   ever. A stream of several topics carries, in each `id:`, the
+//!   client's cursor in every topic (composite ids: base 36, the newest
+//!   milliseconds and how far each other cursor is behind; about 6 bytes
+//!   per topic for topics active within minutes, so ~200 bytes for 32
+//!   topics, 392 at most). Every frame updates the cursor of its own
+//!   topic only, so the id of the last event a client received says, for
+//!   every topic, exactly what it received of it. A resume on any
+//!   instance (once it has loaded the topics, and waited up to a second
+//!   for what another instance already sent) replays each topic after
+//!   its own cursor: nothing lost, nothing twice, each topic in order;
+//!   the topics interleave by time, with no order promised between them.
+//!   A cursor behind what a topic still holds resets the stream, as in
+//!   memory mode. A plain `<ms>-<seq>` id on a stream of several topics
+//!   (from before composite ids) stands for that id in every topic.
 //! - **Faults.** While Redis is unreachable, publishing fails at once with
-//!   [`RedisError::Unavailable`] (the hub's `503`), streams stay open
-//!   on the local mirror, and the tail reconnects with capped, jittered
-//!   exponential backoff (100 ms doubling to 5 s). A quiet tail pings
-//!   Redis every `ping_interval`, so that a Redis gone silent without
-//!   closing the connection (a network partition) counts as lost too. `sse_redis_connected`
-//!   and `sse_redis_reconnects_total` join the broker's metrics.
+//!   [`RedisError::Unavailable`] (the hub's `503`), streams stay open on
+//!   the local mirror, subscriptions to topics the instance follows still
+//!   open, and those to others fail with `Unavailable` after the timeout;
+//!   the tail reconnects with capped, jittered exponential backoff (100
+//!   ms doubling to 5 s), resubscribes, and reads each followed topic's
+//!   stream after its newest event: the seam argument again. A quiet tail
+//!   pings Redis every `ping_interval`, so that a Redis gone silent
+//!   without closing the connection counts as lost too.
+//!   `sse_redis_connected` and `sse_redis_reconnects_total` join the
+//!   broker's metrics.
 //!
-//! # Why Pub/Sub and not `XREAD BLOCK`
+//! # Why per-topic Pub/Sub channels
 //!
-//! `XREAD BLOCK` names the streams it waits on. An instance mirroring
-//! every topic would name all of them in every call, and Redis's cost per
-//! call grows with that list; one that tailed only its subscribers' topics
-//! would need a round trip to Redis for every resume of a topic it does
-//! not hold, and one blocked reader per set of topics. One Pub/Sub channel
-//! costs one connection per instance and one message per event whatever
-//! the number of topics, in publish order; the streams are read only to
-//! catch up.
+//! The events reach instances by Pub/Sub, one channel per topic, rather
+//! than by `XREAD BLOCK`, which names every stream it waits on in every
+//! call (Redis's cost per call grows with that list, and an instance
+//! would need one blocked reader per set of topics): a subscription costs
+//! Redis nothing per call, and one connection carries all of an
+//! instance's topics. Measured (`cargo bench -p sse-hub --features redis
+//! --bench redis`): an instance following 1, 100 or 1,000 topics costs
+//! Redis a few µs per event by Pub/Sub, and 41 µs, 161 µs and 737 µs by
+//! `XREAD BLOCK` over 1, 100 and 1,000 streams.
 //!
-//! Measured (`cargo bench -p sse-hub --features redis --bench redis`,
-//! part of `cargo xtask bench`): the CPU one more tailing instance costs
-//! Redis per event, beside the ~70 µs a publish costs it, is 6–15 µs by
-//! Pub/Sub for 1, 100 or 1,000 topics alike, and 41 µs, 161 µs and
-//! 737 µs by `XREAD BLOCK` over 1, 100 and 1,000 streams. Figures in
-//! `BENCHMARKS.md`.
+//! Redis 7's sharded Pub/Sub (`SSUBSCRIBE`/`SPUBLISH`) keeps a message in
+//! its shard, where a classic channel's message is copied to every node
+//! of a cluster by its bus. The bench `redis_scale` measures what that
+//! copy costs a 3-master cluster (`BENCHMARKS.md`). Classic channels are
+//! used because the Redis client (`redis` crate) has no sharded Pub/Sub
+//! on its asynchronous Pub/Sub connection, and because one subscriber
+//! connection to any node then serves every topic, where sharded
+//! channels need a connection per master and a resubscription whenever
+//! slots move. The copy is the price: at some dozens of masters it
+//! dominates, and sharded channels are the way on.
 //!
 //! # Redis Cluster
 //!
 //! Given the URLs of a cluster's nodes ([`RedisBroker::connect`]),
-//! commands go to the master of their keys' slot, and the tail subscribes
-//! through one node after another (a cluster sends every message
-//! published on any node to the subscribers of all of them). The marker
-//! that closes a catch-up is published by a script on the keys' slot, so
-//! it starts on the same master as the events and reaches the tail after
-//! every event published before it, as on one server. While that master
-//! is down, publishes fail with [`RedisError::Unavailable`] and streams
-//! stay open; when it is back, publishing resumes.
+//! commands go to the master of their topic's slot, and the tail
+//! subscribes through one node after another. While a master is down,
+//! publishes to its topics fail with [`RedisError::Unavailable`], other
+//! topics go on, and streams stay open; a topic of that master that an
+//! instance starts following meanwhile is loaded at the tail's next ping
+//! after the master is back.
 //!
 //! # Limits
 //!
-//! - Every instance holds the recent history of every topic, as one
-//!   in-memory server does, and parses every event once.
-//! - All keys share the hash tag `{sse}` (or the configured prefix's), so
-//!   Redis Cluster puts them in one slot, on one master: ids need one
-//!   sequencer, so a cluster adds availability, not write throughput yet.
-//!   Moving that slot to another master while instances run is a
-//!   failover for them. Behind Sentinel,
-//!   connect to an address that always leads to the current primary (a
-//!   proxy or a virtual IP; this module does not speak the Sentinel
-//!   protocol). Events the old primary had not replicated when it failed
-//!   are lost; ids never go back (each publish passes the newest id its
-//!   instance knows), so clients resuming over the lost events reset only
-//!   if the new primary's history no longer covers them.
+//! - A composite id grows with the topics of its stream, and every frame
+//!   of such a stream writes one: keep streams to tens of topics, not
+//!   thousands.
+//! - A topic that an instance starts following costs a round trip to
+//!   Redis before its first client's stream opens.
+//! - A stream expires after `history_ttl` without events. A client that
+//!   resumes a topic whose stream expired and was recreated since is
+//!   reset, as the events it missed may be gone.
+//! - Behind Sentinel, connect to an address that always leads to the
+//!   current primary (a proxy or a virtual IP; this module does not speak
+//!   the Sentinel protocol). Events the old primary had not replicated
+//!   when it failed are lost.
 
 mod batch;
 mod error;
