@@ -24,7 +24,7 @@ use tokio::sync::watch;
 #[allow(dead_code)]
 mod mirror;
 
-use mirror::{WAIT, connected, ids, ids_in, order};
+use mirror::{WAIT, connected, ids, ids_in, order, script_calls};
 use redis_server::{RedisServer, TestRedis};
 
 fn config() -> BrokerConfig {
@@ -145,31 +145,6 @@ fn in_topic<'a>(seen: &'a [(String, String)], data: &[&str]) -> Vec<&'a str> {
         .map(|(_, d)| d.as_str())
         .filter(|d| data.contains(d))
         .collect()
-}
-
-/// Script calls Redis has run since it started (both publish scripts).
-async fn script_calls(url: &str) -> u64 {
-    let client = redis::Client::open(url).expect("a valid URL");
-    let mut connection = client
-        .get_multiplexed_async_connection()
-        .await
-        .expect("Redis is up");
-    let info: String = redis::cmd("INFO")
-        .arg("commandstats")
-        .query_async(&mut connection)
-        .await
-        .expect("INFO answers");
-    info.lines()
-        .filter(|line| line.starts_with("cmdstat_evalsha:") || line.starts_with("cmdstat_eval:"))
-        .filter_map(|line| {
-            line.split("calls=")
-                .nth(1)?
-                .split(',')
-                .next()?
-                .parse::<u64>()
-                .ok()
-        })
-        .sum()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

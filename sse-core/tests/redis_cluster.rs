@@ -13,7 +13,7 @@ use futures::StreamExt;
 #[allow(dead_code)]
 mod mirror;
 
-use mirror::{WAIT, connected, ids, order};
+use mirror::{WAIT, connected, ids, order, script_calls};
 use redis_server::RedisCluster;
 use sse_hub::Event;
 use sse_hub::broker::BrokerConfig;
@@ -297,4 +297,60 @@ async fn the_master_of_the_keys_down_answers_unavailable_until_it_is_back() {
         seen.iter().all(|id| order(id) > order(&first)),
         "ids keep increasing: {first} then {seen:?}"
     );
+}
+
+/// Concurrent publishes to many topics, on every master and in many slots
+/// of each, share script calls: one per master and batch. Every stream
+/// gets its topic's events under the ids their publishers were told.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_is_one_call_per_master_whatever_the_slots() {
+    let Some(cluster) = RedisCluster::start("cluster_batches", 3) else {
+        return;
+    };
+    let a = instance(&cluster, "batches").await;
+    let b = instance(&cluster, "batches").await;
+    let topics: Vec<String> = (0..30).map(|n| format!("user-{n}")).collect();
+    let masters: std::collections::HashSet<usize> = topics
+        .iter()
+        .map(|topic| master_of(&cluster, "batches", topic))
+        .collect();
+    assert_eq!(masters.len(), 3, "the topics are on every master");
+    let mut streams = Vec::new();
+    for topic in &topics {
+        streams.push(b.subscribe([topic], None).await.expect("subscribed"));
+    }
+    let calls = || async {
+        let mut total = 0;
+        for url in cluster.urls() {
+            total += script_calls(&url).await;
+        }
+        total
+    };
+    let before = calls().await;
+    const EACH: usize = 3;
+    let publishes = (0..EACH * topics.len()).map(|i| {
+        let (a, topic) = (a.clone(), topics[i % topics.len()].clone());
+        async move {
+            let id = publish(&a, &topic, &i.to_string())
+                .await
+                .expect("published");
+            (topic, id)
+        }
+    });
+    let published = futures::future::join_all(publishes).await;
+    let spent = calls().await - before;
+    assert!(
+        spent < (EACH * topics.len() / 3) as u64,
+        "{spent} script calls for {} publishes",
+        EACH * topics.len()
+    );
+    for (topic, stream) in topics.iter().zip(&mut streams) {
+        let mut expected: Vec<String> = published
+            .iter()
+            .filter(|(t, _)| t == topic)
+            .map(|(_, id)| id.clone())
+            .collect();
+        expected.sort_by_key(|id| order(id));
+        assert_eq!(ids(stream, EACH).await, expected, "{topic}");
+    }
 }

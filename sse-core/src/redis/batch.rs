@@ -2,10 +2,10 @@
 //! calls. Each publisher queues its event and waits for its own answer; one
 //! task takes everything queued (up to a bound) as one batch, with a few
 //! batches in flight at once so that Redis never waits for the instance.
-//! A batch is one call of `publish.lua` per slot its topics live in (one
-//! call on a standalone Redis), all sent at once: one round trip per
-//! master, one script call and one Pub/Sub message per topic where one
-//! publish per event paid each of them per event.
+//! A batch is one call of `publish.lua` per master its topics live on
+//! (one call on a standalone Redis), all sent at once: one round trip and
+//! one script call per master, and one Pub/Sub message per topic, where
+//! one publish per event paid each of them per event.
 //!
 //! What each publisher is told does not change: the id of its own event,
 //! or the error of the call its event was in.
@@ -14,7 +14,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use redis::cluster_routing::Slot;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::error::RedisError;
@@ -86,52 +85,70 @@ async fn flush(link: &Link, batch: Vec<Pending>) {
 }
 
 /// Publishes `events` (topic, encoded event without its id line): one
-/// script call per slot, all at once. Each event's answer, in order.
+/// script call per master (one on a standalone Redis), all at once. Each
+/// event's answer, in order.
 pub(super) async fn publish(link: &Link, events: &[(&str, &[u8])]) -> Vec<Result<u64, RedisError>> {
-    let cluster = link.nodes.is_cluster();
-    // The events of each topic, in order, and the topics of each slot.
-    let mut topics: HashMap<&str, Vec<usize>> = HashMap::new();
-    let mut slots: HashMap<Option<Slot>, Vec<&str>> = HashMap::new();
+    // Each topic with its events' indices, in order of first appearance.
+    let mut topics: Vec<(&str, Vec<usize>)> = Vec::new();
+    let mut positions: HashMap<&str, usize> = HashMap::new();
     for (index, &(topic, _)) in events.iter().enumerate() {
-        let of_topic = topics.entry(topic).or_default();
-        if of_topic.is_empty() {
-            // Every topic shares one call on a standalone Redis.
-            let slot = cluster.then(|| link.keys.slot(topic));
-            slots.entry(slot).or_default().push(topic);
-        }
-        of_topic.push(index);
+        let position = *positions.entry(topic).or_insert_with(|| {
+            topics.push((topic, Vec::new()));
+            topics.len() - 1
+        });
+        topics[position].1.push(index);
     }
-    let calls = slots.into_values().map(|slot_topics| {
-        let order: Vec<usize> = slot_topics
-            .iter()
-            .flat_map(|topic| topics[topic].iter().copied())
-            .collect();
-        let counts: Vec<(&str, usize)> = slot_topics
-            .iter()
-            .map(|topic| (*topic, topics[topic].len()))
-            .collect();
+    let groups = if link.nodes.is_cluster() {
+        by_master(link, &topics).await
+    } else {
+        vec![(0..topics.len()).collect()]
+    };
+    let calls = groups.into_iter().map(|group| {
+        let topics = &topics;
         async move {
-            let answer = invoke(link, &counts, order.iter().map(|&i| events[i].1)).await;
-            (order, answer)
+            let answer = match invoke(link, topics, &group, events).await {
+                // The map of the slots was stale: one call per slot,
+                // which the cluster client routes right whatever the map.
+                Err(Stale) => {
+                    link.forget_slot_map();
+                    let mut by_slot: HashMap<u16, Vec<usize>> = HashMap::new();
+                    for &topic in &group {
+                        by_slot
+                            .entry(link.keys.slot(topics[topic].0))
+                            .or_default()
+                            .push(topic);
+                    }
+                    let retries = by_slot.into_values().map(|slot_group| async move {
+                        let answer = invoke(link, topics, &slot_group, events)
+                            .await
+                            .unwrap_or_else(|Stale| {
+                                Err(RedisError::Unavailable(
+                                    "a topic's slot moved during the publish".into(),
+                                ))
+                            });
+                        (slot_group, answer)
+                    });
+                    return futures_util::future::join_all(retries).await;
+                }
+                Ok(answer) => answer,
+            };
+            vec![(group, answer)]
         }
     });
     let mut answers: Vec<Result<u64, RedisError>> =
         events.iter().map(|_| Err(RedisError::Closed)).collect();
-    for (order, answer) in futures_util::future::join_all(calls).await {
+    for (group, answer) in futures_util::future::join_all(calls)
+        .await
+        .into_iter()
+        .flatten()
+    {
+        let order = group
+            .iter()
+            .flat_map(|&topic| topics[topic].1.iter().copied());
         match answer {
-            Ok(ids) if ids.len() == order.len() => {
-                for (index, id) in order.into_iter().zip(ids) {
-                    answers[index] = Ok(id);
-                }
-            }
             Ok(ids) => {
-                let err = RedisError::Unavailable(format!(
-                    "Redis answered {} ids for {} events",
-                    ids.len(),
-                    order.len()
-                ));
-                for index in order {
-                    answers[index] = Err(err.duplicate());
+                for (index, id) in order.zip(ids) {
+                    answers[index] = Ok(id);
                 }
             }
             Err(err) => {
@@ -144,32 +161,67 @@ pub(super) async fn publish(link: &Link, events: &[(&str, &[u8])]) -> Vec<Result
     answers
 }
 
-/// One call of `publish.lua`: `counts` says how many of `bodies` each
-/// topic has, in order. The ids Redis gave them, in the same order.
-async fn invoke<'a>(
+/// The topics (indices into `topics`) of each master, as the instance's
+/// map of the slots says; topics whose slot it does not know go alone.
+async fn by_master(link: &Link, topics: &[(&str, Vec<usize>)]) -> Vec<Vec<usize>> {
+    let map = link.slot_map().await;
+    let mut groups: HashMap<Result<usize, u16>, Vec<usize>> = HashMap::new();
+    for (index, (topic, _)) in topics.iter().enumerate() {
+        let slot = link.keys.slot(topic);
+        let master = map.as_ref().and_then(|map| map.master_of(slot)).ok_or(slot);
+        groups.entry(master).or_default().push(index);
+    }
+    groups.into_values().collect()
+}
+
+/// A script call found the map of the slots stale.
+struct Stale;
+
+/// One call of `publish.lua` for the events of `group`'s topics. The ids
+/// Redis gave them, in the group's order, or `Stale`.
+async fn invoke(
     link: &Link,
-    counts: &[(&str, usize)],
-    bodies: impl Iterator<Item = &'a [u8]>,
-) -> Result<Vec<u64>, RedisError> {
-    let mut connection = link.publish_connection()?;
+    topics: &[(&str, Vec<usize>)],
+    group: &[usize],
+    events: &[(&str, &[u8])],
+) -> Result<Result<Vec<u64>, RedisError>, Stale> {
+    let mut connection = match link.publish_connection() {
+        Ok(connection) => connection,
+        Err(err) => return Ok(Err(err)),
+    };
     let (bound, ttl) = link.stream_limits();
     let mut invocation = link.publish_script.prepare_invoke();
     invocation.arg(bound).arg(ttl);
-    let mut bodies = bodies;
-    for &(topic, count) in counts {
-        invocation.key(link.keys.stream(topic)).arg(count);
-        for body in bodies.by_ref().take(count) {
-            invocation.arg(body);
+    let mut expected = 0;
+    for (n, &topic) in group.iter().enumerate() {
+        let (name, indices) = &topics[topic];
+        let stream = link.keys.stream(name);
+        if n == 0 {
+            // Routes the call to the master of the first topic.
+            invocation.key(&stream);
         }
+        invocation.arg(stream).arg(indices.len());
+        for &index in indices {
+            invocation.arg(events[index].1);
+        }
+        expected += indices.len();
     }
-    let answered: Vec<String> = link
-        .within(invocation.invoke_async(&mut connection))
-        .await?;
-    answered
+    let answered: Vec<String> = match link.within(invocation.invoke_async(&mut connection)).await {
+        Ok(answered) => answered,
+        Err(RedisError::Unavailable(reason)) if reason.contains("NONLOCAL") => return Err(Stale),
+        Err(err) => return Ok(Err(err)),
+    };
+    if answered.len() != expected {
+        return Ok(Err(RedisError::Unavailable(format!(
+            "Redis answered {} ids for {expected} events",
+            answered.len()
+        ))));
+    }
+    Ok(answered
         .iter()
         .map(|id| {
             ids::parse_redis(id)
                 .ok_or_else(|| RedisError::Unavailable(format!("Redis answered {id:?} for an id")))
         })
-        .collect()
+        .collect())
 }

@@ -65,6 +65,9 @@ pub(super) struct Link {
     pub(super) connected: tokio::sync::watch::Sender<bool>,
     /// The topics this instance's clients follow.
     pub(super) interest: Interest,
+    /// In a cluster, which master serves which slots, once asked; dropped
+    /// when a batch finds it stale.
+    pub(super) slot_map: Mutex<Option<std::sync::Arc<super::slots::SlotMap>>>,
 }
 
 /// The topics local clients follow, each with how many leases hold it
@@ -172,8 +175,8 @@ impl Keys {
     }
 
     /// The cluster slot of the topic's keys.
-    pub(super) fn slot(&self, topic: &str) -> redis::cluster_routing::Slot {
-        redis::cluster_routing::Slot::for_key(self.stream(topic))
+    pub(super) fn slot(&self, topic: &str) -> u16 {
+        super::slots::slot_of(self.stream(topic).as_bytes())
     }
 
     /// The topic of a channel [`Keys::stream`] named.
@@ -215,6 +218,42 @@ impl Link {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
             .ok_or_else(|| RedisError::Unavailable("not connected".into()))
+    }
+
+    /// Which master serves which slots: as last heard, or asked now.
+    /// `None` when Redis does not say (the publish then goes by slot).
+    pub(super) async fn slot_map(&self) -> Option<std::sync::Arc<super::slots::SlotMap>> {
+        let known = self
+            .slot_map
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        if known.is_some() {
+            return known;
+        }
+        let mut connection = self.publish_connection().ok()?;
+        let answer: redis::Value = self
+            .within(
+                redis::cmd("CLUSTER")
+                    .arg("SLOTS")
+                    .query_async(&mut connection),
+            )
+            .await
+            .ok()?;
+        let map = std::sync::Arc::new(super::slots::SlotMap::parse(&answer)?);
+        *self
+            .slot_map
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(map.clone());
+        Some(map)
+    }
+
+    /// The map of the slots turned out stale: ask again next time.
+    pub(super) fn forget_slot_map(&self) {
+        *self
+            .slot_map
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
     }
 
     pub(super) fn set_connection(&self, connection: Option<Connection>) {

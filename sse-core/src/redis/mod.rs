@@ -137,6 +137,7 @@ mod error;
 mod link;
 mod message;
 mod nodes;
+mod slots;
 mod tail;
 
 use std::sync::{Arc, Mutex};
@@ -237,6 +238,7 @@ impl RedisBroker {
             connection: Mutex::new(None),
             connected: tokio::sync::watch::Sender::new(false),
             interest: Interest::default(),
+            slot_map: Mutex::new(None),
         });
         let max_batch = link.options.max_publish_batch;
         let mut tasks = vec![runtime.spawn(tail::run(link.clone())).abort_handle()];

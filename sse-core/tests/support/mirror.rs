@@ -50,3 +50,28 @@ pub(crate) fn order(id: &str) -> (u64, u64) {
         seq.parse().expect("sequence"),
     )
 }
+
+/// Script calls Redis has run since it started (both publish scripts).
+pub(crate) async fn script_calls(url: &str) -> u64 {
+    let client = redis::Client::open(url).expect("a valid URL");
+    let mut connection = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("Redis is up");
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(&mut connection)
+        .await
+        .expect("INFO answers");
+    info.lines()
+        .filter(|line| line.starts_with("cmdstat_evalsha:") || line.starts_with("cmdstat_eval:"))
+        .filter_map(|line| {
+            line.split("calls=")
+                .nth(1)?
+                .split(',')
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum()
+}
