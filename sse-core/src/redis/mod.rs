@@ -35,10 +35,13 @@
 //!   channel (named as the stream), in one atomic step, so a topic's
 //!   announcements come in its id order.
 //! - **Batches.** Publishes that one instance takes at the same time share
-//!   script calls: one per slot (one on a standalone Redis), up to
+//!   script calls: one per master (one on a standalone Redis), up to
 //!   [`RedisOptions::max_publish_batch`] events, with one channel message
 //!   per topic. Each publisher still gets its own id, or its call's
-//!   error.
+//!   error. In a cluster the instance groups topics by the master its map
+//!   of the slots names (`CLUSTER SLOTS`); the script checks that every
+//!   topic is on its node before it writes anything, so a stale map costs
+//!   a retry by slot, never a half-published batch.
 //! - **Interest.** An instance follows a topic while at least one of its
 //!   clients does ([`RedisBroker::subscribe`]): its tail subscribes to the
 //!   topic's channel, then loads the topic's stream into the local
