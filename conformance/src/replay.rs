@@ -155,3 +155,29 @@ pub(crate) async fn seam(target: &Target) -> Result<(), Error> {
     }
     Ok(())
 }
+
+/// `--max-stream-lifetime 1s`: a stream ends cleanly within 0.9–1.1 s
+/// (give a loaded machine its slack), and its client, resuming with its
+/// last event id, gets what was published since, nothing twice.
+pub(crate) async fn max_stream_lifetime(target: &Target) -> Result<(), Error> {
+    let server = target.start(&["--max-stream-lifetime", "1s"]).await?;
+    let opened = tokio::time::Instant::now();
+    let mut stream = subscribe(&server.base, "?topic=life", &[]).await?;
+    let first = publish(&server.base, "topic=life", "\"first\"").await?;
+    let event = stream.next_event().await?;
+    ensure(event.last_event_id() == first, || {
+        format!("got {event:?}, expected {first}")
+    })?;
+    stream.ends_within(Duration::from_secs(3)).await?;
+    let lasted = opened.elapsed();
+    ensure(lasted >= Duration::from_millis(850), || {
+        format!("the stream ended after {lasted:?}, before 0.9 s")
+    })?;
+    let missed = publish(&server.base, "topic=life", "\"missed\"").await?;
+    let mut resumed = subscribe(&server.base, "?topic=life", &[("last-event-id", &first)]).await?;
+    let event = resumed.next_event().await?;
+    ensure(
+        event.last_event_id() == missed && event.data() == "\"missed\"",
+        || format!("resumed with {event:?}, expected {missed}"),
+    )
+}

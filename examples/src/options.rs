@@ -216,6 +216,12 @@ pub struct Options {
     /// Repeated (or a comma-separated list): the nodes of a Redis Cluster.
     #[arg(long = "redis", env = "SSE_REDIS_URL", value_delimiter = ',')]
     pub redis: Vec<String>,
+    /// Each stream ends cleanly after this (e.g. 30m), give or take 10%,
+    /// and its client resumes with its last event id: streams spread over
+    /// instances added since, and outlive a revoked token by no more than
+    /// this. Unset, streams live until the client leaves.
+    #[arg(long, env = "SSE_MAX_STREAM_LIFETIME", value_parser = parse_duration)]
+    pub max_stream_lifetime: Option<Duration>,
     /// With `--redis`: at most this many concurrent publishes of this
     /// instance go to Redis as one script call; 1 sends each on its own.
     #[arg(
@@ -271,6 +277,7 @@ impl Options {
                 redis: (!self.redis.is_empty()).then(|| self.redis.join(",")),
                 redis_publish_batch: usize::from(self.redis_publish_batch),
                 jwt: self.jwt(),
+                max_stream_lifetime: self.max_stream_lifetime,
             },
             request_timeout: self.request_timeout,
             max_connections: self.max_connections,

@@ -27,6 +27,7 @@ fn every_option_reaches_the_config() {
         "--cors-origin=https://a.example",
         "--cors-origin=https://b.example,https://c.example",
         "--redis-publish-batch=1",
+        "--max-stream-lifetime=30m",
     ])
     .unwrap();
     let expected = ServerConfig {
@@ -47,6 +48,7 @@ fn every_option_reaches_the_config() {
             redis: None,
             redis_publish_batch: 1,
             jwt: None,
+            max_stream_lifetime: Some(Duration::from_secs(1800)),
         },
         request_timeout: Duration::from_secs(2),
         max_connections: Some(50),

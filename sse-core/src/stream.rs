@@ -348,6 +348,8 @@ impl<S> SseStream<S> {
     /// and the client reconnects (after `retry:`) with fresh ones and its
     /// last event id. An item held by [`coalesce`](SseStream::coalesce)
     /// at that moment is not sent; a resuming client gets it by replay.
+    /// Given several deadlines (a lifetime and a token's expiry), the
+    /// stream ends at the earliest.
     ///
     /// ```
     /// use std::time::Duration;
@@ -364,7 +366,8 @@ impl<S> SseStream<S> {
     /// # }
     /// ```
     pub fn end_at(mut self, deadline: Instant) -> Self {
-        self.extra_mut().end_at = Some(deadline);
+        let extra = self.extra_mut();
+        extra.end_at = Some(extra.end_at.map_or(deadline, |set| set.min(deadline)));
         self
     }
 

@@ -177,3 +177,63 @@ async fn query_errors_never_quote_a_token() {
         "{message}"
     );
 }
+
+/// How long `response`'s stream lasted, read to its end.
+async fn lasted(mut response: Response) -> std::time::Duration {
+    let Body::Stream(stream) = &mut response.body else {
+        panic!("a stream");
+    };
+    let started = tokio::time::Instant::now();
+    while stream.next().await.is_some() {}
+    started.elapsed()
+}
+
+#[tokio::test(start_paused = true)]
+async fn streams_end_after_their_lifetime_each_within_ten_percent() {
+    let hub = hub_with(HubConfig {
+        max_stream_lifetime: Some(std::time::Duration::from_secs(100)),
+        ..HubConfig::default()
+    });
+    let responses: Vec<Response> = {
+        let mut responses = Vec::new();
+        for _ in 0..20 {
+            responses.push(hub.subscribe(["news"], None).await);
+        }
+        responses
+    };
+    let lifetimes = futures::future::join_all(responses.into_iter().map(lasted)).await;
+    let (min, max) = (
+        std::time::Duration::from_secs(90),
+        std::time::Duration::from_secs(110),
+    );
+    assert!(
+        lifetimes.iter().all(|l| (min..=max).contains(l)),
+        "{lifetimes:?}"
+    );
+    assert!(
+        lifetimes.iter().any(|l| *l != lifetimes[0]),
+        "spread, not all at once: {lifetimes:?}"
+    );
+    assert_eq!(hub.broker().client_count(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stream_ends_at_its_lifetime_or_its_grants_expiry_whichever_is_first() {
+    for (expiry, lifetime, ends_by) in [(50, 1000, 50), (1000, 100, 110)] {
+        let hub = hub_with(HubConfig {
+            max_stream_lifetime: Some(std::time::Duration::from_secs(lifetime)),
+            ..HubConfig::default()
+        })
+        .with_authorizer(move |_: &AuthRequest<'_>| {
+            Ok(Grants::all()
+                .expires_at(std::time::SystemTime::now() + std::time::Duration::from_secs(expiry)))
+        });
+        let response = hub.events(EventsRequest::default()).await;
+        assert_eq!(response.status, 200);
+        let lasted = lasted(response).await;
+        assert!(
+            lasted <= std::time::Duration::from_secs(ends_by),
+            "expiry {expiry} s, lifetime {lifetime} s: lasted {lasted:?}"
+        );
+    }
+}

@@ -57,6 +57,12 @@ pub struct HubConfig {
     /// Token granting its topics (needs the `jwt` feature; see
     /// [`auth`](crate::auth)).
     pub jwt: Option<JwtConfig>,
+    /// When set, every stream ends cleanly after this, give or take 10%
+    /// (each its own draw, so that clients do not all come back at once):
+    /// streams then spread over instances added since, and a stream
+    /// outlives no revoked grant by more than this. Clients resume with
+    /// their `Last-Event-ID` and miss nothing.
+    pub max_stream_lifetime: Option<Duration>,
 }
 
 impl std::fmt::Debug for HubConfig {
@@ -72,6 +78,7 @@ impl std::fmt::Debug for HubConfig {
             redis,
             redis_publish_batch,
             jwt,
+            max_stream_lifetime,
         } = self;
         f.debug_struct("HubConfig")
             .field("heartbeat", heartbeat)
@@ -88,6 +95,7 @@ impl std::fmt::Debug for HubConfig {
             .field("redis", &redis.as_ref().map(|_| "[redacted]"))
             .field("redis_publish_batch", redis_publish_batch)
             .field("jwt", jwt)
+            .field("max_stream_lifetime", max_stream_lifetime)
             .finish()
     }
 }
@@ -105,6 +113,7 @@ impl Default for HubConfig {
             redis: None,
             redis_publish_batch: 256,
             jwt: None,
+            max_stream_lifetime: None,
         }
     }
 }

@@ -331,10 +331,19 @@ impl Hub {
             }
             stream = stream.preamble(frames.into());
         }
+        if let Some(lifetime) = self.config.max_stream_lifetime {
+            stream = stream.end_at(tokio::time::Instant::now() + jittered(lifetime));
+        }
         Response::stream(
             stream
                 .keep_alive(self.keep_alive.clone())
                 .coalesce(self.coalesce),
         )
     }
+}
+
+/// `lifetime`, moved by a random amount within ±10%, so that streams
+/// opened together do not all end together.
+fn jittered(lifetime: std::time::Duration) -> std::time::Duration {
+    lifetime.mul_f64(0.9 + 0.2 * fastrand::f64())
 }
