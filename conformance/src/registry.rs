@@ -41,6 +41,9 @@ pub const CHECKS: &[Check] = &[
         Box::pin(reset_after_restart(t))
     }),
     ("history TTL", |t| Box::pin(history_ttl(t))),
+    ("rewind: the newest N retained events, then live", |t| {
+        Box::pin(rewind(t))
+    }),
     ("streams end after --max-stream-lifetime and resume", |t| {
         Box::pin(max_stream_lifetime(t))
     }),

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::client::Error;
+use crate::client::{Error, within};
 use crate::launch::*;
 use crate::support::*;
 
@@ -180,4 +180,59 @@ pub(crate) async fn max_stream_lifetime(target: &Target) -> Result<(), Error> {
         event.last_event_id() == missed && event.data() == "\"missed\"",
         || format!("resumed with {event:?}, expected {missed}"),
     )
+}
+
+/// `GET /events?rewind=N`: with no last event id, the newest N retained
+/// events of the stream's topics, oldest first, then live with no gap, and
+/// no `reset`; a last event id wins; a bad N answers `400`.
+pub(crate) async fn rewind(target: &Target) -> Result<(), Error> {
+    let server = target.start(&[]).await?;
+    for (topic, data) in [
+        ("rw1", "1"),
+        ("rw2", "2"),
+        ("rw1", "3"),
+        ("rw1", "4"),
+        ("rw2", "5"),
+    ] {
+        publish(&server.base, &format!("topic={topic}"), data).await?;
+    }
+    let mut stream = subscribe(&server.base, "?topic=rw1&topic=rw2&rewind=3", &[]).await?;
+    for want in ["3", "4", "5"] {
+        let event = stream.next_event().await?;
+        ensure(event.data() == want, || {
+            format!("rewind=3 gave {event:?}, expected data {want}")
+        })?;
+    }
+    let live = publish(&server.base, "topic=rw1", "\"live\"").await?;
+    let event = stream.next_event().await?;
+    ensure(event.last_event_id() == live, || {
+        format!("after the rewind, got {event:?} instead of {live}")
+    })?;
+    let first = subscribe(&server.base, "?topic=rw1&rewind=1000", &[])
+        .await?
+        .next_event()
+        .await?;
+    ensure(first.data() == "1", || {
+        format!("rewind=1000 started with {first:?}, not the oldest retained")
+    })?;
+    let mut resumed = subscribe(
+        &server.base,
+        "?topic=rw1&rewind=1",
+        &[("last-event-id", &live)],
+    )
+    .await?;
+    let after = publish(&server.base, "topic=rw1", "\"after\"").await?;
+    let event = resumed.next_event().await?;
+    ensure(event.last_event_id() == after, || {
+        format!("with a last event id, rewind must be ignored: got {event:?}")
+    })?;
+    for bad in ["0", "1001", "x"] {
+        let url = format!("{}/events?topic=rw1&rewind={bad}", server.base);
+        let response = within(crate::client::http_client().get(&url).send(), "/events")
+            .await?
+            .map_err(|e| e.to_string())?;
+        let status = response.status().as_u16();
+        ensure(status == 400, || format!("rewind={bad} answered {status}"))?;
+    }
+    Ok(())
 }

@@ -18,5 +18,5 @@ pub use sse_hub;
 pub use sse_hub::auth;
 pub use sse_hub::{
     Broker, BrokerConfig, Event, EventError, EventId, Hub, HubConfig, KeepAlive, Published,
-    SseStream,
+    SseStream, Start,
 };

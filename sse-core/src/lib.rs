@@ -72,7 +72,7 @@ pub mod serve;
 pub mod stream;
 
 #[cfg(feature = "broker")]
-pub use broker::{Broker, BrokerConfig, EventId, Published};
+pub use broker::{Broker, BrokerConfig, EventId, Published, Start};
 pub use event::{Event, EventBuilder, EventError};
 #[cfg(feature = "hub")]
 pub use hub::{Hub, HubConfig};

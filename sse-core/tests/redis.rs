@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use sse_hub::Event;
-use sse_hub::broker::{BrokerConfig, ClientStream};
+use sse_hub::broker::{BrokerConfig, ClientStream, Start};
 use sse_hub::hub::{Body, Hub, HubConfig};
 use sse_hub::redis::{RedisBroker, RedisError, RedisOptions};
 use tokio::net::{TcpListener, TcpStream};
@@ -292,6 +292,15 @@ async fn history_survives_the_restart_of_an_instance() {
         .expect("subscribed");
     assert!(everything.is_reset());
     assert_eq!(ids(&mut everything, 3).await, published);
+    // A new stream that asks for the newest two, on an instance that has
+    // just loaded the topic from Redis.
+    let fresh = instance(&url, "restart", config()).await;
+    let mut rewound = fresh
+        .subscribe_from(["news"], Start::Rewind(2))
+        .await
+        .expect("subscribed");
+    assert!(!rewound.is_reset());
+    assert_eq!(ids(&mut rewound, 2).await, published[1..]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

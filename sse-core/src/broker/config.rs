@@ -57,6 +57,53 @@ pub enum BrokerError {
     Mirror,
 }
 
+/// Where a new stream starts, before its live events.
+///
+/// ```
+/// use futures::StreamExt;
+/// use sse_hub::{Broker, BrokerConfig, Event, broker::Start};
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+/// let broker = Broker::with_first_id(BrokerConfig::default(), 1);
+/// for text in ["a", "b", "c"] {
+///     broker.publish("news", &Event::new(text))?;
+/// }
+/// // The newest two, then live: no last event id needed.
+/// let mut stream = broker.subscribe_from(["news"], Start::Rewind(2))?;
+/// let chunk = stream.next().await.unwrap();
+/// assert_eq!(chunk, "id: 2\ndata: b\n\nid: 3\ndata: c\n\n");
+/// # Ok::<(), sse_hub::broker::BrokerError>(())
+/// # }).unwrap();
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start<'a> {
+    /// Live events only.
+    Live,
+    /// After a client's last event id: what came since, or, when the id
+    /// cannot be honoured, a reset and everything retained (see
+    /// [`Broker::subscribe`](super::Broker::subscribe)).
+    After(&'a str),
+    /// The newest this many retained events of the stream's topics,
+    /// oldest first (fewer if fewer are retained), then live. Never a
+    /// reset.
+    Rewind(usize),
+}
+
+impl<'a> Start<'a> {
+    /// After `last_event_id` if there is one, else live.
+    pub fn after(last_event_id: Option<&'a str>) -> Self {
+        last_event_id.map_or(Self::Live, Self::After)
+    }
+
+    /// The last event id this start resumes after, if any.
+    pub fn last_event_id(self) -> Option<&'a str> {
+        match self {
+            Self::After(id) => Some(id),
+            Self::Live | Self::Rewind(_) => None,
+        }
+    }
+}
+
 /// What a publish did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]

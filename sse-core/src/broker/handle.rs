@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::time::Instant;
 
 use super::client::{ClientStream, Joined, Subscriptions, with_locked};
-use super::config::{BrokerConfig, BrokerError, Published, Stats};
+use super::config::{BrokerConfig, BrokerError, Published, Start, Stats};
 use super::ids::{EventId, IdFormat};
 use super::log::Retention;
 use super::shared::*;
@@ -228,17 +228,36 @@ impl Broker {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
+        self.subscribe_from(topics, Start::after(last_event_id))
+    }
+
+    /// Opens a stream of `topics` that starts where `start` says: live,
+    /// after a last event id (as [`Broker::subscribe`]), or with the
+    /// newest retained events ([`Start::Rewind`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Broker::subscribe`].
+    pub fn subscribe_from<I, S>(
+        &self,
+        topics: I,
+        start: Start<'_>,
+    ) -> Result<ClientStream, BrokerError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
         if self.shared.mirror {
             return Err(BrokerError::Mirror);
         }
-        self.open(topics, last_event_id)
+        self.open(topics, start)
     }
 
-    /// [`Broker::subscribe`], in a mirror too (to topics it follows).
+    /// [`Broker::subscribe_from`], in a mirror too (to topics it follows).
     pub(crate) fn open<I, S>(
         &self,
         topics: I,
-        last_event_id: Option<&str>,
+        start: Start<'_>,
     ) -> Result<ClientStream, BrokerError>
     where
         I: IntoIterator<Item = S>,
@@ -278,7 +297,7 @@ impl Broker {
                 if states.iter().any(|state| state.forgotten) {
                     return None;
                 }
-                let (cursors, reset) = shared.resume(states, last_event_id, now);
+                let (cursors, reset) = shared.resume(states, start, now);
                 let slots: Vec<usize> = states
                     .iter_mut()
                     .map(|state| {

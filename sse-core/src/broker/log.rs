@@ -128,6 +128,15 @@ impl Log {
         }
     }
 
+    /// The newest id held before `id`, or the floor: a cursor from which
+    /// the frames from `id` on are read.
+    pub(crate) fn last_before(&self, id: u64) -> u64 {
+        let before = self.entries.partition_point(|entry| entry.id < id);
+        before
+            .checked_sub(1)
+            .map_or(self.floor, |last| self.entries[last].id)
+    }
+
     /// The frames after `cursor`, oldest first.
     pub(crate) fn after(&self, cursor: u64) -> std::collections::vec_deque::Iter<'_, Entry> {
         // A live reader is at most a few frames behind the newest: look

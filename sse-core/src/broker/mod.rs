@@ -92,7 +92,7 @@ mod shared;
 mod topic;
 
 pub use client::ClientStream;
-pub use config::{BrokerConfig, BrokerError, Published, Stats};
+pub use config::{BrokerConfig, BrokerError, Published, Start, Stats};
 pub use handle::Broker;
 pub use ids::EventId;
 #[cfg(feature = "redis")]

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::config::BrokerConfig;
+use super::config::{BrokerConfig, Start};
 use super::ids::{self, IdFormat};
 use super::log::Retention;
 use super::topic::{Backlog, Topic, TopicState};
@@ -291,20 +291,24 @@ impl Shared {
     pub(super) fn resume(
         &self,
         topics: &[MutexGuard<'_, TopicState>],
-        last_event_id: Option<&str>,
+        start: Start<'_>,
         now: Instant,
     ) -> (Vec<u64>, bool) {
-        let Some(given) = last_event_id else {
-            // Live only: every frame already in its topics counts as sent.
-            return (
-                topics.iter().map(|state| state.log.last_id()).collect(),
-                false,
-            );
-        };
         let floors: Vec<u64> = topics
             .iter()
             .map(|state| state.log.replay_floor(&self.retention, now))
             .collect();
+        let given = match start {
+            // Live only: every frame already in its topics counts as sent.
+            Start::Live => {
+                return (
+                    topics.iter().map(|state| state.log.last_id()).collect(),
+                    false,
+                );
+            }
+            Start::Rewind(count) => return (rewound(topics, &floors, count), false),
+            Start::After(given) => given,
+        };
         let newest = self.newest.load(Ordering::SeqCst);
         let cursors = match self.ids.parse(given) {
             // A mirror's topics each count their own ids: one id is a
@@ -376,4 +380,30 @@ impl Shared {
 
 pub(super) fn nanos(duration: Duration) -> u64 {
     u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// Cursors in `topics` (locked, with their replay floors) that replay the
+/// newest `count` retained events over all of them: the ids at or after
+/// a threshold, the `count`th newest id. (A mirror's topics each count
+/// their own ids, which follow Redis's clock: the newest by time.)
+fn rewound(topics: &[MutexGuard<'_, TopicState>], floors: &[u64], count: usize) -> Vec<u64> {
+    let mut ids: Vec<u64> = topics
+        .iter()
+        .zip(floors)
+        .flat_map(|(state, &floor)| state.log.after(floor).map(|entry| entry.id))
+        .collect();
+    let threshold = if count == 0 || ids.is_empty() {
+        None
+    } else {
+        let nth = ids.len().saturating_sub(count);
+        Some(*ids.select_nth_unstable(nth).1)
+    };
+    topics
+        .iter()
+        .zip(floors)
+        .map(|(state, &floor)| match threshold {
+            Some(threshold) => state.log.last_before(threshold).max(floor),
+            None => state.log.last_id(),
+        })
+        .collect()
 }

@@ -8,7 +8,7 @@ use super::errors::{OpenError, PublishError};
 use super::response::{Response, control_event, unavailable};
 use crate::Event;
 use crate::auth::{AuthError, AuthRequest, Authorizer, Grants, redact_query};
-use crate::broker::{Broker, Published};
+use crate::broker::{Broker, Published, Start};
 use crate::encode;
 use crate::stream::{KeepAlive, SseStream};
 
@@ -251,7 +251,32 @@ impl Hub {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        self.stream(topics, last_event_id, true).await
+        self.stream(topics, Start::after(last_event_id), true).await
+    }
+
+    /// As [`Hub::subscribe`], starting where `start` says: live, after a
+    /// last event id, or with the newest retained events
+    /// ([`Start::Rewind`], what `GET /events?rewind=N` does when no last
+    /// event id is given):
+    ///
+    /// ```
+    /// use sse_hub::{Event, Hub, HubConfig, broker::Start};
+    ///
+    /// let hub = Hub::new(HubConfig::default());
+    /// # futures::executor::block_on(async {
+    /// hub.publish("news", &Event::new("earlier")).await?;
+    /// // A page's first screen: the newest 20 events, then live.
+    /// let response = hub.subscribe_from(["news"], Start::Rewind(20)).await;
+    /// assert_eq!(response.status, 200);
+    /// # Ok::<(), sse_hub::hub::PublishError>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn subscribe_from<I, S>(&self, topics: I, start: Start<'_>) -> Response
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.stream(topics, start, true).await
     }
 
     /// As [`Hub::subscribe`], but the stream carries the topics' events
@@ -284,7 +309,8 @@ impl Hub {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        self.stream(topics, last_event_id, false).await
+        self.stream(topics, Start::after(last_event_id), false)
+            .await
     }
 
     /// The subscription, from the broker or, in multi-instance mode,
@@ -292,7 +318,7 @@ impl Hub {
     async fn open_subscription<I, S>(
         &self,
         topics: I,
-        last_event_id: Option<&str>,
+        start: Start<'_>,
     ) -> Result<crate::broker::ClientStream, Box<dyn std::error::Error + Send + Sync>>
     where
         I: IntoIterator<Item = S>,
@@ -300,18 +326,23 @@ impl Hub {
     {
         #[cfg(feature = "redis")]
         if let Some(redis) = &self.redis {
-            return Ok(redis.subscribe(topics, last_event_id).await?);
+            return Ok(redis.subscribe_from(topics, start).await?);
         }
-        Ok(self.broker.subscribe(topics, last_event_id)?)
+        Ok(self.broker.subscribe_from(topics, start)?)
     }
 
-    async fn stream<I, S>(&self, topics: I, last_event_id: Option<&str>, preamble: bool) -> Response
+    async fn stream<I, S>(&self, topics: I, start: Start<'_>, preamble: bool) -> Response
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let last_event_id = last_event_id.filter(|id| !id.is_empty());
-        let subscription = match self.open_subscription(topics, last_event_id).await {
+        // An empty last event id is none.
+        let start = match start {
+            Start::After("") => Start::Live,
+            start => start,
+        };
+        let last_event_id = start.last_event_id();
+        let subscription = match self.open_subscription(topics, start).await {
             Ok(subscription) => subscription,
             Err(err) => return unavailable(&*err),
         };

@@ -10,6 +10,7 @@ use super::response::{
 };
 use crate::Event;
 use crate::auth::{AuthRequest, bearer_matches, redact_query};
+use crate::broker::Start;
 use crate::request::{Headers, NoHeaders, events_query, header_id, notify_query};
 
 /// The parts of `POST /notify` the hub reads: the query, and the
@@ -89,9 +90,13 @@ impl Hub {
         }
         let last_event_id = header_id(request.headers.value("last-event-id"))
             .or_else(|| query.last_event_id.filter(|id| !id.is_empty()));
-        let response = self
-            .subscribe(&query.topics, last_event_id.as_deref())
-            .await;
+        // `rewind` applies only when the client has no last event id.
+        let start = match (last_event_id.as_deref(), query.rewind) {
+            (Some(id), _) => Start::After(id),
+            (None, Some(count)) => Start::Rewind(count),
+            (None, None) => Start::Live,
+        };
+        let response = self.subscribe_from(&query.topics, start).await;
         match (response, grants.remaining()) {
             (
                 Response {

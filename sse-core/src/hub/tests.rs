@@ -2,7 +2,7 @@ use futures::{FutureExt, StreamExt};
 
 use super::*;
 use crate::Broker;
-use crate::broker::BrokerConfig;
+use crate::broker::{BrokerConfig, Start};
 use crate::decode::{Decoded, Decoder};
 
 pub(super) fn hub_with(config: HubConfig) -> Hub {
@@ -545,4 +545,49 @@ async fn a_handler_subscribes_to_topics_it_picked_in_one_line() {
         got[2..].iter().map(|e| e.1.as_str()).collect::<Vec<_>>(),
         ["1", "2"]
     );
+}
+
+#[tokio::test]
+async fn rewind_replays_the_newest_events_of_the_topics_then_live() {
+    // No coalescing window: a live event right after the replay is ready
+    // at once.
+    let hub = hub_with(HubConfig {
+        coalesce: std::time::Duration::ZERO,
+        ..HubConfig::default()
+    });
+    for (topic, data) in [("a", "1"), ("b", "2"), ("a", "3"), ("a", "4"), ("b", "5")] {
+        publish_ok(&hub, &format!("topic={topic}"), data).await;
+    }
+    let data_of = |response: &mut Response| -> Vec<String> {
+        events(&ready(response))
+            .into_iter()
+            .filter(|(name, _, _)| name != "connected")
+            .map(|(name, data, _)| if name == "reset" { name } else { data })
+            .collect()
+    };
+    let mut rewound = subscribe(&hub, "topic=a&topic=b&rewind=3", None).await;
+    assert_eq!(
+        data_of(&mut rewound),
+        ["3", "4", "5"],
+        "the newest 3, no reset"
+    );
+    publish_ok(&hub, "topic=b", "6").await;
+    assert_eq!(data_of(&mut rewound), ["6"], "then live");
+    let mut more = subscribe(&hub, "topic=a&rewind=1000", None).await;
+    assert_eq!(
+        data_of(&mut more),
+        ["1", "3", "4"],
+        "fewer if fewer are retained"
+    );
+    // A last event id wins over rewind.
+    let mut resumed = subscribe(&hub, "topic=a&rewind=1", Some("1001")).await;
+    assert_eq!(data_of(&mut resumed), ["3", "4"]);
+    for bad in ["0", "1001", "x", ""] {
+        let response = subscribe(&hub, &format!("topic=a&rewind={bad}"), None).await;
+        assert_eq!(response.status, 400, "rewind={bad}");
+        assert!(json_body(response)["error"].as_str().is_some());
+    }
+    // The library call, as a handler would make it.
+    let mut response = hub.subscribe_from(["b"], Start::Rewind(1)).await;
+    assert_eq!(data_of(&mut response), ["6"]);
 }

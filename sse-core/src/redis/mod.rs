@@ -148,7 +148,7 @@ use std::time::Duration;
 
 use crate::Event;
 use crate::broker::ids::IdFormat;
-use crate::broker::{Broker, BrokerConfig, ClientStream, EventId, Published};
+use crate::broker::{Broker, BrokerConfig, ClientStream, EventId, Published, Start};
 use crate::metrics::{Metrics, RedisMetrics};
 pub use error::RedisError;
 pub use link::RedisOptions;
@@ -374,6 +374,25 @@ impl RedisBroker {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
+        self.subscribe_from(topics, Start::after(last_event_id))
+            .await
+    }
+
+    /// [`RedisBroker::subscribe`], starting where `start` says (as
+    /// [`Broker::subscribe_from`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`RedisBroker::subscribe`].
+    pub async fn subscribe_from<I, S>(
+        &self,
+        topics: I,
+        start: Start<'_>,
+    ) -> Result<ClientStream, RedisError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
         let mut names: Vec<String> = topics
             .into_iter()
             .map(|topic| topic.as_ref().to_owned())
@@ -391,11 +410,11 @@ impl RedisBroker {
                 "the topics could not be loaded from Redis in time".into(),
             ));
         }
-        if let Some(id) = last_event_id {
+        if let Start::After(id) = start {
             self.wait(RESUME_WAIT, || self.has_reached(&lease.topics, id))
                 .await;
         }
-        let stream = link.broker.open(&lease.topics, last_event_id)?;
+        let stream = link.broker.open(&lease.topics, start)?;
         Ok(stream.holding(Box::new(lease)))
     }
 

@@ -9,7 +9,7 @@ mod headers;
 mod query;
 
 pub use headers::{Headers, NoHeaders};
-pub use query::{MAX_NAME_LEN, MAX_TOPICS, QueryError};
+pub use query::{MAX_NAME_LEN, MAX_REWIND, MAX_TOPICS, QueryError};
 pub(crate) use query::{events_query, notify_query, pairs};
 
 /// The last event id a client sent: the `Last-Event-ID` header, else the

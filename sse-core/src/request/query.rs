@@ -8,6 +8,8 @@ use percent_encoding::percent_decode;
 pub const MAX_TOPICS: usize = 32;
 /// The longest topic and event name, in bytes.
 pub const MAX_NAME_LEN: usize = 64;
+/// The most events `rewind` replays.
+pub const MAX_REWIND: usize = 1000;
 
 /// A request's query was refused; the message says why, for the client.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -34,6 +36,9 @@ pub enum QueryError {
         "invalid event name {0:?}: an event name is 1 to {MAX_NAME_LEN} bytes with no control characters"
     )]
     EventName(String),
+    /// A `rewind` that is not a whole number from 1 to [`MAX_REWIND`].
+    #[error("invalid rewind: give the number of newest events to replay, 1 to {MAX_REWIND}")]
+    Rewind,
 }
 
 /// The decoded `key=value` pairs of a query string, in order.
@@ -90,6 +95,8 @@ pub(crate) fn check_event_name(name: String) -> Result<String, QueryError> {
 pub(crate) struct EventsQuery {
     pub(crate) topics: Vec<String>,
     pub(crate) last_event_id: Option<String>,
+    /// The newest events to replay when no last event id is given.
+    pub(crate) rewind: Option<usize>,
 }
 
 pub(crate) fn events_query(query: &str) -> Result<EventsQuery, QueryError> {
@@ -100,6 +107,7 @@ pub(crate) fn events_query(query: &str) -> Result<EventsQuery, QueryError> {
             "topic" if parsed.topics.len() == MAX_TOPICS => return Err(QueryError::TooManyTopics),
             "topic" => parsed.topics.push(check_topic(value)?),
             "lastEventId" => parsed.last_event_id = Some(value),
+            "rewind" => parsed.rewind = Some(check_rewind(&value)?),
             _ => {}
         }
     }
@@ -107,6 +115,14 @@ pub(crate) fn events_query(query: &str) -> Result<EventsQuery, QueryError> {
         parsed.topics.push("default".into());
     }
     Ok(parsed)
+}
+
+fn check_rewind(value: &str) -> Result<usize, QueryError> {
+    let digits = !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit());
+    match value.parse::<usize>() {
+        Ok(n) if digits && (1..=MAX_REWIND).contains(&n) => Ok(n),
+        _ => Err(QueryError::Rewind),
+    }
 }
 
 /// What `POST /notify` reads from its query.
@@ -144,7 +160,8 @@ mod tests {
             events_query("").unwrap(),
             EventsQuery {
                 topics: vec!["default".into()],
-                last_event_id: None
+                last_event_id: None,
+                rewind: None,
             }
         );
     }
@@ -233,5 +250,30 @@ mod tests {
         }
         let long = format!("event={}", "e".repeat(65));
         assert!(matches!(notify_query(&long), Err(QueryError::EventName(_))));
+    }
+
+    #[test]
+    fn rewind_is_a_count_from_1_to_1000() {
+        assert_eq!(events_query("rewind=1").unwrap().rewind, Some(1));
+        assert_eq!(
+            events_query("topic=a&rewind=1000").unwrap().rewind,
+            Some(1000)
+        );
+        for bad in [
+            "0",
+            "1001",
+            "-1",
+            "+5",
+            "x",
+            "",
+            "1.5",
+            "99999999999999999999999",
+        ] {
+            assert_eq!(
+                events_query(&format!("rewind={bad}")),
+                Err(QueryError::Rewind),
+                "{bad:?}"
+            );
+        }
     }
 }
