@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use sse_hub::Event;
-use sse_hub::broker::{BrokerConfig, ClientStream, Start};
+use sse_hub::broker::{BrokerConfig, Start};
 use sse_hub::hub::{Body, Hub, HubConfig};
 use sse_hub::redis::{RedisBroker, RedisError, RedisOptions};
 use tokio::net::{TcpListener, TcpStream};
@@ -24,7 +24,7 @@ use tokio::sync::watch;
 #[allow(dead_code)]
 mod mirror;
 
-use mirror::{WAIT, connected, ids, ids_in, order, script_calls};
+use mirror::{WAIT, connected, events, ids, ids_in, order, script_calls};
 use redis_server::{RedisServer, TestRedis};
 
 fn config() -> BrokerConfig {
@@ -111,31 +111,6 @@ async fn two_instances_deliver_each_topic_in_order_and_resume_on_the_other() {
             "exactly what it missed, in order"
         );
     }
-}
-
-/// `(id, data)` of every event in the next `count` events of `stream`.
-async fn events(stream: &mut ClientStream, count: usize) -> Vec<(String, String)> {
-    let mut events = Vec::new();
-    while events.len() < count {
-        let chunk = tokio::time::timeout(WAIT, stream.next())
-            .await
-            .unwrap_or_else(|_| panic!("only {} of {count} events arrived", events.len()))
-            .expect("the stream is open");
-        let text = String::from_utf8_lossy(&chunk).into_owned();
-        for frame in text.split("\n\n") {
-            let field = |name: &str| {
-                frame
-                    .lines()
-                    .find_map(|line| line.strip_prefix(name))
-                    .map(str::to_owned)
-            };
-            if let (Some(id), Some(data)) = (field("id: "), field("data: ")) {
-                events.push((id, data));
-            }
-        }
-    }
-    assert_eq!(events.len(), count, "more events than expected");
-    events
 }
 
 /// The data of `seen` that are among `data`, in the order they came: one

@@ -13,7 +13,7 @@ use futures::StreamExt;
 #[allow(dead_code)]
 mod mirror;
 
-use mirror::{WAIT, connected, ids, order, script_calls};
+use mirror::{WAIT, connected, events, ids, order, script_calls};
 use redis_server::RedisCluster;
 use sse_hub::Event;
 use sse_hub::broker::BrokerConfig;
@@ -122,25 +122,6 @@ fn topics_on_different_masters(cluster: &RedisCluster, test: &str, count: usize)
         }
     }
     panic!("no {count} topics on different masters among 1000");
-}
-
-/// `(id, data)` of the next `count` events of `stream`.
-async fn events(stream: &mut sse_hub::broker::ClientStream, count: usize) -> Vec<(String, String)> {
-    let mut events = Vec::new();
-    while events.len() < count {
-        let chunk = tokio::time::timeout(WAIT, stream.next())
-            .await
-            .unwrap_or_else(|_| panic!("only {} of {count} events arrived", events.len()))
-            .expect("the stream is open");
-        let text = String::from_utf8_lossy(&chunk).into_owned();
-        for frame in text.split("\n\n") {
-            let field = |name: &str| frame.lines().find_map(|line| line.strip_prefix(name));
-            if let (Some(id), Some(data)) = (field("id: "), field("data: ")) {
-                events.push((id.to_owned(), data.to_owned()));
-            }
-        }
-    }
-    events
 }
 
 /// The data of `seen` that start with `topic:`, in the order they came.

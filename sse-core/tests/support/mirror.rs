@@ -1,5 +1,6 @@
 //! What the Redis tests share: waiting for an instance's tail, reading the
-//! ids a mirror's subscriber gets, and ordering Redis ids.
+//! ids and events a mirror's subscriber gets, ordering Redis ids, and
+//! counting Redis's script calls.
 
 use std::time::Duration;
 
@@ -74,4 +75,29 @@ pub(crate) async fn script_calls(url: &str) -> u64 {
                 .ok()
         })
         .sum()
+}
+
+/// `(id, data)` of every event in the next `count` events of `stream`.
+pub(crate) async fn events(stream: &mut ClientStream, count: usize) -> Vec<(String, String)> {
+    let mut events = Vec::new();
+    while events.len() < count {
+        let chunk = tokio::time::timeout(WAIT, stream.next())
+            .await
+            .unwrap_or_else(|_| panic!("only {} of {count} events arrived", events.len()))
+            .expect("the stream is open");
+        let text = String::from_utf8_lossy(&chunk).into_owned();
+        for frame in text.split("\n\n") {
+            let field = |name: &str| {
+                frame
+                    .lines()
+                    .find_map(|line| line.strip_prefix(name))
+                    .map(str::to_owned)
+            };
+            if let (Some(id), Some(data)) = (field("id: "), field("data: ")) {
+                events.push((id, data));
+            }
+        }
+    }
+    assert_eq!(events.len(), count, "more events than expected");
+    events
 }
