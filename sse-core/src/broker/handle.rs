@@ -117,11 +117,12 @@ impl Broker {
     }
 
     /// Appends an event of `topic` that a mirror received, under the id it
-    /// was given, and fans it out as [`Broker::publish`] would. Events must
-    /// come in id order over all topics (the order their ids were issued
-    /// in), which keeps every client's order; one whose id is not newer
-    /// than the newest applied is a duplicate and is skipped (`None`).
-    /// Returns the number of subscribers of `topic`.
+    /// was given, and fans it out as [`Broker::publish`] would. A mirror's
+    /// topics each have ids of their own: a topic's events must come in
+    /// its id order, and one whose id is not newer than the topic's newest
+    /// is a duplicate and is skipped (`None`), as is an event of a topic
+    /// the mirror does not follow. Returns the number of subscribers of
+    /// `topic`.
     #[cfg(feature = "redis")]
     pub(crate) fn apply(&self, topic: &str, event: Mirrored<'_>) -> Option<usize> {
         let shared = &*self.shared;

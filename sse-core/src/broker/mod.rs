@@ -20,7 +20,10 @@
 //!   increasing across restarts. A publish takes its id *while holding its
 //!   topic's lock* and appends before releasing it, so each log is in id
 //!   order and an id, once visible in a log, is smaller than every id that
-//!   topic will get later.
+//!   topic will get later. A mirror of Redis instead takes each topic's
+//!   ids from Redis, a sequence per topic, and a client of several of its
+//!   topics carries a cursor per topic in its ids (see
+//!   `sse_hub::redis`, "Resume").
 //! - **Cursor.** For each of its topics, a client's cursor is an id such
 //!   that every frame of that topic up to it was sent to the client (or,
 //!   after a reset, given up on). Reading sends the frames after the

@@ -165,7 +165,7 @@ impl Shared {
             let topic = match self.find(name) {
                 Some(topic) => topic,
                 // A mirror holds only the topics it follows (see
-                // `Broker::load`).
+                // `Broker::follow`).
                 None if self.mirror => return None,
                 None if self.retention.history == 0 => {
                     // Nobody to send to and nothing to keep: no topic is
