@@ -20,6 +20,16 @@ pub(super) struct Joined {
     pub(super) topic: Arc<Topic>,
     /// Its key in the topic's subscribers.
     pub(super) slot: usize,
+    /// The topic's newest id when the client joined: ephemeral frames up
+    /// to it are not sent, as a replay never includes them.
+    pub(super) live_from: u64,
+}
+
+impl Joined {
+    /// Whether `entry` is sent to this client.
+    fn sends(&self, entry: &Entry) -> bool {
+        !entry.ephemeral || entry.id > self.live_from
+    }
 }
 
 /// A client's topics and its cursor in each: every frame of a topic up to
@@ -272,15 +282,20 @@ fn read_locked(
         return Read::End;
     }
     let mut chunk = Chunk::default();
-    if let ([cursor], [state]) = (&*cursors, &*states) {
-        chunk.extend(state.log.after(*cursor));
+    if let ([cursor], [state], [joined]) = (&*cursors, &*states, joined) {
+        chunk.extend(state.log.after(*cursor).filter(|entry| joined.sends(entry)));
     } else {
         let mut entries: Vec<(usize, &Entry)> = cursors
             .iter()
             .zip(states.iter())
+            .zip(joined)
             .enumerate()
-            .flat_map(|(topic, (&cursor, state))| {
-                state.log.after(cursor).map(move |entry| (topic, entry))
+            .flat_map(|(topic, ((&cursor, state), joined))| {
+                state
+                    .log
+                    .after(cursor)
+                    .filter(|entry| joined.sends(entry))
+                    .map(move |entry| (topic, entry))
             })
             .collect();
         entries.sort_unstable_by_key(|(_, entry)| entry.id);

@@ -104,6 +104,85 @@ impl<'a> Start<'a> {
     }
 }
 
+/// One event of a [`Broker::publish_batch`](super::Broker::publish_batch):
+/// its topic, and whether it is kept for replay.
+///
+/// ```
+/// use sse_hub::{Event, broker::Publish};
+///
+/// let typing = Event::builder().event("typing").data("ada").build()?;
+/// // Live subscribers get it; no replay, rewind or history ever returns it.
+/// let publish = Publish::new("room-1", &typing).ephemeral();
+/// assert!(publish.ephemeral);
+/// # Ok::<(), sse_hub::EventError>(())
+/// ```
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct Publish<'a> {
+    /// The topic it goes to.
+    pub topic: &'a str,
+    /// The event (any id it has is replaced).
+    pub event: &'a crate::Event,
+    /// For live subscribers only: it gets an id, but is never retained,
+    /// replayed, rewound or returned by a history read, and a client
+    /// resuming after it (or across it) is not told it lost anything.
+    pub ephemeral: bool,
+}
+
+impl<'a> Publish<'a> {
+    /// `event` to `topic`, retained for replay.
+    pub fn new(topic: &'a str, event: &'a crate::Event) -> Self {
+        Self {
+            topic,
+            event,
+            ephemeral: false,
+        }
+    }
+
+    /// This event, for live subscribers only.
+    #[must_use]
+    pub fn ephemeral(mut self) -> Self {
+        self.ephemeral = true;
+        self
+    }
+
+    /// Whether it is kept for replay: `false` makes it ephemeral.
+    #[must_use]
+    pub fn history(mut self, history: bool) -> Self {
+        self.ephemeral = !history;
+        self
+    }
+}
+
+/// Retained events read without a stream: what
+/// [`Broker::history`](super::Broker::history) answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct History {
+    /// Oldest first.
+    pub events: Vec<HistoryEvent>,
+    /// The `after` id could not be honoured (as a stream's `reset`): the
+    /// events are the oldest retained instead.
+    pub reset: bool,
+    /// More retained events follow the last one: read them after its id.
+    pub more: bool,
+}
+
+/// One retained event, as a history read returns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HistoryEvent {
+    /// Its id, as a stream of the same topics would have sent it: read on
+    /// after it, or resume a stream with it.
+    pub id: String,
+    /// The topic it was published to.
+    pub topic: String,
+    /// Its event name (`message` when it had none).
+    pub event: String,
+    /// Its data, lines joined by `\n`.
+    pub data: String,
+}
+
 /// What a publish did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]

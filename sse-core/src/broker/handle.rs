@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::time::Instant;
 
 use super::client::{ClientStream, Joined, Subscriptions, with_locked};
-use super::config::{BrokerConfig, BrokerError, Published, Start, Stats};
+use super::config::{BrokerConfig, BrokerError, History, Publish, Published, Start, Stats};
 use super::ids::{EventId, IdFormat};
 use super::log::Retention;
 use super::shared::*;
@@ -107,13 +107,132 @@ impl Broker {
         if shared.is_closed() {
             return Err(BrokerError::Closed);
         }
-        let appended = shared.append(topic, Stamp::Next(event), Instant::now());
+        let appended = shared.append(topic, Stamp::Next(event, false), Instant::now());
         // A broker's own ids are never refused.
         let (id, sent) = appended.unwrap_or_default();
         Ok(Published {
             id: EventId::new(id, shared.ids),
             sent,
         })
+    }
+
+    /// Publishes `events` in order under consecutive ids, as one step: a
+    /// client of several of their topics sees all of them or none yet.
+    /// Each event's answer, in order. An ephemeral event
+    /// ([`Publish::ephemeral`]) reaches live subscribers only.
+    ///
+    /// ```
+    /// use sse_hub::{Broker, BrokerConfig, Event, broker::Publish};
+    ///
+    /// let broker = Broker::with_first_id(BrokerConfig::default(), 1);
+    /// let (hello, typing) = (Event::new("hello"), Event::new("ada is typing"));
+    /// let published = broker.publish_batch(&[
+    ///     Publish::new("user-1", &hello),
+    ///     Publish::new("user-2", &hello),
+    ///     Publish::new("room-1", &typing).ephemeral(),
+    /// ])?;
+    /// let ids: Vec<String> = published.iter().map(|p| p.id.to_string()).collect();
+    /// assert_eq!(ids, ["1", "2", "3"]);
+    /// // The ephemeral event is not history.
+    /// assert!(broker.history(["room-1"], None, 10)?.events.is_empty());
+    /// # Ok::<(), sse_hub::broker::BrokerError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`Broker::publish`].
+    pub fn publish_batch(&self, events: &[Publish<'_>]) -> Result<Vec<Published>, BrokerError> {
+        let shared = &*self.shared;
+        if shared.mirror {
+            return Err(BrokerError::Mirror);
+        }
+        if shared.is_closed() {
+            return Err(BrokerError::Closed);
+        }
+        let answers = shared.append_batch(events, Instant::now());
+        Ok(answers
+            .into_iter()
+            .map(|(id, sent)| Published {
+                id: EventId::new(id, shared.ids),
+                sent,
+            })
+            .collect())
+    }
+
+    /// Publishes `event` to `topic` for its live subscribers only: it gets
+    /// an id, but is never retained, replayed, rewound or read by
+    /// [`Broker::history`], and a client resuming after it or across it
+    /// is not told it lost anything. For typing indicators and cursor
+    /// positions.
+    ///
+    /// # Errors
+    ///
+    /// As [`Broker::publish`].
+    pub fn publish_ephemeral(&self, topic: &str, event: &Event) -> Result<Published, BrokerError> {
+        let published = self.publish_batch(&[Publish::new(topic, event).ephemeral()])?;
+        published.into_iter().next().ok_or(BrokerError::Closed)
+    }
+
+    /// The retained events of `topics`, without a stream: with `after`,
+    /// those after it (oldest first, the first `limit`), or the oldest
+    /// retained with [`History::reset`] when it cannot be honoured by the
+    /// rules of [`Broker::subscribe`]; without it, the newest `limit`.
+    /// Ephemeral events never appear.
+    ///
+    /// ```
+    /// use sse_hub::{Broker, BrokerConfig, Event};
+    ///
+    /// let broker = Broker::with_first_id(BrokerConfig::default(), 1);
+    /// for text in ["a", "b", "c"] {
+    ///     broker.publish("news", &Event::new(text))?;
+    /// }
+    /// let page = broker.history(["news"], Some("1"), 1)?;
+    /// assert_eq!((page.events[0].data.as_str(), page.more), ("b", true));
+    /// let newest = broker.history(["news"], None, 2)?;
+    /// let ids: Vec<&str> = newest.events.iter().map(|e| e.id.as_str()).collect();
+    /// assert_eq!(ids, ["2", "3"]);
+    /// # Ok::<(), sse_hub::broker::BrokerError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// No topics, or a mirror of Redis (read through the hub, which reads
+    /// Redis for topics the mirror does not follow).
+    pub fn history<I, S>(
+        &self,
+        topics: I,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<History, BrokerError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        if self.shared.mirror {
+            return Err(BrokerError::Mirror);
+        }
+        self.read_history(topics, after, limit)
+    }
+
+    /// [`Broker::history`], in a mirror too (for topics it follows).
+    pub(crate) fn read_history<I, S>(
+        &self,
+        topics: I,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<History, BrokerError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let topics: Vec<S> = topics.into_iter().collect();
+        let mut names: Vec<&str> = topics.iter().map(AsRef::as_ref).collect();
+        names.sort_unstable();
+        names.dedup();
+        if names.is_empty() {
+            return Err(BrokerError::NoTopics);
+        }
+        Ok(self.shared.history(&names, after, limit))
     }
 
     /// Appends an event of `topic` that a mirror received, under the id it
@@ -151,7 +270,9 @@ impl Broker {
     }
 
     /// Starts following `topic` in a mirror: its events up to `floor` are
-    /// gone, and `events` (oldest first) are what Redis holds after it.
+    /// gone, `events` (oldest first) are what Redis holds after it, and
+    /// ids up to `newest` were issued (ephemeral events take ids that
+    /// Redis does not hold).
     /// The topic is then kept, even with no subscriber, until
     /// [`Broker::unfollow`], and [`Broker::apply`] takes its events.
     #[cfg(feature = "redis")]
@@ -160,6 +281,7 @@ impl Broker {
         topic: &str,
         floor: u64,
         events: impl IntoIterator<Item = Mirrored<'a>>,
+        newest: u64,
     ) {
         let shared = &*self.shared;
         loop {
@@ -174,6 +296,10 @@ impl Broker {
         }
         for event in events {
             self.apply(topic, event);
+        }
+        if let Some(held) = shared.find(topic) {
+            held.lock().log.advance_to(newest);
+            shared.newest.fetch_max(newest, Ordering::SeqCst);
         }
     }
 
@@ -299,16 +425,19 @@ impl Broker {
                     return None;
                 }
                 let (cursors, reset) = shared.resume(states, start, now);
-                let slots: Vec<usize> = states
+                // (slot, live_from): ephemeral frames up to the topic's
+                // newest are replay, which never includes them.
+                let slots: Vec<(usize, u64)> = states
                     .iter_mut()
                     .map(|state| {
-                        state.subscribers.insert(Subscriber {
+                        let slot = state.subscribers.insert(Subscriber {
                             queue: match &shared_queue {
                                 Some(queue) => Queue::Shared(queue.clone()),
                                 None => Queue::own(clock),
                             },
                             waker: None,
-                        })
+                        });
+                        (slot, state.log.last_id())
                     })
                     .collect();
                 Some((slots, cursors, reset))
@@ -327,7 +456,11 @@ impl Broker {
         let joined = topics
             .into_iter()
             .zip(slots)
-            .map(|(topic, slot)| Joined { topic, slot })
+            .map(|(topic, (slot, live_from))| Joined {
+                topic,
+                slot,
+                live_from,
+            })
             .collect();
         let client_id = shared.next_client_id.fetch_add(1, Ordering::Relaxed);
         shared.metrics.clients.inc();

@@ -1,6 +1,11 @@
 //! One topic's bounded log: its published frames in id order, both the
 //! topic's replay history and its fan-out buffer, read by every subscriber
 //! through its own cursor.
+//!
+//! Ephemeral frames (`history=false`) pass through the log to reach the
+//! live subscribers but are never history: they are not replayed, do not
+//! count against the history bound, and losing one is never a reason to
+//! reset a client that resumes.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -14,6 +19,8 @@ pub(crate) struct Entry {
     pub(crate) id: u64,
     pub(crate) frame: Bytes,
     pub(crate) published_at: Instant,
+    /// Live subscribers only: never replayed.
+    pub(crate) ephemeral: bool,
 }
 
 /// How long and how much a log keeps.
@@ -31,9 +38,17 @@ pub(crate) struct Retention {
 #[derive(Debug)]
 pub(crate) struct Log {
     entries: VecDeque<Entry>,
-    /// The newest id of this topic no longer held (evicted, or, for a new
-    /// log, a bound on any evicted before it existed).
+    /// The newest id of this topic evicted from the front (or, for a new
+    /// log, a bound on any evicted before it existed): every held entry is
+    /// after it.
     floor: u64,
+    /// The newest id of a *retained* frame of this topic that is gone: a
+    /// client that saw it has lost no history.
+    lost: u64,
+    /// The newest id this log held or holds.
+    newest: u64,
+    /// How many held entries are ephemeral.
+    ephemeral: usize,
 }
 
 impl Log {
@@ -42,6 +57,9 @@ impl Log {
         Self {
             entries: VecDeque::new(),
             floor,
+            lost: floor,
+            newest: floor,
+            ephemeral: 0,
         }
     }
 
@@ -49,20 +67,42 @@ impl Log {
         self.floor
     }
 
+    /// The newest retained id that is gone (see [`Log::floor`] for any
+    /// frame).
+    pub(crate) fn lost(&self) -> u64 {
+        self.lost
+    }
+
     /// The newest id this log held or holds: every frame up to it is
-    /// either here or below the floor.
+    /// either here, below the floor, or an ephemeral frame gone.
     pub(crate) fn last_id(&self) -> u64 {
-        self.entries.back().map_or(self.floor, |entry| entry.id)
+        self.newest
+    }
+
+    /// Ids up to `id` were issued elsewhere and none is held here: a
+    /// mirror's topic whose newest ids were ephemeral events.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn advance_to(&mut self, id: u64) {
+        self.newest = self.newest.max(id);
     }
 
     pub(crate) fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
 
+    /// A cursor from which a new client reads: `cursor`, moved past the
+    /// floor, since frames up to it that are gone are either lost history
+    /// (which [`Log::replay_floor`] accounts for) or ephemeral.
+    pub(crate) fn start_at(&self, cursor: u64) -> u64 {
+        cursor.max(self.floor)
+    }
+
     /// Appends `frame` under `id`, which must be larger than every id
-    /// appended before.
-    pub(crate) fn append(&mut self, id: u64, frame: Bytes, now: Instant) {
+    /// appended before; an `ephemeral` frame is for live subscribers only.
+    pub(crate) fn append(&mut self, id: u64, frame: Bytes, now: Instant, ephemeral: bool) {
         debug_assert!(id > self.last_id());
+        self.newest = id;
+        self.ephemeral += usize::from(ephemeral);
         // Ages decide expiry by position, so they never go backwards (a
         // mirror's events carry the time they were published elsewhere).
         let published_at = self
@@ -73,6 +113,7 @@ impl Log {
             id,
             frame,
             published_at,
+            ephemeral,
         });
     }
 
@@ -83,49 +124,116 @@ impl Log {
     pub(crate) fn skip_to(&mut self, floor: u64) {
         if floor > self.floor {
             self.entries.retain(|entry| entry.id > floor);
+            self.ephemeral = self.entries.iter().filter(|e| e.ephemeral).count();
             self.floor = floor;
+            self.lost = self.lost.max(floor);
+            self.newest = self.newest.max(floor);
         }
     }
 
-    /// Drops what neither replay nor fan-out needs: past the history
-    /// bound, and past it or the fan-out bound (the larger while
-    /// `subscribed`) once expired.
+    /// Drops what neither replay nor fan-out needs: retained frames past
+    /// the history bound, and past it or the fan-out bound (the larger
+    /// while `subscribed`) once expired; ephemeral frames once no
+    /// subscriber may still read them.
     pub(crate) fn evict(&mut self, retention: &Retention, subscribed: bool, now: Instant) {
         let fan_out = if subscribed { retention.fan_out } else { 0 };
         let capacity = retention.history.max(fan_out);
         while let Some(front) = self.entries.front() {
             let len = self.entries.len();
-            let over = len > capacity || (len > fan_out && expired(front, retention.ttl, now));
+            let over = if front.ephemeral {
+                // A subscriber may be as far behind as the capacity.
+                !subscribed || len > capacity
+            } else {
+                let retained = len - self.ephemeral;
+                (retained > retention.history || expired(front, retention.ttl, now))
+                    && len > fan_out
+            };
             if !over {
                 break;
             }
             self.floor = front.id;
+            if front.ephemeral {
+                self.ephemeral -= 1;
+            } else {
+                self.lost = front.id;
+            }
             self.entries.pop_front();
+        }
+        // Ephemeral frames behind a retained one stay until it goes: drop
+        // those no subscriber within the capacity can still read, once
+        // they are as many as the capacity, so that the work stays
+        // amortised. Entries after the floor go, so the floor stays.
+        if self.ephemeral > capacity.max(8) {
+            let keep_from = if subscribed {
+                self.entries.len().saturating_sub(capacity)
+            } else {
+                self.entries.len()
+            };
+            let mut index = 0;
+            self.entries.retain(|entry| {
+                let keep = !entry.ephemeral || index >= keep_from;
+                index += 1;
+                keep
+            });
+            self.ephemeral = self.entries.iter().filter(|e| e.ephemeral).count();
         }
     }
 
     /// How many retained frames a replay would offer now.
     pub(crate) fn replayable(&self, retention: &Retention, now: Instant) -> usize {
-        self.entries.len() - self.replay_start(retention, now)
+        if self.ephemeral == 0 {
+            return self.entries.len() - self.replay_start(retention, now);
+        }
+        self.replay_range(retention, now).count()
     }
 
     /// The index of the oldest frame a replay may offer.
     fn replay_start(&self, retention: &Retention, now: Instant) -> usize {
-        let by_count = self.entries.len().saturating_sub(retention.history);
+        let by_count = if self.ephemeral == 0 {
+            self.entries.len().saturating_sub(retention.history)
+        } else {
+            // The `history`th newest retained frame.
+            let mut seen = 0;
+            let mut start = self.entries.len();
+            for (index, entry) in self.entries.iter().enumerate().rev() {
+                if entry.ephemeral {
+                    continue;
+                }
+                if seen == retention.history {
+                    break;
+                }
+                seen += 1;
+                start = index;
+            }
+            if seen < retention.history { 0 } else { start }
+        };
         let by_age = self
             .entries
             .partition_point(|e| expired(e, retention.ttl, now));
         by_count.max(by_age)
     }
 
-    /// The newest id that replay no longer offers: a client that saw it
-    /// (or a later one) can be replayed exactly what followed; one that
-    /// saw only older ids missed something.
+    /// The retained frames a replay would offer now, oldest first.
+    pub(crate) fn replay_range(
+        &self,
+        retention: &Retention,
+        now: Instant,
+    ) -> impl DoubleEndedIterator<Item = &Entry> {
+        self.entries
+            .range(self.replay_start(retention, now)..)
+            .filter(|entry| !entry.ephemeral)
+    }
+
+    /// The newest retained id that replay no longer offers: a client that
+    /// saw it (or a later one) can be replayed exactly what followed; one
+    /// that saw only older ids missed something.
     pub(crate) fn replay_floor(&self, retention: &Retention, now: Instant) -> u64 {
-        match self.replay_start(retention, now).checked_sub(1) {
-            Some(before) => self.entries[before].id,
-            None => self.floor,
-        }
+        let start = self.replay_start(retention, now);
+        self.entries
+            .range(..start)
+            .rev()
+            .find(|entry| !entry.ephemeral)
+            .map_or(self.lost, |entry| entry.id)
     }
 
     /// The newest id held before `id`, or the floor: a cursor from which
@@ -181,7 +289,7 @@ mod tests {
     fn log_with(count: u64, retention: &Retention, now: Instant) -> Log {
         let mut log = Log::new(99);
         for i in 0..count {
-            log.append(100 + 2 * i, Bytes::new(), now);
+            log.append(100 + 2 * i, Bytes::new(), now, false);
             log.evict(retention, true, now);
         }
         log
@@ -257,8 +365,8 @@ mod tests {
         let start = Instant::now();
         let retention = retention(10, 1);
         let mut log = Log::new(99);
-        log.append(100, Bytes::new(), start);
-        log.append(101, Bytes::new(), start + T / 2);
+        log.append(100, Bytes::new(), start, false);
+        log.append(101, Bytes::new(), start + T / 2, false);
         let later = start + T + Duration::from_millis(1);
         assert_eq!(log.replayable(&retention, later), 1);
         assert_eq!(log.replay_floor(&retention, later), 100);

@@ -89,13 +89,16 @@
 mod client;
 mod config;
 mod handle;
+mod history;
 pub(crate) mod ids;
 mod log;
 mod shared;
 mod topic;
 
 pub use client::ClientStream;
-pub use config::{BrokerConfig, BrokerError, Published, Start, Stats};
+pub use config::{
+    BrokerConfig, BrokerError, History, HistoryEvent, Publish, Published, Start, Stats,
+};
 pub use handle::Broker;
 pub use ids::EventId;
 #[cfg(feature = "redis")]
@@ -105,6 +108,8 @@ pub(crate) use topic::TURN;
 
 #[cfg(test)]
 mod backlog_tests;
+#[cfg(test)]
+mod ephemeral_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

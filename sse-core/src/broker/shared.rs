@@ -46,8 +46,8 @@ pub(super) struct Shared {
 /// How an event gets its id.
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Stamp<'a> {
-    /// The broker's next id.
-    Next(&'a Event),
+    /// The broker's next id; `true` for an ephemeral event.
+    Next(&'a Event, bool),
     /// An id given by what the broker mirrors.
     #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     Given(Mirrored<'a>),
@@ -62,6 +62,28 @@ pub(crate) struct Mirrored<'a> {
     /// The encoded event without its `id:` line.
     pub(crate) body: &'a [u8],
     pub(crate) published_at: Instant,
+    /// For live subscribers only, never replayed.
+    pub(crate) ephemeral: bool,
+}
+
+/// Who a publish must wake, and how many clients it made lag: finished
+/// outside the topics' locks.
+#[derive(Default)]
+struct Fanned {
+    wakers: Vec<std::task::Waker>,
+    lagged: u64,
+}
+
+impl Fanned {
+    /// Wakes the clients (outside the locks, so that they do not contend
+    /// on them) and counts `published` events.
+    fn finish(self, shared: &Shared, published: u64) {
+        for waker in self.wakers {
+            waker.wake();
+        }
+        shared.metrics.published.inc_by(published);
+        shared.metrics.lagged.inc_by(self.lagged);
+    }
 }
 
 /// When expired events of topics nobody publishes to are next dropped.
@@ -159,8 +181,7 @@ impl Shared {
         now: Instant,
     ) -> Option<(u64, usize)> {
         self.maybe_sweep(now);
-        let mut wakers = Vec::new();
-        let mut newly_lagged = 0;
+        let mut fanned = Fanned::default();
         let (id, sent, unused) = loop {
             let topic = match self.find(name) {
                 Some(topic) => topic,
@@ -188,7 +209,7 @@ impl Shared {
             }
             // Taken under the topic's lock: see "Order" in the module docs.
             let id = match stamp {
-                Stamp::Next(_) => self.next_id(),
+                Stamp::Next(..) => self.next_id(),
                 // A mirror's ids are its topics' own: one not after the
                 // topic's newest is a duplicate.
                 Stamp::Given(event) if event.id <= state.log.last_id() => return None,
@@ -197,36 +218,107 @@ impl Shared {
                     event.id
                 }
             };
-            let (frame, published_at) = match stamp {
-                Stamp::Next(event) => (event.encode_as(Some(&self.ids.format(id))), now),
-                Stamp::Given(event) => (self.frame_with_id(id, event.body), event.published_at),
-            };
-            state.log.append(id, frame, published_at);
-            let subscribed = !state.subscribers.is_empty();
-            state.log.evict(&self.retention, subscribed, now);
-            let sent = state.subscribers.len();
-            wakers.reserve(sent);
-            let clock = self.millis(now);
-            for (_, subscriber) in state.subscribers.iter_mut() {
-                let pushed = subscriber.queue.push(&self.backlog, clock);
-                newly_lagged += u64::from(pushed.lagged);
-                if pushed.wake {
-                    wakers.extend(subscriber.waker.take());
-                }
-            }
+            let sent = self.push_locked(&mut state, id, stamp, now, &mut fanned);
             let unused = state.is_unused().then(|| topic.clone());
             break (id, sent, unused);
         };
-        // Wake outside the lock, so that woken clients do not contend on it.
-        for waker in wakers {
-            waker.wake();
-        }
+        fanned.finish(self, 1);
         if let Some(topic) = unused {
             self.forget_if_unused(&topic);
         }
-        self.metrics.published.inc();
-        self.metrics.lagged.inc_by(newly_lagged);
         Some((id, sent))
+    }
+
+    /// Publishes `events` under consecutive ids, in order, all at once:
+    /// their topics are locked together while the ids are taken, so a
+    /// client of several of them reads the batch wholly or not at all.
+    /// Each event's (id, subscribers).
+    pub(super) fn append_batch(
+        &self,
+        events: &[super::config::Publish<'_>],
+        now: Instant,
+    ) -> Vec<(u64, usize)> {
+        self.maybe_sweep(now);
+        if events.is_empty() {
+            return Vec::new();
+        }
+        let mut names: Vec<&str> = events.iter().map(|e| e.topic).collect();
+        names.sort_unstable();
+        names.dedup();
+        let mut fanned = Fanned::default();
+        let (answers, unused) = loop {
+            let topics: Vec<Arc<Topic>> = names.iter().map(|n| self.find_or_create(n)).collect();
+            let done = super::client::with_locked(topics.iter().map(|t| &**t), |states| {
+                if states.iter().any(|state| state.forgotten) {
+                    return None;
+                }
+                let count = events.len() as u64;
+                let first = self.newest.fetch_add(count, Ordering::SeqCst) + 1;
+                let answers: Vec<(u64, usize)> = (first..)
+                    .zip(events)
+                    .map(|(id, event)| {
+                        let at = names.partition_point(|name| *name < event.topic);
+                        let stamp = Stamp::Next(event.event, event.ephemeral);
+                        (
+                            id,
+                            self.push_locked(&mut states[at], id, stamp, now, &mut fanned),
+                        )
+                    })
+                    .collect();
+                let unused: Vec<bool> = states.iter().map(|state| state.is_unused()).collect();
+                Some((answers, unused))
+            });
+            if let Some((answers, unused)) = done {
+                let unused: Vec<Arc<Topic>> = topics
+                    .into_iter()
+                    .zip(unused)
+                    .filter_map(|(topic, unused)| unused.then_some(topic))
+                    .collect();
+                break (answers, unused);
+            }
+        };
+        fanned.finish(self, events.len() as u64);
+        for topic in &unused {
+            self.forget_if_unused(topic);
+        }
+        answers
+    }
+
+    /// Appends one event under `id` to the locked topic `state` and counts
+    /// it for each subscriber, collecting whom to wake in `fanned`. The
+    /// number of subscribers.
+    fn push_locked(
+        &self,
+        state: &mut TopicState,
+        id: u64,
+        stamp: Stamp<'_>,
+        now: Instant,
+        fanned: &mut Fanned,
+    ) -> usize {
+        let (frame, published_at, ephemeral) = match stamp {
+            Stamp::Next(event, ephemeral) => {
+                (event.encode_as(Some(&self.ids.format(id))), now, ephemeral)
+            }
+            Stamp::Given(event) => (
+                self.frame_with_id(id, event.body),
+                event.published_at,
+                event.ephemeral,
+            ),
+        };
+        state.log.append(id, frame, published_at, ephemeral);
+        let subscribed = !state.subscribers.is_empty();
+        state.log.evict(&self.retention, subscribed, now);
+        let sent = state.subscribers.len();
+        fanned.wakers.reserve(sent);
+        let clock = self.millis(now);
+        for (_, subscriber) in state.subscribers.iter_mut() {
+            let pushed = subscriber.queue.push(&self.backlog, clock);
+            fanned.lagged += u64::from(pushed.lagged);
+            if pushed.wake {
+                fanned.wakers.extend(subscriber.waker.take());
+            }
+        }
+        sent
     }
 
     /// The id of the next event the broker publishes itself.
@@ -281,8 +373,10 @@ impl Shared {
             return;
         }
         state.forgotten = true;
+        // Ephemeral frames gone are no loss: resuming after one of them
+        // must not reset.
         self.forgotten_floor
-            .fetch_max(state.log.floor(), Ordering::SeqCst);
+            .fetch_max(state.log.lost(), Ordering::SeqCst);
         map.remove(&topic.name);
     }
 
@@ -306,7 +400,9 @@ impl Shared {
                     false,
                 );
             }
-            Start::Rewind(count) => return (rewound(topics, &floors, count), false),
+            Start::Rewind(count) => {
+                return (start_at(topics, rewound(topics, &floors, count)), false);
+            }
             Start::After(given) => given,
         };
         let newest = self.newest.load(Ordering::SeqCst);
@@ -325,12 +421,13 @@ impl Shared {
             }),
             None => None,
         };
-        match cursors {
+        let (cursors, reset) = match cursors {
             Some(cursors) if cursors.iter().zip(&floors).all(|(c, floor)| floor <= c) => {
                 (cursors, false)
             }
             _ => (floors, true),
-        }
+        };
+        (start_at(topics, cursors), reset)
     }
 
     /// (topics held, events a replay would offer now, over all topics).
@@ -390,7 +487,13 @@ fn rewound(topics: &[MutexGuard<'_, TopicState>], floors: &[u64], count: usize) 
     let mut ids: Vec<u64> = topics
         .iter()
         .zip(floors)
-        .flat_map(|(state, &floor)| state.log.after(floor).map(|entry| entry.id))
+        .flat_map(|(state, &floor)| {
+            state
+                .log
+                .after(floor)
+                .filter(|entry| !entry.ephemeral)
+                .map(|entry| entry.id)
+        })
         .collect();
     let threshold = if count == 0 || ids.is_empty() {
         None
@@ -406,4 +509,13 @@ fn rewound(topics: &[MutexGuard<'_, TopicState>], floors: &[u64], count: usize) 
             None => state.log.last_id(),
         })
         .collect()
+}
+
+/// `cursors` moved past each topic's floor: what is gone before it was
+/// lost history, which the replay floors account for, or ephemeral.
+fn start_at(topics: &[MutexGuard<'_, TopicState>], mut cursors: Vec<u64>) -> Vec<u64> {
+    for (cursor, state) in cursors.iter_mut().zip(topics) {
+        *cursor = state.log.start_at(*cursor);
+    }
+    cursors
 }

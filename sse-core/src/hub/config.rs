@@ -63,6 +63,11 @@ pub struct HubConfig {
     /// outlives no revoked grant by more than this. Clients resume with
     /// their `Last-Event-ID` and miss nothing.
     pub max_stream_lifetime: Option<Duration>,
+    /// How long a publish's `Idempotency-Key` is remembered with its
+    /// answer (see [`hub::idempotency`](super::idempotency)).
+    pub idempotency_ttl: Duration,
+    /// The most events one `POST /notify/batch` may carry.
+    pub max_batch: usize,
 }
 
 impl std::fmt::Debug for HubConfig {
@@ -79,6 +84,8 @@ impl std::fmt::Debug for HubConfig {
             redis_publish_batch,
             jwt,
             max_stream_lifetime,
+            idempotency_ttl,
+            max_batch,
         } = self;
         f.debug_struct("HubConfig")
             .field("heartbeat", heartbeat)
@@ -96,6 +103,8 @@ impl std::fmt::Debug for HubConfig {
             .field("redis_publish_batch", redis_publish_batch)
             .field("jwt", jwt)
             .field("max_stream_lifetime", max_stream_lifetime)
+            .field("idempotency_ttl", idempotency_ttl)
+            .field("max_batch", max_batch)
             .finish()
     }
 }
@@ -114,6 +123,8 @@ impl Default for HubConfig {
             redis_publish_batch: 256,
             jwt: None,
             max_stream_lifetime: None,
+            idempotency_ttl: Duration::from_secs(5 * 60),
+            max_batch: 1000,
         }
     }
 }
@@ -137,6 +148,8 @@ mod tests {
         assert_eq!(config.publish_token, None);
         assert_eq!(config.redis, None);
         assert_eq!(config.jwt, None);
+        assert_eq!(config.idempotency_ttl, Duration::from_secs(300));
+        assert_eq!(config.max_batch, 1000);
     }
 
     #[test]

@@ -34,3 +34,17 @@ pub enum PublishError {
     #[error(transparent)]
     Redis(#[from] crate::redis::RedisError),
 }
+
+/// Why [`Hub::history`](super::Hub::history) or
+/// [`Hub::presence`](super::Hub::presence) could not answer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReadError {
+    /// The in-memory broker refused (no topics, shut down).
+    #[error(transparent)]
+    Broker(#[from] BrokerError),
+    /// Redis could not be read.
+    #[cfg(feature = "redis")]
+    #[error(transparent)]
+    Redis(#[from] crate::redis::RedisError),
+}

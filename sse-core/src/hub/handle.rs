@@ -54,6 +54,8 @@ pub struct Hub {
     pub(super) keep_alive: KeepAlive,
     pub(super) coalesce: std::time::Duration,
     pub(super) authorizer: Option<SharedAuthorizer>,
+    /// Idempotency keys, in memory mode.
+    pub(super) keys: std::sync::Arc<super::idempotency::MemoryKeys>,
 }
 
 impl Hub {
@@ -172,6 +174,7 @@ impl Hub {
             retry_frame: encode::retry(config.retry),
             keep_alive: KeepAlive::new().interval(config.heartbeat),
             coalesce: config.coalesce,
+            keys: std::sync::Arc::default(),
             config: std::sync::Arc::new(config),
         }
     }

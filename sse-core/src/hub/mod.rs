@@ -34,20 +34,25 @@
 //! request timeouts, connection caps and TLS (for hyper-based frameworks,
 //! see [`serve`](crate::serve) with the `serve` feature).
 
+mod batch;
 mod body;
+mod calls;
 mod config;
 pub mod cors;
 mod errors;
 mod handle;
+pub mod idempotency;
+mod reads;
 mod response;
 mod routes;
 
 pub use body::read_body;
+pub use calls::Presence;
 pub use config::HubConfig;
-pub use errors::{OpenError, PublishError};
+pub use errors::{OpenError, PublishError, ReadError};
 pub use handle::Hub;
 pub use response::{Body, EventStream, INDEX_HTML, Response, stream_headers};
-pub use routes::{EventsRequest, NotifyRequest};
+pub use routes::{EventsRequest, NotifyRequest, ReadRequest};
 
 #[cfg(test)]
 mod auth_tests;

@@ -5,6 +5,7 @@ use serde_json::json;
 
 use super::body::{is_json, parse_length, read_body};
 use super::handle::Hub;
+use super::idempotency;
 use super::response::{
     Body, INDEX_HTML, Response, error, json_response, unauthorized, unavailable,
 };
@@ -65,8 +66,19 @@ macro_rules! request_without_secrets {
     };
 }
 
+/// The parts of `GET /history` and `GET /presence` the hub reads: the
+/// query, and the headers an [`Authorizer`](crate::auth::Authorizer) reads.
+#[derive(Clone, Copy)]
+pub struct ReadRequest<'a> {
+    /// The query string, without `?`.
+    pub query: Option<&'a str>,
+    /// The request's headers.
+    pub headers: &'a dyn Headers,
+}
+
 request_without_secrets!(NotifyRequest);
 request_without_secrets!(EventsRequest);
+request_without_secrets!(ReadRequest);
 
 impl Hub {
     /// `GET /events`: subscribe, replay, then stream live events. With an
@@ -150,6 +162,22 @@ impl Hub {
     /// assert_eq!(hub.notify_refusal(&head).map(|refusal| refusal.status), Some(413));
     /// ```
     pub fn notify_refusal(&self, request: &NotifyRequest<'_>) -> Option<Response> {
+        // A bad topic is answered 400 after the body's checks, as the
+        // contract orders them.
+        let topic = notify_query(request.query.unwrap_or(""))
+            .ok()
+            .map(|query| query.topic);
+        self.publish_refusal(request, "/notify", topic.as_deref())
+    }
+
+    /// The refusal of a publish's head: [`Hub::notify_refusal`]'s checks,
+    /// the publish grant checked for `topic` when the head names one.
+    pub(super) fn publish_refusal(
+        &self,
+        request: &NotifyRequest<'_>,
+        route: &str,
+        topic: Option<&str>,
+    ) -> Option<Response> {
         let headers = request.headers;
         if let Some(token) = &self.config.publish_token
             && !bearer_matches(headers.value("authorization"), token)
@@ -158,16 +186,13 @@ impl Hub {
             response.headers.push(("www-authenticate", "Bearer".into()));
             return Some(response);
         }
-        let grants = match self.authorize("/notify", &request.auth()) {
+        let grants = match self.authorize(route, &request.auth()) {
             Ok(grants) => grants,
             Err(err) => return Some(unauthorized(&err)),
         };
-        // A bad topic is answered 400 after the body's checks, as the
-        // contract orders them.
-        if let Ok(query) = notify_query(request.query.unwrap_or(""))
-            && !grants.may_publish(&query.topic)
+        if let Some(topic) = topic
+            && !grants.may_publish(topic)
         {
-            let topic = query.topic;
             tracing::debug!(topic, "403: publishing not granted");
             return Some(error(
                 403,
@@ -240,7 +265,7 @@ impl Hub {
         }
     }
 
-    fn too_large(&self) -> Response {
+    pub(super) fn too_large(&self) -> Response {
         let limit = self.config.max_body;
         error(413, &format!("the body is larger than {limit} bytes"))
     }
@@ -277,12 +302,34 @@ impl Hub {
             // The query checks make this unreachable; answer it all the same.
             Err(err) => return error(400, &err.to_string()),
         };
-        match self.publish(&query.topic, &event).await {
-            Ok(published) => {
-                json_response(200, &json!({ "sent": published.sent, "id": published.id }))
+        let key = match idempotency::key_of(request.headers) {
+            Ok(key) => key,
+            Err(refused) => return refused,
+        };
+        let fingerprint = || {
+            let history: &[u8] = if query.history { b"1" } else { b"0" };
+            idempotency::fingerprint(&[
+                b"/notify",
+                query.topic.as_bytes(),
+                query.event.as_bytes(),
+                history,
+                body,
+            ])
+        };
+        let publish = async {
+            let published = if query.history {
+                self.publish(&query.topic, &event).await
+            } else {
+                self.publish_ephemeral(&query.topic, &event).await
+            };
+            match published {
+                Ok(published) => {
+                    json_response(200, &json!({ "sent": published.sent, "id": published.id }))
+                }
+                Err(err) => unavailable(&err),
             }
-            Err(err) => unavailable(&err),
-        }
+        };
+        self.idempotent(key, fingerprint, publish).await
     }
 
     /// The answer when a publish body could not be read (the client went

@@ -33,7 +33,17 @@ const MAX_BATCH_BYTES: usize = 1 << 20;
 pub(super) struct Pending {
     pub(super) topic: String,
     pub(super) body: Bytes,
+    pub(super) ephemeral: bool,
     pub(super) reply: oneshot::Sender<Result<u64, RedisError>>,
+}
+
+/// One event to publish: its topic, its encoding without the id line, and
+/// whether it is for live subscribers only.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Outgoing<'a> {
+    pub(super) topic: &'a str,
+    pub(super) body: &'a [u8],
+    pub(super) ephemeral: bool,
 }
 
 /// Takes what publishers queued, in batches of at most `max_batch`
@@ -72,9 +82,13 @@ pub(super) async fn run(link: Arc<Link>, mut queue: mpsc::Receiver<Pending>, max
 
 /// Publishes `batch` and answers each publisher.
 async fn flush(link: &Link, batch: Vec<Pending>) {
-    let events: Vec<(&str, &[u8])> = batch
+    let events: Vec<Outgoing<'_>> = batch
         .iter()
-        .map(|pending| (pending.topic.as_str(), pending.body.as_ref()))
+        .map(|pending| Outgoing {
+            topic: &pending.topic,
+            body: &pending.body,
+            ephemeral: pending.ephemeral,
+        })
         .collect();
     let answers = publish(link, &events).await;
     for (pending, answer) in batch.into_iter().zip(answers) {
@@ -84,14 +98,13 @@ async fn flush(link: &Link, batch: Vec<Pending>) {
     }
 }
 
-/// Publishes `events` (topic, encoded event without its id line): one
-/// script call per master (one on a standalone Redis), all at once. Each
-/// event's answer, in order.
-pub(super) async fn publish(link: &Link, events: &[(&str, &[u8])]) -> Vec<Result<u64, RedisError>> {
+/// Publishes `events`: one script call per master (one on a standalone
+/// Redis), all at once. Each event's answer, in order.
+pub(super) async fn publish(link: &Link, events: &[Outgoing<'_>]) -> Vec<Result<u64, RedisError>> {
     // Each topic with its events' indices, in order of first appearance.
     let mut topics: Vec<(&str, Vec<usize>)> = Vec::new();
     let mut positions: HashMap<&str, usize> = HashMap::new();
-    for (index, &(topic, _)) in events.iter().enumerate() {
+    for (index, &Outgoing { topic, .. }) in events.iter().enumerate() {
         let position = *positions.entry(topic).or_insert_with(|| {
             topics.push((topic, Vec::new()));
             topics.len() - 1
@@ -183,7 +196,7 @@ async fn invoke(
     link: &Link,
     topics: &[(&str, Vec<usize>)],
     group: &[usize],
-    events: &[(&str, &[u8])],
+    events: &[Outgoing<'_>],
 ) -> Result<Result<Vec<u64>, RedisError>, Stale> {
     let mut connection = match link.publish_connection() {
         Ok(connection) => connection,
@@ -200,9 +213,18 @@ async fn invoke(
             // Routes the call to the master of the first topic.
             invocation.key(&stream);
         }
-        invocation.arg(stream).arg(indices.len());
+        // The kinds, only when one of them is ephemeral (see publish.lua).
+        let kinds: String = if indices.iter().any(|&index| events[index].ephemeral) {
+            indices
+                .iter()
+                .map(|&index| if events[index].ephemeral { 'e' } else { 'r' })
+                .collect()
+        } else {
+            String::new()
+        };
+        invocation.arg(stream).arg(indices.len()).arg(kinds);
         for &index in indices {
-            invocation.arg(events[index].1);
+            invocation.arg(events[index].body);
         }
         expected += indices.len();
     }

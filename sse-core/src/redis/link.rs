@@ -68,6 +68,11 @@ pub(super) struct Link {
     /// In a cluster, which master serves which slots, once asked; dropped
     /// when a batch finds it stale.
     pub(super) slot_map: Mutex<Option<std::sync::Arc<super::slots::SlotMap>>>,
+    /// This instance's id in the presence hashes.
+    pub(super) instance: String,
+    /// Signalled when a stream opened or ended: presence counts may
+    /// have changed.
+    pub(super) presence_changed: tokio::sync::Notify,
 }
 
 /// The topics local clients follow, each with how many leases hold it
@@ -172,6 +177,16 @@ impl Keys {
     /// The topic's stream, whose name is also its channel's: `<prefix>:{<topic>}`.
     pub(super) fn stream(&self, topic: &str) -> String {
         format!("{}{topic}}}", self.prefix)
+    }
+
+    /// The topic's presence hash: each instance's count of its streams.
+    pub(super) fn presence(&self, topic: &str) -> String {
+        format!("{}{topic}}}:presence", self.prefix)
+    }
+
+    /// The instances' heartbeats: `<prefix>:instances`.
+    pub(super) fn instances(&self) -> String {
+        format!("{}instances", self.prefix.trim_end_matches('{'))
     }
 
     /// The cluster slot of the topic's keys.

@@ -1,7 +1,8 @@
 //! A topic channel's messages: what `publish.lua` announces and the tail
 //! reads. A message holds one or more events of the channel's topic, in
-//! id order, each `<id> <event length>\n<event>`, the event encoded
-//! without its id line.
+//! id order, each `<id> <event length>\n<event>` (`<id> <event length>
+//! e\n<event>` for an ephemeral event), the event encoded without its id
+//! line.
 
 use crate::broker::ids;
 
@@ -10,6 +11,8 @@ use crate::broker::ids;
 pub(super) struct Received {
     pub(super) id: u64,
     pub(super) body: Vec<u8>,
+    /// For live subscribers only.
+    pub(super) ephemeral: bool,
 }
 
 /// The events of a message, or `None` if any record is malformed (the
@@ -21,6 +24,11 @@ pub(super) fn parse_payload(payload: &[u8]) -> Option<Vec<Received>> {
         let newline = memchr::memchr(b'\n', rest)?;
         let head = std::str::from_utf8(&rest[..newline]).ok()?;
         let (id, len) = head.split_once(' ')?;
+        let (len, ephemeral) = match len.split_once(' ') {
+            Some((len, "e")) => (len, true),
+            Some(_) => return None,
+            None => (len, false),
+        };
         let id = ids::parse_redis(id)?;
         let len: usize = len.parse().ok()?;
         let record = &rest[newline + 1..];
@@ -32,6 +40,7 @@ pub(super) fn parse_payload(payload: &[u8]) -> Option<Vec<Received>> {
         events.push(Received {
             id,
             body: body.to_vec(),
+            ephemeral,
         });
         rest = &record[len..];
     }
@@ -45,17 +54,24 @@ mod tests {
 
     #[test]
     fn a_message_carries_its_events_in_order() {
-        let payload = b"1764150000000-3 18\nevent: x\ndata: 1\n\n1764150000001-0 0\n";
+        let payload = b"1764150000000-3 18\nevent: x\ndata: 1\n\n1764150000001-0 0 e\n";
         let parsed = parse_payload(payload).expect("a valid payload");
-        let seen: Vec<(String, &[u8])> = parsed
+        let seen: Vec<(String, &[u8], bool)> = parsed
             .iter()
-            .map(|event| (IdFormat::Redis.format(event.id), event.body.as_slice()))
+            .map(|event| {
+                let id = IdFormat::Redis.format(event.id);
+                (id, event.body.as_slice(), event.ephemeral)
+            })
             .collect();
         assert_eq!(
             seen,
             [
-                ("1764150000000-3".to_owned(), &b"event: x\ndata: 1\n\n"[..]),
-                ("1764150000001-0".to_owned(), &b""[..]),
+                (
+                    "1764150000000-3".to_owned(),
+                    &b"event: x\ndata: 1\n\n"[..],
+                    false
+                ),
+                ("1764150000001-0".to_owned(), &b""[..], true),
             ]
         );
     }
@@ -71,6 +87,8 @@ mod tests {
             b"1-0 x\ndata",
             b"1-0 -1\n",
             b"1-0 4 4\ndata",
+            b"1-0 4 x\ndata",
+            b"1-0 4 e e\ndata",
             b"1-0 4\ndata1-1",
             b"1-0 4\ndata1-0 0\n",
             b"2-0 0\n1-0 0\n",

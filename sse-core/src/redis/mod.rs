@@ -137,9 +137,12 @@
 
 mod batch;
 mod error;
+#[cfg(feature = "hub")]
+pub(crate) mod idempotency;
 mod link;
 mod message;
 mod nodes;
+mod presence;
 mod slots;
 mod tail;
 
@@ -148,7 +151,9 @@ use std::time::Duration;
 
 use crate::Event;
 use crate::broker::ids::IdFormat;
-use crate::broker::{Broker, BrokerConfig, ClientStream, EventId, Published, Start};
+use crate::broker::{
+    Broker, BrokerConfig, ClientStream, EventId, History, Publish, Published, Start,
+};
 use crate::metrics::{Metrics, RedisMetrics};
 pub use error::RedisError;
 pub use link::RedisOptions;
@@ -242,9 +247,14 @@ impl RedisBroker {
             connected: tokio::sync::watch::Sender::new(false),
             interest: Interest::default(),
             slot_map: Mutex::new(None),
+            instance: format!("{:016x}", fastrand::u64(..)),
+            presence_changed: tokio::sync::Notify::new(),
         });
         let max_batch = link.options.max_publish_batch;
-        let mut tasks = vec![runtime.spawn(tail::run(link.clone())).abort_handle()];
+        let mut tasks = vec![
+            runtime.spawn(tail::run(link.clone())).abort_handle(),
+            runtime.spawn(presence::run(link.clone())).abort_handle(),
+        ];
         let batches = (max_batch > 1).then(|| {
             // Publishers wait here, not in memory, once a few batches are queued.
             let (sender, queue) = mpsc::channel(max_batch.saturating_mul(4).min(1 << 16));
@@ -308,16 +318,38 @@ impl RedisBroker {
     /// not answer within the timeout (the event may or may not have been
     /// stored then), [`RedisError::Closed`] after shutdown.
     pub async fn publish(&self, topic: &str, event: &Event) -> Result<Published, RedisError> {
+        self.publish_one(Publish::new(topic, event)).await
+    }
+
+    /// Publishes `event` to `topic` for the live subscribers of every
+    /// instance only, as [`Broker::publish_ephemeral`] does in memory: it
+    /// takes the topic's next id, but Redis keeps no entry of it.
+    ///
+    /// # Errors
+    ///
+    /// As [`RedisBroker::publish`].
+    pub async fn publish_ephemeral(
+        &self,
+        topic: &str,
+        event: &Event,
+    ) -> Result<Published, RedisError> {
+        self.publish_one(Publish::new(topic, event).ephemeral())
+            .await
+    }
+
+    async fn publish_one(&self, publish: Publish<'_>) -> Result<Published, RedisError> {
         let link = &*self.link;
         link.can_publish()?;
+        let topic = publish.topic;
         let sent = link.broker.subscriber_count(topic);
-        let body = event.encode_as(None);
+        let body = publish.event.encode_as(None);
         let id = match &self.batches {
             Some(batches) => {
                 let (reply, answer) = oneshot::channel();
                 let pending = batch::Pending {
                     topic: topic.to_owned(),
                     body,
+                    ephemeral: publish.ephemeral,
                     reply,
                 };
                 batches
@@ -326,7 +358,17 @@ impl RedisBroker {
                     .map_err(|_| RedisError::Closed)?;
                 answer.await.map_err(|_| RedisError::Closed)??
             }
-            None => self.publish_one(topic, &body).await?,
+            None => {
+                let outgoing = batch::Outgoing {
+                    topic,
+                    body: &body,
+                    ephemeral: publish.ephemeral,
+                };
+                batch::publish(link, &[outgoing])
+                    .await
+                    .pop()
+                    .unwrap_or(Err(RedisError::Closed))?
+            }
         };
         Ok(Published {
             id: EventId::new(id, IdFormat::Redis),
@@ -334,13 +376,72 @@ impl RedisBroker {
         })
     }
 
-    /// One script call for one event.
-    async fn publish_one(&self, topic: &str, body: &[u8]) -> Result<u64, RedisError> {
-        batch::publish(&self.link, &[(topic, body)])
+    /// Publishes `events` in one round trip per master (one on a
+    /// standalone Redis): the events of one topic get increasing ids in
+    /// batch order. Each event's answer, in order.
+    ///
+    /// # Errors
+    ///
+    /// As [`RedisBroker::publish`], for the first event whose master did
+    /// not store it. The events of one master are stored all or none; in a
+    /// cluster, those of another master may have been stored.
+    pub async fn publish_batch(
+        &self,
+        events: &[Publish<'_>],
+    ) -> Result<Vec<Published>, RedisError> {
+        let link = &*self.link;
+        link.can_publish()?;
+        let bodies: Vec<Vec<u8>> = events
+            .iter()
+            .map(|publish| publish.event.encode_as(None).into())
+            .collect();
+        let outgoing: Vec<batch::Outgoing<'_>> = events
+            .iter()
+            .zip(&bodies)
+            .map(|(publish, body)| batch::Outgoing {
+                topic: publish.topic,
+                body,
+                ephemeral: publish.ephemeral,
+            })
+            .collect();
+        batch::publish(link, &outgoing)
             .await
-            .pop()
-            .unwrap_or(Err(RedisError::Closed))
+            .into_iter()
+            .zip(events)
+            .map(|(answer, publish)| {
+                Ok(Published {
+                    id: EventId::new(answer?, IdFormat::Redis),
+                    sent: link.broker.subscriber_count(publish.topic),
+                })
+            })
+            .collect()
     }
+
+    /// The retained events of `topics`, as [`Broker::history`] reads them
+    /// in memory. Topics no local client follows are loaded from Redis
+    /// for the read, so every instance answers the same.
+    ///
+    /// # Errors
+    ///
+    /// As [`RedisBroker::subscribe`].
+    pub async fn history<I, S>(
+        &self,
+        topics: I,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<History, RedisError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let lease = self.lease(topics).await?;
+        if let Some(id) = after {
+            self.wait(RESUME_WAIT, || self.has_reached(&lease.topics, id))
+                .await;
+        }
+        Ok(self.link.broker.read_history(&lease.topics, after, limit)?)
+    }
+
     /// Opens a stream of `topics` on this instance, as
     /// [`Broker::subscribe`] does in memory mode: the tail first follows
     /// the topics that no local client followed yet (it subscribes to
@@ -393,6 +494,23 @@ impl RedisBroker {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
+        let lease = self.lease(topics).await?;
+        if let Start::After(id) = start {
+            self.wait(RESUME_WAIT, || self.has_reached(&lease.topics, id))
+                .await;
+        }
+        let stream = self.link.broker.open(&lease.topics, start)?;
+        self.link.presence_changed.notify_one();
+        Ok(stream.holding(Box::new(lease)))
+    }
+
+    /// A hold on `topics` once the tail follows all of them: it loads
+    /// those no local client followed yet.
+    async fn lease<I, S>(&self, topics: I) -> Result<Lease, RedisError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
         let mut names: Vec<String> = topics
             .into_iter()
             .map(|topic| topic.as_ref().to_owned())
@@ -410,12 +528,7 @@ impl RedisBroker {
                 "the topics could not be loaded from Redis in time".into(),
             ));
         }
-        if let Start::After(id) = start {
-            self.wait(RESUME_WAIT, || self.has_reached(&lease.topics, id))
-                .await;
-        }
-        let stream = link.broker.open(&lease.topics, start)?;
-        Ok(stream.holding(Box::new(lease)))
+        Ok(lease)
     }
 
     /// Whether the mirror holds every event up to `id` of `topics`: a
@@ -478,5 +591,7 @@ impl Lease {
 impl Drop for Lease {
     fn drop(&mut self) {
         self.link.interest.release(&self.topics);
+        // A stream's lease goes after its subscription.
+        self.link.presence_changed.notify_one();
     }
 }

@@ -304,7 +304,7 @@ impl Session<'_> {
             });
             let read = futures_util::future::join_all(reads).await;
             for (topic, result) in chunk.iter().zip(read) {
-                let (floor, events) = match result {
+                let (floor, events, newest) = match result {
                     Ok(read) => read,
                     Err(err) => {
                         // Its master may be down while others are up:
@@ -325,7 +325,9 @@ impl Session<'_> {
                         id: event.id,
                         body: &event.body,
                         published_at: self.clock.published_at(event.id),
+                        ephemeral: false,
                     }),
+                    newest,
                 );
                 self.subscribed.insert(topic.clone());
                 self.mirrored.insert(topic.clone());
@@ -365,6 +367,7 @@ impl Session<'_> {
                     id: event.id,
                     body: &event.body,
                     published_at: now,
+                    ephemeral: event.ephemeral,
                 },
             );
         }
@@ -398,7 +401,7 @@ async fn read(
     mut connection: Connection,
     topic: &str,
     after: Option<u64>,
-) -> Result<(u64, Vec<Received>), RedisError> {
+) -> Result<(u64, Vec<Received>, u64), RedisError> {
     let (bound, _) = link.stream_limits();
     let start = after.map_or_else(
         || "-".to_owned(),
@@ -409,7 +412,7 @@ async fn read(
         .key(link.keys.stream(topic))
         .arg(start)
         .arg(bound.saturating_add(1));
-    let (deleted, entries): (String, Vec<StreamEntry>) = link
+    let (deleted, entries, last): (String, Vec<StreamEntry>, String) = link
         .within(invocation.invoke_async(&mut connection))
         .await?;
     let mut events: Vec<Received> = entries
@@ -421,7 +424,11 @@ async fn read(
                 tracing::warn!(topic, id, "skipped a malformed entry in Redis");
             }
             let (id, body) = parsed?;
-            Some(Received { id, body })
+            Some(Received {
+                id,
+                body,
+                ephemeral: false,
+            })
         })
         .collect();
     events.dedup_by_key(|event| event.id);
@@ -433,7 +440,9 @@ async fn read(
         let beyond = events.remove(0);
         floor = floor.max(beyond.id);
     }
-    Ok((floor, events))
+    // Ephemeral events may have taken ids after the newest entry.
+    let newest = ids::parse_redis(&last).unwrap_or(0);
+    Ok((floor, events, newest))
 }
 
 /// A stream entry as Redis sends it: its id, and its fields and values.

@@ -9,8 +9,12 @@ mod headers;
 mod query;
 
 pub use headers::{Headers, NoHeaders};
-pub use query::{MAX_NAME_LEN, MAX_REWIND, MAX_TOPICS, QueryError};
-pub(crate) use query::{events_query, notify_query, pairs};
+pub use query::{
+    DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT, MAX_NAME_LEN, MAX_REWIND, MAX_TOPICS, QueryError,
+};
+pub(crate) use query::{
+    check_event_name, check_topic, events_query, history_query, notify_query, pairs, presence_query,
+};
 
 /// The last event id a client sent: the `Last-Event-ID` header, else the
 /// `lastEventId` query parameter (`EventSource` cannot set headers on its

@@ -39,7 +39,18 @@ pub enum QueryError {
     /// A `rewind` that is not a whole number from 1 to [`MAX_REWIND`].
     #[error("invalid rewind: give the number of newest events to replay, 1 to {MAX_REWIND}")]
     Rewind,
+    /// A `history` that is neither `true` nor `false`.
+    #[error("invalid history: give true (the default) or false (live subscribers only)")]
+    History,
+    /// A `limit` that is not a whole number from 1 to [`MAX_HISTORY_LIMIT`].
+    #[error("invalid limit: give the number of events to return, 1 to {MAX_HISTORY_LIMIT}")]
+    Limit,
 }
+
+/// The most events one `GET /history` returns.
+pub const MAX_HISTORY_LIMIT: usize = 1000;
+/// The events `GET /history` returns without a `limit`.
+pub const DEFAULT_HISTORY_LIMIT: usize = 100;
 
 /// The decoded `key=value` pairs of a query string, in order.
 pub(crate) fn pairs(
@@ -101,27 +112,91 @@ pub(crate) struct EventsQuery {
 
 pub(crate) fn events_query(query: &str) -> Result<EventsQuery, QueryError> {
     let mut parsed = EventsQuery::default();
+    let mut topics = TopicsQuery::default();
     for pair in pairs(query) {
         let (key, value) = pair?;
         match key.as_str() {
-            "topic" if parsed.topics.len() == MAX_TOPICS => return Err(QueryError::TooManyTopics),
-            "topic" => parsed.topics.push(check_topic(value)?),
+            "topic" => topics.push(value)?,
             "lastEventId" => parsed.last_event_id = Some(value),
             "rewind" => parsed.rewind = Some(check_rewind(&value)?),
             _ => {}
         }
     }
-    if parsed.topics.is_empty() {
-        parsed.topics.push("default".into());
-    }
+    parsed.topics = topics.finish();
     Ok(parsed)
 }
 
 fn check_rewind(value: &str) -> Result<usize, QueryError> {
+    count_within(value, MAX_REWIND).ok_or(QueryError::Rewind)
+}
+
+/// `value` as a whole number from 1 to `max`, plain digits only.
+fn count_within(value: &str, max: usize) -> Option<usize> {
     let digits = !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit());
     match value.parse::<usize>() {
-        Ok(n) if digits && (1..=MAX_REWIND).contains(&n) => Ok(n),
-        _ => Err(QueryError::Rewind),
+        Ok(n) if digits && (1..=max).contains(&n) => Some(n),
+        _ => None,
+    }
+}
+
+/// What `GET /history` reads from its query.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct HistoryQuery {
+    pub(crate) topics: Vec<String>,
+    pub(crate) after: Option<String>,
+    pub(crate) limit: usize,
+}
+
+pub(crate) fn history_query(query: &str) -> Result<HistoryQuery, QueryError> {
+    let mut topics = TopicsQuery::default();
+    let mut after = None;
+    let mut limit = DEFAULT_HISTORY_LIMIT;
+    for pair in pairs(query) {
+        let (key, value) = pair?;
+        match key.as_str() {
+            "topic" => topics.push(value)?,
+            "after" => after = Some(value).filter(|id| !id.is_empty()),
+            "limit" => limit = count_within(&value, MAX_HISTORY_LIMIT).ok_or(QueryError::Limit)?,
+            _ => {}
+        }
+    }
+    Ok(HistoryQuery {
+        topics: topics.finish(),
+        after,
+        limit,
+    })
+}
+
+/// The topics of `GET /presence`.
+pub(crate) fn presence_query(query: &str) -> Result<Vec<String>, QueryError> {
+    let mut topics = TopicsQuery::default();
+    for pair in pairs(query) {
+        let (key, value) = pair?;
+        if key == "topic" {
+            topics.push(value)?;
+        }
+    }
+    Ok(topics.finish())
+}
+
+/// Repeated `topic` parameters, as `/events` takes them.
+#[derive(Default)]
+struct TopicsQuery(Vec<String>);
+
+impl TopicsQuery {
+    fn push(&mut self, topic: String) -> Result<(), QueryError> {
+        if self.0.len() == MAX_TOPICS {
+            return Err(QueryError::TooManyTopics);
+        }
+        self.0.push(check_topic(topic)?);
+        Ok(())
+    }
+
+    fn finish(mut self) -> Vec<String> {
+        if self.0.is_empty() {
+            self.0.push("default".into());
+        }
+        self.0
     }
 }
 
@@ -130,23 +205,34 @@ fn check_rewind(value: &str) -> Result<usize, QueryError> {
 pub(crate) struct NotifyQuery {
     pub(crate) topic: String,
     pub(crate) event: String,
+    /// `false`: for live subscribers only.
+    pub(crate) history: bool,
 }
 
 pub(crate) fn notify_query(query: &str) -> Result<NotifyQuery, QueryError> {
     let mut topic = None;
     let mut event = None;
+    let mut history = true;
     for pair in pairs(query) {
         let (key, value) = pair?;
         match key.as_str() {
             "topic" if topic.is_some() => return Err(QueryError::SeveralTopics),
             "topic" => topic = Some(check_topic(value)?),
             "event" => event = Some(check_event_name(value)?),
+            "history" => {
+                history = match value.as_str() {
+                    "true" => true,
+                    "false" => false,
+                    _ => return Err(QueryError::History),
+                }
+            }
             _ => {}
         }
     }
     Ok(NotifyQuery {
         topic: topic.unwrap_or_else(|| "default".into()),
         event: event.unwrap_or_else(|| "notification".into()),
+        history,
     })
 }
 
@@ -223,21 +309,58 @@ mod tests {
     }
 
     #[test]
+    fn history_reads_topics_after_and_a_bounded_limit() {
+        let parsed = history_query("topic=a&topic=b&after=7&limit=1000").unwrap();
+        assert_eq!(parsed.topics, ["a", "b"]);
+        assert_eq!(parsed.after.as_deref(), Some("7"));
+        assert_eq!(parsed.limit, 1000);
+        let defaults = history_query("").unwrap();
+        assert_eq!(defaults.topics, ["default"]);
+        assert_eq!(
+            (defaults.after, defaults.limit),
+            (None, DEFAULT_HISTORY_LIMIT)
+        );
+        for bad in [
+            "limit=0",
+            "limit=1001",
+            "limit=",
+            "limit=+5",
+            "limit=x",
+            "limit=-1",
+        ] {
+            assert_eq!(history_query(bad), Err(QueryError::Limit), "{bad}");
+        }
+        let many = vec!["topic=a"; MAX_TOPICS + 1].join("&");
+        assert_eq!(history_query(&many), Err(QueryError::TooManyTopics));
+        assert_eq!(presence_query(&many), Err(QueryError::TooManyTopics));
+        assert_eq!(presence_query("topic=x&topic=y").unwrap(), ["x", "y"]);
+        assert!(matches!(
+            presence_query("topic="),
+            Err(QueryError::Topic(_))
+        ));
+    }
+
+    #[test]
     fn notify_defaults_and_checks() {
         assert_eq!(
             notify_query("").unwrap(),
             NotifyQuery {
                 topic: "default".into(),
-                event: "notification".into()
+                event: "notification".into(),
+                history: true,
             }
         );
         assert_eq!(
-            notify_query("topic=t&event=e").unwrap(),
+            notify_query("topic=t&event=e&history=false").unwrap(),
             NotifyQuery {
                 topic: "t".into(),
-                event: "e".into()
+                event: "e".into(),
+                history: false,
             }
         );
+        for bad in ["history=", "history=0", "history=FALSE", "history=no"] {
+            assert_eq!(notify_query(bad), Err(QueryError::History), "{bad}");
+        }
         assert_eq!(
             notify_query("topic=a&topic=b"),
             Err(QueryError::SeveralTopics)
