@@ -231,6 +231,18 @@ pub struct Options {
         value_parser = clap::value_parser!(u16).range(1..),
     )]
     pub redis_publish_batch: u16,
+    /// How long a publish's Idempotency-Key is remembered with its answer
+    /// (in Redis with `--redis`, shared by every instance).
+    #[arg(long, env = "SSE_IDEMPOTENCY_TTL", default_value = "5m", value_parser = parse_duration)]
+    pub idempotency_ttl: Duration,
+    /// The most events one POST /notify/batch may carry.
+    #[arg(
+        long,
+        env = "SSE_MAX_BATCH",
+        default_value_t = 1000,
+        value_parser = clap::value_parser!(u32).range(1..),
+    )]
+    pub max_batch: u32,
 }
 
 impl Options {
@@ -278,6 +290,8 @@ impl Options {
                 redis_publish_batch: usize::from(self.redis_publish_batch),
                 jwt: self.jwt(),
                 max_stream_lifetime: self.max_stream_lifetime,
+                idempotency_ttl: self.idempotency_ttl,
+                max_batch: usize::try_from(self.max_batch).unwrap_or(usize::MAX),
             },
             request_timeout: self.request_timeout,
             max_connections: self.max_connections,

@@ -28,6 +28,8 @@ fn every_option_reaches_the_config() {
         "--cors-origin=https://b.example,https://c.example",
         "--redis-publish-batch=1",
         "--max-stream-lifetime=30m",
+        "--idempotency-ttl=90s",
+        "--max-batch=50",
     ])
     .unwrap();
     let expected = ServerConfig {
@@ -49,6 +51,8 @@ fn every_option_reaches_the_config() {
             redis_publish_batch: 1,
             jwt: None,
             max_stream_lifetime: Some(Duration::from_secs(1800)),
+            idempotency_ttl: Duration::from_secs(90),
+            max_batch: 50,
         },
         request_timeout: Duration::from_secs(2),
         max_connections: Some(50),
@@ -61,6 +65,11 @@ fn every_option_reaches_the_config() {
         ],
     };
     assert_eq!(config, expected);
+}
+
+#[test]
+fn a_batch_bound_of_zero_is_refused() {
+    assert!(parse(&["--max-batch=0"]).is_err());
 }
 
 #[test]

@@ -12,7 +12,9 @@ pub use routes::configure;
 /// The hub's handlers one by one, each taking the [`Hub`] as
 /// `web::Data<Hub>`.
 pub mod handlers {
-    pub use crate::routes::{events, healthz, index, metrics, notify};
+    pub use crate::routes::{
+        events, healthz, history, index, metrics, notify, notify_batch, presence,
+    };
 }
 pub use sse_hub;
 pub use sse_hub::auth;

@@ -3,13 +3,14 @@
 
 use actix_web::http::header::{HeaderMap, HeaderValue};
 use actix_web::{HttpRequest, web};
-use sse_hub::hub::{EventsRequest, Hub, NotifyRequest};
+use sse_hub::hub::{EventsRequest, Hub, NotifyRequest, ReadRequest};
 use sse_hub::request::Headers;
 
 use crate::SseResponse;
 
-/// `/events`, `/notify`, `/metrics`, `/healthz` and `/` (the demo page)
-/// over `hub`, for `App::configure`, or for a scope with a prefix
+/// `/events`, `/notify`, `/notify/batch`, `/history`, `/presence`,
+/// `/metrics`, `/healthz` and `/` (the demo page) over `hub`, for
+/// `App::configure`, or for a scope with a prefix
 /// (`web::scope("/sse").configure(configure(hub))`: the page finds the
 /// other routes relative to itself).
 ///
@@ -23,6 +24,9 @@ pub fn configure(hub: Hub) -> impl FnOnce(&mut web::ServiceConfig) {
             .app_data(web::Data::new(hub))
             .route("/events", web::get().to(events))
             .route("/notify", web::post().to(notify))
+            .route("/notify/batch", web::post().to(notify_batch))
+            .route("/history", web::get().to(history))
+            .route("/presence", web::get().to(presence))
             .route("/metrics", web::get().to(metrics))
             .route("/healthz", web::get().to(healthz))
             .route("/", web::get().to(index))
@@ -72,6 +76,45 @@ pub async fn notify(hub: web::Data<Hub>, request: HttpRequest, body: web::Payloa
         headers: &headers,
     };
     SseResponse(hub.notify_from(head, body).await)
+}
+
+/// `POST /notify/batch`: publish a JSON array of events, all checked
+/// first (see [`Hub::notify_batch_from`](sse_hub::Hub::notify_batch_from)).
+pub async fn notify_batch(
+    hub: web::Data<Hub>,
+    request: HttpRequest,
+    body: web::Payload,
+) -> SseResponse {
+    let headers = ActixHeaders(request.headers());
+    let head = NotifyRequest {
+        query: query(&request),
+        headers: &headers,
+    };
+    SseResponse(hub.notify_batch_from(head, body).await)
+}
+
+/// `GET /history`: the topics' retained events as JSON (see
+/// [`Hub::history_route`](sse_hub::Hub::history_route)).
+pub async fn history(hub: web::Data<Hub>, request: HttpRequest) -> SseResponse {
+    SseResponse(
+        hub.history_route(ReadRequest {
+            query: query(&request),
+            headers: &ActixHeaders(request.headers()),
+        })
+        .await,
+    )
+}
+
+/// `GET /presence`: how many streams follow each topic (see
+/// [`Hub::presence_route`](sse_hub::Hub::presence_route)).
+pub async fn presence(hub: web::Data<Hub>, request: HttpRequest) -> SseResponse {
+    SseResponse(
+        hub.presence_route(ReadRequest {
+            query: query(&request),
+            headers: &ActixHeaders(request.headers()),
+        })
+        .await,
+    )
 }
 
 /// `GET /metrics`: the Prometheus text.

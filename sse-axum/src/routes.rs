@@ -6,12 +6,13 @@ use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
-use sse_hub::hub::{EventsRequest, Hub, NotifyRequest};
+use sse_hub::hub::{EventsRequest, Hub, NotifyRequest, ReadRequest};
 
 use crate::SseResponse;
 
-/// `/events`, `/notify`, `/metrics`, `/healthz` and `/` (the demo page)
-/// over `hub`, ready to merge into an application's router. To put them
+/// `/events`, `/notify`, `/notify/batch`, `/history`, `/presence`,
+/// `/metrics`, `/healthz` and `/` (the demo page) over `hub`, ready to
+/// merge into an application's router. To put them
 /// under a prefix, use [`routes_under`], which also serves the page at
 /// the prefix with a trailing slash.
 ///
@@ -22,6 +23,9 @@ pub fn routes<S: Clone + Send + Sync + 'static>(hub: Hub) -> Router<S> {
     Router::new()
         .route("/events", get(events))
         .route("/notify", post(notify))
+        .route("/notify/batch", post(notify_batch))
+        .route("/history", get(history))
+        .route("/presence", get(presence))
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
         .route("/", get(index))
@@ -57,6 +61,52 @@ pub async fn notify(
         headers: &headers,
     };
     SseResponse(hub.notify_from(request, body.into_data_stream()).await)
+}
+
+/// `POST /notify/batch`: publish a JSON array of events, all checked
+/// first (see [`Hub::notify_batch_from`](sse_hub::Hub::notify_batch_from)).
+pub async fn notify_batch(
+    State(hub): State<Hub>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> SseResponse {
+    let request = NotifyRequest {
+        query: query.as_deref(),
+        headers: &headers,
+    };
+    SseResponse(
+        hub.notify_batch_from(request, body.into_data_stream())
+            .await,
+    )
+}
+
+/// `GET /history`: the topics' retained events as JSON (see
+/// [`Hub::history_route`](sse_hub::Hub::history_route)).
+pub async fn history(
+    State(hub): State<Hub>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> SseResponse {
+    let request = ReadRequest {
+        query: query.as_deref(),
+        headers: &headers,
+    };
+    SseResponse(hub.history_route(request).await)
+}
+
+/// `GET /presence`: how many streams follow each topic (see
+/// [`Hub::presence_route`](sse_hub::Hub::presence_route)).
+pub async fn presence(
+    State(hub): State<Hub>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> SseResponse {
+    let request = ReadRequest {
+        query: query.as_deref(),
+        headers: &headers,
+    };
+    SseResponse(hub.presence_route(request).await)
 }
 
 /// `GET /metrics`: the Prometheus text.

@@ -5,12 +5,12 @@ use std::future::Future;
 
 use poem::endpoint::make;
 use poem::{Endpoint, Request, Route, get, post};
-use sse_hub::hub::{EventsRequest, Hub, NotifyRequest};
+use sse_hub::hub::{EventsRequest, Hub, NotifyRequest, ReadRequest};
 
 use crate::SseResponse;
 
-/// `/events`, `/notify`, `/metrics`, `/healthz` and `/` (the demo page)
-/// over `hub`, as a `Route` the application adds its own routes to, or
+/// `/events`, `/notify`, `/notify/batch`, `/history`, `/presence`,
+/// `/metrics`, `/healthz` and `/` (the demo page) over `hub`, as a `Route` the application adds its own routes to, or
 /// nests under a prefix (`Route::new().nest("/sse", routes(hub))`: the
 /// page finds the other routes relative to itself).
 ///
@@ -21,6 +21,9 @@ pub fn routes(hub: Hub) -> Route {
     Route::new()
         .at("/events", get(events(hub.clone())))
         .at("/notify", post(notify(hub.clone())))
+        .at("/notify/batch", post(notify_batch(hub.clone())))
+        .at("/history", get(history(hub.clone())))
+        .at("/presence", get(presence(hub.clone())))
         .at("/metrics", get(metrics(hub.clone())))
         .at("/healthz", get(healthz(hub.clone())))
         .at("/", get(index(hub)))
@@ -59,6 +62,47 @@ pub fn notify(hub: Hub) -> impl Endpoint<Output = SseResponse> {
             headers: request.headers(),
         };
         SseResponse(hub.notify_from(head, chunks).await)
+    })
+}
+
+/// `POST /notify/batch`: publish a JSON array of events, all checked
+/// first (see [`Hub::notify_batch_from`](sse_hub::Hub::notify_batch_from)).
+pub fn notify_batch(hub: Hub) -> impl Endpoint<Output = SseResponse> {
+    with(hub, |hub, mut request| async move {
+        let chunks = request.take_body().into_bytes_stream();
+        let head = NotifyRequest {
+            query: request.uri().query(),
+            headers: request.headers(),
+        };
+        SseResponse(hub.notify_batch_from(head, chunks).await)
+    })
+}
+
+/// `GET /history`: the topics' retained events as JSON (see
+/// [`Hub::history_route`](sse_hub::Hub::history_route)).
+pub fn history(hub: Hub) -> impl Endpoint<Output = SseResponse> {
+    with(hub, |hub, request| async move {
+        SseResponse(
+            hub.history_route(ReadRequest {
+                query: request.uri().query(),
+                headers: request.headers(),
+            })
+            .await,
+        )
+    })
+}
+
+/// `GET /presence`: how many streams follow each topic (see
+/// [`Hub::presence_route`](sse_hub::Hub::presence_route)).
+pub fn presence(hub: Hub) -> impl Endpoint<Output = SseResponse> {
+    with(hub, |hub, request| async move {
+        SseResponse(
+            hub.presence_route(ReadRequest {
+                query: request.uri().query(),
+                headers: request.headers(),
+            })
+            .await,
+        )
     })
 }
 

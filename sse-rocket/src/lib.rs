@@ -12,7 +12,9 @@ pub use routes::routes;
 /// The hub's routes one by one, for `rocket::routes![]`, each reading
 /// the [`Hub`] from managed state.
 pub mod handlers {
-    pub use crate::routes::{Parts, events, healthz, index, metrics, notify};
+    pub use crate::routes::{
+        Parts, events, healthz, history, index, metrics, notify, notify_batch, presence,
+    };
 }
 pub use sse_hub;
 pub use sse_hub::auth;

@@ -7,13 +7,13 @@ use rocket::data::{Data, ToByteUnit};
 use rocket::http::HeaderMap;
 use rocket::request::{FromRequest, Outcome};
 use rocket::{Request, Route, State, get, post};
-use sse_hub::hub::{EventsRequest, Hub, NotifyRequest};
+use sse_hub::hub::{EventsRequest, Hub, NotifyRequest, ReadRequest};
 use sse_hub::request::Headers;
 
 use crate::SseResponse;
 
-/// `/events`, `/notify`, `/metrics`, `/healthz` and `/` (the demo page),
-/// to mount on a Rocket that manages a [`Hub`], at `/` or under a prefix
+/// `/events`, `/notify`, `/notify/batch`, `/history`, `/presence`,
+/// `/metrics`, `/healthz` and `/` (the demo page), to mount on a Rocket that manages a [`Hub`], at `/` or under a prefix
 /// (`.mount("/sse", routes())`: the page finds the other routes relative
 /// to itself).
 ///
@@ -22,7 +22,16 @@ use crate::SseResponse;
 /// routes you want from [`handlers`](crate::handlers) instead, for
 /// instance `rocket::routes![sse_rocket::handlers::events]`.
 pub fn routes() -> Vec<Route> {
-    rocket::routes![events, notify, metrics, healthz, index]
+    rocket::routes![
+        events,
+        notify,
+        notify_batch,
+        history,
+        presence,
+        metrics,
+        healthz,
+        index
+    ]
 }
 
 /// The request parts the hub reads: the query and the headers; a
@@ -42,9 +51,17 @@ impl<'r> Parts<'r> {
         }
     }
 
-    /// The parts of `POST /notify`.
+    /// The parts of `POST /notify` and `POST /notify/batch`.
     pub fn notify(&self) -> NotifyRequest<'_> {
         NotifyRequest {
+            query: self.query,
+            headers: &self.headers,
+        }
+    }
+
+    /// The parts of `GET /history` and `GET /presence`.
+    pub fn read(&self) -> ReadRequest<'_> {
+        ReadRequest {
             query: self.query,
             headers: &self.headers,
         }
@@ -93,16 +110,48 @@ pub async fn notify(hub: &State<Hub>, parts: Parts<'_>, body: Data<'_>) -> SseRe
     if let Some(refused) = hub.notify_refusal(&head) {
         return SseResponse(refused);
     }
+    match read_body(hub, body).await {
+        Ok(body) => SseResponse(hub.notify(head, &body).await),
+        Err(refused) => SseResponse(refused),
+    }
+}
+
+/// `POST /notify/batch`: publish a JSON array of events, all checked
+/// first (see [`Hub::notify_batch`](sse_hub::Hub::notify_batch)).
+#[post("/notify/batch", data = "<body>")]
+pub async fn notify_batch(hub: &State<Hub>, parts: Parts<'_>, body: Data<'_>) -> SseResponse {
+    let head = parts.notify();
+    if let Some(refused) = hub.notify_batch_refusal(&head) {
+        return SseResponse(refused);
+    }
+    match read_body(hub, body).await {
+        Ok(body) => SseResponse(hub.notify_batch(head, &body).await),
+        Err(refused) => SseResponse(refused),
+    }
+}
+
+/// A publish body, read within the hub's limits.
+async fn read_body(hub: &Hub, body: Data<'_>) -> Result<Vec<u8>, sse_hub::hub::Response> {
     // One byte past the limit is enough to refuse the body as too large.
     // Rocket's body is a reader, not a stream of chunks.
     let limit = (hub.max_body() as u64).saturating_add(1).bytes();
     let reading =
         async { Ok::<_, std::io::Error>(body.open(limit).into_bytes().await?.into_inner()) };
-    let body = match hub.read_body_with(reading).await {
-        Ok(body) => body,
-        Err(refused) => return SseResponse(refused),
-    };
-    SseResponse(hub.notify(head, &body).await)
+    hub.read_body_with(reading).await
+}
+
+/// `GET /history`: the topics' retained events as JSON (see
+/// [`Hub::history_route`](sse_hub::Hub::history_route)).
+#[get("/history")]
+pub async fn history(hub: &State<Hub>, parts: Parts<'_>) -> SseResponse {
+    SseResponse(hub.history_route(parts.read()).await)
+}
+
+/// `GET /presence`: how many streams follow each topic (see
+/// [`Hub::presence_route`](sse_hub::Hub::presence_route)).
+#[get("/presence")]
+pub async fn presence(hub: &State<Hub>, parts: Parts<'_>) -> SseResponse {
+    SseResponse(hub.presence_route(parts.read()).await)
 }
 
 /// `GET /metrics`: the Prometheus text.

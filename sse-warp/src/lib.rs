@@ -13,7 +13,9 @@ pub use routes::routes;
 
 /// The hub's routes one by one, each a filter over the [`Hub`].
 pub mod handlers {
-    pub use crate::routes::{events, healthz, index, metrics, notify};
+    pub use crate::routes::{
+        events, healthz, history, index, metrics, notify, notify_batch, presence,
+    };
 }
 pub use sse_hub;
 pub use sse_hub::auth;

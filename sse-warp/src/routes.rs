@@ -1,14 +1,14 @@
 //! The hub's routes as one warp filter, and each of them on its own.
 
-use sse_hub::hub::{EventsRequest, Hub, NotifyRequest};
+use sse_hub::hub::{EventsRequest, Hub, NotifyRequest, ReadRequest};
 use warp::http::HeaderMap;
 use warp::{Buf, Filter, Rejection, Stream};
 
 use crate::SseResponse;
 use crate::extract::raw_query;
 
-/// `/events`, `/notify`, `/metrics`, `/healthz` and `/` (the demo page)
-/// over `hub`, as one filter to combine with the application's own, or to
+/// `/events`, `/notify`, `/notify/batch`, `/history`, `/presence`,
+/// `/metrics`, `/healthz` and `/` (the demo page) over `hub`, as one filter to combine with the application's own, or to
 /// put under a prefix (`warp::path("sse").and(routes(hub))`: the page
 /// finds the other routes relative to itself).
 ///
@@ -18,6 +18,12 @@ use crate::extract::raw_query;
 pub fn routes(hub: Hub) -> impl Filter<Extract = (SseResponse,), Error = Rejection> + Clone {
     events(hub.clone())
         .or(notify(hub.clone()))
+        .unify()
+        .or(notify_batch(hub.clone()))
+        .unify()
+        .or(history(hub.clone()))
+        .unify()
+        .or(presence(hub.clone()))
         .unify()
         .or(metrics(hub.clone()))
         .unify()
@@ -78,6 +84,65 @@ where
         headers: &headers,
     };
     SseResponse(hub.notify_from(head, body).await)
+}
+
+/// `POST /notify/batch`: publish a JSON array of events, all checked
+/// first (see [`Hub::notify_batch_from`](sse_hub::Hub::notify_batch_from)).
+pub fn notify_batch(hub: Hub) -> impl Filter<Extract = (SseResponse,), Error = Rejection> + Clone {
+    warp::path("notify")
+        .and(at("batch"))
+        .and(warp::post())
+        .and(with_hub(hub))
+        .and(raw_query())
+        .and(warp::header::headers_cloned())
+        .and(warp::body::stream())
+        .then(
+            |hub: Hub, query: Option<String>, headers: HeaderMap, body| async move {
+                let head = NotifyRequest {
+                    query: query.as_deref(),
+                    headers: &headers,
+                };
+                SseResponse(hub.notify_batch_from(head, body).await)
+            },
+        )
+}
+
+/// `GET /history`: the topics' retained events as JSON (see
+/// [`Hub::history_route`](sse_hub::Hub::history_route)).
+pub fn history(hub: Hub) -> impl Filter<Extract = (SseResponse,), Error = Rejection> + Clone {
+    at("history")
+        .and(warp::get())
+        .and(with_hub(hub))
+        .and(raw_query())
+        .and(warp::header::headers_cloned())
+        .then(
+            |hub: Hub, query: Option<String>, headers: HeaderMap| async move {
+                let request = ReadRequest {
+                    query: query.as_deref(),
+                    headers: &headers,
+                };
+                SseResponse(hub.history_route(request).await)
+            },
+        )
+}
+
+/// `GET /presence`: how many streams follow each topic (see
+/// [`Hub::presence_route`](sse_hub::Hub::presence_route)).
+pub fn presence(hub: Hub) -> impl Filter<Extract = (SseResponse,), Error = Rejection> + Clone {
+    at("presence")
+        .and(warp::get())
+        .and(with_hub(hub))
+        .and(raw_query())
+        .and(warp::header::headers_cloned())
+        .then(
+            |hub: Hub, query: Option<String>, headers: HeaderMap| async move {
+                let request = ReadRequest {
+                    query: query.as_deref(),
+                    headers: &headers,
+                };
+                SseResponse(hub.presence_route(request).await)
+            },
+        )
 }
 
 /// `GET /metrics`: the Prometheus text.

@@ -57,4 +57,6 @@ pub use routes::{EventsRequest, NotifyRequest, ReadRequest};
 #[cfg(test)]
 mod auth_tests;
 #[cfg(test)]
+mod feature_tests;
+#[cfg(test)]
 mod tests;
