@@ -25,33 +25,25 @@ const ALIVE: Duration = Duration::from_millis(1900);
 /// Instances silent for this long are removed from the heartbeat hash.
 const FORGET: Duration = Duration::from_secs(60);
 
-const BEAT_SCRIPT: &str = r"
+/// For each instance id in ARGV[3..], 1 if it beat within ARGV[1] ms;
+/// instances silent for ARGV[2] ms are removed.
+const ALIVE_SCRIPT: &str = r"
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-redis.call('HSET', KEYS[1], ARGV[1], now)
+local alive = {}
+for i = 3, #ARGV do
+  local beat = redis.call('HGET', KEYS[1], ARGV[i])
+  alive[i - 2] = (beat and now - tonumber(beat) <= tonumber(ARGV[1])) and 1 or 0
+end
 local all = redis.call('HGETALL', KEYS[1])
 for i = 1, #all, 2 do
   if now - tonumber(all[i + 1]) > tonumber(ARGV[2]) then
     redis.call('HDEL', KEYS[1], all[i])
   end
 end
-return 1
-";
-
-/// For each instance id in ARGV[2..], 1 if it beat within ARGV[1] ms.
-const ALIVE_SCRIPT: &str = r"
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-local alive = {}
-for i = 2, #ARGV do
-  local beat = redis.call('HGET', KEYS[1], ARGV[i])
-  alive[i - 1] = (beat and now - tonumber(beat) <= tonumber(ARGV[1])) and 1 or 0
-end
 return alive
 ";
 
-static BEAT_SCRIPT_: std::sync::LazyLock<redis::Script> =
-    std::sync::LazyLock::new(|| redis::Script::new(BEAT_SCRIPT));
 static ALIVE_SCRIPT_: std::sync::LazyLock<redis::Script> =
     std::sync::LazyLock::new(|| redis::Script::new(ALIVE_SCRIPT));
 
@@ -90,14 +82,20 @@ pub(super) async fn run(link: Arc<Link>) {
     }
 }
 
+/// Writes Redis's time into this instance's heartbeat field. (Plain
+/// commands, not a script: a beat is not counted as a script call.)
 async fn heartbeat(link: &Link) -> Result<(), RedisError> {
     let mut connection = link.publish_connection()?;
+    let (seconds, micros): (u64, u64) = link
+        .within(redis::cmd("TIME").query_async(&mut connection))
+        .await?;
+    let now = seconds * 1000 + micros / 1000;
     link.within(
-        BEAT_SCRIPT_
-            .key(link.keys.instances())
+        redis::cmd("HSET")
+            .arg(link.keys.instances())
             .arg(&link.instance)
-            .arg(millis(FORGET))
-            .invoke_async::<()>(&mut connection),
+            .arg(now)
+            .query_async::<()>(&mut connection),
     )
     .await
 }
@@ -192,7 +190,7 @@ impl RedisBroker {
         } else {
             let mut connection = connection.clone();
             let mut invocation = ALIVE_SCRIPT_.key(link.keys.instances());
-            invocation.arg(millis(ALIVE));
+            invocation.arg(millis(ALIVE)).arg(millis(FORGET));
             for instance in &instances {
                 invocation.arg(*instance);
             }
