@@ -14,8 +14,9 @@
 //!   [`support`] holds what a check is and the requests checks share.
 //! - The checks by theme: [`streams`], [`replay`], [`operations`],
 //!   [`limits`] (hostile clients), [`backlog`] (slow clients), [`auth`]
-//!   (private topics and cross-origin pages), [`h2`] (HTTP/2), [`multi`]
-//!   (two instances on one Redis).
+//!   (private topics and cross-origin pages), [`h2`] (HTTP/2), [`features`]
+//!   (ephemeral events, batches, idempotency keys, history, presence),
+//!   [`multi`] (two instances on one Redis).
 //! - [`registry`] names every check in report order, lists each
 //!   framework's known gaps, and runs them; [`report`] lays the outcomes
 //!   side by side.
@@ -28,6 +29,7 @@ pub mod auth;
 pub mod backlog;
 pub mod client;
 pub mod examples;
+pub mod features;
 pub mod h2;
 pub mod hostile;
 pub mod launch;

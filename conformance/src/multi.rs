@@ -36,6 +36,22 @@ pub const MULTI_INSTANCE_CHECKS: &[Check] = &[
         "multi-instance: Redis down answers 503, streams stay open, publishing comes back",
         |t| Box::pin(redis_down(t)),
     ),
+    (
+        "multi-instance: batches and ephemeral events reach both; an ephemeral id resumes anywhere",
+        |t| Box::pin(batch_and_ephemeral(t)),
+    ),
+    (
+        "multi-instance: idempotency keys shared, 50 concurrent over both publish once",
+        |t| Box::pin(shared_keys(t)),
+    ),
+    (
+        "multi-instance: history read on the instance that follows nothing",
+        |t| Box::pin(history_elsewhere(t)),
+    ),
+    (
+        "multi-instance: presence counts both instances' streams within 2 s",
+        |t| Box::pin(presence_over_both(t)),
+    ),
 ];
 
 /// The multi-instance checks on a Redis Cluster of three masters.
@@ -520,4 +536,75 @@ async fn behind_nginx(target: &Target, backing: Backing) -> Result<(), Error> {
         })?;
     }
     Ok(())
+}
+
+async fn shared_keys(target: &Target) -> Result<(), Error> {
+    let (_redis, a, b) = two_instances(target, Backing::Server, &[]).await?;
+    crate::features::idempotency_on(&a.base, &b.base).await
+}
+
+async fn history_elsewhere(target: &Target) -> Result<(), Error> {
+    let (_redis, a, b) = two_instances(target, Backing::Server, &["--history", "3"]).await?;
+    crate::features::history_on(&a.base, &b.base).await
+}
+
+async fn presence_over_both(target: &Target) -> Result<(), Error> {
+    let (_redis, a, b) = two_instances(target, Backing::Server, &[]).await?;
+    crate::features::presence_on(&a.base, &b.base).await
+}
+
+/// A batch with an ephemeral item published on one instance reaches the
+/// streams of both in order; resuming on the other instance with the
+/// ephemeral event's id is no reset, and replays only what followed.
+async fn batch_and_ephemeral(target: &Target) -> Result<(), Error> {
+    let (_redis, a, b) = two_instances(target, Backing::Server, &[]).await?;
+    let mut on_a = subscribe(&a.base, "?topic=room", &[]).await?;
+    let mut on_b = subscribe(&b.base, "?topic=room", &[]).await?;
+    let body = r#"[{"topic": "room", "data": 1}, {"topic": "room", "data": 2, "history": false},
+                   {"topic": "room", "data": 3}]"#;
+    let published = crate::features::post(&a.base, "/notify/batch", body, &[]).await?;
+    ensure(published.status == 200, || {
+        format!("the batch answered {} {}", published.status, published.body)
+    })?;
+    let ids: Vec<String> = published.body["ids"]
+        .as_array()
+        .map(|ids| {
+            ids.iter()
+                .filter_map(|id| id.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    ensure(ids.len() == 3, || {
+        format!("the batch answered {}", published.body)
+    })?;
+    let mut orders = Vec::new();
+    for id in &ids {
+        orders.push(order(id)?);
+    }
+    ensure(orders.windows(2).all(|w| w[0] < w[1]), || {
+        format!("ids not increasing in batch order: {ids:?}")
+    })?;
+    for stream in [&mut on_a, &mut on_b] {
+        let got = events(stream, 3).await?;
+        let want: Vec<(String, String)> = ids
+            .iter()
+            .zip(["1", "2", "3"])
+            .map(|(id, data)| (id.clone(), data.to_owned()))
+            .collect();
+        ensure(got == want, || {
+            format!("a stream got {got:?}, expected {want:?}")
+        })?;
+    }
+    drop((on_a, on_b));
+    let mut resumed = subscribe(&b.base, "?topic=room", &[("last-event-id", &ids[1])]).await?;
+    let event = resumed.next_event().await?;
+    ensure(
+        event.event() != "reset" && event.last_event_id() == ids[2],
+        || {
+            format!(
+                "resuming with the ephemeral id gave {event:?}, expected {}",
+                ids[2]
+            )
+        },
+    )
 }

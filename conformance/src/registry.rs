@@ -10,7 +10,7 @@ use crate::operations::*;
 use crate::replay::*;
 use crate::streams::*;
 use crate::support::*;
-use crate::{auth, backlog, h2};
+use crate::{auth, backlog, features, h2};
 
 /// Every check, in the order a report lists them.
 pub const CHECKS: &[Check] = &[
@@ -46,6 +46,13 @@ pub const CHECKS: &[Check] = &[
     }),
     ("streams end after --max-stream-lifetime and resume", |t| {
         Box::pin(max_stream_lifetime(t))
+    }),
+    (EPHEMERAL, |t| Box::pin(features::ephemeral(t))),
+    (BATCH, |t| Box::pin(features::batch(t))),
+    (IDEMPOTENCY, |t| Box::pin(features::idempotency(t))),
+    (HISTORY, |t| Box::pin(features::history(t))),
+    ("presence: open streams per topic, within 2 s", |t| {
+        Box::pin(features::presence(t))
     }),
     ("heartbeat after the idle interval", |t| {
         Box::pin(heartbeat(t))
@@ -136,6 +143,12 @@ pub const CHECKS: &[Check] = &[
 
 const H2C: &str = "h2c: HTTP/2 with prior knowledge (--h2c)";
 
+const EPHEMERAL: &str = "ephemeral: history=false is live only, never replayed, no reset";
+const BATCH: &str = "batch: checked whole (400 with its index), then published in order";
+const IDEMPOTENCY: &str =
+    "idempotency: a repeat replays the answer, another request 422, 50 concurrent publish once";
+const HISTORY: &str = "history: newest, pages after an id, reset, bounded limit";
+
 const AUTH_BAD_TOKENS: &str = "auth: no, wrongly signed or malformed token → 401";
 const AUTH_TRANSPORTS: &str = "auth: token by header, cookie or query, in that order";
 const CORS_ALLOWED: &str = "cors: a listed origin streams and publishes";
@@ -190,6 +203,10 @@ pub const THROUGH_PROXY: &[&str] = &[
     "two independent parsers agree",
     AUTH_TRANSPORTS,
     CORS_ALLOWED,
+    EPHEMERAL,
+    BATCH,
+    IDEMPOTENCY,
+    HISTORY,
 ];
 
 /// Runs every check against `target` (only [`THROUGH_PROXY`] when it sits

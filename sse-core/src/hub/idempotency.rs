@@ -76,6 +76,7 @@ pub(super) enum Claim {
     /// The same request still runs elsewhere after the wait.
     InProgress,
     /// The key store cannot be reached.
+    #[cfg(feature = "redis")]
     Failed(Response),
 }
 
@@ -402,6 +403,7 @@ impl super::Hub {
                 409,
                 "a request with this Idempotency-Key is still in progress: retry later",
             ),
+            #[cfg(feature = "redis")]
             Claim::Failed(response) => response,
         }
     }
