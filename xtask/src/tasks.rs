@@ -215,11 +215,13 @@ pub(crate) fn bench(args: &[String]) -> Result<(), String> {
         "-p",
         "sse-hub",
         "--features",
-        "redis",
+        "redis,hub,serve,http",
         "--bench",
         "redis",
         "--bench",
         "redis_scale",
+        "--bench",
+        "batch",
     ]))
 }
 
