@@ -82,7 +82,9 @@ where
 /// (per event one at a time, per event in a batch) through `hub`.
 async fn measure(hub: &Hub) -> (Duration, Duration) {
     let (singles, batch) = bodies();
-    let queries: Vec<String> = (0..EVENTS).map(|n| format!("topic=user-{}", n % 10)).collect();
+    let queries: Vec<String> = (0..EVENTS)
+        .map(|n| format!("topic=user-{}", n % 10))
+        .collect();
     let one_by_one = median(|| async {
         for (query, body) in queries.iter().zip(&singles) {
             let answer = hub.notify(request(Some(query)), body.as_bytes()).await;
@@ -218,8 +220,14 @@ fn main() {
         .unwrap();
     let memory = Hub::new(config());
     let mut rows = vec![
-        ("in memory, hub routes called", runtime.block_on(measure(&memory))),
-        ("in memory, over HTTP/1.1", runtime.block_on(measure_http(memory))),
+        (
+            "in memory, hub routes called",
+            runtime.block_on(measure(&memory)),
+        ),
+        (
+            "in memory, over HTTP/1.1",
+            runtime.block_on(measure_http(memory)),
+        ),
     ];
     if let Some(server) = RedisServer::start("the batch benchmark") {
         let redis = runtime.block_on(async {

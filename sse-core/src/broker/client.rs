@@ -12,7 +12,7 @@ use futures_core::Stream;
 use super::ids;
 use super::log::Entry;
 use super::shared::Shared;
-use super::topic::{Topic, TopicState};
+use super::topic::{Topic, TopicState, with_locked};
 
 /// A client's entry in one of its topics.
 #[derive(Debug)]
@@ -78,22 +78,6 @@ impl Subscriptions {
             Self::Many { joined, .. } => joined,
         }
     }
-}
-
-/// Runs `f` with all of `topics` locked at once, in the order given (name
-/// order, so that no two callers wait for each other in opposite orders).
-/// One topic, the common case, takes no allocation for its guard.
-pub(super) fn with_locked<'a, R>(
-    mut topics: impl ExactSizeIterator<Item = &'a Topic>,
-    f: impl FnOnce(&mut [MutexGuard<'a, TopicState>]) -> R,
-) -> R {
-    if topics.len() == 1
-        && let Some(topic) = topics.next()
-    {
-        return f(&mut [topic.lock()]);
-    }
-    let mut guards: Vec<_> = topics.map(Topic::lock).collect();
-    f(&mut guards)
 }
 
 /// The frames for one client, as a `futures::Stream` of `Bytes` that any

@@ -7,12 +7,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use tokio::time::Instant;
 
-use super::client::{ClientStream, Joined, Subscriptions, with_locked};
+use super::client::{ClientStream, Joined, Subscriptions};
 use super::config::{BrokerConfig, BrokerError, History, Publish, Published, Start, Stats};
 use super::ids::{EventId, IdFormat};
 use super::log::Retention;
 use super::shared::*;
-use super::topic::{Backlog, Queue, SharedQueue, Subscriber, Topic};
+use super::topic::{Backlog, Queue, SharedQueue, Subscriber, Topic, with_locked};
 use crate::Event;
 use crate::metrics::Metrics;
 

@@ -5,11 +5,11 @@ use std::sync::Arc;
 
 use tokio::time::Instant;
 
-use super::client::with_locked;
 use super::config::{History, HistoryEvent, Start};
 use super::ids;
 use super::shared::Shared;
 use super::topic::Topic;
+use super::topic::with_locked;
 use crate::decode::{Decoded, Decoder};
 
 impl Shared {

@@ -248,7 +248,7 @@ impl Shared {
         let mut fanned = Fanned::default();
         let (answers, unused) = loop {
             let topics: Vec<Arc<Topic>> = names.iter().map(|n| self.find_or_create(n)).collect();
-            let done = super::client::with_locked(topics.iter().map(|t| &**t), |states| {
+            let done = super::topic::with_locked(topics.iter().map(|t| &**t), |states| {
                 if states.iter().any(|state| state.forgotten) {
                     return None;
                 }

@@ -315,3 +315,19 @@ impl TopicState {
         self.subscribers.is_empty() && self.log.is_empty() && !self.pinned
     }
 }
+
+/// Runs `f` with all of `topics` locked at once, in the order given (name
+/// order, so that no two callers wait for each other in opposite orders).
+/// One topic, the common case, takes no allocation for its guard.
+pub(super) fn with_locked<'a, R>(
+    mut topics: impl ExactSizeIterator<Item = &'a Topic>,
+    f: impl FnOnce(&mut [MutexGuard<'a, TopicState>]) -> R,
+) -> R {
+    if topics.len() == 1
+        && let Some(topic) = topics.next()
+    {
+        return f(&mut [topic.lock()]);
+    }
+    let mut guards: Vec<_> = topics.map(Topic::lock).collect();
+    f(&mut guards)
+}

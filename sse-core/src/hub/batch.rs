@@ -118,11 +118,13 @@ impl Hub {
                 Err(err) => unavailable(&err),
             }
         };
-        self.idempotent(key, fingerprint, publish).await
+        self.key_store().idempotent(key, fingerprint, publish).await
     }
 
     /// Every item of a batch body, checked; or the `400` of the first bad
     /// one.
+    // A refusal is made once per request: boxing it would save nothing.
+    #[allow(clippy::result_large_err)]
     fn batch_items(&self, body: &[u8]) -> Result<Vec<Item>, Response> {
         let value: Value = serde_json::from_slice(body)
             .map_err(|err| error(400, &format!("the body is not valid JSON: {err}")))?;

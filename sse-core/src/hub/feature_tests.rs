@@ -218,7 +218,7 @@ async fn keys_expire_after_their_ttl_and_failures_are_not_remembered() {
         idempotency_ttl: std::time::Duration::from_secs(60),
         ..HubConfig::default()
     });
-    keyed(&hub, "k", "topic=t", "1").await;
+    assert_eq!(keyed(&hub, "k", "topic=t", "1").await.status, 200);
     tokio::time::advance(std::time::Duration::from_secs(61)).await;
     let later = keyed(&hub, "k", "topic=t", "2").await;
     assert_eq!(later.status, 200, "the key was forgotten");
@@ -237,6 +237,7 @@ async fn a_request_still_in_progress_answers_409_after_the_timeout() {
     });
     // A first request that claimed the key and has not finished.
     let idempotency::Claim::Owned(held) = hub
+        .key_store()
         .claim(
             "k",
             &idempotency::fingerprint(&[b"/notify", b"t", b"notification", b"1", b"1"]),

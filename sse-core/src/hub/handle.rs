@@ -209,6 +209,17 @@ impl Hub {
         })
     }
 
+    /// Where this hub's idempotency keys live.
+    pub(super) fn key_store(&self) -> super::idempotency::KeyStore<'_> {
+        super::idempotency::KeyStore {
+            memory: &self.keys,
+            #[cfg(feature = "redis")]
+            redis: self.redis.as_ref(),
+            ttl: self.config.idempotency_ttl,
+            wait: self.config.body_timeout,
+        }
+    }
+
     /// The broker, to publish from application code or to shut down.
     pub fn broker(&self) -> &Broker {
         &self.broker

@@ -34,6 +34,8 @@ pub const MAX_KEY_LEN: usize = 128;
 
 /// The request's `Idempotency-Key`, if any: 1 to 128 visible ASCII
 /// characters, else a `400`.
+// A refusal is made once per request: boxing it would save nothing.
+#[allow(clippy::result_large_err)]
 pub(super) fn key_of(headers: &dyn Headers) -> Result<Option<String>, Response> {
     let Some(value) = headers.value("idempotency-key") else {
         return Ok(None);
@@ -295,17 +297,28 @@ impl Drop for Owned {
     }
 }
 
-impl super::Hub {
+/// Where a hub's keys live, and its settings for them.
+pub(super) struct KeyStore<'a> {
+    pub(super) memory: &'a Arc<MemoryKeys>,
+    #[cfg(feature = "redis")]
+    pub(super) redis: Option<&'a crate::redis::RedisBroker>,
+    /// How long an answer is remembered.
+    pub(super) ttl: Duration,
+    /// How long a request waits for the same one running elsewhere (the
+    /// request timeout).
+    pub(super) wait: Duration,
+}
+
+impl KeyStore<'_> {
     /// Claims `key` for a request with `fingerprint`: waits, up to the
     /// request timeout, while the same request runs elsewhere.
     pub(super) async fn claim(&self, key: &str, fingerprint: &str) -> Claim {
-        let deadline = Instant::now() + self.config.body_timeout;
+        let deadline = Instant::now() + self.wait;
         #[cfg(feature = "redis")]
-        if let Some(redis) = &self.redis {
-            return claim_in_redis(redis, key, fingerprint, self.config.body_timeout, deadline)
-                .await;
+        if let Some(redis) = self.redis {
+            return claim_in_redis(redis, key, fingerprint, self.wait, deadline).await;
         }
-        let keys = &self.keys;
+        let keys = self.memory;
         loop {
             let changed = keys.changed.notified();
             tokio::pin!(changed);
@@ -363,7 +376,7 @@ async fn claim_in_redis(
     }
 }
 
-impl super::Hub {
+impl KeyStore<'_> {
     /// Answers a publish through its idempotency key, if it has one: the
     /// remembered answer, `422`, `409`, or `publish`'s answer, remembered
     /// when it is a `200`.
@@ -381,9 +394,7 @@ impl super::Hub {
             Claim::Owned(owned) => {
                 let response = publish.await;
                 if let (200, super::Body::Full(answer)) = (response.status, &response.body) {
-                    owned
-                        .complete(answer.clone(), self.config.idempotency_ttl)
-                        .await;
+                    owned.complete(answer.clone(), self.ttl).await;
                 }
                 response
             }

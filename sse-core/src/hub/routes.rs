@@ -329,7 +329,7 @@ impl Hub {
                 Err(err) => unavailable(&err),
             }
         };
-        self.idempotent(key, fingerprint, publish).await
+        self.key_store().idempotent(key, fingerprint, publish).await
     }
 
     /// The answer when a publish body could not be read (the client went

@@ -151,13 +151,16 @@ async fn report(link: &Link, reported: &mut HashMap<String, usize>) -> Result<()
 }
 
 impl RedisBroker {
-    /// How many streams follow each of `topics`, over all instances whose
-    /// heart beats.
+    /// How many open streams follow each of `topics`, over all instances
+    /// on this Redis whose heart beats (what `Hub::presence` answers in
+    /// multi-instance mode). Each instance writes its counts when they
+    /// change, so a stream that opens or ends is counted within 2 s, and
+    /// an instance that dies stops counting within 2 s.
     ///
     /// # Errors
     ///
     /// [`RedisError::Unavailable`] when Redis cannot be read.
-    pub(crate) async fn presence(
+    pub async fn presence(
         &self,
         topics: &[String],
     ) -> Result<BTreeMap<String, usize>, RedisError> {
