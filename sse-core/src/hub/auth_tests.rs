@@ -237,3 +237,56 @@ async fn a_stream_ends_at_its_lifetime_or_its_grants_expiry_whichever_is_first()
         );
     }
 }
+
+/// A client that reconnects with its last event id each time its stream
+/// ends gets every event exactly once across many lifetimes, while events
+/// are published all along.
+#[tokio::test(start_paused = true)]
+async fn resuming_across_many_lifetimes_misses_nothing() {
+    use crate::decode::{Decoded, Decoder};
+    let hub = hub_with(HubConfig {
+        max_stream_lifetime: Some(std::time::Duration::from_secs(1)),
+        ..HubConfig::default()
+    });
+    const EVENTS: usize = 2000;
+    let publisher = {
+        let hub = hub.clone();
+        tokio::spawn(async move {
+            let mut ids = Vec::with_capacity(EVENTS);
+            for n in 0..EVENTS {
+                let published = hub.publish("live", &crate::Event::new(n.to_string())).await;
+                ids.push(published.expect("published").id.to_string());
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            ids
+        })
+    };
+    let mut received: Vec<String> = Vec::new();
+    let mut streams = 0;
+    while received.len() < EVENTS {
+        let last = received.last().cloned();
+        let mut response = hub.subscribe(["live"], last.as_deref()).await;
+        streams += 1;
+        let Body::Stream(stream) = &mut response.body else {
+            panic!("a stream");
+        };
+        let mut decoder = Decoder::new();
+        while let Some(chunk) = stream.next().await {
+            decoder.feed(&chunk.expect("no error"));
+            while let Some(Ok(item)) = decoder.next_item() {
+                if let Decoded::Event(event) = item {
+                    assert_ne!(event.event(), "reset", "after {last:?}");
+                    if event.event() != "connected" {
+                        received.push(event.last_event_id().to_owned());
+                    }
+                }
+            }
+        }
+    }
+    let published = publisher.await.expect("the publisher finished");
+    assert_eq!(received, published, "every event once, in order");
+    assert!(
+        streams >= 15,
+        "only {streams} streams over 20 s of 1 s lifetimes"
+    );
+}

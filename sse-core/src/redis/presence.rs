@@ -22,6 +22,8 @@ use super::link::Link;
 pub(super) const BEAT: Duration = Duration::from_millis(500);
 /// An instance whose last beat is older than this counts for nothing.
 const ALIVE: Duration = Duration::from_millis(1900);
+/// A count to write again whatever it is.
+const UNKNOWN: usize = usize::MAX;
 /// Instances silent for this long are removed from the heartbeat hash.
 const FORGET: Duration = Duration::from_secs(60);
 
@@ -65,8 +67,12 @@ pub(super) async fn run(link: Arc<Link>) {
                 if changed.is_err() {
                     return;
                 }
-                // A new session may be a new Redis: write everything again.
-                reported.clear();
+                // A new session may be a new Redis, and counts may have
+                // changed while it was away: write every count again,
+                // zeros included.
+                for count in reported.values_mut() {
+                    *count = UNKNOWN;
+                }
                 false
             }
         };
@@ -160,10 +166,7 @@ impl RedisBroker {
     /// # Errors
     ///
     /// [`RedisError::Unavailable`] when Redis cannot be read.
-    pub async fn presence(
-        &self,
-        topics: &[String],
-    ) -> Result<BTreeMap<String, usize>, RedisError> {
+    pub async fn presence(&self, topics: &[String]) -> Result<BTreeMap<String, usize>, RedisError> {
         let link = &*self.link;
         let connection = link.publish_connection()?;
         let reads = topics.iter().map(|topic| {
