@@ -75,6 +75,10 @@ pub const CLUSTER_CHECKS: &[Check] = &[
         "cluster: a topic's master down answers 503, streams stay open, publishing comes back",
         |t| Box::pin(master_down(t)),
     ),
+    (
+        "cluster: batches, ephemeral events, shared keys, history and presence over both",
+        |t| Box::pin(features_on_cluster(t)),
+    ),
 ];
 
 /// The checks of the two-instance nginx configuration, on one Redis and on
@@ -538,6 +542,16 @@ async fn behind_nginx(target: &Target, backing: Backing) -> Result<(), Error> {
     Ok(())
 }
 
+/// The checks of the features beyond publish and subscribe, on one
+/// cluster with two instances: topics spread over the masters.
+async fn features_on_cluster(target: &Target) -> Result<(), Error> {
+    let (_redis, a, b) = two_instances(target, Backing::Cluster, &["--history", "3"]).await?;
+    ephemeral_over(&a, &b).await?;
+    crate::features::idempotency_on(&a.base, &b.base).await?;
+    crate::features::history_on(&a.base, &b.base).await?;
+    crate::features::presence_on(&a.base, &b.base).await
+}
+
 async fn shared_keys(target: &Target) -> Result<(), Error> {
     let (_redis, a, b) = two_instances(target, Backing::Server, &[]).await?;
     crate::features::idempotency_on(&a.base, &b.base).await
@@ -558,6 +572,11 @@ async fn presence_over_both(target: &Target) -> Result<(), Error> {
 /// ephemeral event's id is no reset, and replays only what followed.
 async fn batch_and_ephemeral(target: &Target) -> Result<(), Error> {
     let (_redis, a, b) = two_instances(target, Backing::Server, &[]).await?;
+    ephemeral_over(&a, &b).await
+}
+
+/// [`batch_and_ephemeral`] on running instances.
+async fn ephemeral_over(a: &Running, b: &Running) -> Result<(), Error> {
     let mut on_a = subscribe(&a.base, "?topic=room", &[]).await?;
     let mut on_b = subscribe(&b.base, "?topic=room", &[]).await?;
     let body = r#"[{"topic": "room", "data": 1}, {"topic": "room", "data": 2, "history": false},
