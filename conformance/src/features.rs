@@ -147,14 +147,7 @@ pub(crate) async fn batch(target: &Target) -> Result<(), Error> {
     ensure(published.status == 200, || {
         format!("the batch answered {}", published.status)
     })?;
-    let ids: Vec<String> = published.body["ids"]
-        .as_array()
-        .map(|ids| {
-            ids.iter()
-                .filter_map(|id| id.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
+    let ids = batch_ids(&published.body);
     ensure(
         ids.len() == 3 && published.body["sent"] == json!([1, 1, 1]),
         || format!("the batch answered {}", published.body),
@@ -342,4 +335,16 @@ async fn eventually_json(
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// The `ids` of a batch's answer.
+pub(crate) fn batch_ids(answer: &Value) -> Vec<String> {
+    answer["ids"]
+        .as_array()
+        .map(|ids| {
+            ids.iter()
+                .filter_map(|id| id.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
 }

@@ -585,14 +585,7 @@ async fn ephemeral_over(a: &Running, b: &Running) -> Result<(), Error> {
     ensure(published.status == 200, || {
         format!("the batch answered {} {}", published.status, published.body)
     })?;
-    let ids: Vec<String> = published.body["ids"]
-        .as_array()
-        .map(|ids| {
-            ids.iter()
-                .filter_map(|id| id.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
+    let ids = crate::features::batch_ids(&published.body);
     ensure(ids.len() == 3, || {
         format!("the batch answered {}", published.body)
     })?;

@@ -226,13 +226,7 @@ impl Broker {
         S: AsRef<str>,
     {
         let topics: Vec<S> = topics.into_iter().collect();
-        let mut names: Vec<&str> = topics.iter().map(AsRef::as_ref).collect();
-        names.sort_unstable();
-        names.dedup();
-        if names.is_empty() {
-            return Err(BrokerError::NoTopics);
-        }
-        Ok(self.shared.history(&names, after, limit))
+        Ok(self.shared.history(&sorted_names(&topics)?, after, limit))
     }
 
     /// Appends an event of `topic` that a mirror received, under the id it
@@ -391,14 +385,7 @@ impl Broker {
         S: AsRef<str>,
     {
         let topics: Vec<S> = topics.into_iter().collect();
-        // Sorted: a client locks its topics in this order, so two clients
-        // never wait for each other's locks in opposite orders.
-        let mut names: Vec<&str> = topics.iter().map(AsRef::as_ref).collect();
-        names.sort_unstable();
-        names.dedup();
-        if names.is_empty() {
-            return Err(BrokerError::NoTopics);
-        }
+        let names = sorted_names(&topics)?;
         let shared = &*self.shared;
         if shared.is_closed() {
             return Err(BrokerError::Closed);
@@ -573,4 +560,17 @@ impl Broker {
             shared: Arc::clone(&self.shared),
         }));
     }
+}
+
+/// The distinct names of `topics`, sorted: the order their locks are taken
+/// in, so that two callers never wait for each other's locks in opposite
+/// orders. At least one, else [`BrokerError::NoTopics`].
+fn sorted_names<S: AsRef<str>>(topics: &[S]) -> Result<Vec<&str>, BrokerError> {
+    let mut names: Vec<&str> = topics.iter().map(AsRef::as_ref).collect();
+    names.sort_unstable();
+    names.dedup();
+    if names.is_empty() {
+        return Err(BrokerError::NoTopics);
+    }
+    Ok(names)
 }
