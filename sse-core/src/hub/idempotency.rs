@@ -419,3 +419,39 @@ impl KeyStore<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn memory_keys_stay_within_their_bound() {
+        let keys = Arc::new(MemoryKeys::default());
+        let ttl = Duration::from_secs(60);
+        for n in 0..MAX_KEYS + 10 {
+            let key = format!("k{n}");
+            let Some(Claim::Owned(owned)) = keys.try_claim(&key, "f") else {
+                panic!("key {key} was free");
+            };
+            owned
+                .held_in(Store::Memory(keys.clone()))
+                .complete(Bytes::from_static(b"{}"), ttl)
+                .await;
+        }
+        let held = keys.lock().keys.len();
+        assert!(held <= MAX_KEYS, "{held} keys held");
+        // The newest are kept; the ones expiring first went.
+        let newest = format!("k{}", MAX_KEYS + 9);
+        assert!(matches!(
+            keys.try_claim(&newest, "f"),
+            Some(Claim::Replay(_))
+        ));
+        assert!(matches!(keys.try_claim("k0", "f"), Some(Claim::Owned(_))));
+    }
+
+    #[test]
+    fn fingerprints_separate_their_parts() {
+        assert_ne!(fingerprint(&[b"ab", b"c"]), fingerprint(&[b"a", b"bc"]));
+        assert_eq!(fingerprint(&[b"a"]).len(), 64);
+    }
+}
