@@ -3,9 +3,11 @@
 //! A [`Hub`] holds a broker (in memory, or on Redis with the `redis`
 //! feature), the streams' settings ([`HubConfig`]) and an optional
 //! [`Authorizer`](crate::auth::Authorizer). Application code calls it directly
-//! ([`Hub::publish`], [`Hub::subscribe`]); the adapters also mount its
-//! ready-made routes (`GET /events`, `POST /notify`, `GET /metrics`,
-//! `GET /healthz` and the demo page), which it answers from plain request
+//! ([`Hub::publish`], [`Hub::subscribe`], [`Hub::publish_batch`],
+//! [`Hub::publish_ephemeral`], [`Hub::history`], [`Hub::presence`]); the
+//! adapters also mount its ready-made routes (`GET /events`, `POST
+//! /notify`, `POST /notify/batch`, `GET /history`, `GET /presence`, `GET
+//! /metrics`, `GET /healthz` and the demo page), which it answers from plain request
 //! parts with a plain [`Response`]. An adapter only translates its
 //! framework's request into those parts and the `Response` into its
 //! framework's response, so every framework behaves identically.
