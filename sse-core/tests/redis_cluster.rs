@@ -335,3 +335,75 @@ async fn a_batch_is_one_call_per_master_whatever_the_slots() {
         assert_eq!(ids(stream, EACH).await, expected, "{topic}");
     }
 }
+
+/// A slot moves to another master after the instance learnt the slot map:
+/// the batch's call to the old master fails before writing anything, and
+/// the instance falls back to a call per slot, which the cluster client
+/// routes to the new master. Both events are published, once each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_slot_map_falls_back_to_a_call_per_slot() {
+    let Some(cluster) = RedisCluster::start("cluster_stale_map", 3) else {
+        return;
+    };
+    let test = "stale";
+    let a = instance(&cluster, test).await;
+    // Two topics on one master; the first one's slot will move.
+    let mut on_one_master: Vec<String> = Vec::new();
+    let mut master = None;
+    for n in 0..1000 {
+        let topic = format!("s{n}");
+        let serving = master_of(&cluster, test, &topic);
+        if master.is_none_or(|m| m == serving) {
+            master = Some(serving);
+            on_one_master.push(topic);
+        }
+        if on_one_master.len() == 2 {
+            break;
+        }
+    }
+    let (moving, staying) = (on_one_master[0].clone(), on_one_master[1].clone());
+    let from = master.expect("a master");
+    // The instance learns the slot map with a first publish.
+    publish(&a, &staying, "warm-up").await.expect("published");
+    let key = format!("{}:{{{moving}}}", options(test).prefix);
+    let slot: u16 = cluster.nodes()[0]
+        .query(&format!("CLUSTER KEYSLOT {key}"))
+        .and_then(|slot| slot.parse().ok())
+        .expect("CLUSTER KEYSLOT answers");
+    let to = (from + 1) % 3;
+    let target = cluster.nodes()[to]
+        .query("CLUSTER MYID")
+        .expect("CLUSTER MYID answers");
+    // The slot holds no key yet: it moves by assignment alone, the new
+    // master first, then the others.
+    for node in [to, from, (from + 2) % 3] {
+        cluster.nodes()[node].query(&format!("CLUSTER SETSLOT {slot} NODE {target}"));
+    }
+    let moved = tokio::time::timeout(WAIT, async {
+        while cluster.node_serving(&key) != Some(to) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(moved.is_ok(), "slot {slot} did not move to node {to}");
+    let (first, second) = (Event::new("moved"), Event::new("stayed"));
+    let published = a
+        .publish_batch(&[
+            sse_hub::broker::Publish::new(&moving, &first),
+            sse_hub::broker::Publish::new(&staying, &second),
+        ])
+        .await
+        .expect("published through the fallback");
+    assert_eq!(published.len(), 2);
+    let b = instance(&cluster, test).await;
+    for (topic, data) in [(&moving, "moved"), (&staying, "stayed")] {
+        let history = b.history([topic], None, 10).await.expect("read");
+        let read: Vec<&str> = history.events.iter().map(|e| e.data.as_str()).collect();
+        assert_eq!(read.last(), Some(&data), "{topic}: {read:?}");
+        assert_eq!(
+            read.iter().filter(|d| **d == data).count(),
+            1,
+            "once: {read:?}"
+        );
+    }
+}
