@@ -201,6 +201,25 @@ impl Decoder {
         self
     }
 
+    /// Starts with `id` as the last event id, as a client that resumes a
+    /// stream with `Last-Event-ID: id` does: events without an `id:` field
+    /// carry it until the stream sets another.
+    ///
+    /// ```
+    /// use sse_hub::decode::{Decoded, Decoder};
+    ///
+    /// let mut decoder = Decoder::new().with_last_event_id("41");
+    /// decoder.feed(b"data: no id of its own\n\n");
+    /// let Some(Ok(Decoded::Event(event))) = decoder.next_item() else { panic!() };
+    /// assert_eq!(event.last_event_id(), "41");
+    /// ```
+    #[must_use]
+    pub fn with_last_event_id(mut self, id: &str) -> Self {
+        self.fields.last_event_id = SmolStr::new(id);
+        self.fields.id_buffer = self.fields.last_event_id.clone();
+        self
+    }
+
     /// The id a reconnecting client sends as `Last-Event-ID` (empty: none),
     /// as of the items taken so far.
     pub fn last_event_id(&self) -> &str {
