@@ -50,6 +50,11 @@ enum State {
     Connect {
         delay: Duration,
     },
+    /// What was decoded before `error` is still to be taken; then the
+    /// stream ends with it.
+    Failing {
+        error: Error,
+    },
     Open {
         response: reqwest::Response,
         since: Instant,
@@ -106,13 +111,14 @@ impl Driver {
 
     async fn next(&mut self) -> Item {
         loop {
-            if let State::Open { .. } = self.state
+            if let State::Open { .. } | State::Failing { .. } = self.state
                 && let Some(item) = self.decoded()
             {
                 return Some(item);
             }
             match std::mem::replace(&mut self.state, State::Done) {
                 State::Done => return None,
+                State::Failing { error } => return Some(Err(error)),
                 State::Connect { delay } => {
                     if !delay.is_zero() {
                         tokio::time::sleep(delay).await;
@@ -132,9 +138,15 @@ impl Driver {
                     match read {
                         Ok(Ok(Some(chunk))) => {
                             if !self.lossy_utf8
-                                && let Err(offset) = self.utf8.check(&chunk)
+                                && let Err(invalid) = self.utf8.check(&chunk)
                             {
-                                return Some(Err(Error::InvalidUtf8 { offset }));
+                                // The events before the bad byte are still delivered.
+                                self.decoder.feed(&chunk[..invalid.valid]);
+                                let offset = invalid.offset;
+                                self.state = State::Failing {
+                                    error: Error::InvalidUtf8 { offset },
+                                };
+                                continue;
                             }
                             self.decoder.feed(&chunk);
                             self.state = State::Open { response, since };

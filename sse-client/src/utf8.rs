@@ -11,38 +11,48 @@ pub(crate) struct Utf8Check {
 }
 
 impl Utf8Check {
-    /// Checks the next chunk; `Err(offset)` at the first invalid byte.
-    pub(crate) fn check(&mut self, mut chunk: &[u8]) -> Result<(), u64> {
+    /// Checks the next chunk. At the first invalid byte: `Err` with its
+    /// offset in the body, and how many bytes of this chunk come before
+    /// the character it belongs to (all valid, to be decoded still).
+    pub(crate) fn check(&mut self, chunk: &[u8]) -> Result<(), Invalid> {
+        let mut rest = chunk;
         if self.held_len > 0 {
             let width = width(self.held[0]);
-            let take = (width - self.held_len).min(chunk.len());
-            self.held[self.held_len..self.held_len + take].copy_from_slice(&chunk[..take]);
+            let take = (width - self.held_len).min(rest.len());
+            self.held[self.held_len..self.held_len + take].copy_from_slice(&rest[..take]);
             self.held_len += take;
-            chunk = &chunk[take..];
+            rest = &rest[take..];
             if self.held_len < width {
                 return Ok(());
             }
             if std::str::from_utf8(&self.held[..width]).is_err() {
-                return Err(self.offset);
+                return Err(Invalid {
+                    offset: self.offset,
+                    valid: 0,
+                });
             }
             self.offset += width as u64;
             self.held_len = 0;
         }
-        match std::str::from_utf8(chunk) {
+        let before = chunk.len() - rest.len();
+        match std::str::from_utf8(rest) {
             Ok(_) => {
-                self.offset += chunk.len() as u64;
+                self.offset += rest.len() as u64;
                 Ok(())
             }
             Err(error) if error.error_len().is_none() => {
                 // A valid start of a character, cut by the chunk's end.
                 let valid = error.valid_up_to();
-                let rest = &chunk[valid..];
-                self.held[..rest.len()].copy_from_slice(rest);
-                self.held_len = rest.len();
+                let cut = &rest[valid..];
+                self.held[..cut.len()].copy_from_slice(cut);
+                self.held_len = cut.len();
                 self.offset += valid as u64;
                 Ok(())
             }
-            Err(error) => Err(self.offset + error.valid_up_to() as u64),
+            Err(error) => Err(Invalid {
+                offset: self.offset + error.valid_up_to() as u64,
+                valid: before + error.valid_up_to(),
+            }),
         }
     }
 
@@ -50,6 +60,15 @@ impl Utf8Check {
     pub(crate) fn reset(&mut self) {
         *self = Self::default();
     }
+}
+
+/// Where a body stops being UTF-8.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Invalid {
+    /// The invalid byte's offset in the body.
+    pub(crate) offset: u64,
+    /// The bytes of the chunk before the character it belongs to.
+    pub(crate) valid: usize,
 }
 
 /// The length of the character a valid leading byte starts.
@@ -65,11 +84,27 @@ fn width(lead: u8) -> usize {
 mod tests {
     use super::*;
 
+    /// Checks `bytes` cut at `at`: the invalid byte's offset, after
+    /// checking that the valid bytes reported are exactly those before it.
     fn check_split(bytes: &[u8], at: &[usize]) -> Result<(), u64> {
         let mut check = Utf8Check::default();
         let mut start = 0;
         for &end in at.iter().chain([&bytes.len()]) {
-            check.check(&bytes[start..end])?;
+            match check.check(&bytes[start..end]) {
+                Ok(()) => {}
+                Err(invalid) => {
+                    let valid_end = start + invalid.valid;
+                    let offset = usize::try_from(invalid.offset).expect("small");
+                    assert!(std::str::from_utf8(&bytes[..offset]).is_ok());
+                    // Either the bad character starts in this chunk, right
+                    // after the valid bytes, or it started in an earlier one.
+                    assert!(
+                        valid_end == offset || (invalid.valid == 0 && offset < start),
+                        "valid to {valid_end}, invalid at {offset}, chunk at {start}"
+                    );
+                    return Err(invalid.offset);
+                }
+            }
             start = end;
         }
         Ok(())
