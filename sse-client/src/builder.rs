@@ -1,7 +1,6 @@
 //! Configuring an [`EventSource`].
 
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,18 +10,38 @@ use reqwest::{Method, Url};
 use sse_hub::decode::{DEFAULT_MAX_EVENT_LEN, DEFAULT_MAX_LINE_LEN};
 
 use crate::backoff::Backoff;
+use crate::config::Config;
 use crate::driver::Driver;
-use crate::{Error, EventSource};
-
-/// What a header factory may fail with.
-pub type HeaderError = Box<dyn std::error::Error + Send + Sync>;
-
-type HeaderFuture = Pin<Box<dyn Future<Output = Result<HeaderMap, HeaderError>> + Send>>;
-pub(crate) type HeaderFactory = Arc<dyn Fn() -> HeaderFuture + Send + Sync>;
+use crate::error::{Error, HeaderError};
+use crate::source::EventSource;
 
 /// The default idle-read timeout: four missed heartbeats of a server that
 /// sends one every 15 s.
 const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+impl EventSource {
+    /// A builder for `GET url`, the usual event stream.
+    ///
+    /// ```
+    /// let events = sse_hub_client::EventSource::get("http://localhost:3000/events").build();
+    /// assert!(events.is_ok());
+    /// ```
+    pub fn get(url: impl AsRef<str>) -> EventSourceBuilder {
+        Self::builder(Method::GET, url)
+    }
+
+    /// A builder for `POST url`, for APIs that stream their answer to a
+    /// request body. It is not retried unless
+    /// [`retry_unsafe`](EventSourceBuilder::retry_unsafe) says so.
+    pub fn post(url: impl AsRef<str>) -> EventSourceBuilder {
+        Self::builder(Method::POST, url)
+    }
+
+    /// A builder for any method.
+    pub fn builder(method: Method, url: impl AsRef<str>) -> EventSourceBuilder {
+        EventSourceBuilder::new(method, url.as_ref())
+    }
+}
 
 /// Builds an [`EventSource`]: the request, how it reconnects, and its
 /// bounds. Made by [`EventSource::get`], [`EventSource::post`] or
@@ -42,41 +61,32 @@ const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// ```
 #[must_use = "a builder does nothing until `build`"]
 pub struct EventSourceBuilder {
-    pub(crate) method: Method,
+    config: Config,
     url: String,
-    pub(crate) headers: HeaderMap,
     /// A header that could not be parsed, reported by `build`.
     invalid: Option<String>,
-    pub(crate) body: Option<Bytes>,
-    pub(crate) header_factory: Option<HeaderFactory>,
-    pub(crate) last_event_id: String,
-    pub(crate) backoff: Backoff,
-    pub(crate) idle_timeout: Option<Duration>,
-    pub(crate) max_retries: Option<u32>,
-    pub(crate) retry_unsafe: bool,
-    pub(crate) lossy_utf8: bool,
-    pub(crate) max_line_len: usize,
-    pub(crate) max_event_len: usize,
     client: Option<reqwest::Client>,
 }
 
 impl EventSourceBuilder {
-    pub(crate) fn new(method: Method, url: &str) -> Self {
+    fn new(method: Method, url: &str) -> Self {
         Self {
-            method,
+            config: Config {
+                method,
+                headers: HeaderMap::new(),
+                body: None,
+                header_factory: None,
+                last_event_id: String::new(),
+                backoff: Backoff::default(),
+                idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
+                max_retries: None,
+                retry_unsafe: false,
+                lossy_utf8: false,
+                max_line_len: DEFAULT_MAX_LINE_LEN,
+                max_event_len: DEFAULT_MAX_EVENT_LEN,
+            },
             url: url.to_owned(),
-            headers: HeaderMap::new(),
             invalid: None,
-            body: None,
-            header_factory: None,
-            last_event_id: String::new(),
-            backoff: Backoff::default(),
-            idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
-            max_retries: None,
-            retry_unsafe: false,
-            lossy_utf8: false,
-            max_line_len: DEFAULT_MAX_LINE_LEN,
-            max_event_len: DEFAULT_MAX_EVENT_LEN,
             client: None,
         }
     }
@@ -86,7 +96,7 @@ impl EventSourceBuilder {
     pub fn header(mut self, name: &str, value: &str) -> Self {
         match (HeaderName::try_from(name), HeaderValue::try_from(value)) {
             (Ok(name), Ok(value)) => {
-                self.headers.append(name, value);
+                self.config.headers.append(name, value);
             }
             _ => {
                 self.invalid.get_or_insert_with(|| name.to_owned());
@@ -97,7 +107,7 @@ impl EventSourceBuilder {
 
     /// Adds headers sent with every connect.
     pub fn headers(mut self, headers: HeaderMap) -> Self {
-        self.headers.extend(headers);
+        self.config.headers.extend(headers);
         self
     }
 
@@ -129,7 +139,7 @@ impl EventSourceBuilder {
         Fut: Future<Output = Result<HeaderMap, E>> + Send + 'static,
         E: Into<HeaderError>,
     {
-        self.header_factory = Some(Arc::new(move || {
+        self.config.header_factory = Some(Arc::new(move || {
             let headers = factory();
             Box::pin(async move { headers.await.map_err(Into::into) })
         }));
@@ -138,7 +148,7 @@ impl EventSourceBuilder {
 
     /// Sends `body` with every connect.
     pub fn body(mut self, body: impl Into<Bytes>) -> Self {
-        self.body = Some(body.into());
+        self.config.body = Some(body.into());
         self
     }
 
@@ -160,8 +170,8 @@ impl EventSourceBuilder {
         mut self,
         value: &T,
     ) -> Result<Self, serde_json::Error> {
-        self.body = Some(Bytes::from(serde_json::to_vec(value)?));
-        self.headers.insert(
+        self.config.body = Some(Bytes::from(serde_json::to_vec(value)?));
+        self.config.headers.insert(
             reqwest::header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
@@ -171,13 +181,13 @@ impl EventSourceBuilder {
     /// Starts as if an event with this id had been received: the first
     /// connect sends it as `Last-Event-ID`.
     pub fn last_event_id(mut self, id: impl Into<String>) -> Self {
-        self.last_event_id = id.into();
+        self.config.last_event_id = id.into();
         self
     }
 
     /// The reconnect policy (see [`Backoff`]).
     pub fn backoff(mut self, backoff: Backoff) -> Self {
-        self.backoff = backoff;
+        self.config.backoff = backoff;
         self
     }
 
@@ -185,14 +195,14 @@ impl EventSourceBuilder {
     /// it is taken for dead and replaced: 60 s by default. It also bounds
     /// the wait for an answer's head. `None` waits forever.
     pub fn idle_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.idle_timeout = timeout;
+        self.config.idle_timeout = timeout;
         self
     }
 
     /// Ends the stream with [`Error::RetriesExhausted`] after this many
     /// failed connects in a row; `None` (the default) retries forever.
     pub fn max_retries(mut self, retries: Option<u32>) -> Self {
-        self.max_retries = retries;
+        self.config.max_retries = retries;
         self
     }
 
@@ -202,28 +212,28 @@ impl EventSourceBuilder {
     /// [`Error::NotRetried`] otherwise. Say yes only where sending the
     /// request twice does no harm.
     pub fn retry_unsafe(mut self, retry: bool) -> Self {
-        self.retry_unsafe = retry;
+        self.config.retry_unsafe = retry;
         self
     }
 
     /// Decodes a stream that is not UTF-8 as browsers do, with U+FFFD for
     /// each invalid byte, instead of failing with [`Error::InvalidUtf8`].
     pub fn lossy_utf8(mut self, lossy: bool) -> Self {
-        self.lossy_utf8 = lossy;
+        self.config.lossy_utf8 = lossy;
         self
     }
 
     /// The longest line accepted, in bytes: 1 MiB by default. A longer line
     /// and its event are discarded with an [`Error::Decode`] item.
     pub fn max_line_len(mut self, bytes: usize) -> Self {
-        self.max_line_len = bytes;
+        self.config.max_line_len = bytes;
         self
     }
 
     /// The largest event data accepted, in bytes: 4 MiB by default. A
     /// larger event is discarded with an [`Error::Decode`] item.
     pub fn max_event_len(mut self, bytes: usize) -> Self {
-        self.max_event_len = bytes;
+        self.config.max_event_len = bytes;
         self
     }
 
@@ -255,10 +265,9 @@ impl EventSourceBuilder {
             Some(client) => client.clone(),
             None => default_client()?,
         };
-        let driver = Driver::new(self, url, client);
-        Ok(EventSource {
-            items: Box::pin(driver.into_stream()),
-        })
+        Ok(EventSource::new(
+            Driver::new(self.config, url, client).into_stream(),
+        ))
     }
 }
 
@@ -273,15 +282,15 @@ impl std::fmt::Debug for EventSourceBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Headers may hold credentials: their names only.
         f.debug_struct("EventSourceBuilder")
-            .field("method", &self.method)
+            .field("method", &self.config.method)
             // The query may carry a token.
             .field("url", &self.url.split('?').next().unwrap_or_default())
-            .field("headers", &self.headers.keys().collect::<Vec<_>>())
-            .field("last_event_id", &self.last_event_id)
-            .field("backoff", &self.backoff)
-            .field("idle_timeout", &self.idle_timeout)
-            .field("max_retries", &self.max_retries)
-            .field("retry_unsafe", &self.retry_unsafe)
+            .field("headers", &self.config.headers.keys().collect::<Vec<_>>())
+            .field("last_event_id", &self.config.last_event_id)
+            .field("backoff", &self.config.backoff)
+            .field("idle_timeout", &self.config.idle_timeout)
+            .field("max_retries", &self.config.max_retries)
+            .field("retry_unsafe", &self.config.retry_unsafe)
             .finish_non_exhaustive()
     }
 }

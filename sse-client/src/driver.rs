@@ -11,9 +11,9 @@ use reqwest::{Method, StatusCode, Url};
 use sse_hub::decode::{Decoded, Decoder};
 use tokio::time::Instant;
 
-use crate::Error;
 use crate::backoff::{Backoff, parse_retry_after};
-use crate::builder::{EventSourceBuilder, HeaderFactory};
+use crate::config::{Config, HeaderFactory};
+use crate::error::Error;
 use crate::event::{Event, Message, Opened, Reason, Reconnecting};
 use crate::utf8::Utf8Check;
 
@@ -63,8 +63,8 @@ enum State {
 }
 
 impl Driver {
-    pub(crate) fn new(builder: EventSourceBuilder, url: Url, client: reqwest::Client) -> Self {
-        let mut headers = builder.headers;
+    pub(crate) fn new(config: Config, url: Url, client: reqwest::Client) -> Self {
+        let mut headers = config.headers;
         if !headers.contains_key(ACCEPT) {
             headers.insert(ACCEPT, HeaderValue::from_static("text/event-stream"));
         }
@@ -73,21 +73,21 @@ impl Driver {
             headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
         }
         let decoder = Decoder::new()
-            .max_line_len(builder.max_line_len)
-            .max_event_len(builder.max_event_len)
-            .with_last_event_id(&builder.last_event_id);
+            .max_line_len(config.max_line_len)
+            .max_event_len(config.max_event_len)
+            .with_last_event_id(&config.last_event_id);
         Self {
             client,
-            method: builder.method,
+            method: config.method,
             url,
             headers,
-            body: builder.body,
-            header_factory: builder.header_factory,
-            backoff: builder.backoff,
-            idle_timeout: builder.idle_timeout,
-            max_retries: builder.max_retries,
-            retry_unsafe: builder.retry_unsafe,
-            lossy_utf8: builder.lossy_utf8,
+            body: config.body,
+            header_factory: config.header_factory,
+            backoff: config.backoff,
+            idle_timeout: config.idle_timeout,
+            max_retries: config.max_retries,
+            retry_unsafe: config.retry_unsafe,
+            lossy_utf8: config.lossy_utf8,
             decoder,
             utf8: Utf8Check::default(),
             state: State::Connect {

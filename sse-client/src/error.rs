@@ -5,6 +5,9 @@ use sse_hub::decode::DecodeError;
 
 use crate::event::Reason;
 
+/// What a header factory may fail with.
+pub type HeaderError = Box<dyn std::error::Error + Send + Sync>;
+
 /// Why a stream failed, or an event was lost.
 ///
 /// Every error but [`Error::Decode`] is fatal: it is the stream's last
@@ -72,7 +75,7 @@ pub enum Error {
     },
     /// The header factory failed, so no request was sent.
     #[error("the header factory failed: {0}")]
-    Headers(#[source] crate::HeaderError),
+    Headers(#[source] HeaderError),
     /// The builder was given an invalid URL or header.
     #[error("{0}")]
     Invalid(String),

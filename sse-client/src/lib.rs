@@ -66,70 +66,17 @@
 
 mod backoff;
 mod builder;
+mod config;
 mod driver;
 mod error;
 mod event;
+mod source;
 mod utf8;
 
 pub use backoff::Backoff;
-pub use builder::{EventSourceBuilder, HeaderError};
-pub use error::Error;
+pub use builder::EventSourceBuilder;
+pub use error::{Error, HeaderError};
 pub use event::{Event, Message, Opened, Reason, Reconnecting};
 pub use reqwest;
+pub use source::EventSource;
 pub use sse_hub::decode::{DEFAULT_MAX_EVENT_LEN, DEFAULT_MAX_LINE_LEN, DecodeError};
-
-use std::pin::Pin;
-use std::task::{Context, Poll};
-
-use futures_core::Stream;
-use futures_core::stream::BoxStream;
-
-/// One logical event stream, kept alive across connections: a
-/// [`Stream`] of [`Event`]s, or errors.
-///
-/// Build one with [`EventSource::get`], [`EventSource::post`] or
-/// [`EventSource::builder`]. The first connect starts at the first poll.
-/// The stream ends (`None`) when the server answers `204`, when a request
-/// that is not retried ends cleanly, or after a fatal error, which is the
-/// last item; [`Error::is_fatal`] tells which errors those are.
-pub struct EventSource {
-    items: BoxStream<'static, Result<Event, Error>>,
-}
-
-impl EventSource {
-    /// A builder for `GET url`, the usual event stream.
-    ///
-    /// ```
-    /// let events = sse_hub_client::EventSource::get("http://localhost:3000/events").build();
-    /// assert!(events.is_ok());
-    /// ```
-    pub fn get(url: impl AsRef<str>) -> EventSourceBuilder {
-        Self::builder(reqwest::Method::GET, url)
-    }
-
-    /// A builder for `POST url`, for APIs that stream their answer to a
-    /// request body. It is not retried unless
-    /// [`retry_unsafe`](EventSourceBuilder::retry_unsafe) says so.
-    pub fn post(url: impl AsRef<str>) -> EventSourceBuilder {
-        Self::builder(reqwest::Method::POST, url)
-    }
-
-    /// A builder for any method.
-    pub fn builder(method: reqwest::Method, url: impl AsRef<str>) -> EventSourceBuilder {
-        EventSourceBuilder::new(method, url.as_ref())
-    }
-}
-
-impl Stream for EventSource {
-    type Item = Result<Event, Error>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.items.as_mut().poll_next(cx)
-    }
-}
-
-impl std::fmt::Debug for EventSource {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EventSource").finish_non_exhaustive()
-    }
-}

@@ -22,13 +22,14 @@ use syn::visit::Visit;
 pub(crate) const MAX_LINES: usize = 700;
 
 /// The crates checked, by their root file.
-const CRATES: [&str; 9] = [
+const CRATES: [&str; 10] = [
     "sse-core/src/lib.rs",
     "sse-axum/src/lib.rs",
     "sse-actix/src/lib.rs",
     "sse-warp/src/lib.rs",
     "sse-rocket/src/lib.rs",
     "sse-poem/src/lib.rs",
+    "sse-client/src/lib.rs",
     "examples/src/lib.rs",
     "conformance/src/lib.rs",
     "xtask/src/main.rs",
