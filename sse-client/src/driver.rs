@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_core::Stream;
+use http_body_util::BodyExt;
 use reqwest::header::{ACCEPT, CACHE_CONTROL, CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
 use reqwest::{Method, StatusCode, Url};
 use sse_hub::decode::{Decoded, Decoder};
@@ -55,8 +56,10 @@ enum State {
     Failing {
         error: Error,
     },
+    /// Only the body is kept: a `Response` holds its head too (headers,
+    /// URL, extensions), some kilobytes per idle stream.
     Open {
-        response: reqwest::Response,
+        body: reqwest::Body,
         since: Instant,
     },
     Done,
@@ -123,17 +126,17 @@ impl Driver {
                     if !delay.is_zero() {
                         tokio::time::sleep(delay).await;
                     }
-                    return self.connect().await;
+                    // Boxed: a connect's futures (the request, the
+                    // answer, the start of a refused body) are large, and
+                    // an idle stream should not reserve room for them.
+                    return Box::pin(self.connect()).await;
                 }
-                State::Open {
-                    mut response,
-                    since,
-                } => {
+                State::Open { mut body, since } => {
                     let read = match self.idle_timeout {
-                        Some(limit) => tokio::time::timeout(limit, response.chunk())
+                        Some(limit) => tokio::time::timeout(limit, next_chunk(&mut body))
                             .await
                             .map_err(|_| limit),
-                        None => Ok(response.chunk().await),
+                        None => Ok(next_chunk(&mut body).await),
                     };
                     match read {
                         Ok(Ok(Some(chunk))) => {
@@ -149,7 +152,7 @@ impl Driver {
                                 continue;
                             }
                             self.decoder.feed(&chunk);
-                            self.state = State::Open { response, since };
+                            self.state = State::Open { body, since };
                         }
                         Ok(Ok(None)) => return self.broken(Reason::Ended, Some(since)),
                         Ok(Err(error)) => {
@@ -237,7 +240,7 @@ impl Driver {
                 connection: self.connections,
             };
             self.state = State::Open {
-                response,
+                body: reqwest::Body::from(response),
                 since: Instant::now(),
             };
             return Some(Ok(Event::Opened(opened)));
@@ -312,6 +315,17 @@ impl Driver {
             reason,
         })))
     }
+}
+
+/// The next chunk of data of `body`; `None` at its end.
+async fn next_chunk(body: &mut reqwest::Body) -> Result<Option<Bytes>, reqwest::Error> {
+    while let Some(frame) = body.frame().await {
+        // Trailers, the only other kind of frame, say nothing to a stream.
+        if let Ok(data) = frame?.into_data() {
+            return Ok(Some(data));
+        }
+    }
+    Ok(None)
 }
 
 /// The start of a refusal's body, for the error: at most [`BODY_START`]
