@@ -243,8 +243,9 @@ impl EventSourceBuilder {
     ///
     /// Without one, each `EventSource` makes its own with reqwest's
     /// defaults: proxies from the environment, the platform's root
-    /// certificates, HTTP/2 by ALPN. If no rustls crypto provider is
-    /// installed in the process, that installs ring's.
+    /// certificates, HTTP/2 by ALPN. Build yours from [`client_builder`],
+    /// which installs ring as rustls's crypto provider when the process
+    /// has none: a client built before any is installed panics.
     pub fn client(mut self, client: reqwest::Client) -> Self {
         self.client = Some(client);
         self
@@ -271,11 +272,35 @@ impl EventSourceBuilder {
     }
 }
 
-/// reqwest's default client, on ring.
-fn default_client() -> Result<reqwest::Client, Error> {
+/// reqwest's client builder, ready for TLS: start a client of your own
+/// here, for [`EventSourceBuilder::client`].
+///
+/// This crate builds reqwest with rustls and no crypto provider of its
+/// own, as the rest of the toolkit uses ring: a `reqwest::Client` built
+/// before any provider is installed in the process panics. This installs
+/// ring's if there is none yet.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let client = sse_hub_client::client_builder()
+///     .connect_timeout(Duration::from_secs(5))
+///     .build()
+///     .expect("a client");
+/// let events = sse_hub_client::EventSource::get("https://localhost:3000/events")
+///     .client(client)
+///     .build();
+/// # assert!(events.is_ok());
+/// ```
+pub fn client_builder() -> reqwest::ClientBuilder {
     // An error says only that the process has a provider already.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder().build().map_err(Error::Request)
+    reqwest::Client::builder()
+}
+
+/// reqwest's default client, on ring.
+fn default_client() -> Result<reqwest::Client, Error> {
+    client_builder().build().map_err(Error::Request)
 }
 
 impl std::fmt::Debug for EventSourceBuilder {

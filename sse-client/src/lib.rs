@@ -11,7 +11,7 @@ mod source;
 mod utf8;
 
 pub use backoff::Backoff;
-pub use builder::EventSourceBuilder;
+pub use builder::{EventSourceBuilder, client_builder};
 pub use error::{Error, HeaderError};
 pub use event::{Event, Message, Opened, Reason, Reconnecting};
 pub use reqwest;

@@ -98,6 +98,8 @@ enum Task {
     /// Run the criterion benchmarks and print a summary with each
     /// benchmark's ratio against its baseline from the same run; then
     /// multi-instance mode on a private Redis beside in-memory mode; then
+    /// `sse-hub-client` beside `eventsource-client` and
+    /// `reqwest-eventsource` (the `clients` bench); then
     /// the socket benchmarks (see `bench-sockets`), which regenerate their
     /// section of BENCHMARKS.md; then HTTP/2 beside HTTP/1.1 (see
     /// `bench-h2`); then the soak of every example server (see

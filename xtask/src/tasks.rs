@@ -222,6 +222,14 @@ pub(crate) fn bench(args: &[String]) -> Result<(), String> {
         "redis_scale",
         "--bench",
         "batch",
+    ]))?;
+    // The Rust client beside the clients users pick, over loopback.
+    run(Command::new("cargo").current_dir(workspace_root()).args([
+        "bench",
+        "-p",
+        "sse-hub-client",
+        "--bench",
+        "clients",
     ]))
 }
 

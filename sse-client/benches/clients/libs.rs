@@ -64,7 +64,7 @@ impl Clients {
     pub(crate) fn new() -> Self {
         let _ = rustls::crypto::ring::default_provider().install_default();
         Self {
-            reqwest13: reqwest::Client::new(),
+            reqwest13: sse_hub_client::client_builder().build().expect("a client"),
             reqwest12: reqwest012::Client::new(),
             transport: launchdarkly_sdk_transport::HyperTransport::new()
                 .expect("eventsource-client's transport"),
