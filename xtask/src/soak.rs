@@ -16,7 +16,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use sse_conformance::process::ServerProcess;
 use sse_conformance::raw::RawConnection;
-use sse_hub::decode::{Decoded, Decoder};
+use sse_hub_client::{Event, EventSource, Reason};
 
 /// The soak's shape.
 #[derive(Debug, Clone, Copy)]
@@ -173,48 +173,50 @@ impl Server {
     }
 }
 
-/// The sequence numbers of the events a subscriber reads, as they come.
+/// The sequence numbers of the events a subscriber reads, as they come:
+/// an `sse-hub-client` stream that never reconnects, so that a stream
+/// that breaks is a fault, as it must be here.
 struct Subscription {
-    chunks: futures::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
-    decoder: Decoder,
+    events: EventSource,
 }
 
 impl Subscription {
     async fn open(client: &reqwest::Client, address: &str) -> Result<Self, String> {
-        let response = client
-            .get(format!("http://{address}/events?topic=soak"))
-            .send()
-            .await
+        let mut events = EventSource::get(format!("http://{address}/events?topic=soak"))
+            .client(client.clone())
+            .max_retries(Some(0))
+            .idle_timeout(None)
+            .build()
             .map_err(|e| format!("subscribing: {e}"))?;
-        if response.status() != 200 {
-            return Err(format!("subscribing: status {}", response.status()));
+        match events.next().await {
+            Some(Ok(Event::Opened(_))) => Ok(Self { events }),
+            Some(Ok(other)) => Err(format!("subscribing: {other:?}")),
+            Some(Err(e)) => Err(format!("subscribing: {e}")),
+            None => Err("subscribing: the server answered 204".to_owned()),
         }
-        Ok(Self {
-            chunks: response.bytes_stream().boxed(),
-            decoder: Decoder::new(),
-        })
     }
 
-    /// The next event's sequence number (control events and comments are
-    /// skipped); `None` when the stream ends.
+    /// The next event's sequence number (control events are skipped);
+    /// `None` when the stream ends.
     async fn next_seq(&mut self) -> Result<Option<u64>, String> {
         loop {
-            while let Some(item) = self.decoder.next_item() {
-                if let Ok(Decoded::Event(event)) = item
-                    && event.event() == "notification"
-                {
-                    let value: serde_json::Value =
-                        serde_json::from_str(event.data()).map_err(|e| e.to_string())?;
+            match self.events.next().await {
+                Some(Ok(Event::Message(message))) if message.event() == "notification" => {
+                    let value: serde_json::Value = message.json().map_err(|e| e.to_string())?;
                     return value["seq"]
                         .as_u64()
                         .map(Some)
-                        .ok_or_else(|| format!("no seq in {}", event.data()));
+                        .ok_or_else(|| format!("no seq in {}", message.data()));
                 }
-            }
-            match self.chunks.next().await {
-                Some(Ok(chunk)) => self.decoder.feed(&chunk),
+                Some(Ok(Event::Message(_))) => {}
+                // With no retries, a connection that ends is the stream's end.
+                Some(Err(sse_hub_client::Error::RetriesExhausted {
+                    reason: Reason::Ended,
+                    ..
+                }))
+                | None => return Ok(None),
                 Some(Err(e)) => return Err(format!("reading: {e}")),
-                None => return Ok(None),
+                Some(Ok(other)) => return Err(format!("reading: {other:?}")),
             }
         }
     }
@@ -254,8 +256,7 @@ pub(crate) async fn run(framework: &str, binary: &Path, plan: Plan) -> Result<Ou
     let server = Server::start(binary)?;
     let address = server.address.clone();
     // One connection per stream, and none kept idle.
-    sse_conformance::client::install_crypto();
-    let client = reqwest::Client::builder()
+    let client = sse_hub_client::client_builder()
         .pool_max_idle_per_host(0)
         .build()
         .map_err(|e| e.to_string())?;
