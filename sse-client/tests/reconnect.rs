@@ -521,3 +521,49 @@ async fn refused_connections_are_retried_with_growing_windows() {
     }
     assert_eq!(delays.len(), 4);
 }
+
+#[tokio::test]
+async fn a_healthy_stream_resets_the_backoff() {
+    let server = Script::start().await;
+    let mut events = EventSource::get(&server.url)
+        .backoff(quick().reset_after(Duration::from_millis(300)))
+        .build()
+        .expect("valid");
+    let script = tokio::spawn(async move {
+        server
+            .next()
+            .await
+            .answer("500 Internal Server Error", "", "")
+            .await;
+        server
+            .next()
+            .await
+            .answer("500 Internal Server Error", "", "")
+            .await;
+        // Open, but for a moment only: the failures go on counting.
+        server.next().await.open().await;
+        // Open long enough to count as healthy.
+        let mut healthy = server.next().await;
+        healthy.open().await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        drop(healthy);
+        server
+            .next()
+            .await
+            .answer("500 Internal Server Error", "", "")
+            .await;
+        server
+    });
+    assert_eq!(reconnecting(&mut events).await.attempt, 1);
+    assert_eq!(reconnecting(&mut events).await.attempt, 2);
+    opened(&mut events).await;
+    assert_eq!(reconnecting(&mut events).await.attempt, 3);
+    opened(&mut events).await;
+    assert_eq!(
+        reconnecting(&mut events).await.attempt,
+        1,
+        "healthy for 500 ms"
+    );
+    assert_eq!(reconnecting(&mut events).await.attempt, 2);
+    drop(script.await);
+}
