@@ -3,11 +3,14 @@
 //! and HTTP/2 over TLS. Each scenario runs in every framework at once and
 //! reports each framework's failure by name.
 
+mod binaries;
+
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use binaries::BINARIES;
 use futures::StreamExt;
 use futures::future::join_all;
 use serde_json::json;
@@ -21,14 +24,6 @@ use sse_hub_client::reqwest::{StatusCode, Version};
 use sse_hub_client::{Backoff, Event, EventSource, HeaderError, Reason};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
-
-const BINARIES: [(&str, &str); 5] = [
-    ("axum", env!("CARGO_BIN_EXE_axum")),
-    ("actix", env!("CARGO_BIN_EXE_actix")),
-    ("warp", env!("CARGO_BIN_EXE_warp")),
-    ("rocket", env!("CARGO_BIN_EXE_rocket")),
-    ("poem", env!("CARGO_BIN_EXE_poem")),
-];
 
 /// The longest any one step of a scenario may take.
 const STEP: Duration = Duration::from_secs(15);

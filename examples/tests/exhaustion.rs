@@ -6,19 +6,14 @@
 
 #![cfg(target_os = "linux")]
 
+mod binaries;
+
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use binaries::BINARIES;
 use sse_conformance::process::ServerProcess;
 use sse_conformance::raw::{Ending, RawConnection};
-
-const BINARIES: [(&str, &str); 5] = [
-    ("axum", env!("CARGO_BIN_EXE_axum")),
-    ("actix", env!("CARGO_BIN_EXE_actix")),
-    ("warp", env!("CARGO_BIN_EXE_warp")),
-    ("rocket", env!("CARGO_BIN_EXE_rocket")),
-    ("poem", env!("CARGO_BIN_EXE_poem")),
-];
 
 /// A server process, killed when dropped.
 struct Server {

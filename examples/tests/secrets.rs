@@ -2,22 +2,17 @@
 //! on (`RUST_LOG=trace`), is sent tokens every way a client can send one,
 //! valid and not, and its whole stderr is searched for them.
 
+mod binaries;
+
 use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use binaries::BINARIES;
 use serde_json::json;
 use sse_conformance::auth::{SECRET, grants, token};
 use sse_conformance::client::http_client;
 use sse_conformance::process::ServerProcess;
-
-const BINARIES: [(&str, &str); 5] = [
-    ("axum", env!("CARGO_BIN_EXE_axum")),
-    ("actix", env!("CARGO_BIN_EXE_actix")),
-    ("warp", env!("CARGO_BIN_EXE_warp")),
-    ("rocket", env!("CARGO_BIN_EXE_rocket")),
-    ("poem", env!("CARGO_BIN_EXE_poem")),
-];
 
 /// A server process, killed when dropped, and its stderr, read on a
 /// thread of its own so that a full pipe never blocks the server.
