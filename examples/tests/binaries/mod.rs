@@ -2,7 +2,7 @@
 //! processes name them.
 
 /// Each framework's name and the path of its example server.
-pub const BINARIES: [(&str, &str); 5] = [
+pub(crate) const BINARIES: [(&str, &str); 5] = [
     ("axum", env!("CARGO_BIN_EXE_axum")),
     ("actix", env!("CARGO_BIN_EXE_actix")),
     ("warp", env!("CARGO_BIN_EXE_warp")),
