@@ -28,13 +28,31 @@ fn tail_binary() -> PathBuf {
 
 /// Runs the tail with `args` on a thread, so the script can serve it.
 fn run(args: Vec<String>) -> tokio::task::JoinHandle<Output> {
+    run_with_env(args, &[])
+}
+
+/// [`run`] with these environment variables, and no proxy settings of the
+/// test's own environment.
+fn run_with_env(args: Vec<String>, env: &[(&str, String)]) -> tokio::task::JoinHandle<Output> {
     let binary = tail_binary();
-    tokio::task::spawn_blocking(move || {
-        Command::new(binary)
-            .args(args)
-            .output()
-            .expect("the tail runs")
-    })
+    let mut command = Command::new(binary);
+    command.args(args);
+    for name in [
+        "HTTP_PROXY",
+        "http_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+        "NO_PROXY",
+        "no_proxy",
+    ] {
+        command.env_remove(name);
+    }
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    tokio::task::spawn_blocking(move || command.output().expect("the tail runs"))
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -112,4 +130,35 @@ async fn tail_rejects_a_header_without_a_colon() {
     .expect("the tail ran");
     assert_eq!(output.status.code(), Some(2), "{output:?}");
     assert!(String::from_utf8_lossy(&output.stderr).contains("Name: value"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_proxy_comes_from_the_environment() {
+    // The script plays an HTTP proxy: the request arrives in absolute form.
+    let proxy = Script::start().await;
+    let proxy_url = proxy.url.trim_end_matches("/events").to_owned();
+    let tail = run_with_env(
+        vec![
+            "http://stream.invalid/events?topic=t".into(),
+            "--json".into(),
+        ],
+        &[("HTTP_PROXY", proxy_url)],
+    );
+    let mut request = proxy.next().await;
+    assert!(
+        request
+            .head
+            .starts_with("GET http://stream.invalid/events?topic=t HTTP/1.1"),
+        "{}",
+        request.head
+    );
+    request.open().await;
+    request
+        .send(b"retry: 10\n\nid: 1\ndata: via the proxy\n\n")
+        .await;
+    drop(request);
+    proxy.next().await.answer("204 No Content", "", "").await;
+    let output = tail.await.expect("the tail ran");
+    assert!(output.status.success(), "{output:?}");
+    assert!(String::from_utf8_lossy(&output.stdout).contains("via the proxy"));
 }
