@@ -1,6 +1,10 @@
 //! A test client: opens event streams over HTTP and reads every one of
 //! them with two parsers, `sse-hub`'s decoder and the independent
 //! `eventsource-stream`, failing when they disagree; every wait bounded.
+//!
+//! Not `sse-hub-client`: the checks must see each connection as it is
+//! (its status and headers, the bytes both parsers read, the moment it
+//! ends), where that client decodes with `sse-hub` alone and reconnects.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;

@@ -567,3 +567,38 @@ async fn a_healthy_stream_resets_the_backoff() {
     assert_eq!(reconnecting(&mut events).await.attempt, 2);
     drop(script.await);
 }
+
+#[tokio::test]
+async fn json_data_parses_into_a_type() {
+    #[derive(serde::Deserialize, Debug, PartialEq)]
+    struct Price {
+        symbol: String,
+        cents: u64,
+    }
+    let server = Script::start().await;
+    let mut events = client(&server.url).build().expect("valid");
+    let script = tokio::spawn(async move {
+        let mut request = server.next().await;
+        request.open().await;
+        request
+            .send(b"data: {\"symbol\":\"ACME\",\"cents\":1234}\n\ndata: not json\n\n")
+            .await;
+        request
+    });
+    opened(&mut events).await;
+    let Some(Ok(Event::Message(price))) = next(&mut events).await else {
+        panic!("expected a message");
+    };
+    assert_eq!(
+        price.json::<Price>().expect("JSON"),
+        Price {
+            symbol: "ACME".into(),
+            cents: 1234
+        }
+    );
+    let Some(Ok(Event::Message(text))) = next(&mut events).await else {
+        panic!("expected a message");
+    };
+    assert!(text.json::<Price>().is_err());
+    let _open = script.await.expect("the script ran");
+}
