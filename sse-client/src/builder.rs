@@ -15,8 +15,8 @@ use crate::driver::Driver;
 use crate::error::{Error, HeaderError};
 use crate::source::EventSource;
 
-/// The default idle-read timeout: four missed heartbeats of a server that
-/// sends one every 15 s.
+/// The default idle-read timeout: two missed heartbeats of `sse-hub`'s
+/// default (one every 30 s), four of a server that sends one every 15 s.
 const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 impl EventSource {
