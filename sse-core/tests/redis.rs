@@ -239,6 +239,36 @@ async fn a_client_resumes_on_the_other_instance_with_exactly_what_it_missed() {
     assert_eq!(ids_in(&chunk), [live]);
 }
 
+/// A topic that has no stream yet when a client subscribes: the client's
+/// id still says it has seen that topic up to then, so resuming it on
+/// another instance, after the topic's first event created its stream,
+/// is no reset. (It was: the new stream's horizon of lost ids lay after
+/// the cursor the first instance had given the empty topic.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_topic_created_after_the_client_subscribed_resumes_elsewhere_without_reset() {
+    let Some(redis) = TestRedis::get("created_later") else {
+        return;
+    };
+    let url = redis.url.clone();
+    let a = instance(&url, "created", config()).await;
+    let b = instance(&url, "created", config()).await;
+    let topics = ["busy", "quiet"];
+    let mut on_a = a.subscribe(topics, None).await.expect("subscribed");
+    publish(&a, "busy", "b1").await;
+    let seen = events(&mut on_a, 1).await;
+    // Not a synchronisation: Redis's clock has to move on, as it does
+    // between a subscription and a topic's first event in use.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    publish(&b, "quiet", "q1").await;
+    let mut resumed = b
+        .subscribe(topics, Some(&seen[0].0))
+        .await
+        .expect("subscribed");
+    assert!(!resumed.is_reset(), "nothing of either topic was missed");
+    let rest = events(&mut resumed, 1).await;
+    assert_eq!(rest[0].1, "q1");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn history_survives_the_restart_of_an_instance() {
     let Some(redis) = TestRedis::get("history_survives_the_restart_of_an_instance") else {

@@ -412,7 +412,7 @@ async fn read(
         .key(link.keys.stream(topic))
         .arg(start)
         .arg(bound.saturating_add(1));
-    let (deleted, entries, last): (String, Vec<StreamEntry>, String) = link
+    let (deleted, entries, last, missing_at): (String, Vec<StreamEntry>, String, u64) = link
         .within(invocation.invoke_async(&mut connection))
         .await?;
     let mut events: Vec<Received> = entries
@@ -441,7 +441,14 @@ async fn read(
         floor = floor.max(beyond.id);
     }
     // Ephemeral events may have taken ids after the newest entry.
-    let newest = ids::parse_redis(&last).unwrap_or(0);
+    let mut newest = ids::parse_redis(&last).unwrap_or(0);
+    if missing_at > 0 {
+        // No stream: the topic's next ids come from its master's clock,
+        // after `missing_at`. A client that subscribes now has seen the
+        // topic up to there; its cursor says so, so that resuming it on
+        // another instance, once the stream exists, is no reset.
+        newest = newest.max(ids::join(missing_at, 0).unwrap_or(0).saturating_sub(1));
+    }
     Ok((floor, events, newest))
 }
 
