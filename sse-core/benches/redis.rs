@@ -10,6 +10,8 @@
 
 #![allow(clippy::print_stdout, clippy::unwrap_used)]
 
+#[path = "redis/paths.rs"]
+mod paths;
 #[path = "../../conformance/src/redis_server.rs"]
 #[allow(dead_code, unreachable_pub)]
 mod redis_server;
@@ -214,33 +216,50 @@ async fn publish_rate(url: &str) -> Row {
 }
 
 /// Publishes per second of one instance through one script call per
-/// publish (`max_publish_batch = 1`, the path before batches) and through
-/// batches, with 32 and 256 concurrent publishers, each with what it cost
-/// Redis: its process CPU and its script time (`INFO commandstats`) per
-/// publish, and the rate Redis would reach at that cost on a whole core.
-/// Then batches on a Redis Cluster of three masters, against the same
-/// baseline: all keys share one slot, so one master does the work.
+/// publish (`max_publish_batch = 1`) and through batches, with 32 and 256
+/// concurrent publishers, each with what it cost Redis: its process CPU
+/// and its script time (`INFO commandstats`) per publish, and the rate
+/// Redis would reach at that cost on a whole core. Each is set beside the
+/// path of the day scale-out work began ([`paths::filing_publish_for`]), replayed in the
+/// same run. Then batches on a Redis Cluster of three masters.
 async fn batch_rates(url: &str, server: &RedisServer) -> Vec<String> {
     let Some(pid) = server.pid() else {
         return Vec::new();
     };
     let batches = RedisOptions::default().max_publish_batch;
     let mut rows = Vec::new();
-    let mut single_rates = Vec::new();
+    let mut filing_rates = Vec::new();
     for publishers in [32, 256] {
-        let mut single_rate = None;
+        let filing = measure_cost(url, &[pid], || {
+            paths::filing_publish_for(url, publishers, RATE_FOR)
+        })
+        .await;
+        rows.push(filing.row(
+            "the path when scale-out work began (replayed)",
+            publishers,
+            filing.rate,
+        ));
         for max_batch in [1, batches] {
-            let cost = publish_cost(url, &[pid], publishers, max_batch).await;
-            let single = *single_rate.get_or_insert(cost.rate);
+            let a = with_batches(url, "batches", max_batch).await;
+            let cost = measure_cost(url, &[pid], || publish_for(&a, publishers, RATE_FOR)).await;
             let path = if max_batch == 1 {
                 "one script call per publish".to_owned()
             } else {
                 format!("batches of up to {max_batch}")
             };
-            rows.push(cost.row(&path, publishers, single));
+            rows.push(cost.row(&path, publishers, filing.rate));
         }
-        single_rates.push((publishers, single_rate.unwrap_or(1.0)));
+        filing_rates.push((publishers, filing.rate));
     }
+    let ceiling = measure_cost(url, &[pid], || {
+        paths::pipelined_publish_for(url, 4, RATE_FOR)
+    })
+    .await;
+    rows.push(ceiling.row(
+        "its commands pipelined, no script (Redis's ceiling)",
+        4 * 256,
+        filing_rates.last().map_or(1.0, |(_, rate)| *rate),
+    ));
     if let Some(cluster) = RedisCluster::start("the Redis benchmark's cluster", 3) {
         let urls = cluster.urls().join(",");
         let pids: Vec<u32> = cluster
@@ -248,10 +267,11 @@ async fn batch_rates(url: &str, server: &RedisServer) -> Vec<String> {
             .iter()
             .filter_map(RedisServer::pid)
             .collect();
-        for (publishers, single) in single_rates {
-            let cost = publish_cost(&urls, &pids, publishers, batches).await;
+        for (publishers, filing) in filing_rates {
+            let a = with_batches(&urls, "batches", batches).await;
+            let cost = measure_cost(&urls, &pids, || publish_for(&a, publishers, RATE_FOR)).await;
             let path = format!("batches of up to {batches}, 3-master cluster");
-            rows.push(cost.row(&path, publishers, single));
+            rows.push(cost.row(&path, publishers, filing));
         }
     }
     rows
@@ -270,25 +290,27 @@ impl PublishCost {
     fn row(&self, path: &str, publishers: usize, single: f64) -> String {
         let cpu_per = self.redis_cpu_ns as f64 / 1000.0 / self.published as f64;
         format!(
-            "| {path} | {publishers} | {:.0}/s | {:.2}× | {cpu_per:.1} µs | {:.1} µs | {:.0}% | {:.0}/s |",
+            "| {path} | {publishers} | {:.0}/s | {:.2}× | {cpu_per:.1} µs | {} | {:.0}% | {:.0}/s |",
             self.rate,
             self.rate / single,
-            self.script_usec / self.published as f64,
+            if self.script_usec > 0.0 {
+                format!("{:.1} µs", self.script_usec / self.published as f64)
+            } else {
+                "no script".to_owned()
+            },
             self.redis_cpu_ns as f64 / self.elapsed.as_nanos() as f64 * 100.0,
             1e6 / cpu_per,
         )
     }
 }
 
-/// Publishes through a new instance on `urls` (one server, or a cluster's
-/// nodes, whose processes are `pids`) and measures what it cost them.
-async fn publish_cost(
-    urls: &str,
-    pids: &[u32],
-    publishers: usize,
-    max_batch: usize,
-) -> PublishCost {
-    let a = with_batches(urls, "batches", max_batch).await;
+/// Runs `publish` (which says how many it published, in how long)
+/// against the Redis servers on `urls` (one server, or a cluster's nodes,
+/// whose processes are `pids`) and measures what it cost them.
+async fn measure_cost<F>(urls: &str, pids: &[u32], publish: impl FnOnce() -> F) -> PublishCost
+where
+    F: Future<Output = (u64, Duration)>,
+{
     let mut stats = Vec::new();
     for url in urls.split(',') {
         let mut connection = redis::Client::open(url)
@@ -309,7 +331,7 @@ async fn publish_cost(
             .sum()
     };
     let cpu_before = cpu();
-    let (published, elapsed) = publish_for(&a, publishers, RATE_FOR).await;
+    let (published, elapsed) = publish().await;
     let redis_cpu_ns = cpu() - cpu_before;
     let mut script_usec = 0.0;
     for connection in &mut stats {

@@ -9,7 +9,6 @@
 #[allow(dead_code, unreachable_pub)]
 mod redis_server;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -17,13 +16,16 @@ use sse_hub::Event;
 use sse_hub::broker::{BrokerConfig, Start};
 use sse_hub::hub::{Body, Hub, HubConfig};
 use sse_hub::redis::{RedisBroker, RedisError, RedisOptions};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
 
 #[path = "support/mirror.rs"]
 #[allow(dead_code)]
 mod mirror;
 
+#[path = "support/cuttable.rs"]
+#[allow(dead_code)]
+mod cuttable;
+
+use cuttable::{Cuttable, Link};
 use mirror::{WAIT, connected, events, ids, ids_in, order, script_calls};
 use redis_server::{RedisServer, TestRedis};
 
@@ -239,6 +241,66 @@ async fn a_client_resumes_on_the_other_instance_with_exactly_what_it_missed() {
     assert_eq!(ids_in(&chunk), [live]);
 }
 
+/// A topic's stream lives `history_ttl` after its last event, whether
+/// that event created the stream or was added to it, retained or
+/// ephemeral.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_expires_the_history_ttl_after_its_last_event() {
+    let Some(redis) = TestRedis::get("ttl") else {
+        return;
+    };
+    let config = BrokerConfig {
+        history_ttl: Duration::from_secs(60),
+        ..config()
+    };
+    let a = instance(&redis.url, "ttl", config).await;
+    let mut connection = redis::Client::open(redis.url.as_str())
+        .expect("a valid URL")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("Redis is up");
+    let prefix = options("ttl").prefix;
+    let ttl_connection = connection.clone();
+    let ttl_of = |topic: &str| {
+        let (mut connection, key) = (ttl_connection.clone(), format!("{prefix}:{{{topic}}}"));
+        async move {
+            let ttl: i64 = redis::cmd("PTTL")
+                .arg(key)
+                .query_async(&mut connection)
+                .await
+                .expect("PTTL answers");
+            ttl
+        }
+    };
+    let fresh = 50_000..=60_000;
+
+    publish(&a, "new", "1").await;
+    let created = ttl_of("new").await;
+    assert!(fresh.contains(&created), "a new stream: {created} ms");
+    // As if most of the TTL had passed.
+    let _: i64 = redis::cmd("PEXPIRE")
+        .arg(format!("{prefix}:{{new}}"))
+        .arg(500)
+        .query_async(&mut connection)
+        .await
+        .expect("PEXPIRE answers");
+    publish(&a, "new", "2").await;
+    let renewed = ttl_of("new").await;
+    assert!(
+        fresh.contains(&renewed),
+        "renewed by an event: {renewed} ms"
+    );
+
+    a.publish_ephemeral("fleeting", &Event::new("1"))
+        .await
+        .expect("published");
+    let ephemeral = ttl_of("fleeting").await;
+    assert!(
+        fresh.contains(&ephemeral),
+        "a stream that holds only the last id: {ephemeral} ms"
+    );
+}
+
 /// A topic that has no stream yet when a client subscribes: the client's
 /// id still says it has seen that topic up to then, so resuming it on
 /// another instance, after the topic's first event created its stream,
@@ -403,78 +465,6 @@ async fn redis_down_refuses_publishes_keeps_streams_and_recovers() {
         order(&after) > order(&first),
         "ids keep increasing when Redis lost its data"
     );
-}
-
-/// A TCP proxy to Redis that a test can cut (connections closed, new
-/// ones refused) or freeze (connections kept open, nothing forwarded, as
-/// in a network partition), to take one instance off Redis while the
-/// others keep publishing.
-struct Cuttable {
-    port: u16,
-    state: Arc<watch::Sender<Link>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Link {
-    Open,
-    Cut,
-    Frozen,
-}
-
-impl Cuttable {
-    async fn to(target: std::net::SocketAddr) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let port = listener.local_addr().expect("bound").port();
-        let state = Arc::new(watch::Sender::new(Link::Open));
-        let shared = state.clone();
-        let task = tokio::spawn(async move {
-            while let Ok((mut client, _)) = listener.accept().await {
-                let mut changes = shared.subscribe();
-                let now = *changes.borrow_and_update();
-                match now {
-                    Link::Cut => continue, // dropped: refused while cut
-                    Link::Frozen => {
-                        // Held silent until the link changes, then closed.
-                        tokio::spawn(async move {
-                            let _ = changes.changed().await;
-                            drop(client);
-                        });
-                        continue;
-                    }
-                    Link::Open => {}
-                }
-                tokio::spawn(async move {
-                    let Ok(mut server) = TcpStream::connect(target).await else {
-                        return;
-                    };
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
-                        _ = changes.wait_for(|link| *link != Link::Open) => {}
-                    }
-                    if *changes.borrow() == Link::Frozen {
-                        // Silent, but open, until the link changes again.
-                        let _ = changes.changed().await;
-                    }
-                });
-            }
-        });
-        Self { port, state, task }
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
-    }
-
-    fn set(&self, link: Link) {
-        self.state.send_replace(link);
-    }
-}
-
-impl Drop for Cuttable {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -13,6 +13,11 @@ use futures::StreamExt;
 #[allow(dead_code)]
 mod mirror;
 
+#[path = "support/cuttable.rs"]
+#[allow(dead_code)]
+mod cuttable;
+
+use cuttable::{Cuttable, Link};
 use mirror::{WAIT, connected, events, ids, order, script_calls};
 use redis_server::RedisCluster;
 use sse_hub::Event;
@@ -406,4 +411,167 @@ async fn a_stale_slot_map_falls_back_to_a_call_per_slot() {
             "once: {read:?}"
         );
     }
+}
+
+/// Runs `command` on every node of `cluster`.
+async fn on_every_node(cluster: &RedisCluster, command: &redis::Cmd) {
+    for node in cluster.nodes() {
+        let mut connection = redis::Client::open(node.url())
+            .expect("a valid URL")
+            .get_multiplexed_async_connection()
+            .await
+            .expect("the node is up");
+        let () = command
+            .query_async(&mut connection)
+            .await
+            .expect("the node runs it");
+    }
+}
+
+/// One instance loses one master (its connections to it cut, new ones
+/// refused) while another instance publishes to topics on that master and
+/// on another. Its Pub/Sub connection was on that master too. The topic
+/// on the other master goes on; once the link is back, the client of
+/// both topics gets what it missed of the cut master's topic, once and in
+/// order, with no reset, and then live events again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_cut_from_one_master_catches_up_exactly() {
+    let Some(cluster) = RedisCluster::start("cluster_cut", 3) else {
+        return;
+    };
+    let test = "cut";
+    let topics = topics_on_different_masters(&cluster, test, 2);
+    let (cut_topic, other_topic) = (&topics[0], &topics[1]);
+    let master = master_of(&cluster, test, cut_topic);
+
+    // Every client reaches the master at the address it announces: the
+    // proxy's, which cuts only the connections of the user `instance-a`.
+    let proxy = Cuttable::only_for(cluster.nodes()[master].addr(), "instance-a").await;
+    on_every_node(
+        &cluster,
+        redis::cmd("ACL").arg(&[
+            "SETUSER",
+            "instance-a",
+            "on",
+            ">secret",
+            "~*",
+            "&*",
+            "+@all",
+        ]),
+    )
+    .await;
+    let mut announce = redis::cmd("CONFIG");
+    announce
+        .arg("SET")
+        .arg("cluster-announce-port")
+        .arg(proxy.port());
+    let mut connection = redis::Client::open(cluster.nodes()[master].url())
+        .expect("a valid URL")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("the node is up");
+    let () = announce
+        .query_async(&mut connection)
+        .await
+        .expect("CONFIG SET");
+    let announced = format!("127.0.0.1:{}@", proxy.port());
+    let gossiped = tokio::time::timeout(WAIT, async {
+        while !cluster.nodes().iter().all(|node| {
+            node.query("CLUSTER NODES")
+                .is_some_and(|nodes| nodes.contains(&announced))
+        }) {
+            // No signal to wait on: the nodes' gossip carries it.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    assert!(gossiped.is_ok(), "every node learns the announced port");
+
+    // A's first URL, which its Pub/Sub connection takes, is the master's.
+    let nodes = cluster.nodes().len();
+    let urls: Vec<String> = (0..nodes)
+        .map(|k| (master + k) % nodes)
+        .map(|n| {
+            let port = if n == master {
+                proxy.port()
+            } else {
+                cluster.nodes()[n].port()
+            };
+            format!("redis://instance-a:secret@127.0.0.1:{port}/")
+        })
+        .collect();
+    let mut a_options = options(test);
+    // The load the cut refused is tried again at each ping.
+    a_options.ping_interval = Duration::from_millis(100);
+    let a = RedisBroker::with_options(&urls.join(","), config(), a_options).expect("valid URLs");
+    connected(&a, true).await;
+    let b = instance(&cluster, test).await;
+    let mut on_a = a.subscribe(&topics, None).await.expect("subscribed");
+    publish(&b, cut_topic, &format!("{cut_topic}:before"))
+        .await
+        .expect("published");
+    assert_eq!(
+        events(&mut on_a, 1).await[0].1,
+        format!("{cut_topic}:before")
+    );
+
+    let mut tail_state = a.connection_state();
+    tail_state.borrow_and_update();
+    proxy.set(Link::Cut);
+    // The tail's Pub/Sub connection was on that master: it notices.
+    tokio::time::timeout(WAIT, tail_state.changed())
+        .await
+        .expect("A's tail notices the cut")
+        .expect("the tail is running");
+    for i in 0..10 {
+        for topic in &topics {
+            let data = format!("{topic}:{i}");
+            publish(&b, topic, &data)
+                .await
+                .expect("B reaches both masters");
+        }
+    }
+    // The other master's topic goes on while the cut lasts.
+    let during = events(&mut on_a, 10).await;
+    assert_eq!(
+        of_topic(&during, other_topic),
+        (0..10)
+            .map(|i| format!("{other_topic}:{i}"))
+            .collect::<Vec<_>>(),
+        "the other master's topic, live during the cut"
+    );
+    // Publishes wait for the tail's new session, which comes once it has
+    // loaded what it could.
+    connected(&a, true).await;
+    let refused = publish(&a, cut_topic, "refused").await;
+    assert!(
+        matches!(&refused, Err(RedisError::Unavailable(why)) if why != "not connected"),
+        "A is cut from the master, and only from it: {refused:?}"
+    );
+    publish(&a, other_topic, &format!("{other_topic}:from-a"))
+        .await
+        .expect("A still reaches the other master");
+    assert_eq!(
+        events(&mut on_a, 1).await[0].1,
+        format!("{other_topic}:from-a")
+    );
+
+    proxy.set(Link::Open);
+    let caught_up = events(&mut on_a, 10).await;
+    assert_eq!(
+        of_topic(&caught_up, cut_topic),
+        (0..10)
+            .map(|i| format!("{cut_topic}:{i}"))
+            .collect::<Vec<_>>(),
+        "what B published to the cut master's topic, once and in order"
+    );
+    assert!(!on_a.is_reset(), "nothing was lost");
+    publish(&b, cut_topic, &format!("{cut_topic}:live"))
+        .await
+        .expect("published");
+    assert_eq!(
+        events(&mut on_a, 1).await[0].1,
+        format!("{cut_topic}:live"),
+        "live again, with nothing twice before it"
+    );
 }

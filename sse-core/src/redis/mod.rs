@@ -104,7 +104,12 @@
 //! of a cluster by its bus. The bench `redis_scale` measures what that
 //! copy costs a 3-master cluster (`BENCHMARKS.md`). Classic channels are
 //! used because the Redis client (`redis` crate) has no sharded Pub/Sub
-//! on its asynchronous Pub/Sub connection, and because one subscriber
+//! on its asynchronous Pub/Sub connection. Its cluster connection has
+//! (`ssubscribe`, over RESP3), and resubscribes by itself when a shard's
+//! connection drops; the tail would then have to map each `Disconnection`
+//! push (an address) to the topics whose messages it may have missed and
+//! read their streams after its newest events (the seam above), while
+//! slot moves change that map. Not done yet. And one subscriber
 //! connection to any node then serves every topic, where sharded
 //! channels need a connection per master and a resubscription whenever
 //! slots move. The copy is the price: at some dozens of masters it

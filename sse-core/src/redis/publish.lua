@@ -24,19 +24,25 @@
 -- Returns the ids, in argument order.
 local bound, ttl = ARGV[1], ARGV[2]
 
--- Every topic's stream first, before anything is written: whether it
--- exists, and that it is on this node.
+-- Every topic first, before any event is written: that it is on this
+-- node, and whether its stream exists. One command does both and keeps
+-- the stream's TTL running from this batch: `PEXPIRE` answers 0 for a
+-- missing key, and fails for a key of another node. It is the only
+-- per-topic command besides the append and the announcement, which
+-- matters: each command a script runs costs Redis about a microsecond
+-- whatever it does (BENCHMARKS.md). A call that then fails has at most
+-- pushed back the expiry of streams it did not write to.
 local topics = {}
 local a = 3
 while a <= #ARGV do
   local key = ARGV[a]
   local count = tonumber(ARGV[a + 1])
-  local exists = redis.pcall('EXISTS', key)
-  if type(exists) == 'table' and exists.err then
+  local kept = redis.pcall('PEXPIRE', key, ttl)
+  if type(kept) == 'table' and kept.err then
     return redis.error_reply('NONLOCAL ' .. key .. ' is not on this node')
   end
   topics[#topics + 1] = {
-    key = key, count = count, kinds = ARGV[a + 2], first = a + 3, created = exists == 0,
+    key = key, count = count, kinds = ARGV[a + 2], first = a + 3, created = kept == 0,
   }
   a = a + 3 + count
 end
@@ -71,7 +77,8 @@ for _, topic in ipairs(topics) do
   local id
   for n = topic.first, topic.first + topic.count - 1 do
     local body = ARGV[n]
-    local kind = string.sub(topic.kinds, n - topic.first + 1, n - topic.first + 1)
+    local kind = topic.kinds == '' and 'r'
+      or string.sub(topic.kinds, n - topic.first + 1, n - topic.first + 1)
     if kind ~= 'e' then
       id = redis.call('XADD', key, 'MAXLEN', '~', bound, '*', 'e', body)
       message[#message + 1] = id .. ' ' .. #body .. '\n'
@@ -95,10 +102,10 @@ for _, topic in ipairs(topics) do
       horizon = string.format('%.0f-0', math.max(0, now_ms() - tonumber(ttl)))
     end
     redis.pcall('XSETID', key, id, 'MAXDELETEDID', horizon)
+    -- Events older than the TTL are never replayed: a quiet topic's
+    -- stream goes. An existing stream's TTL was renewed above.
+    redis.call('PEXPIRE', key, ttl)
   end
-  -- Events older than the TTL are never replayed: a quiet topic's stream
-  -- goes.
-  redis.call('PEXPIRE', key, ttl)
   redis.call('PUBLISH', key, table.concat(message))
 end
 return ids
