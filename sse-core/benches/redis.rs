@@ -127,7 +127,7 @@ fn main() {
         );
     }
     println!(
-        "\n| publish path | publishers | publishes/s | × one call per publish | \
+        "\n| publish path | publishers | publishes/s | × the path when scale-out work began | \
          Redis CPU per publish (process) | script time per publish (commandstats) | \
          Redis busy | Redis's ceiling at that cost |"
     );
