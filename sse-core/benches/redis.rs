@@ -17,7 +17,7 @@ mod paths;
 mod redis_server;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -365,27 +365,17 @@ where
 /// Publishes from `publishers` concurrent tasks for `duration`: how many,
 /// and in how long.
 async fn publish_for(a: &RedisBroker, publishers: usize, duration: Duration) -> (u64, Duration) {
-    let count = Arc::new(AtomicU64::new(0));
-    let stop = Arc::new(AtomicBool::new(false));
-    let started = Instant::now();
-    let tasks: Vec<_> = (0..publishers)
-        .map(|p| {
-            let (a, count, stop) = (a.clone(), count.clone(), stop.clone());
-            tokio::spawn(async move {
-                let topic = format!("topic-{p}");
-                while !stop.load(Ordering::Relaxed) {
-                    a.publish(&topic, &Event::new("x")).await.unwrap();
-                    count.fetch_add(1, Ordering::Relaxed);
-                }
-            })
-        })
-        .collect();
-    tokio::time::sleep(duration).await;
-    stop.store(true, Ordering::Relaxed);
-    for task in tasks {
-        task.await.unwrap();
-    }
-    (count.load(Ordering::Relaxed), started.elapsed())
+    paths::for_duration(publishers, duration, |p, run| {
+        let a = a.clone();
+        async move {
+            let topic = format!("topic-{p}");
+            while run.going() {
+                a.publish(&topic, &Event::new("x")).await.unwrap();
+                run.done(1);
+            }
+        }
+    })
+    .await
 }
 
 /// CPU of the thread that runs an instance's subscribers, per delivery:

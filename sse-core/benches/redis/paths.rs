@@ -34,49 +34,34 @@ pub(crate) async fn filing_publish_for(
     publishers: usize,
     duration: Duration,
 ) -> (u64, Duration) {
-    let connection = redis::Client::open(url)
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+    let connection = connect(url).await;
     let script = Arc::new(redis::Script::new(SCRIPT));
-    let count = Arc::new(AtomicU64::new(0));
-    let stop = Arc::new(AtomicBool::new(false));
-    let started = Instant::now();
-    let tasks: Vec<_> = (0..publishers)
-        .map(|p| {
-            let (mut connection, script) = (connection.clone(), script.clone());
-            let (count, stop) = (count.clone(), stop.clone());
-            tokio::spawn(async move {
-                let topic = format!("topic-{p}");
-                let stream = format!("filing:stream:{topic}");
-                while !stop.load(Ordering::Relaxed) {
-                    let _: String = script
-                        .key(&stream)
-                        .key("filing:index")
-                        .key("filing:last")
-                        .arg(&topic)
-                        // `Event::new("x")` encoded without its id line,
-                        // as that day's instance sent it.
-                        .arg("data: x\n\n")
-                        .arg(super::config().client_buffer)
-                        .arg(super::config().history_ttl.as_millis() as u64)
-                        .arg("filing:events")
-                        .arg("0-0")
-                        .invoke_async(&mut connection)
-                        .await
-                        .unwrap();
-                    count.fetch_add(1, Ordering::Relaxed);
-                }
-            })
-        })
-        .collect();
-    tokio::time::sleep(duration).await;
-    stop.store(true, Ordering::Relaxed);
-    for task in tasks {
-        task.await.unwrap();
-    }
-    (count.load(Ordering::Relaxed), started.elapsed())
+    for_duration(publishers, duration, |p, run| {
+        let (mut connection, script) = (connection.clone(), script.clone());
+        async move {
+            let topic = format!("topic-{p}");
+            let stream = format!("filing:stream:{topic}");
+            while run.going() {
+                let _: String = script
+                    .key(&stream)
+                    .key("filing:index")
+                    .key("filing:last")
+                    .arg(&topic)
+                    // `Event::new("x")` encoded without its id line, as
+                    // that day's instance sent it.
+                    .arg("data: x\n\n")
+                    .arg(super::config().client_buffer)
+                    .arg(super::config().history_ttl.as_millis() as u64)
+                    .arg("filing:events")
+                    .arg("0-0")
+                    .invoke_async(&mut connection)
+                    .await
+                    .unwrap();
+                run.done(1);
+            }
+        }
+    })
+    .await
 }
 
 /// Events per pipeline of [`pipelined_publish_for`], as in a full batch.
@@ -90,54 +75,92 @@ pub(crate) async fn pipelined_publish_for(
     senders: usize,
     duration: Duration,
 ) -> (u64, Duration) {
-    let connection = redis::Client::open(url)
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+    let connection = connect(url).await;
     let (bound, ttl) = (
         super::config().client_buffer,
         super::config().history_ttl.as_millis() as u64,
     );
-    let count = Arc::new(AtomicU64::new(0));
-    let stop = Arc::new(AtomicBool::new(false));
-    let started = Instant::now();
-    let tasks: Vec<_> = (0..senders)
-        .map(|s| {
-            let mut connection = connection.clone();
-            let (count, stop) = (count.clone(), stop.clone());
-            tokio::spawn(async move {
-                let keys: Vec<String> = (0..PIPELINE)
-                    .map(|t| format!("ceiling:{{topic-{s}-{t}}}"))
-                    .collect();
-                while !stop.load(Ordering::Relaxed) {
-                    let mut pipe = redis::pipe();
-                    for key in &keys {
-                        pipe.cmd("PEXPIRE").arg(key).arg(ttl).ignore();
-                        pipe.cmd("XADD")
-                            .arg(key)
-                            .arg("MAXLEN")
-                            .arg("~")
-                            .arg(bound)
-                            .arg("*")
-                            .arg("e")
-                            .arg("data: x\n\n")
-                            .ignore();
-                        pipe.cmd("PUBLISH")
-                            .arg(key)
-                            .arg("1764000000000-0 10\ndata: x\n\n")
-                            .ignore();
-                    }
-                    let () = pipe.query_async(&mut connection).await.unwrap();
-                    count.fetch_add(PIPELINE as u64, Ordering::Relaxed);
+    for_duration(senders, duration, |s, run| {
+        let mut connection = connection.clone();
+        async move {
+            let keys: Vec<String> = (0..PIPELINE)
+                .map(|t| format!("ceiling:{{topic-{s}-{t}}}"))
+                .collect();
+            while run.going() {
+                let mut pipe = redis::pipe();
+                for key in &keys {
+                    pipe.cmd("PEXPIRE").arg(key).arg(ttl).ignore();
+                    pipe.cmd("XADD")
+                        .arg(key)
+                        .arg("MAXLEN")
+                        .arg("~")
+                        .arg(bound)
+                        .arg("*")
+                        .arg("e")
+                        .arg("data: x\n\n")
+                        .ignore();
+                    pipe.cmd("PUBLISH")
+                        .arg(key)
+                        .arg("1764000000000-0 10\ndata: x\n\n")
+                        .ignore();
                 }
-            })
-        })
+                let () = pipe.query_async(&mut connection).await.unwrap();
+                run.done(PIPELINE as u64);
+            }
+        }
+    })
+    .await
+}
+
+async fn connect(url: &str) -> redis::aio::MultiplexedConnection {
+    redis::Client::open(url)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap()
+}
+
+/// What each task of [`for_duration`] is told: whether to go on, and
+/// where to count what it did.
+#[derive(Clone)]
+pub(crate) struct Run {
+    stop: Arc<AtomicBool>,
+    count: Arc<AtomicU64>,
+}
+
+impl Run {
+    pub(crate) fn going(&self) -> bool {
+        !self.stop.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn done(&self, events: u64) {
+        self.count.fetch_add(events, Ordering::Relaxed);
+    }
+}
+
+/// Runs `tasks` tasks made by `task` (given its number) for `duration`,
+/// then stops them: how many events they published, and in how long.
+pub(crate) async fn for_duration<F, Fut>(
+    tasks: usize,
+    duration: Duration,
+    task: F,
+) -> (u64, Duration)
+where
+    F: Fn(usize, Run) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let run = Run {
+        stop: Arc::new(AtomicBool::new(false)),
+        count: Arc::new(AtomicU64::new(0)),
+    };
+    let started = Instant::now();
+    let handles: Vec<_> = (0..tasks)
+        .map(|n| tokio::spawn(task(n, run.clone())))
         .collect();
     tokio::time::sleep(duration).await;
-    stop.store(true, Ordering::Relaxed);
-    for task in tasks {
-        task.await.unwrap();
+    run.stop.store(true, Ordering::Relaxed);
+    for handle in handles {
+        handle.await.unwrap();
     }
-    (count.load(Ordering::Relaxed), started.elapsed())
+    (run.count.load(Ordering::Relaxed), started.elapsed())
 }
