@@ -123,7 +123,13 @@
 //! publishes to its topics fail with [`RedisError::Unavailable`], other
 //! topics go on, and streams stay open; a topic of that master that an
 //! instance starts following meanwhile is loaded at the tail's next ping
-//! after the master is back.
+//! after the master is back. An instance cut from one master alone is the
+//! same case seen from one side: if its Pub/Sub connection was on that
+//! master, the tail reconnects through another node and reloads every
+//! topic after its newest event; those of the lost master fail to load
+//! and are tried again at each ping, so their clients get what they
+//! missed, once and in order, as soon as the master is reachable again,
+//! while the other masters' topics go on.
 //!
 //! # Limits
 //!
