@@ -2,12 +2,14 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod extract;
+mod probe;
 mod response;
 mod routes;
 #[cfg(feature = "serve")]
 pub mod serve;
 
 pub use extract::LastEventId;
+pub use probe::{ProbeIdle, ProbeIdleEndpoint};
 pub use response::{Sse, SseResponse};
 pub use routes::routes;
 

@@ -3,7 +3,7 @@
 use futures_core::Stream;
 use poem::{Body, IntoResponse, Response};
 use sse_hub::hub;
-use sse_hub::stream::{IntoFrame, PROBE_INTERVAL};
+use sse_hub::stream::IntoFrame;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -35,9 +35,12 @@ sse_hub::sse_response_type! {
     ///
     /// poem 3.1's server keeps the body of a closed connection until a write
     /// to it fails, so an idle stream also writes an empty line (which
-    /// clients skip) every [`PROBE_INTERVAL`]: a gone client is dropped within
-    /// a second rather than at the next keep-alive. A failed item ends the
-    /// response (poem aborts the body).
+    /// clients skip) every [`PROBE_INTERVAL`](sse_hub::stream::PROBE_INTERVAL):
+    /// a gone client is dropped within a second rather than at the next
+    /// keep-alive. [`serve`](crate::serve::serve) notices closed
+    /// connections by itself and turns probes off; [`ProbeIdle`](crate::ProbeIdle)
+    /// sets them for any endpoint. A failed item ends the response (poem
+    /// aborts the body).
     pub struct Sse;
 }
 
@@ -48,7 +51,7 @@ where
     <S::Item as IntoFrame>::Error: Into<BoxError>,
 {
     fn into_response(self) -> Response {
-        let frames = IoErrors(Box::pin(self.0.probe_idle(PROBE_INTERVAL)));
+        let frames = IoErrors(Box::pin(self.0.probe_idle(crate::probe::interval())));
         let mut response = Response::builder()
             .status(poem::http::StatusCode::OK)
             .body(Body::from_bytes_stream(frames));

@@ -23,7 +23,8 @@ type BoxBody = http_body_util::combinators::BoxBody<hyper::body::Bytes, std::io:
 /// errors without waiting.
 ///
 /// Unlike `poem::Server`, this loop notices a client that went away
-/// while its stream was idle without writing to it.
+/// while its stream was idle without writing to it, so the idle streams
+/// it serves write no probes ([`ProbeIdle::off`](crate::ProbeIdle::off)).
 ///
 /// ```no_run
 /// use std::time::Duration;
@@ -58,7 +59,14 @@ pub async fn serve<E>(
     // Boxed, so that a request's future is a pointer while it runs: hyper
     // keeps the slot of a connection's in-flight future for as long as
     // the connection lives, and an idle stream's connection lives long.
-    let endpoint = Arc::new(endpoint.into_endpoint().map_to_response().boxed());
+    // This loop notices a closed connection by itself: no probes.
+    let endpoint = Arc::new(
+        endpoint
+            .into_endpoint()
+            .with(crate::ProbeIdle::off())
+            .map_to_response()
+            .boxed(),
+    );
     let service = move |peer: std::net::SocketAddr| {
         let endpoint = Arc::clone(&endpoint);
         let local = local.clone();

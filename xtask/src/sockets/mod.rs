@@ -164,6 +164,19 @@ async fn measure(
         "kib_per_stream".into(),
         rss_after.saturating_sub(rss_before) as f64 / plan.streams as f64,
     );
+    // What holding the streams costs while nothing is published: keep-
+    // alives are due only after 30 s of silence, so this is what a
+    // server spends on idle streams by itself (probes, timers).
+    let cpu = procfs::cpu_time(server.pid());
+    tokio::time::sleep(plan.idle_time).await;
+    sample.insert(
+        "idle_cpu_pct".into(),
+        procfs::cpu_time(server.pid())
+            .saturating_sub(cpu)
+            .as_secs_f64()
+            * 100.0
+            / plan.idle_time.as_secs_f64(),
+    );
     let rate = Publishing::Rate {
         per_second: plan.fan_out_rate,
         duration: plan.fan_out_time,

@@ -10,6 +10,8 @@ pub(crate) struct Plan {
     pub(crate) repeats: usize,
     /// Streams held idle, then fanned out to.
     pub(crate) streams: usize,
+    /// How long the server's CPU is read while the streams are idle.
+    pub(crate) idle_time: Duration,
     pub(crate) fan_out_rate: u32,
     pub(crate) fan_out_time: Duration,
     pub(crate) flood_subscribers: usize,
@@ -34,6 +36,7 @@ impl Plan {
             quick: false,
             repeats: 3,
             streams: 10_000,
+            idle_time: Duration::from_secs(5),
             fan_out_rate: 10,
             fan_out_time: Duration::from_secs(10),
             flood_subscribers: 100,
@@ -55,6 +58,7 @@ impl Plan {
             quick: true,
             repeats: 1,
             streams: 1_000,
+            idle_time: Duration::from_secs(1),
             fan_out_time: Duration::from_secs(2),
             flood_time: Duration::from_secs(2),
             many_streams: None,

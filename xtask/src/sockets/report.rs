@@ -112,6 +112,12 @@ impl Results {
                 Ratio::LowerIsBetter,
             ),
             row(
+                "idle_cpu_pct",
+                format!("{streams} idle streams: server CPU, % of a core"),
+                1,
+                Ratio::LowerIsBetter,
+            ),
+            row(
                 "fan_out_cpu_us",
                 format!(
                     "fan-out to {streams} at {} ev/s: server CPU µs per delivery",
