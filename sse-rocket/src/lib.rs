@@ -2,10 +2,12 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod extract;
+pub mod probe;
 mod response;
 mod routes;
 
 pub use extract::LastEventId;
+pub use probe::ProbeIdle;
 pub use response::{Sse, SseResponse};
 pub use routes::routes;
 

@@ -12,7 +12,7 @@ use rocket::http::Status;
 use rocket::response::stream::ReaderStream;
 use rocket::response::{self, Responder, Response};
 use sse_hub::hub;
-use sse_hub::stream::{IntoFrame, PROBE_INTERVAL};
+use sse_hub::stream::IntoFrame;
 
 sse_hub::sse_response_type! {
     /// Any stream of events as a Rocket SSE response: items of `Event`,
@@ -42,9 +42,10 @@ sse_hub::sse_response_type! {
     ///
     /// Rocket 0.5 only notices that a client went away when a write to it
     /// fails, so an idle stream also writes an empty line (which clients
-    /// skip) every [`PROBE_INTERVAL`]: a gone client is dropped within a
-    /// second rather than at the next keep-alive. Rocket's streamed bodies
-    /// cannot fail: a failed item ends the response cleanly.
+    /// skip) every two seconds ([`probe`](crate::probe)): a gone client is
+    /// dropped within four seconds rather than at the next keep-alive.
+    /// Rocket's streamed bodies cannot fail: a failed item ends the
+    /// response cleanly.
     pub struct Sse;
 }
 
@@ -54,10 +55,10 @@ where
     S::Item: IntoFrame,
     <S::Item as IntoFrame>::Error: Send,
 {
-    fn respond_to(self, _: &'r Request<'_>) -> response::Result<'static> {
+    fn respond_to(self, request: &'r Request<'_>) -> response::Result<'static> {
         let frames = self
             .0
-            .probe_idle(PROBE_INTERVAL)
+            .probe_idle(crate::ProbeIdle::of(request))
             .take_while(|frame| ready(frame.is_ok()))
             .filter_map(|frame| ready(frame.ok()))
             // Rocket hands each item to hyper as a chunk of its own, and

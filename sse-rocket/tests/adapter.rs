@@ -5,7 +5,7 @@ use rocket::fairing::AdHoc;
 use rocket::get;
 use sse_conformance::adapter::{OWN_COALESCE, OwnFeed, Server};
 use sse_hub::hub::{Hub, HubConfig};
-use sse_rocket::{LastEventId, Sse};
+use sse_rocket::{LastEventId, ProbeIdle, Sse};
 
 #[get("/id")]
 fn last_id(id: LastEventId) -> String {
@@ -37,6 +37,10 @@ async fn serve_with(config: HubConfig, _compress: bool) -> Server {
     let rocket = rocket::custom(config)
         .manage(hub.clone())
         .manage(own.clone())
+        // The checks bound noticing a disconnect to a second; at the
+        // default interval (two seconds) Rocket takes up to four, which the
+        // example servers' conformance checks bound instead.
+        .manage(ProbeIdle::every(std::time::Duration::from_millis(300)))
         .mount("/", rocket::routes![last_id, own_feed])
         .mount("/", sse_rocket::routes())
         .mount("/sse", sse_rocket::routes())
