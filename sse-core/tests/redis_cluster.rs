@@ -413,19 +413,17 @@ async fn a_stale_slot_map_falls_back_to_a_call_per_slot() {
     }
 }
 
-/// Runs `command` on every node of `cluster`.
-async fn on_every_node(cluster: &RedisCluster, command: &redis::Cmd) {
-    for node in cluster.nodes() {
-        let mut connection = redis::Client::open(node.url())
-            .expect("a valid URL")
-            .get_multiplexed_async_connection()
-            .await
-            .expect("the node is up");
-        let () = command
-            .query_async(&mut connection)
-            .await
-            .expect("the node runs it");
-    }
+/// Runs `command` on `node`.
+async fn run_on(node: &redis_server::RedisServer, command: &redis::Cmd) {
+    let mut connection = redis::Client::open(node.url())
+        .expect("a valid URL")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("the node is up");
+    let () = command
+        .query_async(&mut connection)
+        .await
+        .expect("the node runs it");
 }
 
 /// One instance loses one master (its connections to it cut, new ones
@@ -447,33 +445,25 @@ async fn an_instance_cut_from_one_master_catches_up_exactly() {
     // Every client reaches the master at the address it announces: the
     // proxy's, which cuts only the connections of the user `instance-a`.
     let proxy = Cuttable::only_for(cluster.nodes()[master].addr(), "instance-a").await;
-    on_every_node(
-        &cluster,
-        redis::cmd("ACL").arg(&[
-            "SETUSER",
-            "instance-a",
-            "on",
-            ">secret",
-            "~*",
-            "&*",
-            "+@all",
-        ]),
+    let user = [
+        "SETUSER",
+        "instance-a",
+        "on",
+        ">secret",
+        "~*",
+        "&*",
+        "+@all",
+    ];
+    for node in cluster.nodes() {
+        run_on(node, redis::cmd("ACL").arg(&user)).await;
+    }
+    let port = proxy.port().to_string();
+    let announce = ["SET", "cluster-announce-port", port.as_str()];
+    run_on(
+        &cluster.nodes()[master],
+        redis::cmd("CONFIG").arg(&announce),
     )
     .await;
-    let mut announce = redis::cmd("CONFIG");
-    announce
-        .arg("SET")
-        .arg("cluster-announce-port")
-        .arg(proxy.port());
-    let mut connection = redis::Client::open(cluster.nodes()[master].url())
-        .expect("a valid URL")
-        .get_multiplexed_async_connection()
-        .await
-        .expect("the node is up");
-    let () = announce
-        .query_async(&mut connection)
-        .await
-        .expect("CONFIG SET");
     let announced = format!("127.0.0.1:{}@", proxy.port());
     let gossiped = tokio::time::timeout(WAIT, async {
         while !cluster.nodes().iter().all(|node| {

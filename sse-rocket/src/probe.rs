@@ -20,17 +20,27 @@
 //!
 //! Until then a gone client's subscription only holds its bounded buffer
 //! and counts in `sse_clients`; a few seconds of that cost less than a
-//! tenth of a core held all the time. Set your own with [`ProbeIdle`] as
-//! managed state.
+//! tenth of a core held all the time.
+//!
+//! Over TLS the default is [`PROBE_INTERVAL_TLS`] (500 ms) instead: there
+//! a stream may go over HTTP/2, where a client that resets one stream
+//! keeps the connection open for its others (a browser tab that
+//! navigates away does), so only a probe notices it, at the first one
+//! after the reset: within a second, as the example servers' contract
+//! asks. Set your own with [`ProbeIdle`] as managed state.
 
 use std::time::Duration;
 
 /// The default probe interval for Rocket; see the [module](self) docs.
 pub const PROBE_INTERVAL: Duration = Duration::from_secs(2);
 
+/// The default probe interval when Rocket serves TLS, and so HTTP/2; see
+/// the [module](self) docs.
+pub const PROBE_INTERVAL_TLS: Duration = Duration::from_millis(500);
+
 /// How often idle event streams write a probe, as managed state
 /// ([`Sse`](crate::Sse) and the hub's routes alike); without it,
-/// [`PROBE_INTERVAL`].
+/// [`PROBE_INTERVAL`], or [`PROBE_INTERVAL_TLS`] over TLS.
 ///
 /// ```
 /// use std::time::Duration;
@@ -51,9 +61,11 @@ impl ProbeIdle {
 
     /// The interval for a response to `request`.
     pub(crate) fn of(request: &rocket::Request<'_>) -> Duration {
-        request
-            .rocket()
-            .state::<Self>()
-            .map_or(PROBE_INTERVAL, |probe| probe.0)
+        let rocket = request.rocket();
+        match rocket.state::<Self>() {
+            Some(probe) => probe.0,
+            None if rocket.config().tls_enabled() => PROBE_INTERVAL_TLS,
+            None => PROBE_INTERVAL,
+        }
     }
 }

@@ -42,8 +42,9 @@ sse_hub::sse_response_type! {
     ///
     /// Rocket 0.5 only notices that a client went away when a write to it
     /// fails, so an idle stream also writes an empty line (which clients
-    /// skip) every two seconds ([`probe`](crate::probe)): a gone client is
-    /// dropped within four seconds rather than at the next keep-alive.
+    /// skip) every two seconds, or 500 ms over TLS ([`probe`](crate::probe)):
+    /// a gone client is dropped within four seconds (a reset HTTP/2 stream
+    /// within one) rather than at the next keep-alive.
     /// Rocket's streamed bodies cannot fail: a failed item ends the
     /// response cleanly.
     pub struct Sse;
