@@ -413,6 +413,11 @@ async fn a_stale_slot_map_falls_back_to_a_call_per_slot() {
     }
 }
 
+/// `topic:0` to `topic:{count - 1}`, as the cut test publishes them.
+fn numbered(topic: &str, count: usize) -> Vec<String> {
+    (0..count).map(|i| format!("{topic}:{i}")).collect()
+}
+
 /// Runs `command` on `node`.
 async fn run_on(node: &redis_server::RedisServer, command: &redis::Cmd) {
     let mut connection = redis::Client::open(node.url())
@@ -525,9 +530,7 @@ async fn an_instance_cut_from_one_master_catches_up_exactly() {
     let during = events(&mut on_a, 10).await;
     assert_eq!(
         of_topic(&during, other_topic),
-        (0..10)
-            .map(|i| format!("{other_topic}:{i}"))
-            .collect::<Vec<_>>(),
+        numbered(other_topic, 10),
         "the other master's topic, live during the cut"
     );
     // Publishes wait for the tail's new session, which comes once it has
@@ -550,9 +553,7 @@ async fn an_instance_cut_from_one_master_catches_up_exactly() {
     let caught_up = events(&mut on_a, 10).await;
     assert_eq!(
         of_topic(&caught_up, cut_topic),
-        (0..10)
-            .map(|i| format!("{cut_topic}:{i}"))
-            .collect::<Vec<_>>(),
+        numbered(cut_topic, 10),
         "what B published to the cut master's topic, once and in order"
     );
     assert!(!on_a.is_reset(), "nothing was lost");
