@@ -21,8 +21,12 @@ pub(crate) struct SocketOptions {
     pub(crate) servers: Vec<String>,
     /// Only the saturation scenario, for comparing two builds; the report
     /// goes under `target/bench-sockets/`.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "per_user_only")]
     pub(crate) saturation_only: bool,
+    /// Only the scenario with a topic per stream; the report goes under
+    /// `target/bench-sockets/`.
+    #[arg(long)]
+    pub(crate) per_user_only: bool,
     /// Take the example servers from this directory (a release build of
     /// another commit, say) instead of this checkout's; the baseline and
     /// nchan stay as they are.
@@ -261,6 +265,9 @@ pub(crate) fn bench_sockets(options: &SocketOptions) -> Result<(), String> {
         if options.saturation_only {
             command.arg("--saturation-only");
         }
+        if options.per_user_only {
+            command.arg("--per-user-only");
+        }
         if let Some(dir) = &options.examples_dir {
             command.arg("--examples-dir").arg(dir);
         }
@@ -276,7 +283,13 @@ pub(crate) fn bench_sockets(options: &SocketOptions) -> Result<(), String> {
         plan.repeats = repeats.max(1);
     }
     plan.only = options.servers.clone();
-    plan.saturation_only = options.saturation_only;
+    plan.only_scenario = if options.saturation_only {
+        Some(sockets::Scenario::Saturation)
+    } else if options.per_user_only {
+        Some(sockets::Scenario::PerUser)
+    } else {
+        None
+    };
     plan.examples_dir = options.examples_dir.clone();
     sockets::run(&root, &plan)
 }

@@ -21,6 +21,8 @@ use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
+use super::body::{Body, find};
+
 /// Connections set up at once: more would overflow the listen backlog and
 /// measure SYN retransmits instead of the server.
 const CONNECTING_AT_ONCE: usize = 256;
@@ -30,14 +32,41 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(5);
 /// Read buffer per subscriber.
 const READ_BUFFER: usize = 16 * 1024;
 
-/// Where the server under load subscribes and publishes.
+/// Where the server under load subscribes and publishes: `/events` and
+/// `/notify` with a `topic` parameter, which every contender takes.
 #[derive(Debug, Clone)]
 pub(crate) struct Endpoint {
     pub(crate) addr: SocketAddr,
-    /// Path and query of the event stream.
-    pub(crate) events: String,
-    /// Path and query of the publish request.
-    pub(crate) notify: String,
+    /// How many topics the streams spread over: stream `i` follows topic
+    /// `i % topics` and event `seq` goes to topic `seq % topics`, so with
+    /// as many topics as streams each event is meant for one stream (a
+    /// topic per user). With one, every stream follows every event.
+    topics: usize,
+}
+
+impl Endpoint {
+    /// Every stream on one topic.
+    pub(crate) fn new(addr: SocketAddr) -> Self {
+        Self { addr, topics: 1 }
+    }
+
+    /// The same server with the streams spread over `topics` topics.
+    pub(crate) fn spread_over(&self, topics: usize) -> Self {
+        Self {
+            addr: self.addr,
+            topics: topics.max(1),
+        }
+    }
+
+    /// The topic of stream or event number `n`.
+    fn topic(&self, n: usize) -> usize {
+        n % self.topics
+    }
+}
+
+/// A topic's name on the wire.
+fn topic_name(topic: usize) -> String {
+    format!("t{topic}")
 }
 
 /// How the publishers publish.
@@ -80,9 +109,32 @@ struct Shared {
     last_delivery: Cell<u64>,
     ended_early: Cell<usize>,
     first_publish_failure: RefCell<Option<String>>,
+    /// Per topic: streams that opened, streams still open, and events the
+    /// server accepted. What each stream is owed follows from these.
+    opened: RefCell<Vec<u64>>,
+    open: RefCell<Vec<u64>>,
+    accepted: RefCell<Vec<u64>>,
 }
 
 impl Shared {
+    fn new(topics: usize) -> Self {
+        Self {
+            base: Instant::now(),
+            sent: RefCell::new(Vec::new()),
+            latency: RefCell::new(
+                Histogram::new_with_bounds(1, 600_000_000, 3).expect("valid histogram bounds"),
+            ),
+            deliveries: Cell::new(0),
+            duplicated: Cell::new(0),
+            last_delivery: Cell::new(0),
+            ended_early: Cell::new(0),
+            first_publish_failure: RefCell::new(None),
+            opened: RefCell::new(vec![0; topics]),
+            open: RefCell::new(vec![0; topics]),
+            accepted: RefCell::new(vec![0; topics]),
+        }
+    }
+
     fn publish_failed(&self, err: String) {
         let mut first = self.first_publish_failure.borrow_mut();
         if first.is_none() {
@@ -93,6 +145,18 @@ impl Shared {
 
     fn now(&self) -> u64 {
         self.base.elapsed().as_nanos() as u64
+    }
+
+    /// Deliveries owed for the events accepted so far, to the streams
+    /// counted in `streams` (per topic).
+    fn owed(&self, streams: &RefCell<Vec<u64>>) -> u64 {
+        let accepted = self.accepted.borrow();
+        let streams = streams.borrow();
+        accepted
+            .iter()
+            .zip(streams.iter())
+            .map(|(a, s)| a * s)
+            .sum()
     }
 }
 
@@ -120,31 +184,19 @@ impl Subscribers {
     /// once every one has its response head (or failed). Runs inside a
     /// `LocalSet`.
     pub(crate) async fn connect(endpoint: &Endpoint, count: usize) -> Self {
-        let shared = Rc::new(Shared {
-            base: Instant::now(),
-            sent: RefCell::new(Vec::new()),
-            latency: RefCell::new(
-                Histogram::new_with_bounds(1, 600_000_000, 3).expect("valid histogram bounds"),
-            ),
-            deliveries: Cell::new(0),
-            duplicated: Cell::new(0),
-            last_delivery: Cell::new(0),
-            ended_early: Cell::new(0),
-            first_publish_failure: RefCell::new(None),
-        });
-        let request = format!(
-            "GET {} HTTP/1.1\r\nHost: {}\r\nAccept: text/event-stream\r\n\r\n",
-            endpoint.events, endpoint.addr
-        )
-        .into_bytes();
-        let request: Rc<[u8]> = request.into();
+        let shared = Rc::new(Shared::new(endpoint.topics));
         let permits = Rc::new(Semaphore::new(CONNECTING_AT_ONCE));
         let (heads, mut heads_in) = tokio::sync::mpsc::unbounded_channel();
         let started = Instant::now();
         let mut tasks = Vec::with_capacity(count);
         for index in 0..count {
             let shared = Rc::clone(&shared);
-            let request = Rc::clone(&request);
+            let topic = endpoint.topic(index);
+            let request = format!(
+                "GET /events?topic={} HTTP/1.1\r\nHost: {}\r\nAccept: text/event-stream\r\n\r\n",
+                topic_name(topic),
+                endpoint.addr
+            );
             let permits = Rc::clone(&permits);
             let heads = heads.clone();
             let addr = endpoint.addr;
@@ -152,15 +204,18 @@ impl Subscribers {
             tasks.push(tokio::task::spawn_local(async move {
                 let opened = {
                     let _permit = permits.acquire().await;
-                    open_stream(addr, source, &request).await
+                    open_stream(addr, source, request.as_bytes()).await
                 };
                 match opened {
                     Ok((stream, mut body)) => {
+                        shared.opened.borrow_mut()[topic] += 1;
+                        shared.open.borrow_mut()[topic] += 1;
                         let _ = heads.send(None);
                         let mut seen = Seen::default();
                         // Returns only when the server ended the stream.
                         let _ = receive(stream, &mut body, &shared, &mut seen).await;
                         shared.ended_early.set(shared.ended_early.get() + 1);
+                        shared.open.borrow_mut()[topic] -= 1;
                     }
                     Err(err) => {
                         let _ = heads.send(Some(err));
@@ -270,18 +325,18 @@ impl Subscribers {
         };
         // A publish that was refused owes nothing (and one whose answer
         // was lost may still be delivered: distinct is capped below).
-        let published = self.shared.sent.borrow().len() as u64 - failed_publishes;
-        let expected = published * self.open() as u64;
+        let published = self.shared.accepted.borrow().iter().sum();
         let drain_until = Instant::now() + DRAIN_LIMIT;
-        while self.shared.deliveries.get() - self.shared.duplicated.get() < expected
+        while self.shared.deliveries.get() - self.shared.duplicated.get()
+            < self.shared.owed(&self.shared.open)
             && Instant::now() < drain_until
         {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         let distinct = self.shared.deliveries.get() - self.shared.duplicated.get();
-        // Every stream that opened was owed every event, also those the
-        // server ended early.
-        let owed = published * (self.subscribers - self.failed_connects) as u64;
+        // Every stream that opened was owed every event of its topic, also
+        // those the server ended early.
+        let owed = self.shared.owed(&self.shared.opened);
         let lost = owed.saturating_sub(distinct);
         let window = Duration::from_nanos(
             self.shared
@@ -302,8 +357,6 @@ impl Subscribers {
     }
 }
 
-/// Connects, sends the request and reads the response head; the stream
-/// and whatever of the body came with the head.
 /// Loopback source addresses the subscribers spread over: with one, the
 /// kernel's search for a free ephemeral port slows down as the range fills
 /// (19,000 streams took 10 s to connect instead of 1).
@@ -320,6 +373,8 @@ fn source_address(server: SocketAddr, index: usize) -> Option<SocketAddr> {
     }
 }
 
+/// Connects, sends the request and reads the response head; the stream
+/// and whatever of the body came with the head.
 async fn open_stream(
     addr: SocketAddr,
     source: Option<SocketAddr>,
@@ -379,151 +434,6 @@ async fn open_stream(
     Ok((stream, body))
 }
 
-/// A subscriber's reading state: the chunked decoder and the partial line.
-struct Body {
-    chunked: bool,
-    chunk: Chunk,
-    line: Vec<u8>,
-    rest: Vec<u8>,
-}
-
-#[derive(Clone, Copy)]
-enum Chunk {
-    Size(usize),
-    SizeExtension(usize),
-    SizeEnd(usize),
-    Data(usize),
-    DataCr,
-    DataLf,
-    Done,
-}
-
-impl Body {
-    fn new(chunked: bool) -> Self {
-        Self {
-            chunked,
-            chunk: Chunk::Size(0),
-            line: Vec::new(),
-            rest: Vec::new(),
-        }
-    }
-
-    /// Feeds raw body bytes; `on_seq` gets the sequence number of every
-    /// event that ends in them. `Err` when the stream ended or is not
-    /// chunked as it should be.
-    fn feed(&mut self, mut bytes: &[u8], on_seq: &mut impl FnMut(u64)) -> Result<(), ()> {
-        if !self.chunked {
-            self.lines(bytes, on_seq);
-            return Ok(());
-        }
-        while !bytes.is_empty() {
-            match self.chunk {
-                Chunk::Size(size) => {
-                    let byte = bytes[0];
-                    bytes = &bytes[1..];
-                    self.chunk = match byte {
-                        b'0'..=b'9' | b'a'..=b'f' | b'A'..=b'F' => {
-                            let digit = (byte as char).to_digit(16).unwrap_or(0) as usize;
-                            Chunk::Size(size.checked_mul(16).ok_or(())? + digit)
-                        }
-                        b';' => Chunk::SizeExtension(size),
-                        b'\r' => Chunk::SizeEnd(size),
-                        _ => return Err(()),
-                    };
-                }
-                Chunk::SizeExtension(size) => {
-                    if bytes[0] == b'\r' {
-                        self.chunk = Chunk::SizeEnd(size);
-                    }
-                    bytes = &bytes[1..];
-                }
-                Chunk::SizeEnd(size) => {
-                    if bytes[0] != b'\n' {
-                        return Err(());
-                    }
-                    bytes = &bytes[1..];
-                    self.chunk = if size == 0 {
-                        Chunk::Done
-                    } else {
-                        Chunk::Data(size)
-                    };
-                }
-                Chunk::Data(left) => {
-                    let take = left.min(bytes.len());
-                    let (data, after) = bytes.split_at(take);
-                    self.lines(data, on_seq);
-                    bytes = after;
-                    self.chunk = if take == left {
-                        Chunk::DataCr
-                    } else {
-                        Chunk::Data(left - take)
-                    };
-                }
-                Chunk::DataCr | Chunk::DataLf => {
-                    let want = if matches!(self.chunk, Chunk::DataCr) {
-                        b'\r'
-                    } else {
-                        b'\n'
-                    };
-                    if bytes[0] != want {
-                        return Err(());
-                    }
-                    bytes = &bytes[1..];
-                    self.chunk = if want == b'\r' {
-                        Chunk::DataLf
-                    } else {
-                        Chunk::Size(0)
-                    };
-                }
-                Chunk::Done => return Err(()),
-            }
-        }
-        if matches!(self.chunk, Chunk::Done) {
-            return Err(());
-        }
-        Ok(())
-    }
-
-    /// Splits decoded body bytes into lines and reads the sequence number
-    /// off `data:` lines.
-    fn lines(&mut self, mut bytes: &[u8], on_seq: &mut impl FnMut(u64)) {
-        while let Some(end) = bytes.iter().position(|&b| b == b'\n') {
-            let (line, after) = bytes.split_at(end);
-            if self.line.is_empty() {
-                if let Some(seq) = seq_of(line) {
-                    on_seq(seq);
-                }
-            } else {
-                self.line.extend_from_slice(line);
-                if let Some(seq) = seq_of(&self.line) {
-                    on_seq(seq);
-                }
-                self.line.clear();
-            }
-            bytes = &after[1..];
-        }
-        self.line.extend_from_slice(bytes);
-    }
-}
-
-/// The sequence number of a `data:` line written by [`Publisher`].
-fn seq_of(line: &[u8]) -> Option<u64> {
-    let data = line.strip_prefix(b"data:")?;
-    let at = find(data, b"\"seq\":")? + 6;
-    let digits = &data[at..];
-    let end = digits
-        .iter()
-        .position(|b| !b.is_ascii_digit())
-        .unwrap_or(digits.len());
-    std::str::from_utf8(&digits[..end]).ok()?.parse().ok()
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack
-        .windows(needle.len())
-        .position(|window| window == needle)
-}
-
 /// The events one subscriber has seen, as a bitmap by sequence number.
 #[derive(Default)]
 struct Seen {
@@ -578,10 +488,10 @@ async fn receive(
     }
 }
 
-/// One keep-alive connection that publishes numbered events.
+/// One keep-alive connection that publishes numbered events, each to
+/// its topic.
 struct Publisher {
-    addr: SocketAddr,
-    head: String,
+    endpoint: Endpoint,
     stream: Option<TcpStream>,
     buffer: Vec<u8>,
 }
@@ -592,11 +502,7 @@ const PAD: &str = "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx
 impl Publisher {
     fn new(endpoint: &Endpoint) -> Self {
         Self {
-            addr: endpoint.addr,
-            head: format!(
-                "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n",
-                endpoint.notify, endpoint.addr
-            ),
+            endpoint: endpoint.clone(),
             stream: None,
             buffer: Vec::with_capacity(4096),
         }
@@ -607,15 +513,22 @@ impl Publisher {
     /// given and not later than now, else from now.
     async fn publish(&mut self, shared: &Shared, due: Option<u64>) -> Result<(), String> {
         if self.stream.is_none() {
-            let stream = TcpStream::connect(self.addr)
+            let stream = TcpStream::connect(self.endpoint.addr)
                 .await
                 .map_err(|e| format!("connect: {e}"))?;
             let _ = stream.set_nodelay(true);
             self.stream = Some(stream);
         }
         let seq = shared.sent.borrow().len();
+        let topic = self.endpoint.topic(seq);
         let body = format!("{{\"seq\":{seq},\"pad\":\"{PAD}\"}}");
-        let request = format!("{}Content-Length: {}\r\n\r\n{body}", self.head, body.len());
+        let request = format!(
+            "POST /notify?topic={} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\n\r\n{body}",
+            topic_name(topic),
+            self.endpoint.addr,
+            body.len()
+        );
         let now = shared.now();
         shared
             .sent
@@ -628,6 +541,9 @@ impl Publisher {
         // nginx closes a keep-alive connection after 1000 requests.
         if !matches!(result, Ok(Connection::KeepAlive)) {
             self.stream = None;
+        }
+        if result.is_ok() {
+            shared.accepted.borrow_mut()[topic] += 1;
         }
         result.map(drop)
     }

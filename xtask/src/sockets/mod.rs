@@ -7,6 +7,7 @@
 //! scenario starts a fresh server and is repeated, and the report quotes
 //! medians. Nothing here asserts a timing: it measures and writes.
 
+mod body;
 mod floor;
 mod load;
 mod plan;
@@ -20,9 +21,9 @@ use std::time::Duration;
 
 pub(crate) use floor::Receiver;
 use load::{Measured, Publishing, Subscribers};
-pub(crate) use plan::Plan;
 use plan::{PERCENTILES, Sample, median, pin_to_cpu};
-use servers::Contender;
+pub(crate) use plan::{Plan, Scenario};
+use servers::{Contender, Running};
 
 /// Every server, in the report's column order.
 const CONTENDERS: [Contender; 7] = [
@@ -36,7 +37,7 @@ const CONTENDERS: [Contender; 7] = [
 ];
 
 /// Runs the plan and writes the report: into `BENCHMARKS.md` and `docs/`
-/// for a full run, under `target/` for a quick or saturation-only one.
+/// for a full run, under `target/` for a quick or one-scenario one.
 pub(crate) fn run(root: &Path, plan: &Plan) -> Result<(), String> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     if cores < 2 {
@@ -51,25 +52,26 @@ pub(crate) fn run(root: &Path, plan: &Plan) -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|e| format!("no runtime: {e}"))?;
-    let mut columns: Vec<(Contender, Vec<Sample>, Vec<Vec<f64>>)> = Vec::new();
-    for contender in CONTENDERS {
-        if !plan.only.is_empty() && !plan.only.iter().any(|key| key == contender.key()) {
-            continue;
-        }
-        let mut samples = Vec::new();
-        let mut curves = Vec::new();
-        for repeat in 1..=plan.repeats {
+    let mut columns: Vec<(Contender, Vec<Sample>, Vec<Vec<f64>>)> = CONTENDERS
+        .into_iter()
+        .filter(|c| plan.only.is_empty() || plan.only.iter().any(|key| key == c.key()))
+        .map(|contender| (contender, Vec::new(), Vec::new()))
+        .collect();
+    // Repeats go round the servers rather than one server at a time, so
+    // that a slow drift of the machine (its neighbours, its hypervisor)
+    // falls on every column alike instead of on whichever ran then.
+    for repeat in 1..=plan.repeats {
+        for (contender, samples, curves) in &mut columns {
             eprintln!("sockets: {} ({repeat}/{})…", contender.name(), plan.repeats);
             let local = tokio::task::LocalSet::new();
-            let (sample, curve) = local.block_on(&runtime, measure(contender, root, plan))?;
+            let (sample, curve) = local.block_on(&runtime, measure(*contender, root, plan))?;
             eprintln!("  {sample:?}");
             samples.push(sample);
             curves.push(curve);
         }
-        columns.push((contender, samples, curves));
     }
     let mut floor = BTreeMap::new();
-    let receivers = if plan.saturation_only {
+    let receivers = if plan.only_scenario.is_some() {
         Vec::new()
     } else {
         eprintln!("sockets: the write(2) floor…");
@@ -87,7 +89,7 @@ pub(crate) fn run(root: &Path, plan: &Plan) -> Result<(), String> {
         }
     }
     let results = report::Results::new(plan, columns, floor, commit(root));
-    let (markdown_path, data_dir) = if plan.quick || plan.saturation_only {
+    let (markdown_path, data_dir) = if plan.quick || plan.only_scenario.is_some() {
         let dir = crate::target_dir::dir(root).join("bench-sockets");
         (dir.join("BENCHMARKS-sockets.md"), dir)
     } else {
@@ -143,13 +145,23 @@ async fn measure(
     let mut sample = Sample::new();
     let binaries = crate::target_dir::release(root);
     let examples = plan.examples_dir.as_deref().unwrap_or(&binaries);
-    if plan.saturation_only {
-        saturate(contender, &binaries, examples, plan, &mut sample).await?;
-        return Ok((sample, Vec::new()));
+    let start = || servers::start(contender, &binaries, examples);
+    match plan.only_scenario {
+        Some(Scenario::Saturation) => {
+            saturate(start()?, plan, &mut sample).await?;
+            return Ok((sample, Vec::new()));
+        }
+        Some(Scenario::PerUser) => {
+            if contender != Contender::Baseline {
+                per_user(start()?, plan, &mut sample).await?;
+            }
+            return Ok((sample, Vec::new()));
+        }
+        None => {}
     }
 
     // Idle streams, then fan-out to them.
-    let server = servers::start(contender, &binaries, examples)?;
+    let server = start()?;
     settle().await;
     let rss_before = procfs::rss_kib(server.pid());
     let subscribers = Subscribers::connect(&server.endpoint, plan.streams).await;
@@ -189,11 +201,14 @@ async fn measure(
         .collect();
     drop(server);
 
-    saturate(contender, &binaries, examples, plan, &mut sample).await?;
+    if contender != Contender::Baseline {
+        per_user(start()?, plan, &mut sample).await?;
+    }
+    saturate(start()?, plan, &mut sample).await?;
 
     // As many streams as one process may hold here.
     if let Some(many) = plan.many_streams {
-        let server = servers::start(contender, &binaries, examples)?;
+        let server = start()?;
         settle().await;
         let rss_before = procfs::rss_kib(server.pid());
         let subscribers = Subscribers::connect(&server.endpoint, many).await;
@@ -219,15 +234,34 @@ async fn measure(
     Ok((sample, curve))
 }
 
+/// A topic per user: as many topics as streams, each event published to
+/// one stream's topic. What an idle stream costs dominates here, as in
+/// per-user notification apps. Not for the baseline, whose one broadcast
+/// channel has no topics.
+async fn per_user(server: Running, plan: &Plan, sample: &mut Sample) -> Result<(), String> {
+    let endpoint = server.endpoint.spread_over(plan.streams);
+    let subscribers = Subscribers::connect(&endpoint, plan.streams).await;
+    subscribers_connect_time(&subscribers, plan.streams)?;
+    settle().await;
+    let targeted = Publishing::Rate {
+        per_second: plan.per_user_rate,
+        duration: plan.fan_out_time,
+    };
+    let sleeps = procfs::sleeps(server.pid());
+    let (measured, spent) = publish_timed(server.pid(), subscribers, targeted).await;
+    record(sample, "per_user", &measured, spent);
+    // Every server here makes the same few system calls per event; how
+    // often it sleeps and is woken again is what sets them apart.
+    sample.insert(
+        "per_user_sleeps".into(),
+        procfs::sleeps(server.pid()).saturating_sub(sleeps) as f64
+            / measured.published.max(1) as f64,
+    );
+    Ok(())
+}
+
 /// Saturation: a few subscribers, publishers as fast as answered.
-async fn saturate(
-    contender: Contender,
-    binaries: &Path,
-    examples: &Path,
-    plan: &Plan,
-    sample: &mut Sample,
-) -> Result<(), String> {
-    let server = servers::start(contender, binaries, examples)?;
+async fn saturate(server: Running, plan: &Plan, sample: &mut Sample) -> Result<(), String> {
     let subscribers = Subscribers::connect(&server.endpoint, plan.flood_subscribers).await;
     subscribers_connect_time(&subscribers, plan.flood_subscribers)?;
     let flood = Publishing::Flood {

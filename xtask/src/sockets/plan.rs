@@ -14,6 +14,9 @@ pub(crate) struct Plan {
     pub(crate) idle_time: Duration,
     pub(crate) fan_out_rate: u32,
     pub(crate) fan_out_time: Duration,
+    /// Events a second, each to one stream's own topic, in the scenario
+    /// with a topic per stream (for as long as the fan-out).
+    pub(crate) per_user_rate: u32,
     pub(crate) flood_subscribers: usize,
     pub(crate) flood_publishers: usize,
     pub(crate) flood_time: Duration,
@@ -23,8 +26,8 @@ pub(crate) struct Plan {
     pub(crate) floor_rounds: usize,
     /// Only these servers (by key), when not empty.
     pub(crate) only: Vec<String>,
-    /// Only the saturation scenario.
-    pub(crate) saturation_only: bool,
+    /// Only this scenario, when set.
+    pub(crate) only_scenario: Option<Scenario>,
     /// Where the example servers' binaries are, if not in this checkout's
     /// `target/release`.
     pub(crate) examples_dir: Option<std::path::PathBuf>,
@@ -39,6 +42,7 @@ impl Plan {
             idle_time: Duration::from_secs(5),
             fan_out_rate: 10,
             fan_out_time: Duration::from_secs(10),
+            per_user_rate: 1_000,
             flood_subscribers: 100,
             flood_publishers: 4,
             flood_time: Duration::from_secs(5),
@@ -46,7 +50,7 @@ impl Plan {
             floor_sockets: 5_000,
             floor_rounds: 40,
             only: Vec::new(),
-            saturation_only: false,
+            only_scenario: None,
             examples_dir: None,
         }
     }
@@ -67,6 +71,15 @@ impl Plan {
             ..Self::full()
         }
     }
+}
+
+/// A scenario that can run alone, to compare two builds on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scenario {
+    /// A few subscribers, publishers as fast as answered.
+    Saturation,
+    /// A topic per stream, targeted events.
+    PerUser,
 }
 
 /// One repeat's figures for one server, by metric key.

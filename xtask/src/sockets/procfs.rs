@@ -65,6 +65,27 @@ pub(crate) fn cpu_time(pid: u32) -> Duration {
     Duration::from_secs_f64(ticks as f64 / ticks_per_second as f64)
 }
 
+/// How many times the threads of `pid` and its descendants went to sleep
+/// (voluntary context switches): each is a wake-up later.
+pub(crate) fn sleeps(pid: u32) -> u64 {
+    family(pid)
+        .into_iter()
+        .flat_map(|p| {
+            std::fs::read_dir(format!("/proc/{p}/task"))
+                .into_iter()
+                .flatten()
+        })
+        .flatten()
+        .filter_map(|task| std::fs::read_to_string(task.path().join("status")).ok())
+        .filter_map(|status| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix("voluntary_ctxt_switches:"))
+                .and_then(|value| value.trim().parse::<u64>().ok())
+        })
+        .sum()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -81,5 +102,15 @@ mod tests {
         }
         std::hint::black_box(x);
         assert!(cpu_time(me) > before);
+    }
+
+    #[test]
+    fn a_thread_that_sleeps_is_counted() {
+        let me = std::process::id();
+        let before = sleeps(me);
+        for _ in 0..3 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert!(sleeps(me) >= before + 3);
     }
 }

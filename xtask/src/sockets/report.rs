@@ -163,6 +163,40 @@ impl Results {
                 Ratio::None,
             ),
             row(
+                "per_user_cpu_us",
+                format!(
+                    "a topic per user ({streams} streams on {streams} topics, {} targeted \
+                     ev/s): server CPU µs per delivery",
+                    thousands(plan.per_user_rate as usize)
+                ),
+                1,
+                Ratio::LowerIsBetter,
+            ),
+            row(
+                "per_user_p99_ms",
+                "a topic per user: p99 latency, ms".into(),
+                1,
+                Ratio::LowerIsBetter,
+            ),
+            row(
+                "per_user_sleeps",
+                "a topic per user: server sleeps per event".into(),
+                2,
+                Ratio::None,
+            ),
+            row(
+                "per_user_published",
+                "a topic per user: events published".into(),
+                0,
+                Ratio::None,
+            ),
+            row(
+                "per_user_lost",
+                "a topic per user: events lost".into(),
+                0,
+                Ratio::None,
+            ),
+            row(
                 "flood_rate",
                 format!(
                     "saturated, {} subscribers, {} publishers: deliveries/s",
@@ -358,6 +392,7 @@ impl Results {
                 "streams": plan.streams,
                 "fan_out_events_per_second": plan.fan_out_rate,
                 "fan_out_seconds": plan.fan_out_time.as_secs_f64(),
+                "per_user_events_per_second": plan.per_user_rate,
                 "flood_subscribers": plan.flood_subscribers,
                 "flood_publishers": plan.flood_publishers,
                 "flood_seconds": plan.flood_time.as_secs_f64(),

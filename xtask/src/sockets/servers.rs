@@ -88,9 +88,6 @@ impl Drop for Running {
     }
 }
 
-const EVENTS: &str = "/events?topic=bench";
-const NOTIFY: &str = "/notify?topic=bench";
-
 /// Starts `contender` pinned to CPU 0: the baseline from `binaries`, an
 /// example server from `examples`.
 pub(crate) fn start(
@@ -122,11 +119,7 @@ fn start_binary(binary: &Path) -> Result<Running, String> {
         .map_err(|e| format!("{} listens at {}: {e}", binary.display(), process.base()))?;
     Ok(Running {
         process: Process::Announced(process),
-        endpoint: Endpoint {
-            addr,
-            events: EVENTS.into(),
-            notify: NOTIFY.into(),
-        },
+        endpoint: Endpoint::new(addr),
     })
 }
 
@@ -153,12 +146,12 @@ http {{
         listen 127.0.0.1:{port} backlog=4096;
         location = /events {{
             nchan_subscriber eventsource;
-            nchan_channel_id bench;
+            nchan_channel_id $arg_topic;
             nchan_subscriber_first_message newest;
         }}
         location = /notify {{
             nchan_publisher;
-            nchan_channel_id bench;
+            nchan_channel_id $arg_topic;
         }}
     }}
 }}
@@ -190,11 +183,7 @@ fn start_nchan() -> Result<Running, String> {
             master: process,
             dir: dir.clone(),
         },
-        endpoint: Endpoint {
-            addr,
-            events: EVENTS.into(),
-            notify: NOTIFY.into(),
-        },
+        endpoint: Endpoint::new(addr),
     };
     let deadline = Instant::now() + Duration::from_secs(5);
     while std::net::TcpStream::connect(addr).is_err() {
