@@ -16,6 +16,10 @@ use super::servers::Contender;
 const BEGIN: &str = "<!-- sockets:begin (made by `cargo xtask bench`; edits are overwritten) -->";
 const END: &str = "<!-- sockets:end -->";
 
+/// The fan-out's `write(2)` floor as a share of a server's CPU per
+/// delivery: 1 would be a server that costs nothing but its writes.
+const FLOOR_SHARE: &str = "fan_out_floor_share";
+
 /// One server's figures.
 pub(crate) struct Column {
     contender: Contender,
@@ -64,6 +68,15 @@ impl Results {
                     let mut values: Vec<f64> =
                         samples.iter().filter_map(|s| s.get(key)).copied().collect();
                     medians.insert(key.clone(), median(&mut values));
+                }
+                // The same write, one event to each of many sockets read by
+                // an epoll loop, as the fan-out's load generator reads.
+                if let (Some(floor), Some(server)) = (
+                    floor.get(&(Receiver::Epoll, 1)),
+                    medians.get("fan_out_cpu_us").copied(),
+                ) && server > 0.0
+                {
+                    medians.insert(FLOOR_SHARE.into(), floor / server);
                 }
                 let curve = (0..PERCENTILES.len())
                     .map(|i| {
@@ -125,6 +138,12 @@ impl Results {
                 ),
                 2,
                 Ratio::LowerIsBetter,
+            ),
+            row(
+                FLOOR_SHARE,
+                "fan-out: the write(2) floor as a share of that".into(),
+                2,
+                Ratio::None,
             ),
             row(
                 "fan_out_p50_ms",
@@ -502,6 +521,19 @@ pub(crate) fn chart(results: &Results, path: &Path) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_server_gets_its_share_of_the_floor() {
+        let sample = |cpu: f64| Sample::from([("fan_out_cpu_us".to_owned(), cpu)]);
+        let columns = vec![(
+            Contender::Example("axum"),
+            vec![sample(9.0), sample(10.0), sample(40.0)],
+            Vec::new(),
+        )];
+        let floor = BTreeMap::from([((Receiver::Epoll, 1), 8.0), ((Receiver::BusyPoll, 1), 1.0)]);
+        let results = Results::new(&Plan::quick(), columns, floor, "c".into());
+        assert_eq!(results.columns[0].medians.get(FLOOR_SHARE), Some(&0.8));
+    }
 
     #[test]
     fn thousands_are_grouped() {
