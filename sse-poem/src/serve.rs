@@ -56,9 +56,6 @@ pub async fn serve<E>(
     let local: poem::Addr = listener
         .local_addr()
         .map_or_else(|_| poem::Addr::Custom("tcp", "unknown".into()), Into::into);
-    // Boxed, so that a request's future is a pointer while it runs: hyper
-    // keeps the slot of a connection's in-flight future for as long as
-    // the connection lives, and an idle stream's connection lives long.
     // This loop notices a closed connection by itself: no probes.
     let endpoint = Arc::new(
         endpoint
@@ -74,10 +71,14 @@ pub async fn serve<E>(
             let endpoint = Arc::clone(&endpoint);
             let local = LocalAddr(local.clone());
             let parts = (request, local, RemoteAddr(peer.into()), Scheme::HTTP);
-            async move {
+            // Boxed: hyper keeps a connection's slot for its in-flight
+            // future, sized for that future, for as long as the connection
+            // lives, and an idle stream's connection lives long. Unboxed,
+            // poem's request made it 2.3 KiB of every stream (heaptrack).
+            Box::pin(async move {
                 let response = endpoint.get_response(parts.into()).await;
                 Ok::<_, Infallible>(hyper::Response::<BoxBody>::from(response))
-            }
+            })
         })
     };
     sse_hub::serve::serve(listener, service, options, shutdown).await;
