@@ -57,9 +57,16 @@ pub(crate) fn run(root: &Path, plan: &Plan) -> Result<(), String> {
         .filter(|c| plan.only.is_empty() || plan.only.iter().any(|key| key == c.key()))
         .map(|contender| (contender, Vec::new(), Vec::new()))
         .collect();
-    // Repeats go round the servers rather than one server at a time, so
-    // that a slow drift of the machine (its neighbours, its hypervisor)
-    // falls on every column alike instead of on whichever ran then.
+    // Repeats go round the servers rather than one server at a time, and
+    // each round ends with the floor, so that a slow drift of the machine
+    // (its neighbours, its hypervisor) falls on every column alike
+    // instead of on whichever ran then.
+    let receivers = if plan.only_scenario.is_some() {
+        Vec::new()
+    } else {
+        vec![Receiver::BusyPoll, Receiver::Epoll]
+    };
+    let mut floor_runs: BTreeMap<(Receiver, usize), Vec<f64>> = BTreeMap::new();
     for repeat in 1..=plan.repeats {
         for (contender, samples, curves) in &mut columns {
             eprintln!("sockets: {} ({repeat}/{})…", contender.name(), plan.repeats);
@@ -69,25 +76,24 @@ pub(crate) fn run(root: &Path, plan: &Plan) -> Result<(), String> {
             samples.push(sample);
             curves.push(curve);
         }
-    }
-    let mut floor = BTreeMap::new();
-    let receivers = if plan.only_scenario.is_some() {
-        Vec::new()
-    } else {
-        eprintln!("sockets: the write(2) floor…");
-        vec![Receiver::BusyPoll, Receiver::Epoll]
-    };
-    for receiver in receivers {
-        for per_write in [1, 4, 16] {
-            let mut runs = Vec::new();
-            for _ in 0..plan.repeats {
+        if !receivers.is_empty() {
+            eprintln!("sockets: the write(2) floor ({repeat}/{})…", plan.repeats);
+        }
+        for &receiver in &receivers {
+            for per_write in [1, 4, 16] {
                 let spent =
                     floor::probe(plan.floor_sockets, plan.floor_rounds, per_write, receiver)?;
-                runs.push(spent.as_secs_f64() * 1e6);
+                floor_runs
+                    .entry((receiver, per_write))
+                    .or_default()
+                    .push(spent.as_secs_f64() * 1e6);
             }
-            floor.insert((receiver, per_write), median(&mut runs));
         }
     }
+    let floor = floor_runs
+        .into_iter()
+        .map(|(key, mut runs)| (key, median(&mut runs)))
+        .collect();
     let results = report::Results::new(plan, columns, floor, commit(root));
     let (markdown_path, data_dir) = if plan.quick || plan.only_scenario.is_some() {
         let dir = crate::target_dir::dir(root).join("bench-sockets");
