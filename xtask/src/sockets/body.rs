@@ -134,7 +134,7 @@ impl Body {
     }
 }
 
-/// The sequence number of a `data:` line written by [`Publisher`].
+/// The sequence number of a `data:` line written by the load generator's publisher.
 fn seq_of(line: &[u8]) -> Option<u64> {
     let data = line.strip_prefix(b"data:")?;
     let at = find(data, b"\"seq\":")? + 6;
