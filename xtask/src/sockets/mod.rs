@@ -158,7 +158,7 @@ async fn measure(
             return Ok((sample, Vec::new()));
         }
         Some(Scenario::PerUser) => {
-            if contender != Contender::Baseline {
+            if contender.has_topics() {
                 per_user(start()?, plan, &mut sample).await?;
             }
             return Ok((sample, Vec::new()));
@@ -207,7 +207,7 @@ async fn measure(
         .collect();
     drop(server);
 
-    if contender != Contender::Baseline {
+    if contender.has_topics() {
         per_user(start()?, plan, &mut sample).await?;
     }
     saturate(start()?, plan, &mut sample).await?;
@@ -242,8 +242,7 @@ async fn measure(
 
 /// A topic per user: as many topics as streams, each event published to
 /// one stream's topic. What an idle stream costs dominates here, as in
-/// per-user notification apps. Not for the baseline, whose one broadcast
-/// channel has no topics.
+/// per-user notification apps. Only for servers with topics.
 async fn per_user(server: Running, plan: &Plan, sample: &mut Sample) -> Result<(), String> {
     let endpoint = server.endpoint.spread_over(plan.streams);
     let subscribers = Subscribers::connect(&endpoint, plan.streams).await;

@@ -32,6 +32,12 @@ impl Contender {
         }
     }
 
+    /// Whether the server has topics: not the baseline, whose one
+    /// broadcast channel serves every stream.
+    pub(crate) fn has_topics(self) -> bool {
+        self != Contender::Baseline
+    }
+
     /// The key in the JSON results.
     pub(crate) fn key(self) -> &'static str {
         match self {
