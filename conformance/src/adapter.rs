@@ -140,8 +140,8 @@ pub async fn last_event_id_header_then_query(server: &Server) -> Result<(), Erro
     for i in 0..3 {
         let published = server
             .hub
-            .broker()
             .publish("replay", &sse_hub::Event::new(i.to_string()))
+            .await
             .map_err(|e| e.to_string())?;
         ids.push(published.id.to_string());
     }
@@ -226,17 +226,17 @@ pub async fn flushes_each_event_at_once(server: &Server) -> Result<(), Error> {
 /// heartbeat is far off), removes the client within a second.
 pub async fn notices_disconnect(server: &Server) -> Result<(), Error> {
     let wait = Duration::from_secs(1);
-    let broker = server.hub.broker();
-    let before = broker.client_count();
+    let hub = &server.hub;
+    let before = hub.client_count();
     let mut stream = open(&http_client(), &server.base, "/events?topic=gone", &[]).await?;
     preamble(&mut stream).await?;
     eventually(Duration::from_secs(1), "the subscription", || {
-        broker.client_count() == before + 1
+        hub.client_count() == before + 1
     })
     .await?;
     drop(stream);
     eventually(wait, "noticing the disconnect", || {
-        broker.client_count() == before
+        hub.client_count() == before
     })
     .await
 }
@@ -291,8 +291,8 @@ pub async fn bursts_arrive_whole_and_in_order(server: &Server) -> Result<(), Err
     for i in 0..BURST {
         server
             .hub
-            .broker()
             .publish("burst", &sse_hub::Event::new(i.to_string()))
+            .await
             .map_err(|e| e.to_string())?;
         server.own.send(&format!("own-{i}"));
     }

@@ -46,9 +46,9 @@ pub async fn check_feed_example(base: &str, hub: &Hub) -> Result<(), Error> {
     let mut mine = open(&client, base, "/notifications", &[("x-user-id", "42")]).await?;
     ensure(mine.status == 200, || format!("user 42: {}", mine.status))?;
     connected(&mut mine).await?;
-    hub.broker()
-        .publish("user-7", &sse_hub::Event::new("not for 42"))
-        .map_err(|e| e.to_string())?;
+    hub.publish("user-7", &sse_hub::Event::new("not for 42"))
+            .await
+            .map_err(|e| e.to_string())?;
     let (status, body) = notify(
         &client,
         &format!("{base}/sse"),
@@ -61,9 +61,9 @@ pub async fn check_feed_example(base: &str, hub: &Hub) -> Result<(), Error> {
     ensure(event.data() == "\"for 42\"", || {
         format!("user 42 got {event:?}")
     })?;
-    hub.broker()
-        .publish("user-42", &sse_hub::Event::new("while away"))
-        .map_err(|e| e.to_string())?;
+    hub.publish("user-42", &sse_hub::Event::new("while away"))
+            .await
+            .map_err(|e| e.to_string())?;
     let missed = mine.next_event().await?;
     drop(mine);
 

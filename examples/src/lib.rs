@@ -16,7 +16,6 @@ use std::pin::Pin;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use sse_hub::broker::Broker;
 use sse_hub::{Hub, HubConfig};
 
 pub mod options;
@@ -116,14 +115,14 @@ const REDIS_START_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 pub async fn open_hub(config: HubConfig) -> std::io::Result<Hub> {
     let hub = Hub::open(config)
         .map_err(|err| std::io::Error::new(std::io::ErrorKind::InvalidInput, err))?;
-    if let Some(redis) = hub.redis() {
-        let mut state = redis.connection_state();
-        match tokio::time::timeout(REDIS_START_WAIT, state.wait_for(|up| *up)).await {
-            Ok(Ok(_)) => tracing::info!("multi-instance mode: connected to Redis"),
-            _ => tracing::warn!(
+    if hub.config().redis.is_some() {
+        if hub.ready_within(REDIS_START_WAIT).await {
+            tracing::info!("multi-instance mode: connected to Redis");
+        } else {
+            tracing::warn!(
                 "multi-instance mode: Redis is unreachable; serving anyway, and publishing \
                  answers 503 until it is back"
-            ),
+            );
         }
     }
     Ok(hub)
@@ -144,12 +143,12 @@ pub struct Shutdown {
 }
 
 impl Shutdown {
-    /// Waits for `stop` (needs a Tokio runtime).
-    pub fn on(stop: Stop, broker: Broker) -> Self {
+    /// Waits for `stop`, then shuts `hub` down (needs a Tokio runtime).
+    pub fn on(stop: Stop, hub: Hub) -> Self {
         let (sender, signalled) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
             stop.await;
-            broker.shutdown();
+            hub.shutdown();
             let _ = sender.send(true);
         });
         Self { signalled }

@@ -8,6 +8,7 @@ use clap::Parser;
 use sse_hub::auth::{JwtConfig, JwtKey};
 use sse_hub::broker::BrokerConfig;
 use sse_hub::serve::{ServeOptions, TlsFiles};
+use sse_hub::hub::RedisConfig;
 use sse_hub::{Hub, HubConfig};
 
 /// What an example server runs with: its hub's configuration, and the
@@ -69,7 +70,7 @@ impl ServerConfig {
     pub fn serve_options(&self, hub: &Hub) -> std::io::Result<ServeOptions> {
         let options = ServeOptions::new()
             .request_timeout(self.request_timeout)
-            .connections(hub.broker().connection_limit(self.connection_cap()))
+            .connections(hub.connection_limit(self.connection_cap()))
             .h2c(self.h2c);
         Ok(match &self.tls {
             Some(files) => options.tls(sse_hub::serve::server_config(files, true)?),
@@ -286,8 +287,11 @@ impl Options {
                 // A publish body gets the time a request head gets.
                 body_timeout: self.request_timeout,
                 publish_token: self.publish_token.clone(),
-                redis: (!self.redis.is_empty()).then(|| self.redis.join(",")),
-                redis_publish_batch: usize::from(self.redis_publish_batch),
+                redis: (!self.redis.is_empty()).then(|| {
+                    let mut redis = RedisConfig::new(self.redis.join(","));
+                    redis.publish_batch = usize::from(self.redis_publish_batch);
+                    redis
+                }),
                 jwt: self.jwt(),
                 max_stream_lifetime: self.max_stream_lifetime,
                 idempotency_ttl: self.idempotency_ttl,

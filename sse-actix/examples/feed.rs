@@ -86,7 +86,7 @@ async fn main() -> std::io::Result<()> {
     let addr = std::env::var("SSE_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".into());
     let listener = std::net::TcpListener::bind(addr)?;
     server(
-        Hub::new(HubConfig::default()),
+        Hub::open(HubConfig::default()).expect("a hub"),
         Duration::from_secs(1),
         listener,
     )?
@@ -99,7 +99,7 @@ mod tests {
 
     #[test]
     fn ticks_and_per_user_notifications() {
-        let hub = Hub::new(HubConfig::default());
+        let hub = Hub::open(HubConfig::default()).expect("a hub");
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let server_hub = hub.clone();

@@ -67,7 +67,7 @@ async fn main() -> std::io::Result<()> {
     println!("listening on http://{}", listener.local_addr()?);
     axum::serve(
         listener,
-        app(Hub::new(HubConfig::default()), Duration::from_secs(1)),
+        app(Hub::open(HubConfig::default()).expect("a hub"), Duration::from_secs(1)),
     )
     .await
 }
@@ -78,7 +78,7 @@ mod tests {
 
     #[tokio::test]
     async fn ticks_and_per_user_notifications() {
-        let hub = Hub::new(HubConfig::default());
+        let hub = Hub::open(HubConfig::default()).expect("a hub");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(

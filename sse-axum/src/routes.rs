@@ -133,7 +133,7 @@ pub async fn index(State(hub): State<Hub>) -> SseResponse {
 /// use axum::Router;
 /// use sse_axum::{Hub, HubConfig};
 ///
-/// let hub = Hub::new(HubConfig::default());
+/// let hub = Hub::open(HubConfig::default()).expect("a hub");
 /// let app: Router = Router::new().merge(sse_axum::routes_under("/sse", hub));
 /// ```
 ///

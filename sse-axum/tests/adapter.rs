@@ -9,7 +9,7 @@ use sse_hub::hub::{Hub, HubConfig};
 use tower_http::compression::CompressionLayer;
 
 async fn serve_with(config: HubConfig, compress: bool) -> Server {
-    let hub = Hub::new(config);
+    let hub = Hub::open(config).expect("a hub");
     let own = OwnFeed::default();
     let feed = own.clone();
     let mut app = Router::new()

@@ -19,8 +19,7 @@ use std::time::{Duration, Instant};
 
 use redis_server::RedisServer;
 use sse_hub::broker::BrokerConfig;
-use sse_hub::hub::{Hub, HubConfig, NotifyRequest};
-use sse_hub::redis::{RedisBroker, RedisOptions};
+use sse_hub::hub::{Hub, HubConfig, NotifyRequest, RedisConfig};
 
 /// Events per batch, and single publishes it is compared with.
 const EVENTS: usize = 1000;
@@ -218,7 +217,7 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let memory = Hub::new(config());
+    let memory = Hub::open(config()).expect("a hub");
     let mut rows = vec![
         (
             "in memory, hub routes called",
@@ -230,18 +229,17 @@ fn main() {
         ),
     ];
     if let Some(server) = RedisServer::start("the batch benchmark") {
-        let redis = runtime.block_on(async {
-            let mut options = RedisOptions::default();
-            options.prefix = "bench-batch".into();
-            let redis = RedisBroker::with_options(&server.url(), config().broker, options).unwrap();
-            let mut state = redis.connection_state();
-            tokio::time::timeout(Duration::from_secs(10), state.wait_for(|up| *up))
-                .await
-                .expect("connected to Redis")
-                .unwrap();
-            redis
+        let hub = runtime.block_on(async {
+            let mut redis = RedisConfig::new(server.url());
+            redis.key_prefix = "bench-batch".into();
+            let hub = Hub::open(HubConfig {
+                redis: Some(redis),
+                ..config()
+            })
+            .expect("a valid URL");
+            assert!(hub.ready_within(Duration::from_secs(10)).await, "connected to Redis");
+            hub
         });
-        let hub = Hub::with_redis(config(), redis);
         rows.push(("Redis, hub routes called", runtime.block_on(measure(&hub))));
         rows.push(("Redis, over HTTP/1.1", runtime.block_on(measure_http(hub))));
     }

@@ -416,9 +416,8 @@ fn on_own_thread(url: String, redis: bool) -> f64 {
             } else {
                 None
             };
-            let broker = mirror
-                .as_ref()
-                .map_or_else(|| Broker::new(config()), |m| m.broker().clone());
+            // Published to only without a mirror.
+            let broker = Broker::new(config());
             let mut readers = Vec::new();
             for _ in 0..SUBSCRIBERS {
                 let mut stream = match &mirror {

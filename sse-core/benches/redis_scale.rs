@@ -206,7 +206,7 @@ async fn follow(
     .await
     .expect("every event arrives");
     let cpu_ns = (cpu_ns("/proc/thread-self/schedstat") - before) as f64;
-    let metrics = redis.broker().render_metrics();
+    let metrics = redis.render_metrics();
     let topics = metrics
         .lines()
         .find_map(|line| line.strip_prefix("sse_topics "))

@@ -57,6 +57,8 @@ pub mod broker;
 pub mod connections;
 pub mod decode;
 pub mod encode;
+#[cfg(feature = "hub")]
+mod engine;
 mod event;
 #[cfg(feature = "hub")]
 pub mod hub;
@@ -64,6 +66,8 @@ pub mod hub;
 pub mod metrics;
 #[cfg(feature = "redis")]
 pub mod redis;
+#[cfg(feature = "hub")]
+mod keys;
 #[cfg(feature = "hub")]
 pub mod request;
 #[cfg(feature = "serve")]
@@ -75,7 +79,7 @@ pub mod stream;
 pub use broker::{Broker, BrokerConfig, EventId, Published, Start};
 pub use event::{Event, EventBuilder, EventError};
 #[cfg(feature = "hub")]
-pub use hub::{Hub, HubConfig};
+pub use hub::{Hub, HubConfig, OpenError, PublishError, ReadError};
 #[cfg(feature = "stream")]
 pub use stream::{KeepAlive, SseStream};
 

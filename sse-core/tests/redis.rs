@@ -14,7 +14,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use sse_hub::Event;
 use sse_hub::broker::{BrokerConfig, Start};
-use sse_hub::hub::{Body, Hub, HubConfig};
+use sse_hub::hub::{Body, Hub, HubConfig, RedisConfig};
 use sse_hub::redis::{RedisBroker, RedisError, RedisOptions};
 
 #[path = "support/mirror.rs"]
@@ -42,6 +42,20 @@ fn options(test: &str) -> RedisOptions {
     options.prefix = format!("sse-test-{test}-{}", std::process::id());
     options.timeout = Duration::from_secs(1);
     options
+}
+
+/// A hub opened from its configuration on the keys of `test`.
+async fn hub_on(url: &str, test: &str) -> Hub {
+    let mut redis = RedisConfig::new(url);
+    redis.key_prefix = options(test).prefix;
+    let hub = Hub::open(HubConfig {
+        redis: Some(redis),
+        broker: config(),
+        ..HubConfig::default()
+    })
+    .expect("a valid URL");
+    assert!(hub.ready_within(WAIT).await, "connected to Redis");
+    hub
 }
 
 async fn instance(url: &str, test: &str, config: BrokerConfig) -> RedisBroker {
@@ -201,7 +215,6 @@ async fn a_client_resumes_on_the_other_instance_with_exactly_what_it_missed() {
     };
     let url = redis.url.clone();
     let a = instance(&url, "resume", config()).await;
-    let b = instance(&url, "resume", config()).await;
     let mut on_a = a.subscribe(["news"], None).await.expect("subscribed");
     let mut published = Vec::new();
     for i in 0..2 {
@@ -213,8 +226,9 @@ async fn a_client_resumes_on_the_other_instance_with_exactly_what_it_missed() {
     for i in 2..5 {
         published.push(publish(&a, "news", &i.to_string()).await);
     }
-    // Through the hub, at once: B may be a moment behind A, and waits.
-    let hub = Hub::with_redis(HubConfig::default(), b.clone());
+    // Through a hub, at once: an instance that may be a moment behind A
+    // waits.
+    let hub = hub_on(&url, "resume").await;
     let response = hub.subscribe(["news"], Some(&seen[1])).await;
     assert_eq!(response.status, 200);
     let Body::Stream(mut stream) = response.body else {
@@ -442,7 +456,7 @@ async fn redis_down_refuses_publishes_keeps_streams_and_recovers() {
         matches!(refused, Err(RedisError::Unavailable(_))),
         "{refused:?}"
     );
-    let metrics = a.broker().render_metrics();
+    let metrics = a.render_metrics();
     assert!(metrics.contains("sse_redis_connected 0"), "{metrics}");
     assert!(
         tokio::time::timeout(Duration::from_millis(200), stream.next())
@@ -453,7 +467,7 @@ async fn redis_down_refuses_publishes_keeps_streams_and_recovers() {
 
     server.restart();
     connected(&a, true).await;
-    let metrics = a.broker().render_metrics();
+    let metrics = a.render_metrics();
     assert!(metrics.contains("sse_redis_connected 1"), "{metrics}");
     assert!(
         !metrics.contains("sse_redis_reconnects_total 0"),
@@ -512,11 +526,10 @@ async fn an_instance_cut_off_catches_up_with_what_others_published() {
         "a composite id for a stream of two topics: {resumed:?}"
     );
     assert!(
-        a.broker()
-            .render_metrics()
+        a.render_metrics()
             .contains("sse_redis_reconnects_total 1"),
         "{}",
-        a.broker().render_metrics()
+        a.render_metrics()
     );
 }
 

@@ -75,7 +75,7 @@ async fn main() -> std::io::Result<()> {
             println!("listening on http://{addr}");
         }
     }
-    let app = app(Hub::new(HubConfig::default()), Duration::from_secs(1));
+    let app = app(Hub::open(HubConfig::default()).expect("a hub"), Duration::from_secs(1));
     Server::new_with_acceptor(acceptor).run(app).await
 }
 
@@ -85,7 +85,7 @@ mod tests {
 
     #[tokio::test]
     async fn ticks_and_per_user_notifications() {
-        let hub = Hub::new(HubConfig::default());
+        let hub = Hub::open(HubConfig::default()).expect("a hub");
         let acceptor = TcpListener::bind("127.0.0.1:0")
             .into_acceptor()
             .await

@@ -40,7 +40,7 @@ pub(crate) fn interval() -> Duration {
 /// use poem::{EndpointExt, Route};
 /// use sse_poem::{Hub, HubConfig, ProbeIdle};
 ///
-/// let hub = Hub::new(HubConfig::default());
+/// let hub = Hub::open(HubConfig::default()).expect("a hub");
 /// // Served by a loop that notices closed connections by itself.
 /// let app = Route::new()
 ///     .nest("/sse", sse_poem::routes(hub))

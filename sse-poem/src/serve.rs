@@ -32,14 +32,14 @@ type BoxBody = http_body_util::combinators::BoxBody<hyper::body::Bytes, std::io:
 /// use sse_poem::{Hub, HubConfig, serve::{ServeOptions, bind, serve}};
 ///
 /// # async fn run() -> std::io::Result<()> {
-/// let hub = Hub::new(HubConfig::default());
+/// let hub = Hub::open(HubConfig::default()).expect("a hub");
 /// let app = Route::new().nest("/sse", sse_poem::routes(hub.clone()));
 /// let options = ServeOptions::new()
 ///     .request_timeout(Duration::from_secs(10))
-///     .connections(hub.broker().connection_limit(10_000));
+///     .connections(hub.connection_limit(10_000));
 /// let shutdown = async {
 ///     let _ = tokio::signal::ctrl_c().await;
-///     hub.broker().shutdown();
+///     hub.shutdown();
 /// };
 /// serve(bind("127.0.0.1:3000")?, app, options, shutdown).await;
 /// # Ok(()) }

@@ -14,7 +14,7 @@ fn last_id(LastEventId(id): LastEventId) -> String {
 }
 
 async fn serve_with(config: HubConfig, compress: bool) -> Served {
-    let hub = Hub::new(config);
+    let hub = Hub::open(config).expect("a hub");
     let own = OwnFeed::default();
     let feed = own.clone();
     let routes = sse_poem::routes(hub.clone())

@@ -77,7 +77,7 @@ async fn notifications(hub: &State<Hub>, user: User, last: LastEventId) -> SseRe
 fn rocket() -> _ {
     app(
         rocket::build(),
-        Hub::new(HubConfig::default()),
+        Hub::open(HubConfig::default()).expect("a hub"),
         Duration::from_secs(1),
     )
 }
@@ -89,7 +89,7 @@ mod tests {
 
     #[tokio::test]
     async fn ticks_and_per_user_notifications() {
-        let hub = Hub::new(HubConfig::default());
+        let hub = Hub::open(HubConfig::default()).expect("a hub");
         let config = rocket::Config {
             address: std::net::Ipv4Addr::LOCALHOST.into(),
             port: 0,

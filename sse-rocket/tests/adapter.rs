@@ -20,7 +20,7 @@ fn own_feed(
 }
 
 async fn serve_with(config: HubConfig, _compress: bool) -> Server {
-    let hub = Hub::new(config);
+    let hub = Hub::open(config).expect("a hub");
     let own = OwnFeed::default();
     let (sender, receiver) = tokio::sync::oneshot::channel();
     let sender = std::sync::Mutex::new(Some(sender));

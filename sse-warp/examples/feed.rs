@@ -70,7 +70,7 @@ async fn main() -> std::io::Result<()> {
     let addr = std::env::var("SSE_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".into());
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     println!("listening on http://{}", listener.local_addr()?);
-    let app = app(Hub::new(HubConfig::default()), Duration::from_secs(1));
+    let app = app(Hub::open(HubConfig::default()).expect("a hub"), Duration::from_secs(1));
     warp::serve(app).incoming(listener).run().await;
     Ok(())
 }
@@ -81,7 +81,7 @@ mod tests {
 
     #[tokio::test]
     async fn ticks_and_per_user_notifications() {
-        let hub = Hub::new(HubConfig::default());
+        let hub = Hub::open(HubConfig::default()).expect("a hub");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let app = app(hub.clone(), Duration::from_millis(50));

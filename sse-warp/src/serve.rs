@@ -20,14 +20,14 @@ use warp::{Filter, Rejection, Reply};
 /// use warp::Filter;
 ///
 /// # async fn run() -> std::io::Result<()> {
-/// let hub = Hub::new(HubConfig::default());
+/// let hub = Hub::open(HubConfig::default()).expect("a hub");
 /// let app = warp::path("sse").and(sse_warp::routes(hub.clone()));
 /// let options = ServeOptions::new()
 ///     .request_timeout(Duration::from_secs(10))
-///     .connections(hub.broker().connection_limit(10_000));
+///     .connections(hub.connection_limit(10_000));
 /// let shutdown = async {
 ///     let _ = tokio::signal::ctrl_c().await;
-///     hub.broker().shutdown();
+///     hub.shutdown();
 /// };
 /// serve(bind("127.0.0.1:3000")?, app, options, shutdown).await;
 /// # Ok(()) }

@@ -6,7 +6,7 @@ use sse_hub::hub::{Hub, HubConfig};
 use warp::Filter;
 
 async fn serve_with(config: HubConfig, compress: bool) -> Server {
-    let hub = Hub::new(config);
+    let hub = Hub::open(config).expect("a hub");
     let own = OwnFeed::default();
     let feed = own.clone();
     let own_route = warp::path("own")

@@ -22,7 +22,7 @@ pub fn serve(config: ServerConfig, stop: Stop, ready: Ready) -> std::io::Result<
     actix_web::rt::System::new().block_on(async {
         let hub = crate::open_hub(config.hub.clone()).await?;
         let app_hub = hub.clone();
-        let connections = hub.broker().connection_limit(config.connection_cap());
+        let connections = hub.connection_limit(config.connection_cap());
         let timeout = config.request_timeout;
         let origins = config.cors_origins.clone();
         let server = HttpServer::new(move || {
@@ -64,16 +64,16 @@ pub fn serve(config: ServerConfig, stop: Stop, ready: Ready) -> std::io::Result<
         ready(addr);
         let server = server.run();
         let handle = server.handle();
-        let shutdown = Shutdown::on(stop, hub.broker().clone());
+        let shutdown = Shutdown::on(stop, hub.clone());
         let stopping = shutdown.clone();
-        let broker = hub.broker().clone();
+        let hub = hub.clone();
         actix_web::rt::spawn(async move {
             stopping.started().await;
             // actix-web's graceful stop would wait out idle keep-alive
             // connections; the streams are what must end cleanly, so wait
             // for those, then stop at once.
             let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
-            while broker.client_count() > 0 && tokio::time::Instant::now() < deadline {
+            while hub.client_count() > 0 && tokio::time::Instant::now() < deadline {
                 tokio::time::sleep(std::time::Duration::from_millis(10)).await;
             }
             handle.stop(false).await;

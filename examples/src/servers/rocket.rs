@@ -54,7 +54,7 @@ pub fn serve(config: ServerConfig, stop: Stop, ready: Ready) -> std::io::Result<
         };
         // Rocket binds at launch and tells the real port at liftoff.
         let ready = Mutex::new(Some(ready));
-        let shutdown = Shutdown::on(stop, hub.broker().clone());
+        let shutdown = Shutdown::on(stop, hub.clone());
         let rocket = rocket::custom(rocket_config)
             .manage(hub)
             .mount("/", sse_rocket::routes())

@@ -14,7 +14,7 @@
 //! use sse_hub::{Hub, HubConfig};
 //!
 //! // Sessions your application already knows, by cookie.
-//! let hub = Hub::new(HubConfig::default()).with_authorizer(|request: &AuthRequest<'_>| {
+//! let hub = Hub::open(HubConfig::default()).expect("a hub").with_authorizer(|request: &AuthRequest<'_>| {
 //!     match request.cookie("session") {
 //!         Some("s3cret-session-of-user-42") => Ok(Grants::new().subscribe("user-42")),
 //!         Some(_) => Err(AuthError::Refused("unknown session".into())),
@@ -30,7 +30,7 @@
 //! use sse_hub::auth::{AuthError, AuthRequest, Grants};
 //! use sse_hub::{Hub, HubConfig, hub::EventsRequest};
 //!
-//! let hub = Hub::new(HubConfig::default()).with_authorizer(|request: &AuthRequest<'_>| {
+//! let hub = Hub::open(HubConfig::default()).expect("a hub").with_authorizer(|request: &AuthRequest<'_>| {
 //!     // Your own check; here any bearer token grants `news` only.
 //!     request.bearer().map(|_| Grants::new().subscribe("news")).ok_or(AuthError::Missing)
 //! });

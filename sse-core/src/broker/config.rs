@@ -48,13 +48,6 @@ pub enum BrokerError {
     /// A subscription named no topic.
     #[error("a subscription needs at least one topic")]
     NoTopics,
-    /// The broker mirrors topics kept elsewhere (Redis): publish and
-    /// subscribe through what it mirrors, `RedisBroker::publish` and
-    /// `RedisBroker::subscribe`.
-    #[error(
-        "this broker mirrors Redis: publish and subscribe through the RedisBroker, not the mirror"
-    )]
-    Mirror,
 }
 
 /// Where a new stream starts, before its live events.

@@ -101,9 +101,9 @@ impl Broker {
     /// each other either.
     pub fn publish(&self, topic: &str, event: &Event) -> Result<Published, BrokerError> {
         let shared = &*self.shared;
-        if shared.mirror {
-            return Err(BrokerError::Mirror);
-        }
+        // A mirror's ids come from what it mirrors: the crate never
+        // publishes into one (and no user can hold one).
+        debug_assert!(!shared.mirror, "a mirror takes events through `apply`");
         if shared.is_closed() {
             return Err(BrokerError::Closed);
         }
@@ -143,9 +143,9 @@ impl Broker {
     /// As [`Broker::publish`].
     pub fn publish_batch(&self, events: &[Publish<'_>]) -> Result<Vec<Published>, BrokerError> {
         let shared = &*self.shared;
-        if shared.mirror {
-            return Err(BrokerError::Mirror);
-        }
+        // A mirror's ids come from what it mirrors: the crate never
+        // publishes into one (and no user can hold one).
+        debug_assert!(!shared.mirror, "a mirror takes events through `apply`");
         if shared.is_closed() {
             return Err(BrokerError::Closed);
         }
@@ -196,26 +196,8 @@ impl Broker {
     ///
     /// # Errors
     ///
-    /// No topics, or a mirror of Redis (read through the hub, which reads
-    /// Redis for topics the mirror does not follow).
+    /// No topics.
     pub fn history<I, S>(
-        &self,
-        topics: I,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<History, BrokerError>
-    where
-        I: IntoIterator<Item = S>,
-        S: AsRef<str>,
-    {
-        if self.shared.mirror {
-            return Err(BrokerError::Mirror);
-        }
-        self.read_history(topics, after, limit)
-    }
-
-    /// [`Broker::history`], in a mirror too (for topics it follows).
-    pub(crate) fn read_history<I, S>(
         &self,
         topics: I,
         after: Option<&str>,
@@ -337,9 +319,7 @@ impl Broker {
     ///
     /// # Errors
     ///
-    /// No topics, too many clients, a broker shut down, or a mirror of
-    /// Redis ([`BrokerError::Mirror`]), which loads its topics first:
-    /// subscribe through `RedisBroker::subscribe`.
+    /// No topics, too many clients, or a broker shut down.
     pub fn subscribe<I, S>(
         &self,
         topics: I,
@@ -360,22 +340,6 @@ impl Broker {
     ///
     /// As [`Broker::subscribe`].
     pub fn subscribe_from<I, S>(
-        &self,
-        topics: I,
-        start: Start<'_>,
-    ) -> Result<ClientStream, BrokerError>
-    where
-        I: IntoIterator<Item = S>,
-        S: AsRef<str>,
-    {
-        if self.shared.mirror {
-            return Err(BrokerError::Mirror);
-        }
-        self.open(topics, start)
-    }
-
-    /// [`Broker::subscribe_from`], in a mirror too (to topics it follows).
-    pub(crate) fn open<I, S>(
         &self,
         topics: I,
         start: Start<'_>,

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use super::handle::Hub;
 use super::idempotency;
-use super::response::{Response, error, json_response, unavailable};
+use super::response::{Response, error, json_response, refusal};
 use super::routes::NotifyRequest;
 use crate::Event;
 use crate::broker::Publish;
@@ -58,7 +58,7 @@ impl Hub {
     /// ```
     /// use sse_hub::hub::{Body, Hub, HubConfig, NotifyRequest};
     ///
-    /// let hub = Hub::new(HubConfig::default());
+    /// let hub = Hub::open(HubConfig::default()).expect("a hub");
     /// let request = NotifyRequest {
     ///     query: None,
     ///     headers: &[("content-type", "application/json")],
@@ -115,7 +115,7 @@ impl Hub {
                     let sent: Vec<usize> = published.iter().map(|p| p.sent).collect();
                     json_response(200, &json!({ "ids": ids, "sent": sent }))
                 }
-                Err(err) => unavailable(&err),
+                Err(err) => refusal(&err),
             }
         };
         self.key_store().idempotent(key, fingerprint, publish).await

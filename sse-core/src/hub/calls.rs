@@ -1,16 +1,10 @@
 //! What application code calls beyond publish and subscribe: batches,
 //! ephemeral events, history and presence, in memory or through Redis.
 
-use std::collections::BTreeMap;
-
-use super::errors::{PublishError, ReadError};
 use super::handle::Hub;
 use crate::Event;
 use crate::broker::{History, Publish, Published};
-
-/// How many open streams follow each topic: what
-/// [`Hub::presence`] answers.
-pub type Presence = BTreeMap<String, usize>;
+use crate::engine::{Presence, PublishError, ReadError};
 
 impl Hub {
     /// Publishes `event` to `topic` for its live subscribers only: it gets
@@ -22,7 +16,7 @@ impl Hub {
     /// use sse_hub::{Event, Hub, HubConfig};
     ///
     /// # futures::executor::block_on(async {
-    /// let hub = Hub::new(HubConfig::default());
+    /// let hub = Hub::open(HubConfig::default())?;
     /// hub.publish_ephemeral("room-1", &Event::new("ada is typing")).await?;
     /// assert!(hub.history(["room-1"], None, 10).await?.events.is_empty());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -37,11 +31,9 @@ impl Hub {
         topic: &str,
         event: &Event,
     ) -> Result<Published, PublishError> {
-        #[cfg(feature = "redis")]
-        if let Some(redis) = &self.redis {
-            return Ok(redis.publish_ephemeral(topic, event).await?);
-        }
-        Ok(self.broker.publish_ephemeral(topic, event)?)
+        self.engine
+            .publish(Publish::new(topic, event).ephemeral())
+            .await
     }
 
     /// Publishes `events` in order, as one step: in memory under
@@ -52,14 +44,14 @@ impl Hub {
     /// use sse_hub::{Event, Hub, HubConfig, broker::Publish};
     ///
     /// # futures::executor::block_on(async {
-    /// let hub = Hub::new(HubConfig::default());
+    /// let hub = Hub::open(HubConfig::default())?;
     /// let events: Vec<(String, Event)> = (1..=3)
     ///     .map(|user| (format!("user-{user}"), Event::new("your report is ready")))
     ///     .collect();
     /// let batch: Vec<Publish<'_>> = events.iter().map(|(topic, event)| Publish::new(topic, event)).collect();
     /// let published = hub.publish_batch(&batch).await?;
     /// assert_eq!(published.len(), 3);
-    /// # Ok::<(), sse_hub::hub::PublishError>(())
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// # }).unwrap();
     /// ```
     ///
@@ -71,15 +63,11 @@ impl Hub {
         &self,
         events: &[Publish<'_>],
     ) -> Result<Vec<Published>, PublishError> {
-        #[cfg(feature = "redis")]
-        if let Some(redis) = &self.redis {
-            return Ok(redis.publish_batch(events).await?);
-        }
-        Ok(self.broker.publish_batch(events)?)
+        self.engine.publish_batch(events).await
     }
 
     /// The retained events of `topics` without a stream, as `GET /history`
-    /// answers them (see [`Broker::history`](crate::Broker::history)): after
+    /// answers them: after
     /// `after`, or the newest `limit` without it. In multi-instance mode
     /// an instance that does not follow a topic reads it from Redis.
     ///
@@ -87,7 +75,7 @@ impl Hub {
     /// use sse_hub::{Event, Hub, HubConfig};
     ///
     /// # futures::executor::block_on(async {
-    /// let hub = Hub::new(HubConfig::default());
+    /// let hub = Hub::open(HubConfig::default())?;
     /// hub.publish("news", &Event::new("first")).await?;
     /// // A page's first screen: the newest 20.
     /// let page = hub.history(["news"], None, 20).await?;
@@ -98,7 +86,8 @@ impl Hub {
     ///
     /// # Errors
     ///
-    /// No topics; in multi-instance mode, Redis unreachable.
+    /// No topics ([`ReadError::broker_error`] tells); in multi-instance
+    /// mode, Redis unreachable.
     pub async fn history<I, S>(
         &self,
         topics: I,
@@ -109,11 +98,8 @@ impl Hub {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        #[cfg(feature = "redis")]
-        if let Some(redis) = &self.redis {
-            return Ok(redis.history(topics, after, limit).await?);
-        }
-        Ok(self.broker.history(topics, after, limit)?)
+        let topics: Vec<String> = topics.into_iter().map(|t| t.as_ref().to_owned()).collect();
+        self.engine.history(&topics, after, limit).await
     }
 
     /// How many open streams follow each of `topics`: on this instance in
@@ -124,11 +110,11 @@ impl Hub {
     /// use sse_hub::{Hub, HubConfig};
     ///
     /// # futures::executor::block_on(async {
-    /// let hub = Hub::new(HubConfig::default());
+    /// let hub = Hub::open(HubConfig::default())?;
     /// let _stream = hub.subscribe(["room-1"], None).await;
     /// let presence = hub.presence(["room-1", "room-2"]).await?;
     /// assert_eq!((presence["room-1"], presence["room-2"]), (1, 0));
-    /// # Ok::<(), sse_hub::hub::ReadError>(())
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// # }).unwrap();
     /// ```
     ///
@@ -141,16 +127,6 @@ impl Hub {
         S: AsRef<str>,
     {
         let topics: Vec<String> = topics.into_iter().map(|t| t.as_ref().to_owned()).collect();
-        #[cfg(feature = "redis")]
-        if let Some(redis) = &self.redis {
-            return Ok(redis.presence(&topics).await?);
-        }
-        Ok(topics
-            .into_iter()
-            .map(|topic| {
-                let count = self.broker.subscriber_count(&topic);
-                (topic, count)
-            })
-            .collect())
+        self.engine.presence(&topics).await
     }
 }

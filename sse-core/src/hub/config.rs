@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use crate::auth::JwtConfig;
 use crate::broker::BrokerConfig;
+use crate::engine::RedisConfig;
 
 /// What a [`Hub`](super::Hub) is built from; `HubConfig::default()` gives
 /// the defaults the example servers document. Its `Debug` output shows no
@@ -18,12 +19,13 @@ use crate::broker::BrokerConfig;
 /// use std::time::Duration;
 /// use sse_hub::{BrokerConfig, Hub, HubConfig};
 ///
-/// let hub = Hub::new(HubConfig {
+/// let hub = Hub::open(HubConfig {
 ///     heartbeat: Duration::from_secs(15),
 ///     broker: BrokerConfig { history: 100, ..BrokerConfig::default() },
 ///     ..HubConfig::default()
-/// });
-/// assert_eq!(hub.broker().config().history, 100);
+/// })?;
+/// assert_eq!(hub.config().broker.history, 100);
+/// # Ok::<(), sse_hub::OpenError>(())
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct HubConfig {
@@ -45,14 +47,11 @@ pub struct HubConfig {
     pub body_timeout: Duration,
     /// When set, publishing needs `Authorization: Bearer <token>`.
     pub publish_token: Option<String>,
-    /// Multi-instance mode: broker and history in Redis, at this URL, or
-    /// at these comma-separated node URLs of a Redis Cluster (see
-    /// [`Hub::open`](super::Hub::open) and `RedisBroker::connect`).
-    pub redis: Option<String>,
-    /// In multi-instance mode, at most this many concurrent publishes of
-    /// this instance share one script call in Redis (see
-    /// `RedisOptions::max_publish_batch`); `1` gives each its own.
-    pub redis_publish_batch: usize,
+    /// Multi-instance mode: topics, history, idempotency keys and
+    /// presence in Redis, shared by every instance on it (needs the
+    /// `redis` feature; see [`Hub::open`](super::Hub::open)). Every call
+    /// and route works as in memory.
+    pub redis: Option<RedisConfig>,
     /// When set, every `/events` and `/notify` request needs a JSON Web
     /// Token granting its topics (needs the `jwt` feature; see
     /// [`auth`](crate::auth)).
@@ -81,7 +80,6 @@ impl std::fmt::Debug for HubConfig {
             body_timeout,
             publish_token,
             redis,
-            redis_publish_batch,
             jwt,
             max_stream_lifetime,
             idempotency_ttl,
@@ -98,9 +96,9 @@ impl std::fmt::Debug for HubConfig {
                 "publish_token",
                 &publish_token.as_ref().map(|_| "[redacted]"),
             )
-            // A Redis URL may hold a password.
-            .field("redis", &redis.as_ref().map(|_| "[redacted]"))
-            .field("redis_publish_batch", redis_publish_batch)
+            // RedisConfig's own Debug hides its URL, which may hold a
+            // password.
+            .field("redis", redis)
             .field("jwt", jwt)
             .field("max_stream_lifetime", max_stream_lifetime)
             .field("idempotency_ttl", idempotency_ttl)
@@ -120,7 +118,6 @@ impl Default for HubConfig {
             body_timeout: Duration::from_secs(10),
             publish_token: None,
             redis: None,
-            redis_publish_batch: 256,
             jwt: None,
             max_stream_lifetime: None,
             idempotency_ttl: Duration::from_secs(5 * 60),
@@ -156,7 +153,7 @@ mod tests {
     fn debug_output_shows_no_secret() {
         let config = HubConfig {
             publish_token: Some("publish-secret".into()),
-            redis: Some("redis://:redis-password@127.0.0.1/".into()),
+            redis: Some(RedisConfig::new("redis://:redis-password@127.0.0.1/")),
             jwt: Some(crate::auth::JwtConfig::secret("jwt-secret")),
             ..HubConfig::default()
         };

@@ -3,6 +3,7 @@
 
 use serde_json::json;
 
+use super::response::error;
 use super::tests::*;
 use super::*;
 use crate::auth::{AuthError, AuthRequest, Grants};
@@ -98,7 +99,7 @@ async fn a_batch_is_checked_whole_then_published_in_order() {
         ]
     );
     // Any bad item: 400 with its index, and nothing published.
-    let before = hub.broker().stats().published;
+    let before = hub.stats().published;
     for (body, index) in [
         (
             r#"[{"topic": "a", "data": 1}, {"topic": "", "data": 1}]"#,
@@ -126,7 +127,7 @@ async fn a_batch_is_checked_whole_then_published_in_order() {
     });
     let over = batch(&small, r#"[{"data": 1}, {"data": 2}, {"data": 3}]"#).await;
     assert_eq!(over.status, 400);
-    assert_eq!(hub.broker().stats().published, before);
+    assert_eq!(hub.stats().published, before);
 }
 
 fn publisher_of_chat(_: &AuthRequest<'_>) -> Result<Grants, AuthError> {
@@ -144,7 +145,7 @@ async fn a_batch_with_one_ungranted_topic_publishes_nothing() {
     )
     .await;
     assert_eq!(refused.status, 403);
-    assert_eq!(hub.broker().stats().published, 1);
+    assert_eq!(hub.stats().published, 1);
     // Reads are authorized as subscribing.
     assert_eq!(read(&hub, "history", "topic=admin", &[]).await.status, 403);
     assert_eq!(read(&hub, "presence", "topic=admin", &[]).await.status, 403);
@@ -161,7 +162,7 @@ async fn a_repeated_key_answers_the_first_answer_and_publishes_nothing() {
     let again = keyed(&hub, "order-1", "topic=t", r#"{"n": 1}"#).await;
     assert_eq!(header(&again, "idempotent-replayed"), Some("true"));
     assert_eq!(json_body(again), first);
-    assert_eq!(hub.broker().stats().published, 1);
+    assert_eq!(hub.stats().published, 1);
     // The same key for something else: 422, nothing published.
     for (query, body) in [
         ("topic=t", r#"{"n": 2}"#),
@@ -171,7 +172,7 @@ async fn a_repeated_key_answers_the_first_answer_and_publishes_nothing() {
         let other = keyed(&hub, "order-1", query, body).await;
         assert_eq!(other.status, 422, "{query} {body}");
     }
-    assert_eq!(hub.broker().stats().published, 1);
+    assert_eq!(hub.stats().published, 1);
     // A batch's key remembers the batch's answer.
     let headers = [JSON, ("idempotency-key", "batch-1")];
     let request = NotifyRequest {
@@ -183,7 +184,7 @@ async fn a_repeated_key_answers_the_first_answer_and_publishes_nothing() {
     let again = hub.notify_batch(request, body).await;
     assert_eq!(header(&again, "idempotent-replayed"), Some("true"));
     assert_eq!(json_body(again), first);
-    assert_eq!(hub.broker().stats().published, 3);
+    assert_eq!(hub.stats().published, 3);
     // Keys are checked.
     for bad in ["", "a b", "é", &"k".repeat(129)] {
         assert_eq!(
@@ -209,7 +210,46 @@ async fn concurrent_requests_with_one_key_publish_once() {
         .collect();
     assert!(bodies.iter().all(|b| b == &bodies[0]), "{bodies:?}");
     assert_eq!(bodies[0].0, 200);
-    assert_eq!(hub.broker().stats().published, 1);
+    assert_eq!(hub.stats().published, 1);
+}
+
+/// The same request arriving while the first still runs waits for it (it
+/// is parked on the key, not answered), then gets the first one's answer.
+#[tokio::test]
+async fn a_retry_waits_for_the_request_in_progress_then_replays_its_answer() {
+    let hub = hub();
+    let (release, released) = tokio::sync::oneshot::channel::<()>();
+    let first = tokio::spawn({
+        let hub = hub.clone();
+        async move {
+            let fingerprint =
+                || idempotency::fingerprint(&[b"/notify", b"t", b"notification", b"1", b"1"]);
+            let publish = async {
+                let _ = released.await;
+                publish(&hub, "topic=t", "1").await
+            };
+            hub.key_store()
+                .idempotent(Some("k".into()), fingerprint, publish)
+                .await
+        }
+    });
+    let second = tokio::spawn({
+        let hub = hub.clone();
+        async move { keyed(&hub, "k", "topic=t", "1").await }
+    });
+    // On this one-thread runtime each yield lets both tasks run: the first
+    // holds the key, the second finds it pending and must wait.
+    for _ in 0..100 {
+        tokio::task::yield_now().await;
+    }
+    assert!(!first.is_finished() && !second.is_finished());
+    assert_eq!(hub.stats().published, 0);
+    release.send(()).expect("the first request waits");
+    let (first, second) = (first.await.expect("ran"), second.await.expect("ran"));
+    assert_eq!((first.status, second.status), (200, 200));
+    assert_eq!(header(&second, "idempotent-replayed"), Some("true"));
+    assert_eq!(json_body(first), json_body(second));
+    assert_eq!(hub.stats().published, 1);
 }
 
 #[tokio::test(start_paused = true)]
@@ -222,11 +262,13 @@ async fn keys_expire_after_their_ttl_and_failures_are_not_remembered() {
     tokio::time::advance(std::time::Duration::from_secs(61)).await;
     let later = keyed(&hub, "k", "topic=t", "2").await;
     assert_eq!(later.status, 200, "the key was forgotten");
-    assert_eq!(hub.broker().stats().published, 2);
+    assert_eq!(hub.stats().published, 2);
     // A publish that fails is not remembered: the retry publishes.
-    hub.broker().shutdown();
+    hub.shutdown();
     assert_eq!(keyed(&hub, "down", "topic=t", "1").await.status, 503);
-    assert_eq!(hub.keys.len(), 1, "only the remembered key");
+    let retried = keyed(&hub, "down", "topic=t", "1").await;
+    assert_eq!(retried.status, 503, "tried again, not replayed");
+    assert_eq!(header(&retried, "idempotent-replayed"), None);
 }
 
 #[tokio::test]
@@ -236,19 +278,27 @@ async fn a_request_still_in_progress_answers_409_after_the_timeout() {
         ..HubConfig::default()
     });
     // A first request that claimed the key and has not finished.
-    let idempotency::Claim::Owned(held) = hub
-        .key_store()
-        .claim(
-            "k",
-            &idempotency::fingerprint(&[b"/notify", b"t", b"notification", b"1", b"1"]),
-        )
-        .await
-    else {
-        panic!("the key was free");
-    };
+    let (release, released) = tokio::sync::oneshot::channel::<()>();
+    let held = tokio::spawn({
+        let hub = hub.clone();
+        async move {
+            let fingerprint =
+                || idempotency::fingerprint(&[b"/notify", b"t", b"notification", b"1", b"1"]);
+            let never = async {
+                let _ = released.await;
+                error(500, "dropped")
+            };
+            hub.key_store()
+                .idempotent(Some("k".into()), fingerprint, never)
+                .await
+        }
+    });
+    tokio::task::yield_now().await;
     let waiting = keyed(&hub, "k", "topic=t", "1").await;
     assert_eq!(waiting.status, 409);
-    drop(held);
+    // Its answer is not a 200: the key is released, not remembered.
+    drop(release);
+    assert_eq!(held.await.expect("ran").status, 500);
     assert_eq!(
         keyed(&hub, "k", "topic=t", "1").await.status,
         200,

@@ -4,12 +4,13 @@ use bytes::Bytes;
 use serde_json::json;
 
 use super::config::HubConfig;
-use super::errors::{OpenError, PublishError};
-use super::response::{Response, control_event, unavailable};
+use super::errors::OpenError;
+use super::response::{Response, control_event, refusal};
 use crate::Event;
 use crate::auth::{AuthError, AuthRequest, Authorizer, Grants, redact_query};
-use crate::broker::{Broker, Published, Start};
+use crate::broker::{Publish, Published, Start};
 use crate::encode;
+use crate::engine::{Engine, PublishError};
 use crate::stream::{KeepAlive, SseStream};
 
 /// The hub's authorizer, shared by its clones.
@@ -39,45 +40,39 @@ fn jwt_authorizer(config: &HubConfig) -> Result<Option<SharedAuthorizer>, OpenEr
     }
 }
 
-/// The hub's routes over one broker; cheap to clone.
+/// What an application embeds: publish, subscribe, history, presence,
+/// shutdown, metrics and the connection limit, in memory or on Redis
+/// with the same calls (see [`Hub::open`]); also the ready-made routes
+/// the adapters mount. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Hub {
-    pub(super) broker: Broker,
-    /// Multi-instance mode: publishes go through Redis, and `broker` is
-    /// this instance's mirror.
-    #[cfg(feature = "redis")]
-    pub(super) redis: Option<crate::redis::RedisBroker>,
+    pub(super) engine: Engine,
     pub(super) config: std::sync::Arc<HubConfig>,
-    /// The `retry:` frame every stream starts with, encoded once.
+    /// The `retry:` frame every stream starts with, encoded once from
+    /// `config.retry`.
     pub(super) retry_frame: Bytes,
-    /// Shared by every stream.
+    /// `config.heartbeat` as every stream shares it (a pointer each).
     pub(super) keep_alive: KeepAlive,
-    pub(super) coalesce: std::time::Duration,
     pub(super) authorizer: Option<SharedAuthorizer>,
-    /// Idempotency keys, in memory mode.
-    pub(super) keys: std::sync::Arc<super::idempotency::MemoryKeys>,
 }
 
 impl Hub {
-    /// A hub with an in-memory broker built from `config.broker`;
-    /// `config.redis` is not read (see [`Hub::open`]).
-    pub fn new(config: HubConfig) -> Self {
-        let broker = Broker::new(config.broker.clone());
-        Self::with_broker(config, broker)
-    }
-
-    /// The hub `config` describes: on Redis when `config.redis` is set
-    /// (inside a Tokio runtime, which the Redis tail runs in), else in
-    /// memory as [`Hub::new`].
+    /// The hub `config` describes, every field of it honoured: in memory,
+    /// or on Redis when `config.redis` is set (then inside a Tokio
+    /// runtime, which the Redis tail runs in). Either way the calls are
+    /// the same.
     ///
     /// ```
     /// use futures::FutureExt;
-    /// use sse_hub::hub::{HubConfig, Hub};
+    /// use sse_hub::hub::{Hub, HubConfig, RedisConfig};
     ///
     /// let in_memory = Hub::open(HubConfig::default())?;
     /// assert_eq!(in_memory.subscribe(["news"], None).now_or_never().map(|r| r.status), Some(200));
     /// // Outside a Tokio runtime, Redis mode says what is missing.
-    /// let on_redis = HubConfig { redis: Some("redis://127.0.0.1:6379/".into()), ..HubConfig::default() };
+    /// let on_redis = HubConfig {
+    ///     redis: Some(RedisConfig::new("redis://127.0.0.1:6379/")),
+    ///     ..HubConfig::default()
+    /// };
     /// let refused = Hub::open(on_redis).unwrap_err();
     /// # #[cfg(feature = "redis")]
     /// assert!(refused.to_string().contains("Tokio runtime"), "{refused}");
@@ -87,96 +82,55 @@ impl Hub {
     /// # Errors
     ///
     /// A malformed Redis URL, no runtime, or a build without the `redis`
-    /// feature; an unreachable Redis is not an error, the hub reconnects.
-    /// A JWT key that cannot verify tokens, or `config.jwt` in a build
-    /// without the `jwt` feature.
+    /// feature; an unreachable Redis is not an error, the hub reconnects
+    /// (see [`Hub::ready_within`]). A JWT key that cannot verify tokens,
+    /// or `config.jwt` in a build without the `jwt` feature.
     pub fn open(config: HubConfig) -> Result<Self, OpenError> {
-        jwt_authorizer(&config)?;
-        let Some(url) = config.redis.clone() else {
-            return Ok(Self::new(config));
+        let authorizer = jwt_authorizer(&config)?;
+        let engine = match &config.redis {
+            None => Engine::memory(config.broker.clone()),
+            #[cfg(feature = "redis")]
+            Some(redis) => Engine::redis(redis, config.broker.clone())?,
+            #[cfg(not(feature = "redis"))]
+            Some(_) => return Err(OpenError::RedisNotBuilt),
         };
-        #[cfg(feature = "redis")]
-        {
-            let options = crate::redis::RedisOptions {
-                max_publish_batch: config.redis_publish_batch,
-                ..crate::redis::RedisOptions::default()
-            };
-            let redis =
-                crate::redis::RedisBroker::with_options(&url, config.broker.clone(), options)?;
-            Ok(Self::with_redis(config, redis))
+        Ok(Self::on(engine, config, authorizer))
+    }
+
+    /// The hub of `config` on `engine`, which `config` describes.
+    pub(super) fn on(
+        engine: Engine,
+        config: HubConfig,
+        authorizer: Option<SharedAuthorizer>,
+    ) -> Self {
+        Self {
+            engine,
+            retry_frame: encode::retry(config.retry),
+            keep_alive: KeepAlive::new().interval(config.heartbeat),
+            authorizer,
+            config: std::sync::Arc::new(config),
         }
-        #[cfg(not(feature = "redis"))]
-        {
-            let _ = url;
-            Err(OpenError::RedisNotBuilt)
-        }
     }
 
-    /// A hub whose topics live in Redis, shared with every instance on it.
-    #[cfg(feature = "redis")]
-    pub fn with_redis(config: HubConfig, redis: crate::redis::RedisBroker) -> Self {
-        let mut hub = Self::with_broker(config, redis.broker().clone());
-        hub.redis = Some(redis);
-        hub
-    }
-
-    /// The Redis broker, in multi-instance mode.
-    #[cfg(feature = "redis")]
-    pub fn redis(&self) -> Option<&crate::redis::RedisBroker> {
-        self.redis.as_ref()
-    }
-
-    /// Publishes `event` to `topic` from application code, in memory or
-    /// through Redis, whichever the hub runs on.
+    /// Publishes `event` to `topic` for every subscriber, kept in the
+    /// topic's history, under the topic's next id.
     ///
     /// ```
     /// use sse_hub::{Event, hub::{HubConfig, Hub}};
     ///
     /// # futures::executor::block_on(async {
-    /// let hub = Hub::new(HubConfig::default());
+    /// let hub = Hub::open(HubConfig::default())?;
     /// let published = hub.publish("news", &Event::new("hello")).await?;
     /// assert_eq!(published.sent, 0);
-    /// # Ok::<(), sse_hub::hub::PublishError>(())
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// # }).unwrap();
     /// ```
     ///
     /// # Errors
     ///
-    /// The broker shut down, or Redis could not store the event.
+    /// The hub shut down, or Redis could not store the event.
     pub async fn publish(&self, topic: &str, event: &Event) -> Result<Published, PublishError> {
-        #[cfg(feature = "redis")]
-        if let Some(redis) = &self.redis {
-            return Ok(redis.publish(topic, event).await?);
-        }
-        Ok(self.broker.publish(topic, event)?)
-    }
-
-    /// A hub over an existing broker, for instance one the application
-    /// also publishes to. The broker keeps its settings, and the hub's
-    /// `config.broker` becomes a copy of them, so the two cannot disagree.
-    ///
-    /// A `config.jwt` whose key cannot verify tokens (which [`Hub::open`]
-    /// reports) makes this hub refuse every `/events` and `/notify`
-    /// request with `401`: it fails closed.
-    pub fn with_broker(mut config: HubConfig, broker: Broker) -> Self {
-        config.broker = broker.config().clone();
-        let authorizer = jwt_authorizer(&config).unwrap_or_else(|err| {
-            let reason = format!("this server cannot verify tokens: {err}");
-            tracing::error!(%reason, "every /events and /notify request will be refused");
-            let refuse = move |_: &AuthRequest<'_>| Err(AuthError::Refused(reason.clone()));
-            Some(SharedAuthorizer(std::sync::Arc::new(refuse)))
-        });
-        Self {
-            authorizer,
-            broker,
-            #[cfg(feature = "redis")]
-            redis: None,
-            retry_frame: encode::retry(config.retry),
-            keep_alive: KeepAlive::new().interval(config.heartbeat),
-            coalesce: config.coalesce,
-            keys: std::sync::Arc::default(),
-            config: std::sync::Arc::new(config),
-        }
+        self.engine.publish(Publish::new(topic, event)).await
     }
 
     /// This hub with `authorizer` deciding who may subscribe and publish
@@ -212,17 +166,10 @@ impl Hub {
     /// Where this hub's idempotency keys live.
     pub(super) fn key_store(&self) -> super::idempotency::KeyStore<'_> {
         super::idempotency::KeyStore {
-            memory: &self.keys,
-            #[cfg(feature = "redis")]
-            redis: self.redis.as_ref(),
+            engine: &self.engine,
             ttl: self.config.idempotency_ttl,
             wait: self.config.body_timeout,
         }
-    }
-
-    /// The broker, to publish from application code or to shut down.
-    pub fn broker(&self) -> &Broker {
-        &self.broker
     }
 
     /// The configuration.
@@ -246,7 +193,7 @@ impl Hub {
     /// ```
     /// use sse_hub::hub::{HubConfig, Hub};
     ///
-    /// let hub = Hub::new(HubConfig::default());
+    /// let hub = Hub::open(HubConfig::default()).expect("a hub in memory");
     /// # let user_id = 42;
     /// # futures::executor::block_on(async {
     /// let response = hub.subscribe([format!("user-{user_id}")], None).await;
@@ -255,7 +202,8 @@ impl Hub {
     /// ```
     ///
     /// Topic names are not checked against the query rules here: they
-    /// come from the application, not the client.
+    /// come from the application, not the client. No topic at all is the
+    /// caller's mistake, answered `400`.
     ///
     /// In multi-instance mode, a client may resume with an id another
     /// instance sent it a moment before this one mirrored it: the
@@ -276,7 +224,7 @@ impl Hub {
     /// ```
     /// use sse_hub::{Event, Hub, HubConfig, broker::Start};
     ///
-    /// let hub = Hub::new(HubConfig::default());
+    /// let hub = Hub::open(HubConfig::default()).expect("a hub in memory");
     /// # futures::executor::block_on(async {
     /// hub.publish("news", &Event::new("earlier")).await?;
     /// // A page's first screen: the newest 20 events, then live.
@@ -303,7 +251,7 @@ impl Hub {
     /// use futures::StreamExt;
     /// use sse_hub::{Event, Hub, HubConfig, hub::Body};
     ///
-    /// let hub = Hub::new(HubConfig::default());
+    /// let hub = Hub::open(HubConfig::default()).expect("a hub in memory");
     /// # futures::executor::block_on(async {
     /// let response = hub.subscribe_events_only(["news"], None).await;
     /// hub.publish("news", &Event::new("hello")).await?;
@@ -327,24 +275,6 @@ impl Hub {
             .await
     }
 
-    /// The subscription, from the broker or, in multi-instance mode,
-    /// through Redis (which loads topics no local client followed yet).
-    async fn open_subscription<I, S>(
-        &self,
-        topics: I,
-        start: Start<'_>,
-    ) -> Result<crate::broker::ClientStream, Box<dyn std::error::Error + Send + Sync>>
-    where
-        I: IntoIterator<Item = S>,
-        S: AsRef<str>,
-    {
-        #[cfg(feature = "redis")]
-        if let Some(redis) = &self.redis {
-            return Ok(redis.subscribe_from(topics, start).await?);
-        }
-        Ok(self.broker.subscribe_from(topics, start)?)
-    }
-
     async fn stream<I, S>(&self, topics: I, start: Start<'_>, preamble: bool) -> Response
     where
         I: IntoIterator<Item = S>,
@@ -356,9 +286,10 @@ impl Hub {
             start => start,
         };
         let last_event_id = start.last_event_id();
-        let subscription = match self.open_subscription(topics, start).await {
+        let topics: Vec<String> = topics.into_iter().map(|t| t.as_ref().to_owned()).collect();
+        let subscription = match self.engine.subscribe(&topics, start).await {
             Ok(subscription) => subscription,
-            Err(err) => return unavailable(&*err),
+            Err(err) => return refusal(&err),
         };
         let mut stream = SseStream::new(subscription);
         if preamble {
@@ -382,7 +313,7 @@ impl Hub {
         Response::stream(
             stream
                 .keep_alive(self.keep_alive.clone())
-                .coalesce(self.coalesce),
+                .coalesce(self.config.coalesce),
         )
     }
 }

@@ -15,7 +15,7 @@
 //! ```
 //! use sse_hub::hub::{Body, Hub, HubConfig, NotifyRequest};
 //!
-//! let hub = Hub::new(HubConfig::default());
+//! let hub = Hub::open(HubConfig::default()).expect("a hub");
 //! let request = NotifyRequest {
 //!     query: Some("topic=news"),
 //!     headers: &[("content-type", "application/json")],
@@ -44,14 +44,15 @@ pub mod cors;
 mod errors;
 mod handle;
 pub mod idempotency;
+mod instance;
 mod reads;
 mod response;
 mod routes;
 
 pub use body::read_body;
-pub use calls::Presence;
+pub use crate::engine::{Presence, PublishError, ReadError, RedisConfig};
 pub use config::HubConfig;
-pub use errors::{OpenError, PublishError, ReadError};
+pub use errors::OpenError;
 pub use handle::Hub;
 pub use response::{Body, EventStream, INDEX_HTML, Response, stream_headers};
 pub use routes::{EventsRequest, NotifyRequest, ReadRequest};

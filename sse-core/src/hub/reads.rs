@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use super::handle::Hub;
-use super::response::{Response, error, json_response, unauthorized, unavailable};
+use super::response::{Response, error, json_response, refusal, unauthorized};
 use super::routes::ReadRequest;
 use crate::auth::Grants;
 use crate::request::{history_query, presence_query};
@@ -17,7 +17,7 @@ impl Hub {
     /// ```
     /// use sse_hub::{Event, Hub, HubConfig, hub::{Body, ReadRequest}};
     ///
-    /// let hub = Hub::new(HubConfig::default());
+    /// let hub = Hub::open(HubConfig::default()).expect("a hub");
     /// # futures::executor::block_on(async {
     /// hub.publish("news", &Event::new("hello")).await?;
     /// let request = ReadRequest { query: Some("topic=news&limit=10"), ..ReadRequest::default() };
@@ -58,7 +58,7 @@ impl Hub {
                     "more": history.more,
                 }),
             ),
-            Err(err) => unavailable(&err),
+            Err(err) => refusal(&err),
         }
     }
 
@@ -69,7 +69,7 @@ impl Hub {
     /// ```
     /// use sse_hub::{Hub, HubConfig, hub::{Body, ReadRequest}};
     ///
-    /// let hub = Hub::new(HubConfig::default());
+    /// let hub = Hub::open(HubConfig::default()).expect("a hub");
     /// # futures::executor::block_on(async {
     /// let _stream = hub.subscribe(["room-1"], None).await;
     /// let request = ReadRequest { query: Some("topic=room-1"), ..ReadRequest::default() };
@@ -97,7 +97,7 @@ impl Hub {
                     .collect();
                 json_response(200, &json!({ "topics": topics }))
             }
-            Err(err) => unavailable(&err),
+            Err(err) => refusal(&err),
         }
     }
 }

@@ -5,7 +5,8 @@ use serde_json::json;
 
 use crate::Event;
 use crate::auth::AuthError;
-use crate::broker::ClientStream;
+use crate::broker::{BrokerError, ClientStream};
+use crate::engine::{PublishError, ReadError};
 use crate::stream::SseStream;
 
 /// The demo page served at `GET /`: one HTML file with its style and
@@ -119,6 +120,33 @@ pub(super) fn unauthorized(err: &AuthError) -> Response {
     let mut response = error(401, &err.to_string());
     response.headers.push(("www-authenticate", "Bearer".into()));
     response
+}
+
+/// An engine's error, as [`refusal`] answers it.
+pub(super) trait EngineError: std::fmt::Display {
+    fn broker_error(&self) -> Option<&BrokerError>;
+}
+
+impl EngineError for PublishError {
+    fn broker_error(&self) -> Option<&BrokerError> {
+        PublishError::broker_error(self)
+    }
+}
+
+impl EngineError for ReadError {
+    fn broker_error(&self) -> Option<&BrokerError> {
+        ReadError::broker_error(self)
+    }
+}
+
+/// The answer to an engine's refusal: `400` for the caller's mistake (no
+/// topic), `503` with `Retry-After` for what a retry may get past (shut
+/// down, too many streams, Redis unreachable).
+pub(super) fn refusal(err: &dyn EngineError) -> Response {
+    match err.broker_error() {
+        Some(BrokerError::NoTopics) => error(400, &err.to_string()),
+        _ => unavailable(&err.to_string()),
+    }
 }
 
 pub(super) fn unavailable(err: &dyn std::fmt::Display) -> Response {

@@ -7,7 +7,7 @@ use super::body::{is_json, parse_length, read_body};
 use super::handle::Hub;
 use super::idempotency;
 use super::response::{
-    Body, INDEX_HTML, Response, error, json_response, unauthorized, unavailable,
+    Body, INDEX_HTML, Response, error, json_response, refusal, unauthorized,
 };
 use crate::Event;
 use crate::auth::{AuthRequest, bearer_matches, redact_query};
@@ -154,7 +154,7 @@ impl Hub {
     /// ```
     /// use sse_hub::hub::{HubConfig, Hub, NotifyRequest};
     ///
-    /// let hub = Hub::new(HubConfig::default());
+    /// let hub = Hub::open(HubConfig::default()).expect("a hub");
     /// let head = NotifyRequest {
     ///     query: Some("topic=news"),
     ///     headers: &[("content-type", "application/json"), ("content-length", "99999999999")],
@@ -238,7 +238,7 @@ impl Hub {
     /// ```
     /// use sse_hub::{Hub, HubConfig};
     ///
-    /// let hub = Hub::new(HubConfig::default());
+    /// let hub = Hub::open(HubConfig::default()).expect("a hub");
     /// # tokio::runtime::Builder::new_current_thread().enable_time().build()?.block_on(async {
     /// let broken = async { Err::<Vec<u8>, _>("connection reset") };
     /// assert_eq!(hub.read_body_with(broken).await.unwrap_err().status, 400);
@@ -326,7 +326,7 @@ impl Hub {
                 Ok(published) => {
                     json_response(200, &json!({ "sent": published.sent, "id": published.id }))
                 }
-                Err(err) => unavailable(&err),
+                Err(err) => refusal(&err),
             }
         };
         self.key_store().idempotent(key, fingerprint, publish).await
@@ -343,7 +343,7 @@ impl Hub {
         Response {
             status: 200,
             headers: vec![("content-type", crate::metrics::CONTENT_TYPE.into())],
-            body: Body::Full(self.broker.render_metrics().into()),
+            body: Body::Full(self.render_metrics().into()),
         }
     }
 

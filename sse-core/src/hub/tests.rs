@@ -5,9 +5,10 @@ use crate::Broker;
 use crate::broker::{BrokerConfig, Start};
 use crate::decode::{Decoded, Decoder};
 
+/// A hub in memory whose ids start at 1000.
 pub(super) fn hub_with(config: HubConfig) -> Hub {
     let broker = Broker::with_first_id(config.broker.clone(), 1000);
-    Hub::with_broker(config, broker)
+    Hub::on(crate::engine::Engine::in_memory(broker), config, None)
 }
 
 /// In memory mode, the hub's futures are ready at once.
@@ -247,7 +248,7 @@ async fn bad_event_queries_answer_400_with_a_json_error() {
         assert_eq!(response.status, 400, "{query:.30}");
         assert!(json_body(response)["error"].as_str().is_some());
     }
-    assert_eq!(hub.broker().client_count(), 0);
+    assert_eq!(hub.client_count(), 0);
 }
 
 #[tokio::test]
@@ -325,7 +326,7 @@ async fn notify_errors_in_order_and_nothing_published() {
         assert!(json_body(response)["error"].is_string(), "case {i}");
     }
     assert_eq!(
-        hub.broker().stats().published,
+        hub.stats().published,
         0,
         "nothing published on error"
     );
@@ -336,7 +337,7 @@ async fn notify_errors_in_order_and_nothing_published() {
         b"[1]",
     );
     assert_eq!(ok.status, 200);
-    assert_eq!(hub.broker().stats().published, 1);
+    assert_eq!(hub.stats().published, 1);
 }
 
 #[tokio::test]
@@ -398,7 +399,7 @@ async fn a_content_length_over_the_limit_is_refused_before_the_body_is_read() {
     let at_limit = head(&at_limit_headers);
     let body = futures::stream::iter([Ok::<_, String>(&b"\"0123456789abcd\""[..])]);
     assert_eq!(hub.notify_from(at_limit, body).await.status, 200);
-    assert_eq!(hub.broker().stats().published, 1);
+    assert_eq!(hub.stats().published, 1);
 }
 
 #[tokio::test(start_paused = true)]
@@ -421,7 +422,7 @@ async fn a_body_that_stalls_is_answered_408_after_the_request_timeout() {
         message.as_deref(),
         Some("the body did not arrive within 10s")
     );
-    assert_eq!(hub.broker().stats().published, 0);
+    assert_eq!(hub.stats().published, 0);
     // A slow body that arrives whole in time is published.
     let slow = futures::stream::unfold(0, |sent| async move {
         (sent < 3).then_some(())?;
@@ -498,24 +499,16 @@ async fn healthz_metrics_and_the_demo_page() {
 }
 
 #[test]
-fn a_hub_and_its_broker_cannot_disagree() {
-    let broker = Broker::new(BrokerConfig {
-        history: 7,
-        client_buffer: 9,
-        ..BrokerConfig::default()
-    });
-    // A config saying otherwise takes the broker's settings.
-    let hub = Hub::with_broker(HubConfig::default(), broker);
-    assert_eq!(hub.config().broker, *hub.broker().config());
-    assert_eq!(hub.config().broker.history, 7);
-    let hub = Hub::new(HubConfig {
+fn the_broker_settings_of_the_config_are_the_engines() {
+    let hub = Hub::open(HubConfig {
         broker: BrokerConfig {
             history: 3,
             ..BrokerConfig::default()
         },
         ..HubConfig::default()
-    });
-    assert_eq!(hub.broker().config().history, 3);
+    })
+    .expect("a hub");
+    assert_eq!(hub.engine.local().config().history, 3);
 }
 
 #[tokio::test]

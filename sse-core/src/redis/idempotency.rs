@@ -11,6 +11,7 @@ use bytes::Bytes;
 
 use super::RedisBroker;
 use super::error::RedisError;
+use crate::keys::KeyState;
 
 /// Claims the key if it is free (or expired); else answers what it holds.
 const CLAIM: &str = r"
@@ -33,19 +34,6 @@ static CLAIM_SCRIPT: std::sync::LazyLock<redis::Script> =
     std::sync::LazyLock::new(|| redis::Script::new(CLAIM));
 static ABANDON_SCRIPT: std::sync::LazyLock<redis::Script> =
     std::sync::LazyLock::new(|| redis::Script::new(ABANDON));
-
-/// What a key holds when a request claims it.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum KeyState {
-    /// This request holds it now.
-    Claimed,
-    /// Another request with this fingerprint runs.
-    Pending(String),
-    /// A request with this fingerprint was answered this.
-    Done(String, Bytes),
-    /// Freed meanwhile (expired or abandoned): claim again.
-    Gone,
-}
 
 impl RedisBroker {
     /// The Redis key of idempotency key `key`.
@@ -77,20 +65,6 @@ impl RedisBroker {
             return Ok(KeyState::Claimed);
         }
         Ok(parse_held(&held))
-    }
-
-    /// What `key` holds now.
-    pub(crate) async fn read_key(&self, key: &str) -> Result<KeyState, RedisError> {
-        let link = &*self.link;
-        let mut connection = link.publish_connection()?;
-        let held: Option<Vec<u8>> = link
-            .within(
-                redis::cmd("GET")
-                    .arg(self.key_name(key))
-                    .query_async(&mut connection),
-            )
-            .await?;
-        Ok(held.map_or(KeyState::Gone, |held| parse_held(&held)))
     }
 
     /// Stores the answer of the request that claimed `key`, for `ttl`.

@@ -174,7 +174,9 @@ use tokio::sync::{mpsc, oneshot};
 
 /// A broker whose topics live in Redis, shared by every instance started
 /// on the same Redis: [`RedisBroker::publish`] stores the event there, and
-/// [`RedisBroker::broker`] is this instance's mirror, to subscribe to.
+/// [`RedisBroker::subscribe`] opens a stream on this instance's mirror of
+/// the topics its clients follow. Applications use it through a
+/// [`Hub`](crate::Hub) with `config.redis` set.
 /// Cheap to clone; the tail stops when the last clone is dropped or the
 /// mirror shuts down.
 #[derive(Debug, Clone)]
@@ -283,11 +285,32 @@ impl RedisBroker {
         })
     }
 
-    /// This instance's mirror of the topics: subscribe to it, read its
-    /// metrics, shut it down. Its [`Broker::publish`] refuses (see
-    /// [`RedisBroker::publish`]).
-    pub fn broker(&self) -> &Broker {
+    /// This instance's mirror of the topics, which its streams read: for
+    /// the crate only, as it takes events from the tail alone.
+    #[cfg(feature = "hub")]
+    pub(crate) fn broker(&self) -> &Broker {
         &self.link.broker
+    }
+
+    /// Ends every stream of this instance and stops the tail.
+    pub fn shutdown(&self) {
+        self.link.broker.shutdown();
+    }
+
+    /// This instance's metrics (its streams, and its link to Redis) in the
+    /// Prometheus text format.
+    pub fn render_metrics(&self) -> String {
+        self.link.broker.render_metrics()
+    }
+
+    /// How many topics this instance holds: those its clients follow.
+    pub fn topic_count(&self) -> usize {
+        self.link.broker.topic_count()
+    }
+
+    /// How many streams are open on this instance.
+    pub fn client_count(&self) -> usize {
+        self.link.broker.client_count()
     }
 
     /// Whether the tail is connected, caught up, and publishes can go
@@ -450,7 +473,7 @@ impl RedisBroker {
             self.wait(RESUME_WAIT, || self.has_reached(&lease.topics, id))
                 .await;
         }
-        Ok(self.link.broker.read_history(&lease.topics, after, limit)?)
+        Ok(self.link.broker.history(&lease.topics, after, limit)?)
     }
 
     /// Opens a stream of `topics` on this instance, as
@@ -510,7 +533,7 @@ impl RedisBroker {
             self.wait(RESUME_WAIT, || self.has_reached(&lease.topics, id))
                 .await;
         }
-        let stream = self.link.broker.open(&lease.topics, start)?;
+        let stream = self.link.broker.subscribe_from(&lease.topics, start)?;
         self.link.presence_changed.notify_one();
         Ok(stream.holding(Box::new(lease)))
     }

@@ -38,10 +38,10 @@
 //! use sse_hub::{Hub, HubConfig, serve::{ServeOptions, bind, serve}};
 //!
 //! # async fn run() -> std::io::Result<()> {
-//! let hub = Hub::new(HubConfig::default());
+//! let hub = Hub::open(HubConfig::default()).expect("a hub");
 //! let options = ServeOptions::new()
 //!     .request_timeout(Duration::from_secs(10))
-//!     .connections(hub.broker().connection_limit(10_000));
+//!     .connections(hub.connection_limit(10_000));
 //! // Any hyper service; the adapters pass their framework's router.
 //! let service = |_peer| {
 //!     hyper::service::service_fn(|_request| async {
@@ -52,7 +52,7 @@
 //! # drop(stop);
 //! let shutdown = async move {
 //!     let _ = stopped.await;
-//!     hub.broker().shutdown();
+//!     hub.shutdown();
 //! };
 //! serve(bind("127.0.0.1:3000")?, service, options, shutdown).await;
 //! # Ok(()) }

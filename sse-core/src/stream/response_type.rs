@@ -76,7 +76,7 @@ macro_rules! sse_response_type {
 ///     pub struct SseResponse;
 /// }
 ///
-/// let hub = sse_hub::Hub::new(sse_hub::HubConfig::default());
+/// let hub = sse_hub::Hub::open(sse_hub::HubConfig::default()).expect("a hub");
 /// let response = SseResponse::from(hub.healthz());
 /// assert_eq!(response.0.status, 200);
 /// ```
