@@ -47,8 +47,8 @@ pub async fn check_feed_example(base: &str, hub: &Hub) -> Result<(), Error> {
     ensure(mine.status == 200, || format!("user 42: {}", mine.status))?;
     connected(&mut mine).await?;
     hub.publish("user-7", &sse_hub::Event::new("not for 42"))
-            .await
-            .map_err(|e| e.to_string())?;
+        .await
+        .map_err(|e| e.to_string())?;
     let (status, body) = notify(
         &client,
         &format!("{base}/sse"),
@@ -62,8 +62,8 @@ pub async fn check_feed_example(base: &str, hub: &Hub) -> Result<(), Error> {
         format!("user 42 got {event:?}")
     })?;
     hub.publish("user-42", &sse_hub::Event::new("while away"))
-            .await
-            .map_err(|e| e.to_string())?;
+        .await
+        .map_err(|e| e.to_string())?;
     let missed = mine.next_event().await?;
     drop(mine);
 

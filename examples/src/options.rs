@@ -7,8 +7,8 @@ use std::time::Duration;
 use clap::Parser;
 use sse_hub::auth::{JwtConfig, JwtKey};
 use sse_hub::broker::BrokerConfig;
-use sse_hub::serve::{ServeOptions, TlsFiles};
 use sse_hub::hub::RedisConfig;
+use sse_hub::serve::{ServeOptions, TlsFiles};
 use sse_hub::{Hub, HubConfig};
 
 /// What an example server runs with: its hub's configuration, and the

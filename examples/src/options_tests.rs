@@ -48,7 +48,6 @@ fn every_option_reaches_the_config() {
             body_timeout: Duration::from_secs(2),
             publish_token: Some("t".into()),
             redis: None,
-            redis_publish_batch: 1,
             jwt: None,
             max_stream_lifetime: Some(Duration::from_secs(1800)),
             idempotency_ttl: Duration::from_secs(90),
@@ -123,7 +122,17 @@ fn bad_options_are_refused_with_the_reason() {
         .to_string();
     assert!(err.contains("--redis-publish-batch"), "{err}");
     let config = parse(&["--redis", "redis://127.0.0.1:6379/"]).expect("a Redis URL");
-    assert_eq!(config.hub.redis.as_deref(), Some("redis://127.0.0.1:6379/"));
+    let redis = config.hub.redis.expect("Redis mode");
+    assert_eq!(redis.url, "redis://127.0.0.1:6379/");
+    assert_eq!(redis.publish_batch, 256);
+    let batch = parse(&[
+        "--redis",
+        "redis://127.0.0.1:6379/",
+        "--redis-publish-batch",
+        "1",
+    ])
+    .expect("a Redis URL");
+    assert_eq!(batch.hub.redis.map(|redis| redis.publish_batch), Some(1));
     // A cluster's nodes: repeated, or a list.
     let nodes = "redis://127.0.0.1:7000,redis://127.0.0.1:7001,redis://127.0.0.1:7002";
     let repeated = parse(&[
@@ -131,7 +140,10 @@ fn bad_options_are_refused_with_the_reason() {
         "--redis=redis://127.0.0.1:7001,redis://127.0.0.1:7002",
     ])
     .expect("node URLs");
-    assert_eq!(repeated.hub.redis.as_deref(), Some(nodes));
+    assert_eq!(
+        repeated.hub.redis.map(|redis| redis.url).as_deref(),
+        Some(nodes)
+    );
 }
 
 #[test]

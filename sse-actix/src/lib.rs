@@ -18,7 +18,9 @@ pub mod handlers {
 }
 pub use sse_hub;
 pub use sse_hub::auth;
+pub use sse_hub::broker::BrokerError;
+pub use sse_hub::hub::{Presence, RedisConfig};
 pub use sse_hub::{
-    Broker, BrokerConfig, Event, EventError, EventId, Hub, HubConfig, KeepAlive, Published,
-    SseStream, Start,
+    Broker, BrokerConfig, Event, EventError, EventId, Hub, HubConfig, KeepAlive, OpenError,
+    PublishError, Published, ReadError, SseStream, Start,
 };

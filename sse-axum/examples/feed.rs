@@ -67,7 +67,10 @@ async fn main() -> std::io::Result<()> {
     println!("listening on http://{}", listener.local_addr()?);
     axum::serve(
         listener,
-        app(Hub::open(HubConfig::default()).expect("a hub"), Duration::from_secs(1)),
+        app(
+            Hub::open(HubConfig::default()).expect("a hub"),
+            Duration::from_secs(1),
+        ),
     )
     .await
 }

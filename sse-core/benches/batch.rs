@@ -237,7 +237,10 @@ fn main() {
                 ..config()
             })
             .expect("a valid URL");
-            assert!(hub.ready_within(Duration::from_secs(10)).await, "connected to Redis");
+            assert!(
+                hub.ready_within(Duration::from_secs(10)).await,
+                "connected to Redis"
+            );
             hub
         });
         rows.push(("Redis, hub routes called", runtime.block_on(measure(&hub))));

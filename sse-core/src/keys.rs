@@ -204,14 +204,21 @@ mod tests {
         let ttl = Duration::from_secs(60);
         for n in 0..MAX_KEYS + 10 {
             let key = format!("k{n}");
-            assert_eq!(keys.claim(&key, "f", MINUTE), KeyState::Claimed, "key {key} was free");
+            assert_eq!(
+                keys.claim(&key, "f", MINUTE),
+                KeyState::Claimed,
+                "key {key} was free"
+            );
             keys.complete(&key, "f", Bytes::from_static(b"{}"), ttl);
         }
         let held = keys.lock().keys.len();
         assert!(held <= MAX_KEYS, "{held} keys held");
         // The newest are kept; the ones expiring first went.
         let newest = format!("k{}", MAX_KEYS + 9);
-        assert!(matches!(keys.claim(&newest, "f", MINUTE), KeyState::Done(..)));
+        assert!(matches!(
+            keys.claim(&newest, "f", MINUTE),
+            KeyState::Done(..)
+        ));
         assert_eq!(keys.claim("k0", "f", MINUTE), KeyState::Claimed);
     }
 
@@ -221,7 +228,11 @@ mod tests {
         assert_eq!(keys.claim("k", "a", MINUTE), KeyState::Claimed);
         assert_eq!(keys.claim("k", "b", MINUTE), KeyState::Pending("a".into()));
         keys.abandon("k", "b");
-        assert_eq!(keys.read("k"), KeyState::Pending("a".into()), "not b's to free");
+        assert_eq!(
+            keys.read("k"),
+            KeyState::Pending("a".into()),
+            "not b's to free"
+        );
         keys.abandon("k", "a");
         assert_eq!(keys.read("k"), KeyState::Gone);
         assert_eq!(keys.claim("k", "a", MINUTE), KeyState::Claimed);

@@ -62,12 +62,12 @@ mod engine;
 mod event;
 #[cfg(feature = "hub")]
 pub mod hub;
+#[cfg(feature = "hub")]
+mod keys;
 #[cfg(feature = "broker")]
 pub mod metrics;
 #[cfg(feature = "redis")]
 pub mod redis;
-#[cfg(feature = "hub")]
-mod keys;
 #[cfg(feature = "hub")]
 pub mod request;
 #[cfg(feature = "serve")]

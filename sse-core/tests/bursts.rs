@@ -21,7 +21,8 @@ fn hub(coalesce: Duration, broker: BrokerConfig) -> Hub {
         coalesce,
         broker,
         ..HubConfig::default()
-    }).expect("a hub")
+    })
+    .expect("a hub")
 }
 
 /// Publishes `burst` events in a loop to a reader that waits for them:

@@ -526,8 +526,7 @@ async fn an_instance_cut_off_catches_up_with_what_others_published() {
         "a composite id for a stream of two topics: {resumed:?}"
     );
     assert!(
-        a.render_metrics()
-            .contains("sse_redis_reconnects_total 1"),
+        a.render_metrics().contains("sse_redis_reconnects_total 1"),
         "{}",
         a.render_metrics()
     );

@@ -75,7 +75,10 @@ async fn main() -> std::io::Result<()> {
             println!("listening on http://{addr}");
         }
     }
-    let app = app(Hub::open(HubConfig::default()).expect("a hub"), Duration::from_secs(1));
+    let app = app(
+        Hub::open(HubConfig::default()).expect("a hub"),
+        Duration::from_secs(1),
+    );
     Server::new_with_acceptor(acceptor).run(app).await
 }
 

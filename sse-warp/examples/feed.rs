@@ -70,7 +70,10 @@ async fn main() -> std::io::Result<()> {
     let addr = std::env::var("SSE_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".into());
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     println!("listening on http://{}", listener.local_addr()?);
-    let app = app(Hub::open(HubConfig::default()).expect("a hub"), Duration::from_secs(1));
+    let app = app(
+        Hub::open(HubConfig::default()).expect("a hub"),
+        Duration::from_secs(1),
+    );
     warp::serve(app).incoming(listener).run().await;
     Ok(())
 }

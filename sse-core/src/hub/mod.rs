@@ -49,8 +49,8 @@ mod reads;
 mod response;
 mod routes;
 
-pub use body::read_body;
 pub use crate::engine::{Presence, PublishError, ReadError, RedisConfig};
+pub use body::read_body;
 pub use config::HubConfig;
 pub use errors::OpenError;
 pub use handle::Hub;

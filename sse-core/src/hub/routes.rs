@@ -6,9 +6,7 @@ use serde_json::json;
 use super::body::{is_json, parse_length, read_body};
 use super::handle::Hub;
 use super::idempotency;
-use super::response::{
-    Body, INDEX_HTML, Response, error, json_response, refusal, unauthorized,
-};
+use super::response::{Body, INDEX_HTML, Response, error, json_response, refusal, unauthorized};
 use crate::Event;
 use crate::auth::{AuthRequest, bearer_matches, redact_query};
 use crate::broker::Start;

@@ -325,11 +325,7 @@ async fn notify_errors_in_order_and_nothing_published() {
         }
         assert!(json_body(response)["error"].is_string(), "case {i}");
     }
-    assert_eq!(
-        hub.stats().published,
-        0,
-        "nothing published on error"
-    );
+    assert_eq!(hub.stats().published, 0, "nothing published on error");
     let ok = request(
         Some(b"bearer s3cret"),
         Some(b"Application/JSON; charset=utf-8"),
