@@ -25,6 +25,7 @@
 //!   the adapter's, and [`examples`] starts the adapters' own examples.
 
 pub mod adapter;
+pub mod adapter_tests;
 pub mod auth;
 pub mod backlog;
 pub mod client;

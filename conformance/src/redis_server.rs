@@ -20,6 +20,15 @@ use std::time::{Duration, Instant};
 /// How long a starting server may take to answer `PING`.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Why a server did not start.
+#[derive(Debug)]
+enum Start {
+    /// It exited at once, as `redis-server` does when its port is taken.
+    PortTaken,
+    /// It did not answer in time.
+    Silent,
+}
+
 /// One private `redis-server` process.
 #[derive(Debug)]
 pub struct RedisServer {
@@ -57,20 +66,32 @@ impl RedisServer {
         if !installed("redis-server") {
             return unavailable(test, "redis-server is not on PATH");
         }
-        Some(Self::launch(free_port(), None))
+        Some(Self::launch(false))
     }
 
-    fn launch(port: u16, cluster_port: Option<u16>) -> Self {
-        let dir = std::env::temp_dir().join(format!("sse-redis-{}-{port}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("a directory for redis-server");
-        let mut server = Self {
-            port,
-            cluster_port,
-            dir,
-            child: None,
-        };
-        server.restart();
-        server
+    /// A server on ports the system called free, started on other ones
+    /// when another process took them meanwhile: a port cannot be held
+    /// for `redis-server` until it binds it (its `--port 0` means no TCP).
+    fn launch(cluster: bool) -> Self {
+        const ATTEMPTS: usize = 5;
+        for attempt in 1..=ATTEMPTS {
+            let ports = free_ports(if cluster { 2 } else { 1 });
+            let port = ports[0];
+            let dir = std::env::temp_dir().join(format!("sse-redis-{}-{port}", std::process::id()));
+            std::fs::create_dir_all(&dir).expect("a directory for redis-server");
+            let mut server = Self {
+                port,
+                cluster_port: ports.get(1).copied(),
+                dir,
+                child: None,
+            };
+            match server.try_restart() {
+                Ok(()) => return server,
+                Err(Start::PortTaken) if attempt < ATTEMPTS => {}
+                Err(err) => panic!("{}", server.failure(&err)),
+            }
+        }
+        unreachable!("the last attempt returns or panics")
     }
 
     /// This server's URL.
@@ -107,8 +128,27 @@ impl RedisServer {
     ///
     /// # Panics
     ///
-    /// When it does not answer `PING` within 10 seconds.
+    /// When it does not answer within 10 seconds, or another process took
+    /// its port meanwhile.
     pub fn restart(&mut self) {
+        if let Err(err) = self.try_restart() {
+            panic!("{}", self.failure(&err));
+        }
+    }
+
+    fn failure(&self, err: &Start) -> String {
+        let why = match err {
+            Start::PortTaken => "exited at once: its port was taken",
+            Start::Silent => "did not answer within the start timeout",
+        };
+        format!(
+            "redis-server on port {} {why} ({START_TIMEOUT:?}); its log ends:\n{}",
+            self.port,
+            self.log_tail()
+        )
+    }
+
+    fn try_restart(&mut self) -> Result<(), Start> {
         self.stop();
         let mut command = Command::new("redis-server");
         if self.cluster_port.is_some() {
@@ -137,17 +177,26 @@ impl RedisServer {
             .stderr(Stdio::null())
             .spawn()
             .expect("redis-server starts");
+        let pid = child.id();
         self.child = Some(child);
         let deadline = Instant::now() + START_TIMEOUT;
-        while !self.answers_ping() {
-            assert!(
-                Instant::now() < deadline,
-                "redis-server did not answer on port {} within {START_TIMEOUT:?}; its log ends:\n{}",
-                self.port,
-                self.log_tail()
-            );
+        // The server that answers must be this child: another process may
+        // hold the port, even another test's redis-server.
+        while !self.is_served_by(pid) {
+            let exited = self
+                .child
+                .as_mut()
+                .is_some_and(|child| child.try_wait().ok().flatten().is_some());
+            if exited {
+                self.child = None;
+                return Err(Start::PortTaken);
+            }
+            if Instant::now() >= deadline {
+                return Err(Start::Silent);
+            }
             std::thread::sleep(Duration::from_millis(20));
         }
+        Ok(())
     }
 
     /// The last lines of the server's log, to say why it failed.
@@ -157,16 +206,12 @@ impl RedisServer {
         lines[lines.len().saturating_sub(10)..].join("\n")
     }
 
-    fn answers_ping(&self) -> bool {
-        let Ok(mut stream) = TcpStream::connect_timeout(&self.addr(), Duration::from_secs(1))
-        else {
-            return false;
-        };
-        let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
-        let mut reply = [0; 7];
-        stream.write_all(b"PING\r\n").is_ok()
-            && stream.read_exact(&mut reply).is_ok()
-            && &reply == b"+PONG\r\n"
+    /// Whether the server answering on this port is process `pid`.
+    fn is_served_by(&self, pid: u32) -> bool {
+        self.query("INFO server").is_some_and(|info| {
+            info.lines()
+                .any(|line| line.trim_end() == format!("process_id:{pid}"))
+        })
     }
 
     /// The text of `CLUSTER INFO`, if the node answers.
@@ -247,12 +292,9 @@ impl RedisCluster {
                 return unavailable(test, &format!("{binary} is not on PATH"));
             }
         }
-        // Every port at once, so that no two of them are the same.
-        let ports = free_ports(2 * masters);
-        let nodes: Vec<RedisServer> = ports
-            .chunks(2)
-            .map(|pair| RedisServer::launch(pair[0], Some(pair[1])))
-            .collect();
+        // Each node started (on ports no other one then holds) before the
+        // next one picks its ports.
+        let nodes: Vec<RedisServer> = (0..masters).map(|_| RedisServer::launch(true)).collect();
         let status = Command::new("redis-cli")
             .args(["--cluster", "create"])
             .args(nodes.iter().map(|node| format!("127.0.0.1:{}", node.port)))
@@ -360,13 +402,9 @@ fn cluster_node_conf() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/deploy/redis-cluster-node.conf")
 }
 
-/// A port the system considers free now.
-fn free_port() -> u16 {
-    free_ports(1)[0]
-}
-
 /// `count` different ports the system considers free now: all bound at
-/// once, then released.
+/// once, then released (a server started on them checks that it got
+/// them, see [`RedisServer::launch`]).
 fn free_ports(count: usize) -> Vec<u16> {
     let listeners: Vec<TcpListener> = (0..count)
         .map(|_| TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("a free loopback port"))
