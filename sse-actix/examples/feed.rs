@@ -96,10 +96,31 @@ async fn main() -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sse_conformance::adapter_tests::{Backend, Engine};
 
     #[test]
-    fn ticks_and_per_user_notifications() {
-        let hub = Hub::open(HubConfig::default()).expect("a hub");
+    fn ticks_and_per_user_notifications_in_memory() {
+        ticks_and_per_user_notifications(Engine::Memory);
+    }
+
+    /// The README's step 2 (this example's `/notifications`), with the hub
+    /// on Redis and nothing else changed.
+    #[test]
+    fn ticks_and_per_user_notifications_on_redis() {
+        ticks_and_per_user_notifications(Engine::Redis);
+    }
+
+    fn ticks_and_per_user_notifications(engine: Engine) {
+        let Some(backend) = Backend::start(engine, "feed example") else {
+            return;
+        };
+        // On Redis the hub's tail runs in the runtime that opens it.
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let hub = runtime.block_on(async {
+            let hub = Hub::open(backend.config(HubConfig::default())).expect("a hub");
+            backend.ready(&hub).await;
+            hub
+        });
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let server_hub = hub.clone();
@@ -110,7 +131,6 @@ mod tests {
                     .await
             })
         });
-        let runtime = tokio::runtime::Runtime::new().unwrap();
         runtime.block_on(async {
             sse_conformance::examples::check_feed_example(&base, &hub)
                 .await

@@ -85,10 +85,26 @@ async fn main() -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sse_conformance::adapter_tests::{Backend, Engine};
 
     #[tokio::test]
-    async fn ticks_and_per_user_notifications() {
-        let hub = Hub::open(HubConfig::default()).expect("a hub");
+    async fn ticks_and_per_user_notifications_in_memory() {
+        ticks_and_per_user_notifications(Engine::Memory).await;
+    }
+
+    /// The README's step 2 (this example's `/notifications`), with the hub
+    /// on Redis and nothing else changed.
+    #[tokio::test]
+    async fn ticks_and_per_user_notifications_on_redis() {
+        ticks_and_per_user_notifications(Engine::Redis).await;
+    }
+
+    async fn ticks_and_per_user_notifications(engine: Engine) {
+        let Some(backend) = Backend::start(engine, "feed example") else {
+            return;
+        };
+        let hub = Hub::open(backend.config(HubConfig::default())).expect("a hub");
+        backend.ready(&hub).await;
         let acceptor = TcpListener::bind("127.0.0.1:0")
             .into_acceptor()
             .await

@@ -86,10 +86,26 @@ fn rocket() -> _ {
 mod tests {
     use super::*;
     use rocket::fairing::AdHoc;
+    use sse_conformance::adapter_tests::{Backend, Engine};
 
     #[tokio::test]
-    async fn ticks_and_per_user_notifications() {
-        let hub = Hub::open(HubConfig::default()).expect("a hub");
+    async fn ticks_and_per_user_notifications_in_memory() {
+        ticks_and_per_user_notifications(Engine::Memory).await;
+    }
+
+    /// The README's step 2 (this example's `/notifications`), with the hub
+    /// on Redis and nothing else changed.
+    #[tokio::test]
+    async fn ticks_and_per_user_notifications_on_redis() {
+        ticks_and_per_user_notifications(Engine::Redis).await;
+    }
+
+    async fn ticks_and_per_user_notifications(engine: Engine) {
+        let Some(backend) = Backend::start(engine, "feed example") else {
+            return;
+        };
+        let hub = Hub::open(backend.config(HubConfig::default())).expect("a hub");
+        backend.ready(&hub).await;
         let config = rocket::Config {
             address: std::net::Ipv4Addr::LOCALHOST.into(),
             port: 0,

@@ -1,0 +1,298 @@
+//! The hub's application API on both engines: every test body below runs
+//! twice, with the hub in memory (`in_memory::…`) and on a private real
+//! `redis-server` (`on_redis::…`), opened from its configuration as an
+//! application opens it. What an application sees must not depend on the
+//! engine.
+
+#[path = "../../conformance/src/redis_server.rs"]
+#[allow(dead_code, unreachable_pub)]
+mod redis_server;
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use sse_hub::broker::{BrokerError, Publish, Start};
+use sse_hub::decode::{Decoded, Decoder};
+use sse_hub::hub::{Body, EventStream, NotifyRequest, RedisConfig, Response};
+use sse_hub::{Event, Hub, HubConfig};
+
+use redis_server::TestRedis;
+
+/// Bounds every wait; far above what any step takes.
+const WAIT: Duration = Duration::from_secs(15);
+
+fn config() -> HubConfig {
+    HubConfig {
+        heartbeat: Duration::from_secs(3600),
+        ..HubConfig::default()
+    }
+}
+
+/// A hub on the Redis at `url`, with keys of its own for `test`.
+async fn on_redis(url: &str, test: &str) -> Hub {
+    let mut redis = RedisConfig::new(url);
+    redis.key_prefix = format!("hub-engines-{test}");
+    let hub = Hub::open(HubConfig {
+        redis: Some(redis),
+        ..config()
+    })
+    .expect("a valid URL");
+    assert!(hub.ready_within(WAIT).await, "connected to Redis");
+    hub
+}
+
+/// Each test body, once per engine. A body is `async fn name(hub: Hub)`
+/// and may open a second instance with `another(&hub).await` (the same
+/// hub in memory; another instance on the same Redis).
+macro_rules! on_both_engines {
+    ($(async fn $name:ident($hub:ident: Hub, $another:ident) $body:block)*) => {
+        mod in_memory {
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let $hub = Hub::open(config()).expect("a hub in memory");
+                    let memory = $hub.clone();
+                    #[allow(unused_variables)]
+                    let $another = move || {
+                        let hub = memory.clone();
+                        async move { hub }
+                    };
+                    $body
+                }
+            )*
+        }
+
+        mod on_redis {
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(redis) = TestRedis::get(stringify!($name)) else {
+                        return;
+                    };
+                    let $hub = on_redis(&redis.url, stringify!($name)).await;
+                    let url = redis.url.clone();
+                    #[allow(unused_variables)]
+                    let $another = move || {
+                        let url = url.clone();
+                        async move { on_redis(&url, stringify!($name)).await }
+                    };
+                    $body
+                }
+            )*
+        }
+    };
+}
+
+/// The stream of an answer to a subscription.
+fn stream_of(response: Response) -> EventStream {
+    assert_eq!(response.status, 200, "a stream");
+    let Body::Stream(stream) = response.body else {
+        panic!("not a stream")
+    };
+    stream
+}
+
+/// What a client reads of a stream: its events as (id, name, data), and
+/// whether it was told `reset`.
+struct Client {
+    stream: EventStream,
+    decoder: Decoder,
+    reset: bool,
+}
+
+impl Client {
+    fn new(response: Response) -> Self {
+        Self {
+            stream: stream_of(response),
+            decoder: Decoder::new(),
+            reset: false,
+        }
+    }
+
+    /// The next `count` events, past `connected` and `reset`.
+    async fn events(&mut self, count: usize) -> Vec<(String, String, String)> {
+        let mut events = Vec::new();
+        while events.len() < count {
+            while let Some(item) = self.decoder.next_item() {
+                let Ok(Decoded::Event(event)) = item else {
+                    continue;
+                };
+                match event.event() {
+                    "connected" => {}
+                    "reset" => self.reset = true,
+                    name => events.push((
+                        event.last_event_id().to_owned(),
+                        name.to_owned(),
+                        event.data().to_owned(),
+                    )),
+                }
+            }
+            if events.len() >= count {
+                break;
+            }
+            let chunk = tokio::time::timeout(WAIT, self.stream.next())
+                .await
+                .unwrap_or_else(|_| panic!("{} of {count} events came: {events:?}", events.len()))
+                .expect("the stream is open")
+                .expect("no stream error");
+            self.decoder.feed(&chunk);
+        }
+        assert_eq!(events.len(), count, "more events than expected: {events:?}");
+        events
+    }
+
+    /// Whether the stream ends within the bound.
+    async fn ends(mut self) -> bool {
+        let end = async {
+            while let Some(item) = self.stream.next().await {
+                if item.is_err() {
+                    return;
+                }
+            }
+        };
+        tokio::time::timeout(WAIT, end).await.is_ok()
+    }
+}
+
+fn data(events: &[(String, String, String)]) -> Vec<&str> {
+    events.iter().map(|(_, _, data)| data.as_str()).collect()
+}
+
+async fn notify(hub: &Hub, key: &str, body: &str) -> Response {
+    let headers = [
+        ("content-type", "application/json"),
+        ("idempotency-key", key),
+    ];
+    let request = NotifyRequest {
+        query: Some("topic=orders"),
+        headers: &headers,
+    };
+    hub.notify(request, body.as_bytes()).await
+}
+
+fn header<'a>(response: &'a Response, name: &str) -> Option<&'a str> {
+    response
+        .headers
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| v.as_str())
+}
+
+on_both_engines! {
+    async fn a_client_resumes_on_another_instance_with_exactly_what_it_missed(hub: Hub, another) {
+        let mut client = Client::new(hub.subscribe(["user-42"], None).await);
+        for n in 0..3 {
+            hub.publish("user-42", &Event::new(format!("seen {n}"))).await.expect("published");
+        }
+        let seen = client.events(3).await;
+        assert_eq!(data(&seen), ["seen 0", "seen 1", "seen 2"]);
+        drop(client);
+        for n in 0..2 {
+            hub.publish("user-42", &Event::new(format!("missed {n}"))).await.expect("published");
+        }
+        let other = another().await;
+        let mut back = Client::new(other.subscribe(["user-42"], Some(&seen[2].0)).await);
+        let missed = back.events(2).await;
+        assert_eq!(data(&missed), ["missed 0", "missed 1"]);
+        assert!(!back.reset, "the id was honoured");
+        let live = hub.publish("user-42", &Event::new("live")).await.expect("published");
+        assert_eq!(back.events(1).await[0].0, live.id.to_string());
+    }
+
+    async fn batches_ephemeral_events_and_history_read_alike(hub: Hub, another) {
+        let (a, b) = (Event::new("a"), Event::new("b"));
+        let typing = Event::new("typing");
+        let mut client = Client::new(hub.subscribe(["room"], None).await);
+        let published = hub
+            .publish_batch(&[Publish::new("room", &a), Publish::new("news", &b), Publish::new("room", &b)])
+            .await
+            .expect("published");
+        assert_eq!(published.len(), 3);
+        hub.publish_ephemeral("room", &typing).await.expect("published");
+        let got = client.events(3).await;
+        assert_eq!(data(&got), ["a", "b", "typing"]);
+        assert_eq!(got[0].0, published[0].id.to_string());
+        // Another instance reads the same history; the ephemeral event is
+        // in none.
+        let other = another().await;
+        let page = other.history(["room"], None, 10).await.expect("read");
+        let kept: Vec<&str> = page.events.iter().map(|e| e.data.as_str()).collect();
+        assert_eq!(kept, ["a", "b"]);
+        let after = other.history(["room"], Some(&page.events[0].id), 10).await.expect("read");
+        assert_eq!(after.events.len(), 1);
+        assert!(!after.reset && !after.more);
+    }
+
+    async fn a_rewound_stream_starts_with_the_newest_events(hub: Hub, another) {
+        for n in 0..3 {
+            hub.publish("feed", &Event::new(n.to_string())).await.expect("published");
+        }
+        let mut client = Client::new(hub.subscribe_from(["feed"], Start::Rewind(2)).await);
+        assert_eq!(data(&client.events(2).await), ["1", "2"]);
+        hub.publish("feed", &Event::new("3")).await.expect("published");
+        assert_eq!(data(&client.events(1).await), ["3"]);
+    }
+
+    async fn presence_counts_open_streams(hub: Hub, another) {
+        let count = || async { hub.presence(["lobby"]).await.expect("read")["lobby"] };
+        assert_eq!(count().await, 0);
+        let first = hub.subscribe(["lobby"], None).await;
+        let second = hub.subscribe(["lobby", "other"], None).await;
+        // Redis counts within 2 s, and no signal says when: look, within a
+        // bound.
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while count().await != 2 {
+            assert!(tokio::time::Instant::now() < deadline, "2 streams never counted");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        drop((first, second));
+        while count().await != 0 {
+            assert!(tokio::time::Instant::now() < deadline, "ended streams still counted");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    async fn a_retried_publish_answers_the_first_ones_answer(hub: Hub, another) {
+        let mut client = Client::new(hub.subscribe(["orders"], None).await);
+        let first = notify(&hub, "order-7", r#"{"order": 7}"#).await;
+        assert_eq!(first.status, 200);
+        let other = another().await;
+        let retried = notify(&other, "order-7", r#"{"order": 7}"#).await;
+        assert_eq!(retried.status, 200);
+        assert_eq!(header(&retried, "idempotent-replayed"), Some("true"));
+        let Body::Full(first) = first.body else { panic!("a full body") };
+        let Body::Full(retried_body) = retried.body else { panic!("a full body") };
+        assert_eq!(first, retried_body);
+        let different = notify(&other, "order-7", r#"{"order": 8}"#).await;
+        assert_eq!(different.status, 422);
+        // Exactly one event: the next publish comes right after it.
+        hub.publish("orders", &Event::new("next")).await.expect("published");
+        assert_eq!(data(&client.events(2).await), [r#"{"order":7}"#, "next"]);
+    }
+
+    async fn no_topic_is_the_callers_mistake_not_an_outage(hub: Hub, another) {
+        let refused = hub.subscribe(Vec::<String>::new(), None).await;
+        assert_eq!(refused.status, 400, "not a 503");
+        assert_eq!(header(&refused, "retry-after"), None);
+        let err = hub.history(Vec::<String>::new(), None, 10).await.expect_err("no topic");
+        assert_eq!(err.broker_error(), Some(&BrokerError::NoTopics));
+    }
+
+    async fn shutdown_ends_streams_and_refuses_publishes(hub: Hub, another) {
+        let client = Client::new(hub.subscribe(["news"], None).await);
+        assert!(hub.is_ready());
+        hub.shutdown();
+        assert!(client.ends().await, "the stream ended");
+        assert!(hub.is_closed() && !hub.is_ready());
+        assert!(hub.publish("news", &Event::new("late")).await.is_err());
+        assert_eq!(hub.subscribe(["news"], None).await.status, 503);
+    }
+
+    async fn metrics_count_this_instances_streams(hub: Hub, another) {
+        let _client = Client::new(hub.subscribe(["news"], None).await);
+        assert_eq!(hub.client_count(), 1);
+        assert!(hub.render_metrics().contains("sse_clients 1"), "{}", hub.render_metrics());
+    }
+}
