@@ -27,6 +27,8 @@ if (!base || !prefixedPage || !shots || !name || !Number.isFinite(retry)) {
 // Every wait is bounded: a stuck page fails its check instead of hanging.
 const WAIT = { timeout: 10000 };
 const PHONE = { width: 390, height: 844 };
+// The origin of a page elsewhere, which the server allows (`--cors-origin`).
+const OTHER_ORIGIN = "http://localhost:9";
 
 const stdin = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
 function say(message) {
@@ -235,6 +237,36 @@ try {
     await shown(prefixed, marker);
     ensure(streams.length === opened, "the first page opened a stream meanwhile");
     await prefixed.close();
+  });
+
+  await check("a page on another origin publishes once with an Idempotency-Key", async () => {
+    // The other origin's page comes from the browser's own request
+    // interception: no server of its own, and the example server lists it
+    // with --cors-origin (see `cargo xtask browser`).
+    const app = await browser.context.newPage();
+    await app.route(`${OTHER_ORIGIN}/**`, (route) =>
+      route.fulfill({ contentType: "text/html", body: "<!doctype html><title>another origin</title>" }));
+    await app.goto(`${OTHER_ORIGIN}/`, WAIT);
+    const key = `key-${run}`;
+    const answers = await app.evaluate(async ({ base, key }) => {
+      const send = async () => {
+        try {
+          const response = await fetch(`${base}/notify?topic=cross-origin`, {
+            method: "POST",
+            headers: { "content-type": "application/json", "idempotency-key": key },
+            body: JSON.stringify({ key }),
+          });
+          return { status: response.status, body: await response.text() };
+        } catch (err) {
+          return { status: 0, body: String(err) };
+        }
+      };
+      return [await send(), await send()];
+    }, { base, key });
+    ensure(answers.every((a) => a.status === 200), `answers ${JSON.stringify(answers)}`);
+    const [first, retry] = answers.map((a) => JSON.parse(a.body).id);
+    ensure(first && first === retry, `the retry was published again: ids ${first} and ${retry}`);
+    await app.close();
   });
 
   await check("usable at 390×844: nothing wider than the screen", async () => {

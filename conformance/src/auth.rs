@@ -409,7 +409,7 @@ pub(crate) async fn cors_preflight(target: &Target) -> Result<(), Error> {
         .header("access-control-request-method", "POST")
         .header(
             "access-control-request-headers",
-            "content-type, authorization",
+            "content-type, authorization, idempotency-key",
         );
     let response = within(request.send(), "the preflight")
         .await?
@@ -440,7 +440,9 @@ pub(crate) async fn cors_preflight(target: &Target) -> Result<(), Error> {
     )?;
     let allowed = lower("access-control-allow-headers");
     ensure(
-        allowed.contains("content-type") && allowed.contains("authorization"),
+        ["content-type", "authorization", "idempotency-key"]
+            .iter()
+            .all(|name| allowed.contains(name)),
         || format!("allowed headers {allowed:?}"),
     )
 }

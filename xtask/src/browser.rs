@@ -25,6 +25,10 @@ const HTTP1_CONNECTIONS: u64 = 6;
 /// long before it reconnects.
 const RETRY_MS: u64 = 1000;
 
+/// The origin of a page elsewhere that publishes to the servers (its page
+/// is made by the browser's request interception, not served).
+const OTHER_ORIGIN: &str = "http://localhost:9";
+
 /// The most one framework's demo-page run may take, restart included.
 const DEMO_PAGE_LIMIT: Duration = Duration::from_secs(120);
 
@@ -123,7 +127,8 @@ fn node_is_recent_enough() -> Result<(), String> {
 /// port when the script asks. The script's checks, in its order.
 async fn demo_page(root: &Path, target: &Target, shots: &Path) -> Result<Vec<Outcome>, String> {
     let retry = format!("{RETRY_MS}ms");
-    let options = ["--retry", retry.as_str()];
+    // `demo-page.mjs` publishes from a page of this origin.
+    let options = ["--retry", retry.as_str(), "--cors-origin", OTHER_ORIGIN];
     let mut server = target.start(&options).await?;
     let addr = server.base.trim_start_matches("http://").to_owned();
     let (_proxy, proxied) =

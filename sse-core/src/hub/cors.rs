@@ -1,5 +1,5 @@
-//! Cross-origin pages (`--cors-origin`): what the contract allows, for
-//! each framework's own CORS middleware, and the same rules without a
+//! Cross-origin pages: what the hub's routes allow them, for each
+//! framework's own CORS middleware, and the same rules without a
 //! framework for those that have none ([`CorsPolicy`]).
 //!
 //! A request whose `Origin` is listed gets `Access-Control-Allow-Origin`
@@ -15,13 +15,21 @@ use super::{Body, Response};
 /// The methods a cross-origin page may use: `GET /events`, `POST /notify`.
 pub const ALLOWED_METHODS: [&str; 2] = ["GET", "POST"];
 
-/// The request headers a cross-origin page may send.
-pub const ALLOWED_HEADERS: [&str; 3] = ["authorization", "content-type", "last-event-id"];
+/// The request headers a cross-origin page may send: its token, a
+/// publish's body type, a resume's id, and a publish's
+/// [`Idempotency-Key`](super::idempotency), so that a page can retry a
+/// publish safely.
+pub const ALLOWED_HEADERS: [&str; 4] = [
+    "authorization",
+    "content-type",
+    "idempotency-key",
+    "last-event-id",
+];
 
 /// How long a browser may cache a preflight's answer.
 pub const MAX_AGE: Duration = Duration::from_secs(600);
 
-/// An `--cors-origin` that no browser would send as `Origin`.
+/// An allowed origin that no browser would send as `Origin`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
     "{0:?} is not an origin: write scheme://host or scheme://host:port, with no path or \
@@ -213,7 +221,7 @@ mod tests {
         );
         assert!(allowed.headers.contains(&(
             "access-control-allow-headers",
-            "authorization, content-type, last-event-id".into()
+            "authorization, content-type, idempotency-key, last-event-id".into()
         )));
         let refused = cors.preflight(Some(b"https://evil.example"));
         assert!(
