@@ -3,7 +3,7 @@
 //!
 //! An SSE server holds one descriptor per stream for as long as the stream
 //! lives, and a client that opens sockets and sends nothing holds one
-//! too. Counting streams alone (`--max-clients`) lets a few thousand
+//! too. Counting streams alone (`BrokerConfig::max_clients`) lets a few thousand
 //! silent sockets use up the open-files limit first; then `accept` fails,
 //! Redis and log files cannot be opened, and `/healthz` goes unanswered.
 //! A server that takes a [`ConnectionPermit`] for every accepted

@@ -94,7 +94,7 @@ impl Metrics {
             ),
             (
                 "sse_connections_refused",
-                "Connections closed at once because --max-connections were open",
+                "Connections closed at once because the connection limit was reached",
                 &self.connections_refused,
             ),
         ];

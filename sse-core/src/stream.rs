@@ -153,6 +153,8 @@ struct Extra {
     probe: Option<Probe>,
     /// [`SseStream::end_at`]'s deadline.
     end_at: Option<Instant>,
+    /// Whether the stream ended at that deadline.
+    deadline_reached: bool,
 }
 
 #[derive(Debug)]
@@ -379,6 +381,14 @@ impl<S> SseStream<S> {
     pub fn get_ref(&self) -> &S {
         &self.inner
     }
+
+    /// Whether the stream ended at its [`end_at`](SseStream::end_at)
+    /// deadline, rather than with its inner stream.
+    pub fn deadline_reached(&self) -> bool {
+        self.extra
+            .as_ref()
+            .is_some_and(|extra| extra.deadline_reached)
+    }
 }
 
 /// When the next keep-alive is due, if keep-alives are on.
@@ -401,6 +411,12 @@ fn end_at(extra: &Option<Box<Extra>>) -> Option<Instant> {
     extra.as_ref().and_then(|extra| extra.end_at)
 }
 
+fn mark_deadline_reached(extra: &mut Option<Box<Extra>>) {
+    if let Some(extra) = extra {
+        extra.deadline_reached = true;
+    }
+}
+
 impl<S> Stream for SseStream<S>
 where
     S: Stream,
@@ -416,6 +432,7 @@ where
         if end_at(this.extra).is_some_and(|end| Instant::now() >= end) {
             *this.ended = true;
             *this.waiting = None;
+            mark_deadline_reached(this.extra);
             return Poll::Ready(None);
         }
         if *this.holding {
@@ -540,6 +557,7 @@ where
         let now = Instant::now();
         if end_at(this.extra).is_some_and(|end| now >= end) {
             *this.ended = true;
+            mark_deadline_reached(this.extra);
             return Poll::Ready(None);
         }
         let keep_alive_now =

@@ -11,9 +11,9 @@ mod redis_server;
 use std::time::Duration;
 
 use futures::StreamExt;
-use sse_hub::broker::{BrokerError, Publish, Start};
+use sse_hub::broker::{BrokerConfig, BrokerError, Publish, Start};
 use sse_hub::decode::{Decoded, Decoder};
-use sse_hub::hub::{Body, EventStream, NotifyRequest, RedisConfig, Response};
+use sse_hub::hub::{Body, EventStream, NotifyRequest, RedisConfig, Response, StreamEnd};
 use sse_hub::{Event, Hub, HubConfig};
 
 use redis_server::TestRedis;
@@ -28,24 +28,27 @@ fn config() -> HubConfig {
     }
 }
 
-/// A hub on the Redis at `url`, with keys of its own for `test`.
-async fn on_redis(url: &str, test: &str) -> Hub {
+/// A hub of `config` on the Redis at `url`, with keys of its own for
+/// `test`.
+async fn on_redis(url: &str, test: &str, config: HubConfig) -> Hub {
     let mut redis = RedisConfig::new(url);
     redis.key_prefix = format!("hub-engines-{test}");
     let hub = Hub::open(HubConfig {
         redis: Some(redis),
-        ..config()
+        ..config
     })
     .expect("a valid URL");
     assert!(hub.ready_within(WAIT).await, "connected to Redis");
     hub
 }
 
-/// Each test body, once per engine. A body is `async fn name(hub: Hub)`
-/// and may open a second instance with `another(&hub).await` (the same
-/// hub in memory; another instance on the same Redis).
+/// Each test body, once per engine. A body is `async fn name(hub: Hub,
+/// another, open)`: `another().await` is a second instance (the same hub
+/// in memory; another instance on the same Redis), `open(config).await` a
+/// hub of its own configuration (in memory, a new one; on Redis, another
+/// instance).
 macro_rules! on_both_engines {
-    ($(async fn $name:ident($hub:ident: Hub, $another:ident) $body:block)*) => {
+    ($(async fn $name:ident($hub:ident: Hub, $another:ident, $open:ident) $body:block)*) => {
         mod in_memory {
             use super::*;
             $(
@@ -57,6 +60,10 @@ macro_rules! on_both_engines {
                     let $another = move || {
                         let hub = memory.clone();
                         async move { hub }
+                    };
+                    #[allow(unused_variables)]
+                    let $open = |config: HubConfig| async move {
+                        Hub::open(config).expect("a hub in memory")
                     };
                     $body
                 }
@@ -71,12 +78,18 @@ macro_rules! on_both_engines {
                     let Some(redis) = TestRedis::get(stringify!($name)) else {
                         return;
                     };
-                    let $hub = on_redis(&redis.url, stringify!($name)).await;
+                    let $hub = on_redis(&redis.url, stringify!($name), config()).await;
                     let url = redis.url.clone();
                     #[allow(unused_variables)]
                     let $another = move || {
                         let url = url.clone();
-                        async move { on_redis(&url, stringify!($name)).await }
+                        async move { on_redis(&url, stringify!($name), config()).await }
+                    };
+                    let url = redis.url.clone();
+                    #[allow(unused_variables)]
+                    let $open = move |config: HubConfig| {
+                        let url = url.clone();
+                        async move { on_redis(&url, stringify!($name), config).await }
                     };
                     $body
                 }
@@ -181,7 +194,7 @@ fn header<'a>(response: &'a Response, name: &str) -> Option<&'a str> {
 }
 
 on_both_engines! {
-    async fn a_client_resumes_on_another_instance_with_exactly_what_it_missed(hub: Hub, another) {
+    async fn a_client_resumes_on_another_instance_with_exactly_what_it_missed(hub: Hub, another, open) {
         let mut client = Client::new(hub.subscribe(["user-42"], None).await);
         for n in 0..3 {
             hub.publish("user-42", &Event::new(format!("seen {n}"))).await.expect("published");
@@ -201,7 +214,7 @@ on_both_engines! {
         assert_eq!(back.events(1).await[0].0, live.id.to_string());
     }
 
-    async fn batches_ephemeral_events_and_history_read_alike(hub: Hub, another) {
+    async fn batches_ephemeral_events_and_history_read_alike(hub: Hub, another, open) {
         let (a, b) = (Event::new("a"), Event::new("b"));
         let typing = Event::new("typing");
         let mut client = Client::new(hub.subscribe(["room"], None).await);
@@ -225,7 +238,7 @@ on_both_engines! {
         assert!(!after.reset && !after.more);
     }
 
-    async fn a_rewound_stream_starts_with_the_newest_events(hub: Hub, another) {
+    async fn a_rewound_stream_starts_with_the_newest_events(hub: Hub, another, open) {
         for n in 0..3 {
             hub.publish("feed", &Event::new(n.to_string())).await.expect("published");
         }
@@ -235,7 +248,7 @@ on_both_engines! {
         assert_eq!(data(&client.events(1).await), ["3"]);
     }
 
-    async fn presence_counts_open_streams(hub: Hub, another) {
+    async fn presence_counts_open_streams(hub: Hub, another, open) {
         let count = || async { hub.presence(["lobby"]).await.expect("read")["lobby"] };
         assert_eq!(count().await, 0);
         let first = hub.subscribe(["lobby"], None).await;
@@ -254,7 +267,7 @@ on_both_engines! {
         }
     }
 
-    async fn a_retried_publish_answers_the_first_ones_answer(hub: Hub, another) {
+    async fn a_retried_publish_answers_the_first_ones_answer(hub: Hub, another, open) {
         let mut client = Client::new(hub.subscribe(["orders"], None).await);
         let first = notify(&hub, "order-7", r#"{"order": 7}"#).await;
         assert_eq!(first.status, 200);
@@ -272,7 +285,7 @@ on_both_engines! {
         assert_eq!(data(&client.events(2).await), [r#"{"order":7}"#, "next"]);
     }
 
-    async fn no_topic_is_the_callers_mistake_not_an_outage(hub: Hub, another) {
+    async fn no_topic_is_the_callers_mistake_not_an_outage(hub: Hub, another, open) {
         let refused = hub.subscribe(Vec::<String>::new(), None).await;
         assert_eq!(refused.status, 400, "not a 503");
         assert_eq!(header(&refused, "retry-after"), None);
@@ -280,7 +293,7 @@ on_both_engines! {
         assert_eq!(err.broker_error(), Some(&BrokerError::NoTopics));
     }
 
-    async fn shutdown_ends_streams_and_refuses_publishes(hub: Hub, another) {
+    async fn shutdown_ends_streams_and_refuses_publishes(hub: Hub, another, open) {
         let client = Client::new(hub.subscribe(["news"], None).await);
         assert!(hub.is_ready());
         hub.shutdown();
@@ -290,7 +303,28 @@ on_both_engines! {
         assert_eq!(hub.subscribe(["news"], None).await.status, 503);
     }
 
-    async fn metrics_count_this_instances_streams(hub: Hub, another) {
+    async fn a_stream_that_falls_behind_ends_and_says_how_far(hub: Hub, another, open) {
+        let small = open(HubConfig {
+            broker: BrokerConfig { client_buffer: 4, ..BrokerConfig::default() },
+            ..config()
+        })
+        .await;
+        let Body::Stream(mut stream) = small.subscribe_events_only(["firehose"], None).await.body else {
+            panic!("not a stream")
+        };
+        for n in 0..20 {
+            small.publish("firehose", &Event::new(n.to_string())).await.expect("published");
+        }
+        // It read nothing: it is cut off, and told why once it ends.
+        let drained = async { while stream.next().await.is_some() {} };
+        tokio::time::timeout(WAIT, drained).await.expect("the stream ended");
+        let Some(StreamEnd::Lagged { behind }) = stream.end_reason() else {
+            panic!("ended for {:?}", stream.end_reason());
+        };
+        assert!(behind >= 4, "{behind} events behind");
+    }
+
+    async fn metrics_count_this_instances_streams(hub: Hub, another, open) {
         let _client = Client::new(hub.subscribe(["news"], None).await);
         assert_eq!(hub.client_count(), 1);
         assert!(hub.render_metrics().contains("sse_clients 1"), "{}", hub.render_metrics());

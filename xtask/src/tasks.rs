@@ -100,7 +100,7 @@ pub(crate) fn cert(dir: &Path, names: Vec<String>) -> Result<(), String> {
 }
 
 pub(crate) fn fuzz(seconds: u64, target: &str) -> Result<(), String> {
-    let has_nightly = Command::new("cargo")
+    let has_nightly = crate::workspace::cargo()
         .args(["+nightly", "--version"])
         .output()
         .is_ok_and(|out| out.status.success());
@@ -109,15 +109,15 @@ pub(crate) fn fuzz(seconds: u64, target: &str) -> Result<(), String> {
             "cargo-fuzz needs a nightly toolchain: `rustup toolchain install nightly`".into(),
         );
     }
-    let has_cargo_fuzz = Command::new("cargo")
+    let has_cargo_fuzz = crate::workspace::cargo()
         .args(["fuzz", "--version"])
         .output()
         .is_ok_and(|out| out.status.success());
     if !has_cargo_fuzz {
-        run(Command::new("cargo").args(["install", "--locked", "cargo-fuzz"]))?;
+        run(crate::workspace::cargo().args(["install", "--locked", "cargo-fuzz"]))?;
     }
     let max_time = format!("-max_total_time={seconds}");
-    run(Command::new("cargo")
+    run(crate::workspace::cargo()
         .current_dir(workspace_root().join("sse-core"))
         .args(["+nightly", "fuzz", "run", target, "--", &max_time]))
 }
@@ -194,7 +194,7 @@ pub(crate) fn conformance(via_nginx: bool) -> Result<(), String> {
 
 pub(crate) fn test(args: &[String]) -> Result<(), String> {
     ensure_packages(TEST_PACKAGES)?;
-    run(Command::new("cargo")
+    run(crate::workspace::cargo()
         .current_dir(workspace_root())
         .env("SSE_REQUIRE_REDIS", "1")
         .args(["test", "--workspace"])
@@ -208,13 +208,13 @@ pub(crate) fn test(args: &[String]) -> Result<(), String> {
 }
 
 pub(crate) fn bench(args: &[String]) -> Result<(), String> {
-    run(Command::new("cargo")
+    run(crate::workspace::cargo()
         .current_dir(workspace_root())
         .args(["bench", "-p", "sse-hub", "--features", "broker", "--"])
         .args(args))?;
     // Multi-instance mode beside in-memory mode, on a private Redis.
     ensure_packages(&TEST_PACKAGES[..1])?;
-    run(Command::new("cargo").current_dir(workspace_root()).args([
+    run(crate::workspace::cargo().current_dir(workspace_root()).args([
         "bench",
         "-p",
         "sse-hub",
@@ -228,7 +228,7 @@ pub(crate) fn bench(args: &[String]) -> Result<(), String> {
         "batch",
     ]))?;
     // The Rust client beside the clients users pick, over loopback.
-    run(Command::new("cargo").current_dir(workspace_root()).args([
+    run(crate::workspace::cargo().current_dir(workspace_root()).args([
         "bench",
         "-p",
         "sse-hub-client",
@@ -243,7 +243,7 @@ pub(crate) fn bench_sockets(options: &SocketOptions) -> Result<(), String> {
         // The load generator must cost little beside the server: measure
         // with an optimised build of this very task. A quick run is a smoke
         // run whose figures nobody quotes, so it spares that build.
-        let mut command = Command::new("cargo");
+        let mut command = crate::workspace::cargo();
         command.current_dir(&root).args([
             "run",
             "--quiet",

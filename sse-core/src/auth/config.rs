@@ -5,8 +5,8 @@ use std::time::Duration;
 /// The cookie a token is read from by default.
 pub const DEFAULT_COOKIE: &str = "sse_token";
 
-/// The JWT settings of the example servers (`--jwt-secret` or
-/// `--jwt-public-key`, `--jwt-cookie`, `--jwt-leeway`).
+/// How a hub verifies JSON Web Tokens: the key, the cookie a token may
+/// come in, and the clock skew tolerated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JwtConfig {
     /// The key tokens are verified with.

@@ -111,7 +111,7 @@ pub struct ClientStream {
     subscriptions: Subscriptions,
     client_id: u64,
     reset: bool,
-    ended: bool,
+    ended: Option<Ended>,
     /// Kept while the stream lives, dropped after it unsubscribed (a
     /// mirror's hold on its topics).
     #[cfg(feature = "redis")]
@@ -141,7 +141,7 @@ impl ClientStream {
             subscriptions,
             client_id,
             reset,
-            ended: false,
+            ended: None,
             #[cfg(feature = "redis")]
             _held: None,
         }
@@ -166,8 +166,28 @@ impl ClientStream {
         self.reset
     }
 
-    fn end(&mut self) -> Poll<Option<Bytes>> {
-        self.ended = true;
+    /// Why the stream ended, once it has: a framework's response ends
+    /// the same way whatever the reason, the application can tell.
+    ///
+    /// ```
+    /// use futures::StreamExt;
+    /// use sse_hub::broker::{Broker, BrokerConfig, Ended};
+    ///
+    /// # futures::executor::block_on(async {
+    /// let broker = Broker::new(BrokerConfig::default());
+    /// let mut stream = broker.subscribe(["news"], None)?;
+    /// broker.shutdown();
+    /// assert_eq!(stream.next().await, None);
+    /// assert_eq!(stream.ended(), Some(Ended::Shutdown));
+    /// # Ok::<(), sse_hub::broker::BrokerError>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn ended(&self) -> Option<Ended> {
+        self.ended
+    }
+
+    fn end(&mut self, why: Ended) -> Poll<Option<Bytes>> {
+        self.ended = Some(why);
         Poll::Ready(None)
     }
 
@@ -188,7 +208,23 @@ impl ClientStream {
 enum Read {
     Chunk(Bytes, u64),
     Nothing,
-    End,
+    End(Ended),
+}
+
+/// Why a [`ClientStream`] ended (see [`ClientStream::ended`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Ended {
+    /// The client fell more than `client_buffer` events behind and was
+    /// cut off, `behind` events not yet read (at least): it should resume
+    /// with its last event id, and will be told `reset` if the history no
+    /// longer holds what it missed.
+    Lagged {
+        /// How many events waited for it when it was cut off.
+        behind: usize,
+    },
+    /// The broker shut down.
+    Shutdown,
 }
 
 impl Stream for ClientStream {
@@ -200,7 +236,7 @@ impl Stream for ClientStream {
     /// then, so that what it holds never counts against the client.
     /// Below that, nothing is promised.
     fn size_hint(&self) -> (usize, Option<usize>) {
-        if self.ended {
+        if self.ended.is_some() {
             return (0, Some(0));
         }
         let Some(first) = self.subscriptions.joined().first() else {
@@ -215,11 +251,11 @@ impl Stream for ClientStream {
     }
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
-        if self.ended {
+        if self.ended.is_some() {
             return Poll::Ready(None);
         }
         match self.read(cx) {
-            Read::End => self.end(),
+            Read::End(why) => self.end(why),
             Read::Chunk(chunk, count) => {
                 self.shared.metrics.delivered.inc_by(count);
                 Poll::Ready(Some(chunk))
@@ -239,17 +275,20 @@ fn read_locked(
     cx: &mut Context<'_>,
 ) -> Read {
     if shared.is_closed() {
-        return Read::End;
+        return Read::End(Ended::Shutdown);
     }
     // Every entry of a client has the same queue: the first one will do.
+    // (A client is in each of its topics until it drops its stream.)
     let (Some(first), Some(state)) = (joined.first(), states.first_mut()) else {
-        return Read::End;
+        return Read::End(Ended::Shutdown);
     };
     let Some(me) = state.subscribers.get_mut(first.slot) else {
-        return Read::End;
+        return Read::End(Ended::Shutdown);
     };
     if me.queue.is_lagging() {
-        return Read::End;
+        return Read::End(Ended::Lagged {
+            behind: me.queue.pending(),
+        });
     }
     let evicted_unsent = cursors
         .iter()
@@ -258,12 +297,14 @@ fn read_locked(
     if evicted_unsent {
         // A frame of its own topics went before it was sent: it fell too
         // far behind.
-        if let Some(me) = states[0].subscribers.get_mut(first.slot)
-            && me.queue.lag()
-        {
-            shared.metrics.lagged.inc();
+        let mut behind = 0;
+        if let Some(me) = states[0].subscribers.get_mut(first.slot) {
+            behind = me.queue.pending();
+            if me.queue.lag() {
+                shared.metrics.lagged.inc();
+            }
         }
-        return Read::End;
+        return Read::End(Ended::Lagged { behind });
     }
     let mut chunk = Chunk::default();
     if let ([cursor], [state], [joined]) = (&*cursors, &*states, joined) {

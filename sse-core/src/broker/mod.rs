@@ -95,7 +95,7 @@ mod log;
 mod shared;
 mod topic;
 
-pub use client::ClientStream;
+pub use client::{ClientStream, Ended};
 pub use config::{
     BrokerConfig, BrokerError, History, HistoryEvent, Publish, Published, Start, Stats,
 };

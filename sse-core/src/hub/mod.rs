@@ -54,7 +54,7 @@ pub use body::read_body;
 pub use config::HubConfig;
 pub use errors::OpenError;
 pub use handle::Hub;
-pub use response::{Body, EventStream, INDEX_HTML, Response, stream_headers};
+pub use response::{Body, EventStream, INDEX_HTML, Response, StreamEnd, stream_headers};
 pub use routes::{EventsRequest, NotifyRequest, ReadRequest};
 
 #[cfg(test)]

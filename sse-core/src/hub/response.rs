@@ -5,7 +5,7 @@ use serde_json::json;
 
 use crate::Event;
 use crate::auth::AuthError;
-use crate::broker::{BrokerError, ClientStream};
+use crate::broker::{BrokerError, ClientStream, Ended};
 use crate::engine::{PublishError, ReadError};
 use crate::stream::SseStream;
 
@@ -71,6 +71,53 @@ impl Response {
 /// The body of the hub's event streams: a broker subscription with
 /// its keep-alives and preamble.
 pub type EventStream = SseStream<ClientStream>;
+
+/// Why a hub's event stream ended, as [`EventStream::end_reason`] tells
+/// it: the client's response ends the same way whatever the reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StreamEnd {
+    /// The client fell more than `client_buffer` events behind and was
+    /// cut off, `behind` events unread (at least).
+    Lagged {
+        /// How many events waited for it.
+        behind: usize,
+    },
+    /// The hub shut down.
+    Shutdown,
+    /// Its time was up: its authorization expired, or it reached
+    /// [`HubConfig::max_stream_lifetime`](super::HubConfig::max_stream_lifetime).
+    Expired,
+}
+
+impl EventStream {
+    /// Why the stream ended, once it has.
+    ///
+    /// ```
+    /// use futures::StreamExt;
+    /// use sse_hub::{Hub, HubConfig, hub::{Body, StreamEnd}};
+    ///
+    /// # futures::executor::block_on(async {
+    /// let hub = Hub::open(HubConfig::default())?;
+    /// let Body::Stream(mut stream) = hub.subscribe_events_only(["news"], None).await.body else {
+    ///     unreachable!()
+    /// };
+    /// hub.shutdown();
+    /// while stream.next().await.is_some() {}
+    /// assert_eq!(stream.end_reason(), Some(StreamEnd::Shutdown));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn end_reason(&self) -> Option<StreamEnd> {
+        if self.deadline_reached() {
+            return Some(StreamEnd::Expired);
+        }
+        self.get_ref().ended().map(|ended| match ended {
+            Ended::Lagged { behind } => StreamEnd::Lagged { behind },
+            Ended::Shutdown => StreamEnd::Shutdown,
+        })
+    }
+}
 
 /// The headers of an event-stream response: `Content-Type:
 /// text/event-stream`, `Cache-Control: no-cache`, `X-Accel-Buffering: no`

@@ -147,7 +147,7 @@ impl Hub {
     /// the hub's order: `401` without the publish token or refused by
     /// the authorizer, `403` for a topic it does not grant, `415` for a
     /// body that is not JSON, `413` when `Content-Length` exceeds
-    /// `--max-body`.
+    /// [`HubConfig::max_body`](super::HubConfig::max_body).
     ///
     /// ```
     /// use sse_hub::hub::{HubConfig, Hub, NotifyRequest};

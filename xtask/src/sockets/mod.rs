@@ -120,7 +120,7 @@ pub(crate) fn run(root: &Path, plan: &Plan) -> Result<(), String> {
 
 /// The release builds of every Rust server.
 fn build(root: &Path) -> Result<(), String> {
-    crate::system::run(std::process::Command::new("cargo").current_dir(root).args([
+    crate::system::run(crate::workspace::cargo().current_dir(root).args([
         "build",
         "--release",
         "-p",
