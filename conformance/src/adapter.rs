@@ -405,7 +405,7 @@ pub async fn notify_reads_the_body(server: &Server) -> Result<(), Error> {
     ensure(status == 200 && body.contains("\"sent\""), || {
         format!("{status} {body}")
     })?;
-    let too_big = format!("\"{}\"", "x".repeat(server.hub.max_body()));
+    let too_big = format!("\"{}\"", "x".repeat(server.hub.routes().max_body()));
     let (status, body) = notify(&client, &server.base, "topic=n", &too_big).await?;
     ensure(status == 413, || format!("oversized body: {status} {body}"))?;
     let response = client

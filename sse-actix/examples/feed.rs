@@ -13,7 +13,7 @@ use std::time::Duration;
 use actix_web::{App, HttpRequest, HttpServer, web};
 use futures::stream::{self, Stream};
 use sse_actix::HubConfig;
-use sse_actix::{Event, Hub, LastEventId, Sse, SseResponse};
+use sse_actix::{Event, Hub, LastEventId, Sse, HubResponse};
 
 /// The app: a ticker of its own at `/ticks`, each user's notifications at
 /// `/notifications`, and the SSE contract under `/sse`.
@@ -57,7 +57,7 @@ async fn notifications(
     hub: web::Data<Hub>,
     LastEventId(last): LastEventId,
     request: HttpRequest,
-) -> actix_web::Result<SseResponse> {
+) -> actix_web::Result<HubResponse> {
     let user =
         user_id(&request).ok_or_else(|| actix_web::error::ErrorUnauthorized("who are you?"))?;
     Ok(hub

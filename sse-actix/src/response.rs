@@ -90,10 +90,10 @@ where
 sse_hub::hub_response_type! {
     /// A [`hub::Response`] as an actix-web response; an event stream is
     /// sent as [`Sse`] sends it.
-    pub struct SseResponse;
+    pub struct HubResponse;
 }
 
-impl Responder for SseResponse {
+impl Responder for HubResponse {
     type Body = BoxBody;
 
     fn respond_to(self, request: &HttpRequest) -> HttpResponse {

@@ -3,10 +3,10 @@
 
 use actix_web::http::header::{HeaderMap, HeaderValue};
 use actix_web::{HttpRequest, web};
-use sse_hub::hub::{EventsRequest, Hub, NotifyRequest, ReadRequest};
+use sse_hub::hub::{Hub, RequestParts};
 use sse_hub::request::Headers;
 
-use crate::SseResponse;
+use crate::HubResponse;
 
 /// `/events`, `/notify`, `/notify/batch`, `/history`, `/presence`,
 /// `/metrics`, `/healthz` and `/` (the demo page) over `hub`, for
@@ -57,77 +57,80 @@ impl Headers for ActixHeaders<'_> {
 
 /// `GET /events`: the topics and last event id from the query and the
 /// `Last-Event-ID` header; subscribe, replay, then stream.
-pub async fn events(hub: web::Data<Hub>, request: HttpRequest) -> SseResponse {
-    SseResponse(
-        hub.events(EventsRequest {
-            query: query(&request),
-            headers: &ActixHeaders(request.headers()),
-        })
-        .await,
+pub async fn events(hub: web::Data<Hub>, request: HttpRequest) -> HubResponse {
+    HubResponse(
+        hub.routes()
+            .events(RequestParts {
+                query: query(&request),
+                headers: &ActixHeaders(request.headers()),
+            })
+            .await,
     )
 }
 
 /// `POST /notify`: publish the JSON body (see
-/// [`Hub::notify_from`](sse_hub::Hub::notify_from)).
-pub async fn notify(hub: web::Data<Hub>, request: HttpRequest, body: web::Payload) -> SseResponse {
+/// [`Routes::notify_from`](sse_hub::Hub::notify_from)).
+pub async fn notify(hub: web::Data<Hub>, request: HttpRequest, body: web::Payload) -> HubResponse {
     let headers = ActixHeaders(request.headers());
-    let head = NotifyRequest {
+    let head = RequestParts {
         query: query(&request),
         headers: &headers,
     };
-    SseResponse(hub.notify_from(head, body).await)
+    HubResponse(hub.routes().notify_from(head, body).await)
 }
 
 /// `POST /notify/batch`: publish a JSON array of events, all checked
-/// first (see [`Hub::notify_batch_from`](sse_hub::Hub::notify_batch_from)).
+/// first (see [`Routes::notify_batch_from`](sse_hub::Hub::notify_batch_from)).
 pub async fn notify_batch(
     hub: web::Data<Hub>,
     request: HttpRequest,
     body: web::Payload,
-) -> SseResponse {
+) -> HubResponse {
     let headers = ActixHeaders(request.headers());
-    let head = NotifyRequest {
+    let head = RequestParts {
         query: query(&request),
         headers: &headers,
     };
-    SseResponse(hub.notify_batch_from(head, body).await)
+    HubResponse(hub.routes().notify_batch_from(head, body).await)
 }
 
 /// `GET /history`: the topics' retained events as JSON (see
-/// [`Hub::history_route`](sse_hub::Hub::history_route)).
-pub async fn history(hub: web::Data<Hub>, request: HttpRequest) -> SseResponse {
-    SseResponse(
-        hub.history_route(ReadRequest {
-            query: query(&request),
-            headers: &ActixHeaders(request.headers()),
-        })
-        .await,
+/// [`Routes::history`](sse_hub::Routes::history)).
+pub async fn history(hub: web::Data<Hub>, request: HttpRequest) -> HubResponse {
+    HubResponse(
+        hub.routes()
+            .history(RequestParts {
+                query: query(&request),
+                headers: &ActixHeaders(request.headers()),
+            })
+            .await,
     )
 }
 
 /// `GET /presence`: how many streams follow each topic (see
-/// [`Hub::presence_route`](sse_hub::Hub::presence_route)).
-pub async fn presence(hub: web::Data<Hub>, request: HttpRequest) -> SseResponse {
-    SseResponse(
-        hub.presence_route(ReadRequest {
-            query: query(&request),
-            headers: &ActixHeaders(request.headers()),
-        })
-        .await,
+/// [`Routes::presence`](sse_hub::Routes::presence)).
+pub async fn presence(hub: web::Data<Hub>, request: HttpRequest) -> HubResponse {
+    HubResponse(
+        hub.routes()
+            .presence(RequestParts {
+                query: query(&request),
+                headers: &ActixHeaders(request.headers()),
+            })
+            .await,
     )
 }
 
 /// `GET /metrics`: the Prometheus text.
-pub async fn metrics(hub: web::Data<Hub>) -> SseResponse {
-    SseResponse(hub.metrics())
+pub async fn metrics(hub: web::Data<Hub>) -> HubResponse {
+    HubResponse(hub.routes().metrics())
 }
 
 /// `GET /healthz`: `200 ok`.
-pub async fn healthz(hub: web::Data<Hub>) -> SseResponse {
-    SseResponse(hub.healthz())
+pub async fn healthz(hub: web::Data<Hub>) -> HubResponse {
+    HubResponse(hub.routes().healthz())
 }
 
 /// `GET /`: the demo page.
-pub async fn index(hub: web::Data<Hub>) -> SseResponse {
-    SseResponse(hub.index())
+pub async fn index(hub: web::Data<Hub>) -> HubResponse {
+    HubResponse(hub.routes().index())
 }

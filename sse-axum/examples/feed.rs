@@ -16,7 +16,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
 use futures::stream::{self, Stream};
 use sse_axum::HubConfig;
-use sse_axum::{Event, Hub, LastEventId, Sse, SseResponse};
+use sse_axum::{Event, Hub, LastEventId, Sse, HubResponse};
 
 /// The app: a ticker of its own at `/ticks`, each user's notifications at
 /// `/notifications`, and the SSE contract under `/sse`.
@@ -52,7 +52,7 @@ async fn notifications(
     State(hub): State<Hub>,
     LastEventId(last): LastEventId,
     headers: HeaderMap,
-) -> Result<SseResponse, StatusCode> {
+) -> Result<HubResponse, StatusCode> {
     let user = user_id(&headers).ok_or(StatusCode::UNAUTHORIZED)?;
     Ok(hub
         .subscribe([format!("user-{user}")], last.as_deref())

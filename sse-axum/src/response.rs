@@ -56,10 +56,10 @@ where
 sse_hub::hub_response_type! {
     /// A [`hub::Response`] as an axum response; an event stream is sent
     /// as [`Sse`] sends it.
-    pub struct SseResponse;
+    pub struct HubResponse;
 }
 
-impl IntoResponse for SseResponse {
+impl IntoResponse for HubResponse {
     fn into_response(self) -> Response {
         self.0.into_http(|body| match body {
             hub::Body::Full(bytes) => Body::from(bytes),

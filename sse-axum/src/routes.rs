@@ -6,9 +6,9 @@ use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
-use sse_hub::hub::{EventsRequest, Hub, NotifyRequest, ReadRequest};
+use sse_hub::hub::{Hub, RequestParts};
 
-use crate::SseResponse;
+use crate::HubResponse;
 
 /// `/events`, `/notify`, `/notify/batch`, `/history`, `/presence`,
 /// `/metrics`, `/healthz` and `/` (the demo page) over `hub`, ready to
@@ -38,90 +38,96 @@ pub async fn events(
     State(hub): State<Hub>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
-) -> SseResponse {
-    SseResponse(
-        hub.events(EventsRequest {
-            query: query.as_deref(),
-            headers: &headers,
-        })
-        .await,
+) -> HubResponse {
+    HubResponse(
+        hub.routes()
+            .events(RequestParts {
+                query: query.as_deref(),
+                headers: &headers,
+            })
+            .await,
     )
 }
 
 /// `POST /notify`: publish the JSON body (see
-/// [`Hub::notify_from`](sse_hub::Hub::notify_from)).
+/// [`Routes::notify_from`](sse_hub::Hub::notify_from)).
 pub async fn notify(
     State(hub): State<Hub>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Body,
-) -> SseResponse {
-    let request = NotifyRequest {
+) -> HubResponse {
+    let request = RequestParts {
         query: query.as_deref(),
         headers: &headers,
     };
-    SseResponse(hub.notify_from(request, body.into_data_stream()).await)
+    HubResponse(
+        hub.routes()
+            .notify_from(request, body.into_data_stream())
+            .await,
+    )
 }
 
 /// `POST /notify/batch`: publish a JSON array of events, all checked
-/// first (see [`Hub::notify_batch_from`](sse_hub::Hub::notify_batch_from)).
+/// first (see [`Routes::notify_batch_from`](sse_hub::Hub::notify_batch_from)).
 pub async fn notify_batch(
     State(hub): State<Hub>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Body,
-) -> SseResponse {
-    let request = NotifyRequest {
+) -> HubResponse {
+    let request = RequestParts {
         query: query.as_deref(),
         headers: &headers,
     };
-    SseResponse(
-        hub.notify_batch_from(request, body.into_data_stream())
+    HubResponse(
+        hub.routes()
+            .notify_batch_from(request, body.into_data_stream())
             .await,
     )
 }
 
 /// `GET /history`: the topics' retained events as JSON (see
-/// [`Hub::history_route`](sse_hub::Hub::history_route)).
+/// [`Routes::history`](sse_hub::Routes::history)).
 pub async fn history(
     State(hub): State<Hub>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
-) -> SseResponse {
-    let request = ReadRequest {
+) -> HubResponse {
+    let request = RequestParts {
         query: query.as_deref(),
         headers: &headers,
     };
-    SseResponse(hub.history_route(request).await)
+    HubResponse(hub.routes().history(request).await)
 }
 
 /// `GET /presence`: how many streams follow each topic (see
-/// [`Hub::presence_route`](sse_hub::Hub::presence_route)).
+/// [`Routes::presence`](sse_hub::Routes::presence)).
 pub async fn presence(
     State(hub): State<Hub>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
-) -> SseResponse {
-    let request = ReadRequest {
+) -> HubResponse {
+    let request = RequestParts {
         query: query.as_deref(),
         headers: &headers,
     };
-    SseResponse(hub.presence_route(request).await)
+    HubResponse(hub.routes().presence(request).await)
 }
 
 /// `GET /metrics`: the Prometheus text.
-pub async fn metrics(State(hub): State<Hub>) -> SseResponse {
-    SseResponse(hub.metrics())
+pub async fn metrics(State(hub): State<Hub>) -> HubResponse {
+    HubResponse(hub.routes().metrics())
 }
 
 /// `GET /healthz`: `200 ok`.
-pub async fn healthz(State(hub): State<Hub>) -> SseResponse {
-    SseResponse(hub.healthz())
+pub async fn healthz(State(hub): State<Hub>) -> HubResponse {
+    HubResponse(hub.routes().healthz())
 }
 
 /// `GET /`: the demo page.
-pub async fn index(State(hub): State<Hub>) -> SseResponse {
-    SseResponse(hub.index())
+pub async fn index(State(hub): State<Hub>) -> HubResponse {
+    HubResponse(hub.routes().index())
 }
 
 /// [`routes`] under `prefix` (for instance `"/sse"`), to merge into an

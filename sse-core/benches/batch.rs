@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use redis_server::RedisServer;
 use sse_hub::broker::BrokerConfig;
-use sse_hub::hub::{Hub, HubConfig, NotifyRequest, RedisConfig};
+use sse_hub::hub::{Hub, HubConfig, RedisConfig, RequestParts};
 
 /// Events per batch, and single publishes it is compared with.
 const EVENTS: usize = 1000;
@@ -41,8 +41,8 @@ fn config() -> HubConfig {
 
 const HEADERS: [(&str, &str); 1] = [("content-type", "application/json")];
 
-fn request(query: Option<&str>) -> NotifyRequest<'_> {
-    NotifyRequest {
+fn request(query: Option<&str>) -> RequestParts<'_> {
+    RequestParts {
         query,
         headers: &HEADERS,
     }
@@ -86,13 +86,19 @@ async fn measure(hub: &Hub) -> (Duration, Duration) {
         .collect();
     let one_by_one = median(|| async {
         for (query, body) in queries.iter().zip(&singles) {
-            let answer = hub.notify(request(Some(query)), body.as_bytes()).await;
+            let answer = hub
+                .routes()
+                .notify(request(Some(query)), body.as_bytes())
+                .await;
             assert_eq!(answer.status, 200);
         }
     })
     .await;
     let batched = median(|| async {
-        let answer = hub.notify_batch(request(None), batch.as_bytes()).await;
+        let answer = hub
+            .routes()
+            .notify_batch(request(None), batch.as_bytes())
+            .await;
         assert_eq!(answer.status, 200);
     })
     .await;
@@ -111,14 +117,14 @@ async fn serve_http(hub: Hub) -> std::net::SocketAddr {
             async move {
                 let (parts, body) = request.into_parts();
                 let body = body.collect().await?.to_bytes();
-                let head = NotifyRequest {
+                let head = RequestParts {
                     query: parts.uri.query(),
                     headers: &parts.headers,
                 };
                 let answer = if parts.uri.path() == "/notify/batch" {
-                    hub.notify_batch(head, &body).await
+                    hub.routes().notify_batch(head, &body).await
                 } else {
-                    hub.notify(head, &body).await
+                    hub.routes().notify(head, &body).await
                 };
                 let answer = answer.into_http(|body| match body {
                     sse_hub::hub::Body::Full(bytes) => Full::new(bytes),

@@ -13,7 +13,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use sse_hub::broker::{BrokerConfig, BrokerError, Publish, Start};
 use sse_hub::decode::{Decoded, Decoder};
-use sse_hub::hub::{Body, EventStream, NotifyRequest, RedisConfig, Response, StreamEnd};
+use sse_hub::hub::{Body, EventStream, RedisConfig, RequestParts, Response, StreamEnd};
 use sse_hub::{Event, Hub, HubConfig};
 
 use redis_server::TestRedis;
@@ -54,6 +54,7 @@ macro_rules! on_both_engines {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
+                    #[allow(unused_variables)]
                     let $hub = Hub::open(config()).expect("a hub in memory");
                     let memory = $hub.clone();
                     #[allow(unused_variables)]
@@ -78,6 +79,7 @@ macro_rules! on_both_engines {
                     let Some(redis) = TestRedis::get(stringify!($name)) else {
                         return;
                     };
+                    #[allow(unused_variables)]
                     let $hub = on_redis(&redis.url, stringify!($name), config()).await;
                     let url = redis.url.clone();
                     #[allow(unused_variables)]
@@ -178,11 +180,11 @@ async fn notify(hub: &Hub, key: &str, body: &str) -> Response {
         ("content-type", "application/json"),
         ("idempotency-key", key),
     ];
-    let request = NotifyRequest {
+    let request = RequestParts {
         query: Some("topic=orders"),
         headers: &headers,
     };
-    hub.notify(request, body.as_bytes()).await
+    hub.routes().notify(request, body.as_bytes()).await
 }
 
 fn header<'a>(response: &'a Response, name: &str) -> Option<&'a str> {

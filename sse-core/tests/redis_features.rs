@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use sse_hub::Event;
 use sse_hub::broker::{BrokerConfig, Publish};
-use sse_hub::hub::{Body, Hub, HubConfig, NotifyRequest, RedisConfig, Response};
+use sse_hub::hub::{Body, Hub, HubConfig, RedisConfig, RequestParts, Response};
 use sse_hub::redis::{RedisBroker, RedisOptions};
 
 use mirror::{WAIT, connected, events, order, script_calls};
@@ -228,7 +228,7 @@ async fn one_key_publishes_once_over_two_instances() {
         ("content-type", "application/json"),
         ("idempotency-key", "order-77"),
     ];
-    let request = NotifyRequest {
+    let request = RequestParts {
         query: Some("topic=orders"),
         headers: &headers,
     };
@@ -238,7 +238,7 @@ async fn one_key_publishes_once_over_two_instances() {
         } else {
             on_b.clone()
         };
-        async move { hub.notify(request, br#"{"order": 77}"#).await }
+        async move { hub.routes().notify(request, br#"{"order": 77}"#).await }
     });
     let answers = futures::future::join_all(calls).await;
     let mut replayed = 0;
@@ -264,6 +264,6 @@ async fn one_key_publishes_once_over_two_instances() {
     assert_eq!(got[0].0, bodies[0].as_str().unwrap_or_default());
     assert_eq!(got[1].0, next.id.to_string());
     // The same key for another request, on the other instance: 422.
-    let other = on_b.notify(request, br#"{"order": 78}"#).await;
+    let other = on_b.routes().notify(request, br#"{"order": 78}"#).await;
     assert_eq!(other.status, 422);
 }

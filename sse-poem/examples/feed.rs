@@ -16,7 +16,7 @@ use poem::listener::{Acceptor, Listener, TcpListener};
 use poem::web::Data;
 use poem::{Endpoint, EndpointExt, Request, Route, Server, get, handler};
 use sse_poem::HubConfig;
-use sse_poem::{Event, Hub, LastEventId, Sse, SseResponse};
+use sse_poem::{Event, Hub, LastEventId, Sse, HubResponse};
 
 /// The app: a ticker of its own at `/ticks`, each user's notifications at
 /// `/notifications`, and the SSE contract under `/sse`.
@@ -56,7 +56,7 @@ async fn notifications(
     hub: Data<&Hub>,
     LastEventId(last): LastEventId,
     request: &Request,
-) -> poem::Result<SseResponse> {
+) -> poem::Result<HubResponse> {
     let user =
         user_id(request).ok_or_else(|| poem::Error::from_status(StatusCode::UNAUTHORIZED))?;
     Ok(hub

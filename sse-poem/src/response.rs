@@ -88,10 +88,10 @@ where
 sse_hub::hub_response_type! {
     /// A [`hub::Response`] as a poem response; an event stream is sent
     /// as [`Sse`] sends it.
-    pub struct SseResponse;
+    pub struct HubResponse;
 }
 
-impl IntoResponse for SseResponse {
+impl IntoResponse for HubResponse {
     fn into_response(self) -> Response {
         let answer = self.0;
         let bytes = match answer.body {

@@ -5,9 +5,9 @@ use std::future::Future;
 
 use poem::endpoint::make;
 use poem::{Endpoint, Request, Route, get, post};
-use sse_hub::hub::{EventsRequest, Hub, NotifyRequest, ReadRequest};
+use sse_hub::hub::{Hub, RequestParts};
 
-use crate::SseResponse;
+use crate::HubResponse;
 
 /// `/events`, `/notify`, `/notify/batch`, `/history`, `/presence`,
 /// `/metrics`, `/healthz` and `/` (the demo page) over `hub`, as a `Route` the application adds its own routes to, or
@@ -30,93 +30,105 @@ pub fn routes(hub: Hub) -> Route {
 }
 
 /// An endpoint calling `route` with its own handle on the hub.
-fn with<F, Fut>(hub: Hub, route: F) -> impl Endpoint<Output = SseResponse>
+fn with<F, Fut>(hub: Hub, route: F) -> impl Endpoint<Output = HubResponse>
 where
     F: Fn(Hub, Request) -> Fut + Send + Sync,
-    Fut: Future<Output = SseResponse> + Send,
+    Fut: Future<Output = HubResponse> + Send,
 {
     make(move |request| route(hub.clone(), request))
 }
 
 /// `GET /events`: the topics and last event id from the query and the
 /// `Last-Event-ID` header; subscribe, replay, then stream.
-pub fn events(hub: Hub) -> impl Endpoint<Output = SseResponse> {
+pub fn events(hub: Hub) -> impl Endpoint<Output = HubResponse> {
     with(hub, |hub, request| async move {
-        SseResponse(
-            hub.events(EventsRequest {
-                query: request.uri().query(),
-                headers: request.headers(),
-            })
-            .await,
+        HubResponse(
+            hub.routes()
+                .events(RequestParts {
+                    query: request.uri().query(),
+                    headers: request.headers(),
+                })
+                .await,
         )
     })
 }
 
 /// `POST /notify`: publish the JSON body (see
-/// [`Hub::notify_from`](sse_hub::Hub::notify_from)).
-pub fn notify(hub: Hub) -> impl Endpoint<Output = SseResponse> {
+/// [`Routes::notify_from`](sse_hub::Hub::notify_from)).
+pub fn notify(hub: Hub) -> impl Endpoint<Output = HubResponse> {
     with(hub, |hub, mut request| async move {
         let chunks = request.take_body().into_bytes_stream();
-        let head = NotifyRequest {
+        let head = RequestParts {
             query: request.uri().query(),
             headers: request.headers(),
         };
-        SseResponse(hub.notify_from(head, chunks).await)
+        HubResponse(hub.routes().notify_from(head, chunks).await)
     })
 }
 
 /// `POST /notify/batch`: publish a JSON array of events, all checked
-/// first (see [`Hub::notify_batch_from`](sse_hub::Hub::notify_batch_from)).
-pub fn notify_batch(hub: Hub) -> impl Endpoint<Output = SseResponse> {
+/// first (see [`Routes::notify_batch_from`](sse_hub::Hub::notify_batch_from)).
+pub fn notify_batch(hub: Hub) -> impl Endpoint<Output = HubResponse> {
     with(hub, |hub, mut request| async move {
         let chunks = request.take_body().into_bytes_stream();
-        let head = NotifyRequest {
+        let head = RequestParts {
             query: request.uri().query(),
             headers: request.headers(),
         };
-        SseResponse(hub.notify_batch_from(head, chunks).await)
+        HubResponse(hub.routes().notify_batch_from(head, chunks).await)
     })
 }
 
 /// `GET /history`: the topics' retained events as JSON (see
-/// [`Hub::history_route`](sse_hub::Hub::history_route)).
-pub fn history(hub: Hub) -> impl Endpoint<Output = SseResponse> {
+/// [`Routes::history`](sse_hub::Routes::history)).
+pub fn history(hub: Hub) -> impl Endpoint<Output = HubResponse> {
     with(hub, |hub, request| async move {
-        SseResponse(
-            hub.history_route(ReadRequest {
-                query: request.uri().query(),
-                headers: request.headers(),
-            })
-            .await,
+        HubResponse(
+            hub.routes()
+                .history(RequestParts {
+                    query: request.uri().query(),
+                    headers: request.headers(),
+                })
+                .await,
         )
     })
 }
 
 /// `GET /presence`: how many streams follow each topic (see
-/// [`Hub::presence_route`](sse_hub::Hub::presence_route)).
-pub fn presence(hub: Hub) -> impl Endpoint<Output = SseResponse> {
+/// [`Routes::presence`](sse_hub::Routes::presence)).
+pub fn presence(hub: Hub) -> impl Endpoint<Output = HubResponse> {
     with(hub, |hub, request| async move {
-        SseResponse(
-            hub.presence_route(ReadRequest {
-                query: request.uri().query(),
-                headers: request.headers(),
-            })
-            .await,
+        HubResponse(
+            hub.routes()
+                .presence(RequestParts {
+                    query: request.uri().query(),
+                    headers: request.headers(),
+                })
+                .await,
         )
     })
 }
 
 /// `GET /metrics`: the Prometheus text.
-pub fn metrics(hub: Hub) -> impl Endpoint<Output = SseResponse> {
-    with(hub, |hub, _| async move { SseResponse(hub.metrics()) })
+pub fn metrics(hub: Hub) -> impl Endpoint<Output = HubResponse> {
+    with(
+        hub,
+        |hub, _| async move { HubResponse(hub.routes().metrics()) },
+    )
 }
 
 /// `GET /healthz`: `200 ok`.
-pub fn healthz(hub: Hub) -> impl Endpoint<Output = SseResponse> {
-    with(hub, |hub, _| async move { SseResponse(hub.healthz()) })
+pub fn healthz(hub: Hub) -> impl Endpoint<Output = HubResponse> {
+    with(
+        hub,
+        |hub, _| async move { HubResponse(hub.routes().healthz()) },
+    )
 }
 
 /// `GET /`: the demo page.
-pub fn index(hub: Hub) -> impl Endpoint<Output = SseResponse> {
-    with(hub, |hub, _| async move { SseResponse(hub.index()) })
+pub fn index(hub: Hub) -> impl Endpoint<Output = HubResponse> {
+    with(
+        hub,
+        |hub, _| async move { HubResponse(hub.routes().index()) },
+    )
 }

@@ -15,7 +15,7 @@ use rocket::http::Status;
 use rocket::request::{FromRequest, Outcome, Request};
 use rocket::{Build, Rocket, State, get, routes};
 use sse_rocket::HubConfig;
-use sse_rocket::{Event, Hub, LastEventId, Sse, SseResponse};
+use sse_rocket::{Event, Hub, LastEventId, Sse, HubResponse};
 
 /// How often `/ticks` ticks.
 struct Tick(Duration);
@@ -67,7 +67,7 @@ impl<'r> FromRequest<'r> for User {
 }
 
 #[get("/notifications")]
-async fn notifications(hub: &State<Hub>, user: User, last: LastEventId) -> SseResponse {
+async fn notifications(hub: &State<Hub>, user: User, last: LastEventId) -> HubResponse {
     hub.subscribe([format!("user-{}", user.0)], last.0.as_deref())
         .await
         .into()

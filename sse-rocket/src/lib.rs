@@ -8,7 +8,7 @@ mod routes;
 
 pub use extract::LastEventId;
 pub use probe::ProbeIdle;
-pub use response::{Sse, SseResponse};
+pub use response::{Sse, HubResponse};
 pub use routes::routes;
 
 /// The hub's routes one by one, for `rocket::routes![]`, each reading

@@ -79,10 +79,10 @@ where
 sse_hub::hub_response_type! {
     /// A [`hub::Response`] as a Rocket response; an event stream is sent
     /// as [`Sse`] sends it.
-    pub struct SseResponse;
+    pub struct HubResponse;
 }
 
-impl<'r> Responder<'r, 'static> for SseResponse {
+impl<'r> Responder<'r, 'static> for HubResponse {
     fn respond_to(self, request: &'r Request<'_>) -> response::Result<'static> {
         let answer = self.0;
         let bytes = match answer.body {

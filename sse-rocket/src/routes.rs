@@ -7,10 +7,10 @@ use rocket::data::{Data, ToByteUnit};
 use rocket::http::HeaderMap;
 use rocket::request::{FromRequest, Outcome};
 use rocket::{Request, Route, State, get, post};
-use sse_hub::hub::{EventsRequest, Hub, NotifyRequest, ReadRequest};
+use sse_hub::hub::{Hub, RequestParts};
 use sse_hub::request::Headers;
 
-use crate::SseResponse;
+use crate::HubResponse;
 
 /// `/events`, `/notify`, `/notify/batch`, `/history`, `/presence`,
 /// `/metrics`, `/healthz` and `/` (the demo page), to mount on a Rocket that manages a [`Hub`], at `/` or under a prefix
@@ -44,24 +44,24 @@ pub struct Parts<'r> {
 
 impl<'r> Parts<'r> {
     /// The parts of `GET /events`.
-    pub fn events(&self) -> EventsRequest<'_> {
-        EventsRequest {
+    pub fn events(&self) -> RequestParts<'_> {
+        RequestParts {
             query: self.query,
             headers: &self.headers,
         }
     }
 
     /// The parts of `POST /notify` and `POST /notify/batch`.
-    pub fn notify(&self) -> NotifyRequest<'_> {
-        NotifyRequest {
+    pub fn notify(&self) -> RequestParts<'_> {
+        RequestParts {
             query: self.query,
             headers: &self.headers,
         }
     }
 
     /// The parts of `GET /history` and `GET /presence`.
-    pub fn read(&self) -> ReadRequest<'_> {
-        ReadRequest {
+    pub fn read(&self) -> RequestParts<'_> {
+        RequestParts {
             query: self.query,
             headers: &self.headers,
         }
@@ -97,36 +97,36 @@ impl<'r> FromRequest<'r> for Parts<'r> {
 /// `GET /events`: the topics and last event id from the query and the
 /// `Last-Event-ID` header; subscribe, replay, then stream.
 #[get("/events")]
-pub async fn events(hub: &State<Hub>, parts: Parts<'_>) -> SseResponse {
-    SseResponse(hub.events(parts.events()).await)
+pub async fn events(hub: &State<Hub>, parts: Parts<'_>) -> HubResponse {
+    HubResponse(hub.routes().events(parts.events()).await)
 }
 
 /// `POST /notify`: publish the JSON body (see
-/// [`Hub::notify_refusal`](sse_hub::Hub::notify_refusal) and
-/// [`Hub::notify`](sse_hub::Hub::notify)).
+/// [`Routes::notify_refusal`](sse_hub::Hub::notify_refusal) and
+/// [`Routes::notify`](sse_hub::Hub::notify)).
 #[post("/notify", data = "<body>")]
-pub async fn notify(hub: &State<Hub>, parts: Parts<'_>, body: Data<'_>) -> SseResponse {
+pub async fn notify(hub: &State<Hub>, parts: Parts<'_>, body: Data<'_>) -> HubResponse {
     let head = parts.notify();
-    if let Some(refused) = hub.notify_refusal(&head) {
-        return SseResponse(refused);
+    if let Some(refused) = hub.routes().notify_refusal(&head) {
+        return HubResponse(refused);
     }
     match read_body(hub, body).await {
-        Ok(body) => SseResponse(hub.notify(head, &body).await),
-        Err(refused) => SseResponse(refused),
+        Ok(body) => HubResponse(hub.routes().notify(head, &body).await),
+        Err(refused) => HubResponse(refused),
     }
 }
 
 /// `POST /notify/batch`: publish a JSON array of events, all checked
-/// first (see [`Hub::notify_batch`](sse_hub::Hub::notify_batch)).
+/// first (see [`Routes::notify_batch`](sse_hub::Hub::notify_batch)).
 #[post("/notify/batch", data = "<body>")]
-pub async fn notify_batch(hub: &State<Hub>, parts: Parts<'_>, body: Data<'_>) -> SseResponse {
+pub async fn notify_batch(hub: &State<Hub>, parts: Parts<'_>, body: Data<'_>) -> HubResponse {
     let head = parts.notify();
-    if let Some(refused) = hub.notify_batch_refusal(&head) {
-        return SseResponse(refused);
+    if let Some(refused) = hub.routes().notify_batch_refusal(&head) {
+        return HubResponse(refused);
     }
     match read_body(hub, body).await {
-        Ok(body) => SseResponse(hub.notify_batch(head, &body).await),
-        Err(refused) => SseResponse(refused),
+        Ok(body) => HubResponse(hub.routes().notify_batch(head, &body).await),
+        Err(refused) => HubResponse(refused),
     }
 }
 
@@ -134,40 +134,40 @@ pub async fn notify_batch(hub: &State<Hub>, parts: Parts<'_>, body: Data<'_>) ->
 async fn read_body(hub: &Hub, body: Data<'_>) -> Result<Vec<u8>, sse_hub::hub::Response> {
     // One byte past the limit is enough to refuse the body as too large.
     // Rocket's body is a reader, not a stream of chunks.
-    let limit = (hub.max_body() as u64).saturating_add(1).bytes();
+    let limit = (hub.routes().max_body() as u64).saturating_add(1).bytes();
     let reading =
         async { Ok::<_, std::io::Error>(body.open(limit).into_bytes().await?.into_inner()) };
-    hub.read_body_with(reading).await
+    hub.routes().read_body_with(reading).await
 }
 
 /// `GET /history`: the topics' retained events as JSON (see
-/// [`Hub::history_route`](sse_hub::Hub::history_route)).
+/// [`Routes::history`](sse_hub::Routes::history)).
 #[get("/history")]
-pub async fn history(hub: &State<Hub>, parts: Parts<'_>) -> SseResponse {
-    SseResponse(hub.history_route(parts.read()).await)
+pub async fn history(hub: &State<Hub>, parts: Parts<'_>) -> HubResponse {
+    HubResponse(hub.routes().history(parts.read()).await)
 }
 
 /// `GET /presence`: how many streams follow each topic (see
-/// [`Hub::presence_route`](sse_hub::Hub::presence_route)).
+/// [`Routes::presence`](sse_hub::Routes::presence)).
 #[get("/presence")]
-pub async fn presence(hub: &State<Hub>, parts: Parts<'_>) -> SseResponse {
-    SseResponse(hub.presence_route(parts.read()).await)
+pub async fn presence(hub: &State<Hub>, parts: Parts<'_>) -> HubResponse {
+    HubResponse(hub.routes().presence(parts.read()).await)
 }
 
 /// `GET /metrics`: the Prometheus text.
 #[get("/metrics")]
-pub fn metrics(hub: &State<Hub>) -> SseResponse {
-    SseResponse(hub.metrics())
+pub fn metrics(hub: &State<Hub>) -> HubResponse {
+    HubResponse(hub.routes().metrics())
 }
 
 /// `GET /healthz`: `200 ok`.
 #[get("/healthz")]
-pub fn healthz(hub: &State<Hub>) -> SseResponse {
-    SseResponse(hub.healthz())
+pub fn healthz(hub: &State<Hub>) -> HubResponse {
+    HubResponse(hub.routes().healthz())
 }
 
 /// `GET /`: the demo page.
 #[get("/")]
-pub fn index(hub: &State<Hub>) -> SseResponse {
-    SseResponse(hub.index())
+pub fn index(hub: &State<Hub>) -> HubResponse {
+    HubResponse(hub.routes().index())
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use futures::stream::{self, Stream};
 use sse_warp::HubConfig;
-use sse_warp::{Event, Hub, LastEventId, Sse, SseResponse, last_event_id};
+use sse_warp::{Event, Hub, LastEventId, Sse, HubResponse, last_event_id};
 use warp::Filter;
 use warp::http::StatusCode;
 
@@ -35,7 +35,7 @@ fn app(
             let hub = subscriber.clone();
             async move {
                 let reply: Box<dyn warp::Reply> = match user {
-                    Some(user) => Box::new(SseResponse(
+                    Some(user) => Box::new(HubResponse(
                         hub.subscribe([format!("user-{user}")], last.as_deref())
                             .await,
                     )),

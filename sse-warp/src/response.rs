@@ -81,10 +81,10 @@ impl<S: Stream> Stream for Exclusive<S> {
 sse_hub::hub_response_type! {
     /// A [`hub::Response`] as a warp reply; an event stream is sent as
     /// [`Sse`] sends it.
-    pub struct SseResponse;
+    pub struct HubResponse;
 }
 
-impl Reply for SseResponse {
+impl Reply for HubResponse {
     fn into_response(self) -> Response {
         match self.0.body {
             hub::Body::Stream(stream) => Sse::from(stream).into_response(),

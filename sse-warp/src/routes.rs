@@ -1,10 +1,10 @@
 //! The hub's routes as one warp filter, and each of them on its own.
 
-use sse_hub::hub::{EventsRequest, Hub, NotifyRequest, ReadRequest};
+use sse_hub::hub::{Hub, RequestParts};
 use warp::http::HeaderMap;
 use warp::{Buf, Filter, Rejection, Stream};
 
-use crate::SseResponse;
+use crate::HubResponse;
 use crate::extract::raw_query;
 
 /// `/events`, `/notify`, `/notify/batch`, `/history`, `/presence`,
@@ -15,7 +15,7 @@ use crate::extract::raw_query;
 /// **Anyone who can reach `/notify` can publish** unless the hub's config
 /// sets a `publish_token`. To publish only from your own code, combine the
 /// filters you want from [`handlers`](crate::handlers) instead.
-pub fn routes(hub: Hub) -> impl Filter<Extract = (SseResponse,), Error = Rejection> + Clone {
+pub fn routes(hub: Hub) -> impl Filter<Extract = (HubResponse,), Error = Rejection> + Clone {
     events(hub.clone())
         .or(notify(hub.clone()))
         .unify()
@@ -43,7 +43,7 @@ fn at(path: &'static str) -> impl Filter<Extract = (), Error = Rejection> + Clon
 
 /// `GET /events`: the topics and last event id from the query and the
 /// `Last-Event-ID` header; subscribe, replay, then stream.
-pub fn events(hub: Hub) -> impl Filter<Extract = (SseResponse,), Error = Rejection> + Clone {
+pub fn events(hub: Hub) -> impl Filter<Extract = (HubResponse,), Error = Rejection> + Clone {
     at("events")
         .and(warp::get())
         .and(with_hub(hub))
@@ -51,20 +51,21 @@ pub fn events(hub: Hub) -> impl Filter<Extract = (SseResponse,), Error = Rejecti
         .and(warp::header::headers_cloned())
         .then(
             |hub: Hub, query: Option<String>, headers: HeaderMap| async move {
-                SseResponse(
-                    hub.events(EventsRequest {
-                        query: query.as_deref(),
-                        headers: &headers,
-                    })
-                    .await,
+                HubResponse(
+                    hub.routes()
+                        .events(RequestParts {
+                            query: query.as_deref(),
+                            headers: &headers,
+                        })
+                        .await,
                 )
             },
         )
 }
 
 /// `POST /notify`: publish the JSON body (see
-/// [`Hub::notify_from`](sse_hub::Hub::notify_from)).
-pub fn notify(hub: Hub) -> impl Filter<Extract = (SseResponse,), Error = Rejection> + Clone {
+/// [`Routes::notify_from`](sse_hub::Hub::notify_from)).
+pub fn notify(hub: Hub) -> impl Filter<Extract = (HubResponse,), Error = Rejection> + Clone {
     at("notify")
         .and(warp::post())
         .and(with_hub(hub))
@@ -74,21 +75,21 @@ pub fn notify(hub: Hub) -> impl Filter<Extract = (SseResponse,), Error = Rejecti
         .then(publish)
 }
 
-async fn publish<S, B>(hub: Hub, query: Option<String>, headers: HeaderMap, body: S) -> SseResponse
+async fn publish<S, B>(hub: Hub, query: Option<String>, headers: HeaderMap, body: S) -> HubResponse
 where
     S: Stream<Item = Result<B, warp::Error>>,
     B: Buf,
 {
-    let head = NotifyRequest {
+    let head = RequestParts {
         query: query.as_deref(),
         headers: &headers,
     };
-    SseResponse(hub.notify_from(head, body).await)
+    HubResponse(hub.routes().notify_from(head, body).await)
 }
 
 /// `POST /notify/batch`: publish a JSON array of events, all checked
-/// first (see [`Hub::notify_batch_from`](sse_hub::Hub::notify_batch_from)).
-pub fn notify_batch(hub: Hub) -> impl Filter<Extract = (SseResponse,), Error = Rejection> + Clone {
+/// first (see [`Routes::notify_batch_from`](sse_hub::Hub::notify_batch_from)).
+pub fn notify_batch(hub: Hub) -> impl Filter<Extract = (HubResponse,), Error = Rejection> + Clone {
     warp::path("notify")
         .and(at("batch"))
         .and(warp::post())
@@ -98,18 +99,18 @@ pub fn notify_batch(hub: Hub) -> impl Filter<Extract = (SseResponse,), Error = R
         .and(warp::body::stream())
         .then(
             |hub: Hub, query: Option<String>, headers: HeaderMap, body| async move {
-                let head = NotifyRequest {
+                let head = RequestParts {
                     query: query.as_deref(),
                     headers: &headers,
                 };
-                SseResponse(hub.notify_batch_from(head, body).await)
+                HubResponse(hub.routes().notify_batch_from(head, body).await)
             },
         )
 }
 
 /// `GET /history`: the topics' retained events as JSON (see
-/// [`Hub::history_route`](sse_hub::Hub::history_route)).
-pub fn history(hub: Hub) -> impl Filter<Extract = (SseResponse,), Error = Rejection> + Clone {
+/// [`Routes::history`](sse_hub::Routes::history)).
+pub fn history(hub: Hub) -> impl Filter<Extract = (HubResponse,), Error = Rejection> + Clone {
     at("history")
         .and(warp::get())
         .and(with_hub(hub))
@@ -117,18 +118,18 @@ pub fn history(hub: Hub) -> impl Filter<Extract = (SseResponse,), Error = Reject
         .and(warp::header::headers_cloned())
         .then(
             |hub: Hub, query: Option<String>, headers: HeaderMap| async move {
-                let request = ReadRequest {
+                let request = RequestParts {
                     query: query.as_deref(),
                     headers: &headers,
                 };
-                SseResponse(hub.history_route(request).await)
+                HubResponse(hub.routes().history(request).await)
             },
         )
 }
 
 /// `GET /presence`: how many streams follow each topic (see
-/// [`Hub::presence_route`](sse_hub::Hub::presence_route)).
-pub fn presence(hub: Hub) -> impl Filter<Extract = (SseResponse,), Error = Rejection> + Clone {
+/// [`Routes::presence`](sse_hub::Routes::presence)).
+pub fn presence(hub: Hub) -> impl Filter<Extract = (HubResponse,), Error = Rejection> + Clone {
     at("presence")
         .and(warp::get())
         .and(with_hub(hub))
@@ -136,35 +137,35 @@ pub fn presence(hub: Hub) -> impl Filter<Extract = (SseResponse,), Error = Rejec
         .and(warp::header::headers_cloned())
         .then(
             |hub: Hub, query: Option<String>, headers: HeaderMap| async move {
-                let request = ReadRequest {
+                let request = RequestParts {
                     query: query.as_deref(),
                     headers: &headers,
                 };
-                SseResponse(hub.presence_route(request).await)
+                HubResponse(hub.routes().presence(request).await)
             },
         )
 }
 
 /// `GET /metrics`: the Prometheus text.
-pub fn metrics(hub: Hub) -> impl Filter<Extract = (SseResponse,), Error = Rejection> + Clone {
+pub fn metrics(hub: Hub) -> impl Filter<Extract = (HubResponse,), Error = Rejection> + Clone {
     at("metrics")
         .and(warp::get())
         .and(with_hub(hub))
-        .map(|hub: Hub| SseResponse(hub.metrics()))
+        .map(|hub: Hub| HubResponse(hub.routes().metrics()))
 }
 
 /// `GET /healthz`: `200 ok`.
-pub fn healthz(hub: Hub) -> impl Filter<Extract = (SseResponse,), Error = Rejection> + Clone {
+pub fn healthz(hub: Hub) -> impl Filter<Extract = (HubResponse,), Error = Rejection> + Clone {
     at("healthz")
         .and(warp::get())
         .and(with_hub(hub))
-        .map(|hub: Hub| SseResponse(hub.healthz()))
+        .map(|hub: Hub| HubResponse(hub.routes().healthz()))
 }
 
 /// `GET /`: the demo page.
-pub fn index(hub: Hub) -> impl Filter<Extract = (SseResponse,), Error = Rejection> + Clone {
+pub fn index(hub: Hub) -> impl Filter<Extract = (HubResponse,), Error = Rejection> + Clone {
     warp::path::end()
         .and(warp::get())
         .and(with_hub(hub))
-        .map(|hub: Hub| SseResponse(hub.index()))
+        .map(|hub: Hub| HubResponse(hub.routes().index()))
 }

@@ -214,27 +214,25 @@ pub(crate) fn bench(args: &[String]) -> Result<(), String> {
         .args(args))?;
     // Multi-instance mode beside in-memory mode, on a private Redis.
     ensure_packages(&TEST_PACKAGES[..1])?;
-    run(crate::workspace::cargo().current_dir(workspace_root()).args([
-        "bench",
-        "-p",
-        "sse-hub",
-        "--features",
-        "redis,hub,serve,http",
-        "--bench",
-        "redis",
-        "--bench",
-        "redis_scale",
-        "--bench",
-        "batch",
-    ]))?;
+    run(crate::workspace::cargo()
+        .current_dir(workspace_root())
+        .args([
+            "bench",
+            "-p",
+            "sse-hub",
+            "--features",
+            "redis,hub,serve,http",
+            "--bench",
+            "redis",
+            "--bench",
+            "redis_scale",
+            "--bench",
+            "batch",
+        ]))?;
     // The Rust client beside the clients users pick, over loopback.
-    run(crate::workspace::cargo().current_dir(workspace_root()).args([
-        "bench",
-        "-p",
-        "sse-hub-client",
-        "--bench",
-        "clients",
-    ]))
+    run(crate::workspace::cargo()
+        .current_dir(workspace_root())
+        .args(["bench", "-p", "sse-hub-client", "--bench", "clients"]))
 }
 
 pub(crate) fn bench_sockets(options: &SocketOptions) -> Result<(), String> {

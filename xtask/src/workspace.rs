@@ -10,13 +10,9 @@ pub(crate) const FRAMEWORKS: [&str; 5] = ["axum", "actix", "warp", "rocket", "po
 /// Builds the example servers in release mode, for the tasks that start
 /// them as processes.
 pub(crate) fn build_release_examples(root: &Path) -> Result<(), String> {
-    run(cargo().current_dir(root).args([
-        "build",
-        "--release",
-        "-p",
-        "sse-examples",
-        "--bins",
-    ]))
+    run(cargo()
+        .current_dir(root)
+        .args(["build", "--release", "-p", "sse-examples", "--bins"]))
 }
 
 /// The variables `cargo run` sets for this task itself, which a cargo
@@ -73,7 +69,10 @@ mod tests {
             .map(|(name, _)| name.to_string_lossy().into_owned())
             .collect();
         for name in ["CARGO_MANIFEST_DIR", "CARGO_PKG_NAME"] {
-            assert!(removed.iter().any(|r| r == name), "{name} kept: {removed:?}");
+            assert!(
+                removed.iter().any(|r| r == name),
+                "{name} kept: {removed:?}"
+            );
         }
         assert!(set_by_cargo_run("CARGO_PKG_VERSION"));
         assert!(!set_by_cargo_run("CARGO_TARGET_DIR"));

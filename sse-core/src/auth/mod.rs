@@ -28,7 +28,7 @@
 //!
 //! ```
 //! use sse_hub::auth::{AuthError, AuthRequest, Grants};
-//! use sse_hub::{Hub, HubConfig, hub::EventsRequest};
+//! use sse_hub::{Hub, HubConfig, hub::RequestParts};
 //!
 //! let hub = Hub::open(HubConfig::default()).expect("a hub").with_authorizer(|request: &AuthRequest<'_>| {
 //!     // Your own check; here any bearer token grants `news` only.
@@ -36,9 +36,9 @@
 //! });
 //! # futures::executor::block_on(async {
 //! let headers = [("authorization", "Bearer t")];
-//! let open = hub.events(EventsRequest { query: Some("topic=news"), headers: &headers }).await;
-//! let closed = hub.events(EventsRequest { query: Some("topic=admin"), headers: &headers }).await;
-//! let anonymous = hub.events(EventsRequest { query: Some("topic=news"), headers: &[("x", "y")] }).await;
+//! let open = hub.routes().events(RequestParts { query: Some("topic=news"), headers: &headers }).await;
+//! let closed = hub.routes().events(RequestParts { query: Some("topic=admin"), headers: &headers }).await;
+//! let anonymous = hub.routes().events(RequestParts { query: Some("topic=news"), headers: &[("x", "y")] }).await;
 //! assert_eq!((open.status, closed.status, anonymous.status), (200, 403, 401));
 //! # });
 //! ```

@@ -70,11 +70,14 @@ async fn an_authorizer_decides_who_publishes_where_before_the_body_is_read() {
     ] {
         let mut headers = vec![("content-type", "application/json".to_owned())];
         headers.extend(cookie.map(|c| ("cookie", c.to_owned())));
-        let request = NotifyRequest {
+        let request = RequestParts {
             query: Some(query),
             headers: &headers,
         };
-        let response = hub.notify_from(request, stalled_body(&polled)).await;
+        let response = hub
+            .routes()
+            .notify_from(request, stalled_body(&polled))
+            .await;
         assert_eq!(response.status, status, "{query} as {cookie:?}");
         let message = json_body(response)["error"]
             .as_str()
@@ -85,11 +88,11 @@ async fn an_authorizer_decides_who_publishes_where_before_the_body_is_read() {
     assert!(!polled.into_inner(), "no refused body was read");
     assert_eq!(hub.stats().published, 0, "nothing was published");
     let headers = [("content-type", "application/json"), ("cookie", "user=42")];
-    let granted = NotifyRequest {
+    let granted = RequestParts {
         query: Some("topic=chat/rust"),
         headers: &headers,
     };
-    assert_eq!(hub.notify(granted, b"1").await.status, 200);
+    assert_eq!(hub.routes().notify(granted, b"1").await.status, 200);
     assert_eq!(hub.stats().published, 1);
 }
 
@@ -99,7 +102,7 @@ async fn a_stream_ends_when_its_grants_expire() {
         Ok(Grants::all()
             .expires_at(std::time::SystemTime::now() + std::time::Duration::from_secs(90)))
     });
-    let mut response = hub.events(EventsRequest::default()).await;
+    let mut response = hub.routes().events(RequestParts::default()).await;
     assert_eq!(response.status, 200);
     let Body::Stream(stream) = &mut response.body else {
         panic!("a stream");
@@ -139,13 +142,13 @@ fn requests_print_no_secrets() {
         ("authorization", "Bearer header-secret"),
         ("cookie", "sse_token=cookie-secret"),
     ];
-    let request = EventsRequest {
+    let request = RequestParts {
         query: Some("topic=a&token=query-secret"),
         headers: &headers,
     };
     let printed = format!(
         "{request:?} {:?}",
-        NotifyRequest {
+        RequestParts {
             query: request.query,
             headers: &headers
         }
@@ -220,7 +223,7 @@ async fn a_stream_ends_at_its_lifetime_or_its_grants_expiry_whichever_is_first()
             Ok(Grants::all()
                 .expires_at(std::time::SystemTime::now() + std::time::Duration::from_secs(expiry)))
         });
-        let response = hub.events(EventsRequest::default()).await;
+        let response = hub.routes().events(RequestParts::default()).await;
         assert_eq!(response.status, 200);
         let lasted = lasted(response).await;
         assert!(

@@ -3,10 +3,10 @@
 
 use serde_json::{Value, json};
 
-use super::handle::Hub;
 use super::idempotency;
 use super::response::{Response, error, json_response, refusal};
-use super::routes::NotifyRequest;
+use super::routes::RequestParts;
+use super::routes::Routes;
 use crate::Event;
 use crate::broker::Publish;
 use crate::request::{check_event_name, check_topic};
@@ -18,14 +18,10 @@ struct Item {
     history: bool,
 }
 
-impl Hub {
+impl Routes<'_> {
     /// `POST /notify/batch` from its head and its body's chunks, as
-    /// [`Hub::notify_from`] does for one event.
-    pub async fn notify_batch_from<S, B, E>(
-        &self,
-        request: NotifyRequest<'_>,
-        chunks: S,
-    ) -> Response
+    /// [`Routes::notify_from`] does for one event.
+    pub async fn notify_batch_from<S, B, E>(&self, request: RequestParts<'_>, chunks: S) -> Response
     where
         S: futures_core::Stream<Item = Result<B, E>>,
         B: bytes::Buf,
@@ -41,9 +37,9 @@ impl Hub {
     }
 
     /// The refusal the head of a batch decides on its own, if any: as
-    /// [`Hub::notify_refusal`], but the grants of the items' topics are
+    /// [`Routes::notify_refusal`], but the grants of the items' topics are
     /// checked once the body is read.
-    pub fn notify_batch_refusal(&self, request: &NotifyRequest<'_>) -> Option<Response> {
+    pub fn notify_batch_refusal(&self, request: &RequestParts<'_>) -> Option<Response> {
         self.publish_refusal(request, "/notify/batch", None)
     }
 
@@ -56,30 +52,30 @@ impl Hub {
     /// each one's `ids` and `sent`.
     ///
     /// ```
-    /// use sse_hub::hub::{Body, Hub, HubConfig, NotifyRequest};
+    /// use sse_hub::hub::{Body, Hub, HubConfig, RequestParts};
     ///
     /// let hub = Hub::open(HubConfig::default()).expect("a hub");
-    /// let request = NotifyRequest {
+    /// let request = RequestParts {
     ///     query: None,
     ///     headers: &[("content-type", "application/json")],
     /// };
     /// let body = br#"[{"topic": "user-1", "data": "hi"}, {"topic": "user-2", "data": {"n": 2}}]"#;
     /// # futures::executor::block_on(async {
-    /// let response = hub.notify_batch(request, body).await;
+    /// let response = hub.routes().notify_batch(request, body).await;
     /// assert_eq!(response.status, 200);
-    /// let bad = hub.notify_batch(request, br#"[{"topic": "a", "data": 1}, {"topic": ""}]"#).await;
+    /// let bad = hub.routes().notify_batch(request, br#"[{"topic": "a", "data": 1}, {"topic": ""}]"#).await;
     /// let Body::Full(answer) = bad.body else { unreachable!() };
     /// assert!(answer.ends_with(br#","index":1}"#), "{answer:?}");
     /// # });
     /// ```
-    pub async fn notify_batch(&self, request: NotifyRequest<'_>, body: &[u8]) -> Response {
+    pub async fn notify_batch(&self, request: RequestParts<'_>, body: &[u8]) -> Response {
         if let Some(refused) = self.notify_batch_refusal(&request) {
             return refused;
         }
         self.notify_batch_unchecked(request, body).await
     }
 
-    async fn notify_batch_unchecked(&self, request: NotifyRequest<'_>, body: &[u8]) -> Response {
+    async fn notify_batch_unchecked(&self, request: RequestParts<'_>, body: &[u8]) -> Response {
         if body.len() > self.config.max_body {
             return self.too_large();
         }

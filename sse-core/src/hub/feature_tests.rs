@@ -12,30 +12,30 @@ use crate::broker::BrokerConfig;
 const JSON: (&str, &str) = ("content-type", "application/json");
 
 async fn batch(hub: &Hub, body: &str) -> Response {
-    let request = NotifyRequest {
+    let request = RequestParts {
         query: None,
         headers: &[JSON],
     };
-    hub.notify_batch(request, body.as_bytes()).await
+    hub.routes().notify_batch(request, body.as_bytes()).await
 }
 
 async fn keyed(hub: &Hub, key: &str, query: &str, body: &str) -> Response {
     let headers = [JSON, ("idempotency-key", key)];
-    let request = NotifyRequest {
+    let request = RequestParts {
         query: Some(query),
         headers: &headers,
     };
-    hub.notify(request, body.as_bytes()).await
+    hub.routes().notify(request, body.as_bytes()).await
 }
 
 async fn read(hub: &Hub, route: &str, query: &str, headers: &[(&str, &str)]) -> Response {
-    let request = ReadRequest {
+    let request = RequestParts {
         query: Some(query),
         headers: &headers.to_vec(),
     };
     match route {
-        "history" => hub.history_route(request).await,
-        _ => hub.presence_route(request).await,
+        "history" => hub.routes().history(request).await,
+        _ => hub.routes().presence(request).await,
     }
 }
 
@@ -175,13 +175,13 @@ async fn a_repeated_key_answers_the_first_answer_and_publishes_nothing() {
     assert_eq!(hub.stats().published, 1);
     // A batch's key remembers the batch's answer.
     let headers = [JSON, ("idempotency-key", "batch-1")];
-    let request = NotifyRequest {
+    let request = RequestParts {
         query: None,
         headers: &headers,
     };
     let body = br#"[{"data": 1}, {"data": 2}]"#;
-    let first = json_body(hub.notify_batch(request, body).await);
-    let again = hub.notify_batch(request, body).await;
+    let first = json_body(hub.routes().notify_batch(request, body).await);
+    let again = hub.routes().notify_batch(request, body).await;
     assert_eq!(header(&again, "idempotent-replayed"), Some("true"));
     assert_eq!(json_body(again), first);
     assert_eq!(hub.stats().published, 3);

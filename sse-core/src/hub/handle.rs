@@ -134,7 +134,7 @@ impl Hub {
     }
 
     /// This hub with `authorizer` deciding who may subscribe and publish
-    /// through [`Hub::events`] and [`Hub::notify`] (in place of any
+    /// through [`Routes::events`] and [`Routes::notify`] (in place of any
     /// `config.jwt`); see [`auth`](crate::auth).
     #[must_use]
     pub fn with_authorizer(mut self, authorizer: impl Authorizer) -> Self {
@@ -175,12 +175,6 @@ impl Hub {
     /// The configuration.
     pub fn config(&self) -> &HubConfig {
         &self.config
-    }
-
-    /// The largest publish body accepted; adapters stop reading one byte
-    /// after it.
-    pub fn max_body(&self) -> usize {
-        self.config.max_body
     }
 
     /// The event stream of `topics`, resumed after `last_event_id`, as the

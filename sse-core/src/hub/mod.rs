@@ -13,15 +13,15 @@
 //! framework's response, so every framework behaves identically.
 //!
 //! ```
-//! use sse_hub::hub::{Body, Hub, HubConfig, NotifyRequest};
+//! use sse_hub::hub::{Body, Hub, HubConfig, RequestParts};
 //!
 //! let hub = Hub::open(HubConfig::default()).expect("a hub");
-//! let request = NotifyRequest {
+//! let request = RequestParts {
 //!     query: Some("topic=news"),
 //!     headers: &[("content-type", "application/json")],
 //! };
 //! # futures::executor::block_on(async {
-//! let response = hub.notify(request, br#"{"title": "hello"}"#).await;
+//! let response = hub.routes().notify(request, br#"{"title": "hello"}"#).await;
 //! assert_eq!(response.status, 200);
 //! let Body::Full(body) = response.body else { unreachable!() };
 //! assert!(body.starts_with(br#"{"sent":0,"id":""#));
@@ -55,7 +55,7 @@ pub use config::HubConfig;
 pub use errors::OpenError;
 pub use handle::Hub;
 pub use response::{Body, EventStream, INDEX_HTML, Response, StreamEnd, stream_headers};
-pub use routes::{EventsRequest, NotifyRequest, ReadRequest};
+pub use routes::{RequestParts, Routes};
 
 #[cfg(test)]
 mod auth_tests;

@@ -2,26 +2,26 @@
 
 use serde_json::json;
 
-use super::handle::Hub;
 use super::response::{Response, error, json_response, refusal, unauthorized};
-use super::routes::ReadRequest;
+use super::routes::RequestParts;
+use super::routes::Routes;
 use crate::auth::Grants;
 use crate::request::{history_query, presence_query};
 
-impl Hub {
+impl Routes<'_> {
     /// `GET /history`: the retained events of the `topic`s after `after`
     /// (or the newest without it), at most `limit` (1 to 1000, default
     /// 100), as `{"events": [{"id", "topic", "event", "data"}], "reset",
     /// "more"}`; see [`Hub::history`]. Authorized as subscribing.
     ///
     /// ```
-    /// use sse_hub::{Event, Hub, HubConfig, hub::{Body, ReadRequest}};
+    /// use sse_hub::{Event, Hub, HubConfig, hub::{Body, RequestParts}};
     ///
     /// let hub = Hub::open(HubConfig::default()).expect("a hub");
     /// # futures::executor::block_on(async {
     /// hub.publish("news", &Event::new("hello")).await?;
-    /// let request = ReadRequest { query: Some("topic=news&limit=10"), ..ReadRequest::default() };
-    /// let response = hub.history_route(request).await;
+    /// let request = RequestParts { query: Some("topic=news&limit=10"), ..RequestParts::default() };
+    /// let response = hub.routes().history(request).await;
     /// let Body::Full(body) = response.body else { unreachable!() };
     /// let page: serde_json::Value = serde_json::from_slice(&body)?;
     /// assert_eq!(page["events"][0]["data"], "hello");
@@ -29,7 +29,7 @@ impl Hub {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// # }).unwrap();
     /// ```
-    pub async fn history_route(&self, request: ReadRequest<'_>) -> Response {
+    pub async fn history(&self, request: RequestParts<'_>) -> Response {
         let grants = match self.authorize("/history", &request.auth()) {
             Ok(grants) => grants,
             Err(err) => return unauthorized(&err),
@@ -42,6 +42,7 @@ impl Hub {
             return refused;
         }
         match self
+            .hub
             .history(&query.topics, query.after.as_deref(), query.limit)
             .await
         {
@@ -67,17 +68,17 @@ impl Hub {
     /// [`Hub::presence`]. Authorized as subscribing.
     ///
     /// ```
-    /// use sse_hub::{Hub, HubConfig, hub::{Body, ReadRequest}};
+    /// use sse_hub::{Hub, HubConfig, hub::{Body, RequestParts}};
     ///
     /// let hub = Hub::open(HubConfig::default()).expect("a hub");
     /// # futures::executor::block_on(async {
     /// let _stream = hub.subscribe(["room-1"], None).await;
-    /// let request = ReadRequest { query: Some("topic=room-1"), ..ReadRequest::default() };
-    /// let Body::Full(body) = hub.presence_route(request).await.body else { unreachable!() };
+    /// let request = RequestParts { query: Some("topic=room-1"), ..RequestParts::default() };
+    /// let Body::Full(body) = hub.routes().presence(request).await.body else { unreachable!() };
     /// assert_eq!(body, r#"{"topics":{"room-1":{"subscribers":1}}}"#);
     /// # });
     /// ```
-    pub async fn presence_route(&self, request: ReadRequest<'_>) -> Response {
+    pub async fn presence(&self, request: RequestParts<'_>) -> Response {
         let grants = match self.authorize("/presence", &request.auth()) {
             Ok(grants) => grants,
             Err(err) => return unauthorized(&err),
@@ -89,7 +90,7 @@ impl Hub {
         if let Some(refused) = not_granted(&grants, "/presence", &topics) {
             return refused;
         }
-        match self.presence(&topics).await {
+        match self.hub.presence(&topics).await {
             Ok(presence) => {
                 let topics: serde_json::Map<String, serde_json::Value> = presence
                     .into_iter()

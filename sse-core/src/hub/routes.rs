@@ -12,77 +12,88 @@ use crate::auth::{AuthRequest, bearer_matches, redact_query};
 use crate::broker::Start;
 use crate::request::{Headers, NoHeaders, events_query, header_id, notify_query};
 
-/// The parts of `POST /notify` the hub reads: the query, and the
-/// headers `Content-Type`, `Content-Length` (a body it says is too large
-/// is refused before a byte of it is read), `Authorization` and those an
-/// [`Authorizer`](crate::auth::Authorizer) reads.
+/// The parts of a request the hub's routes read: the query, and the
+/// headers (for `GET /events`, `Last-Event-ID`; for publishes,
+/// `Content-Type`, `Content-Length` (a body it says is too large is
+/// refused before a byte of it is read) and `Authorization`; for every
+/// route, those an [`Authorizer`](crate::auth::Authorizer) reads). Its
+/// `Debug` output redacts any token in the query, and shows no header
+/// value.
 #[derive(Clone, Copy)]
-pub struct NotifyRequest<'a> {
+pub struct RequestParts<'a> {
     /// The query string, without `?`.
     pub query: Option<&'a str>,
     /// The request's headers.
     pub headers: &'a dyn Headers,
 }
 
-/// The parts of `GET /events` the hub reads: the query, and the
-/// headers `Last-Event-ID` and those an [`Authorizer`](crate::auth::Authorizer) reads.
-#[derive(Clone, Copy)]
-pub struct EventsRequest<'a> {
-    /// The query string, without `?`.
-    pub query: Option<&'a str>,
-    /// The request's headers.
-    pub headers: &'a dyn Headers,
+impl Default for RequestParts<'_> {
+    /// No query, no headers.
+    fn default() -> Self {
+        Self {
+            query: None,
+            headers: &NoHeaders,
+        }
+    }
 }
 
-macro_rules! request_without_secrets {
-    ($request:ident) => {
-        impl Default for $request<'_> {
-            /// No query, no headers.
-            fn default() -> Self {
-                Self {
-                    query: None,
-                    headers: &NoHeaders,
-                }
-            }
-        }
-
-        /// The query with any token redacted, and no header values.
-        impl std::fmt::Debug for $request<'_> {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.debug_struct(stringify!($request))
-                    .field("query", &self.query.map(redact_query))
-                    .finish_non_exhaustive()
-            }
-        }
-
-        impl<'a> $request<'a> {
-            /// The request as an [`Authorizer`](crate::auth::Authorizer) reads it.
-            pub fn auth(&self) -> AuthRequest<'a> {
-                AuthRequest::new(self.query, self.headers)
-            }
-        }
-    };
+impl std::fmt::Debug for RequestParts<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestParts")
+            .field("query", &self.query.map(redact_query))
+            .finish_non_exhaustive()
+    }
 }
 
-/// The parts of `GET /history` and `GET /presence` the hub reads: the
-/// query, and the headers an [`Authorizer`](crate::auth::Authorizer) reads.
-#[derive(Clone, Copy)]
-pub struct ReadRequest<'a> {
-    /// The query string, without `?`.
-    pub query: Option<&'a str>,
-    /// The request's headers.
-    pub headers: &'a dyn Headers,
+impl<'a> RequestParts<'a> {
+    /// The request as an [`Authorizer`](crate::auth::Authorizer) reads it.
+    pub fn auth(&self) -> AuthRequest<'a> {
+        AuthRequest::new(self.query, self.headers)
+    }
 }
 
-request_without_secrets!(NotifyRequest);
-request_without_secrets!(EventsRequest);
-request_without_secrets!(ReadRequest);
+/// The hub's ready-made routes, for adapters and for handlers that serve
+/// one of them in their own way ([`Hub::routes`]): each method answers
+/// one route (`events` is `GET /events`, `notify_batch` is `POST
+/// /notify/batch`) from plain [`RequestParts`] with a plain [`Response`];
+/// the rest is what adapters need to read a publish's body.
+#[derive(Debug, Clone, Copy)]
+pub struct Routes<'a> {
+    pub(super) hub: &'a Hub,
+}
+
+impl std::ops::Deref for Routes<'_> {
+    type Target = Hub;
+
+    fn deref(&self) -> &Hub {
+        self.hub
+    }
+}
 
 impl Hub {
+    /// The hub's routes (see [`Routes`]).
+    ///
+    /// ```
+    /// use sse_hub::{Hub, HubConfig, hub::RequestParts};
+    ///
+    /// let hub = Hub::open(HubConfig::default())?;
+    /// assert_eq!(hub.routes().healthz().status, 200);
+    /// # futures::executor::block_on(async {
+    /// let request = RequestParts { query: Some("topic=news"), ..RequestParts::default() };
+    /// assert_eq!(hub.routes().events(request).await.status, 200);
+    /// # });
+    /// # Ok::<(), sse_hub::OpenError>(())
+    /// ```
+    pub fn routes(&self) -> Routes<'_> {
+        Routes { hub: self }
+    }
+}
+
+impl Routes<'_> {
     /// `GET /events`: subscribe, replay, then stream live events. With an
     /// authorizer, a request it refuses answers `401`, one for a topic its
     /// grants do not cover `403`, and the stream ends when they expire.
-    pub async fn events(&self, request: EventsRequest<'_>) -> Response {
+    pub async fn events(&self, request: RequestParts<'_>) -> Response {
         let grants = match self.authorize("/events", &request.auth()) {
             Ok(grants) => grants,
             Err(err) => return unauthorized(&err),
@@ -125,10 +136,10 @@ impl Hub {
     }
 
     /// `POST /notify` from its head and its body's chunks: the head is
-    /// checked first ([`Hub::notify_refusal`]), so a refused publish reads
+    /// checked first ([`Routes::notify_refusal`]), so a refused publish reads
     /// none of its body; then the body is read within the request timeout
-    /// ([`Hub::read_notify_body`]) and published ([`Hub::notify`]).
-    pub async fn notify_from<S, B, E>(&self, request: NotifyRequest<'_>, chunks: S) -> Response
+    /// ([`Routes::read_notify_body`]) and published ([`Routes::notify`]).
+    pub async fn notify_from<S, B, E>(&self, request: RequestParts<'_>, chunks: S) -> Response
     where
         S: futures_core::Stream<Item = Result<B, E>>,
         B: bytes::Buf,
@@ -150,16 +161,16 @@ impl Hub {
     /// [`HubConfig::max_body`](super::HubConfig::max_body).
     ///
     /// ```
-    /// use sse_hub::hub::{HubConfig, Hub, NotifyRequest};
+    /// use sse_hub::hub::{HubConfig, Hub, RequestParts};
     ///
     /// let hub = Hub::open(HubConfig::default()).expect("a hub");
-    /// let head = NotifyRequest {
+    /// let head = RequestParts {
     ///     query: Some("topic=news"),
     ///     headers: &[("content-type", "application/json"), ("content-length", "99999999999")],
     /// };
-    /// assert_eq!(hub.notify_refusal(&head).map(|refusal| refusal.status), Some(413));
+    /// assert_eq!(hub.routes().notify_refusal(&head).map(|refusal| refusal.status), Some(413));
     /// ```
-    pub fn notify_refusal(&self, request: &NotifyRequest<'_>) -> Option<Response> {
+    pub fn notify_refusal(&self, request: &RequestParts<'_>) -> Option<Response> {
         // A bad topic is answered 400 after the body's checks, as the
         // contract orders them.
         let topic = notify_query(request.query.unwrap_or(""))
@@ -168,11 +179,11 @@ impl Hub {
         self.publish_refusal(request, "/notify", topic.as_deref())
     }
 
-    /// The refusal of a publish's head: [`Hub::notify_refusal`]'s checks,
+    /// The refusal of a publish's head: [`Routes::notify_refusal`]'s checks,
     /// the publish grant checked for `topic` when the head names one.
     pub(super) fn publish_refusal(
         &self,
-        request: &NotifyRequest<'_>,
+        request: &RequestParts<'_>,
         route: &str,
         topic: Option<&str>,
     ) -> Option<Response> {
@@ -211,7 +222,7 @@ impl Hub {
         None
     }
 
-    /// Reads a publish body from its chunks, at most [`Hub::max_body`]` + 1`
+    /// Reads a publish body from its chunks, at most [`Routes::max_body`]` + 1`
     /// bytes (see [`read_body`]), within [`HubConfig::body_timeout`]: a
     /// body that has not arrived whole by then is answered `408`, one that
     /// broke off `400`.
@@ -228,8 +239,8 @@ impl Hub {
     }
 
     /// Reads a publish body with the framework's own reader (which must
-    /// stop one byte past [`Hub::max_body`]), within
-    /// [`HubConfig::body_timeout`], answering as [`Hub::read_notify_body`]
+    /// stop one byte past [`Routes::max_body`]), within
+    /// [`HubConfig::body_timeout`], answering as [`Routes::read_notify_body`]
     /// does. For frameworks whose body is a reader rather than a stream of
     /// chunks.
     ///
@@ -239,9 +250,9 @@ impl Hub {
     /// let hub = Hub::open(HubConfig::default()).expect("a hub");
     /// # tokio::runtime::Builder::new_current_thread().enable_time().build()?.block_on(async {
     /// let broken = async { Err::<Vec<u8>, _>("connection reset") };
-    /// assert_eq!(hub.read_body_with(broken).await.unwrap_err().status, 400);
+    /// assert_eq!(hub.routes().read_body_with(broken).await.unwrap_err().status, 400);
     /// let whole = async { Ok::<_, std::io::Error>(b"{}".to_vec()) };
-    /// assert_eq!(hub.read_body_with(whole).await.ok(), Some(b"{}".to_vec()));
+    /// assert_eq!(hub.routes().read_body_with(whole).await.ok(), Some(b"{}".to_vec()));
     /// # });
     /// # Ok::<(), std::io::Error>(())
     /// ```
@@ -269,17 +280,17 @@ impl Hub {
     }
 
     /// `POST /notify` with its body read: publish the JSON body as one
-    /// event. Every check of [`Hub::notify_refusal`] is made again, on the
+    /// event. Every check of [`Routes::notify_refusal`] is made again, on the
     /// body's real length.
-    pub async fn notify(&self, request: NotifyRequest<'_>, body: &[u8]) -> Response {
+    pub async fn notify(&self, request: RequestParts<'_>, body: &[u8]) -> Response {
         if let Some(refused) = self.notify_refusal(&request) {
             return refused;
         }
         self.notify_unchecked(request, body).await
     }
 
-    /// `POST /notify` once [`Hub::notify_refusal`] let its head through.
-    async fn notify_unchecked(&self, request: NotifyRequest<'_>, body: &[u8]) -> Response {
+    /// `POST /notify` once [`Routes::notify_refusal`] let its head through.
+    async fn notify_unchecked(&self, request: RequestParts<'_>, body: &[u8]) -> Response {
         if body.len() > self.config.max_body {
             return self.too_large();
         }
@@ -328,6 +339,12 @@ impl Hub {
             }
         };
         self.key_store().idempotent(key, fingerprint, publish).await
+    }
+
+    /// The largest publish body accepted; adapters stop reading one byte
+    /// after it.
+    pub fn max_body(&self) -> usize {
+        self.config.max_body
     }
 
     /// The answer when a publish body could not be read (the client went

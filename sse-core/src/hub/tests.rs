@@ -36,11 +36,11 @@ pub(super) fn json_body(response: Response) -> serde_json::Value {
 }
 
 pub(super) async fn publish(hub: &Hub, query: &str, body: &str) -> Response {
-    let request = NotifyRequest {
+    let request = RequestParts {
         query: Some(query),
         headers: &[("content-type", "application/json")],
     };
-    hub.notify(request, body.as_bytes()).await
+    hub.routes().notify(request, body.as_bytes()).await
 }
 
 /// Publishes, and checks that the publish was taken.
@@ -81,11 +81,12 @@ pub(super) fn events(items: &[Decoded]) -> Vec<(String, String, String)> {
 /// `GET /events?{query}`, with one header when given.
 pub(super) async fn events_with(hub: &Hub, query: &str, header: Option<(&str, &str)>) -> Response {
     let headers: Vec<(&str, &str)> = header.into_iter().collect();
-    hub.events(EventsRequest {
-        query: Some(query),
-        headers: &headers,
-    })
-    .await
+    hub.routes()
+        .events(RequestParts {
+            query: Some(query),
+            headers: &headers,
+        })
+        .await
 }
 
 pub(super) async fn subscribe(hub: &Hub, query: &str, last_event_id: Option<&str>) -> Response {
@@ -226,7 +227,8 @@ async fn a_non_utf8_last_event_id_header_resets() {
     let hub = hub();
     publish_ok(&hub, "", "1").await;
     let mut response = hub
-        .events(EventsRequest {
+        .routes()
+        .events(RequestParts {
             query: None,
             headers: &[("last-event-id", &b"\xFF\xFE"[..])],
         })
@@ -284,11 +286,11 @@ async fn notify_errors_in_order_and_nothing_published() {
             .into_iter()
             .filter_map(|(name, value)| Some((name, value?)))
             .collect();
-        let request = NotifyRequest {
+        let request = RequestParts {
             query: Some(query),
             headers: &headers,
         };
-        in_memory(hub.notify(request, body))
+        in_memory(hub.routes().notify(request, body))
     };
     let good_auth = Some(&b"Bearer s3cret"[..]);
     let json = Some(&b"application/json"[..]);
@@ -369,12 +371,12 @@ async fn a_content_length_over_the_limit_is_refused_before_the_body_is_read() {
         ("authorization", "Bearer t"),
         ("content-length", "99999999999"),
     ];
-    let head = |headers| NotifyRequest {
+    let head = |headers| RequestParts {
         query: None,
         headers,
     };
     let huge = head(&huge_with_token);
-    let response = hub.notify_from(huge, stalled_body(&polled)).await;
+    let response = hub.routes().notify_from(huge, stalled_body(&polled)).await;
     assert_eq!(response.status, 413);
     assert!(json_body(response)["error"].is_string());
     // The hub's order holds without the body too: 401 comes first.
@@ -383,7 +385,10 @@ async fn a_content_length_over_the_limit_is_refused_before_the_body_is_read() {
         ("content-length", "99999999999"),
     ];
     let unauthorised = head(&huge_without_token);
-    let response = hub.notify_from(unauthorised, stalled_body(&polled)).await;
+    let response = hub
+        .routes()
+        .notify_from(unauthorised, stalled_body(&polled))
+        .await;
     assert_eq!(response.status, 401);
     assert!(!polled.into_inner(), "the body was never read");
     // A length at the limit is read as usual.
@@ -394,7 +399,7 @@ async fn a_content_length_over_the_limit_is_refused_before_the_body_is_read() {
     ];
     let at_limit = head(&at_limit_headers);
     let body = futures::stream::iter([Ok::<_, String>(&b"\"0123456789abcd\""[..])]);
-    assert_eq!(hub.notify_from(at_limit, body).await.status, 200);
+    assert_eq!(hub.routes().notify_from(at_limit, body).await.status, 200);
     assert_eq!(hub.stats().published, 1);
 }
 
@@ -405,12 +410,12 @@ async fn a_body_that_stalls_is_answered_408_after_the_request_timeout() {
         ..HubConfig::default()
     });
     let polled = std::sync::atomic::AtomicBool::new(false);
-    let head = NotifyRequest {
+    let head = RequestParts {
         query: None,
         headers: &[("content-type", "application/json")],
     };
     let started = tokio::time::Instant::now();
-    let response = hub.notify_from(head, stalled_body(&polled)).await;
+    let response = hub.routes().notify_from(head, stalled_body(&polled)).await;
     assert_eq!(response.status, 408);
     assert_eq!(started.elapsed(), std::time::Duration::from_secs(10));
     let message = json_body(response)["error"].as_str().map(str::to_owned);
@@ -425,7 +430,7 @@ async fn a_body_that_stalls_is_answered_408_after_the_request_timeout() {
         tokio::time::sleep(std::time::Duration::from_secs(3)).await;
         Some((Ok::<_, String>(&b"1"[..]), sent + 1))
     });
-    assert_eq!(hub.notify_from(head, slow).await.status, 200);
+    assert_eq!(hub.routes().notify_from(head, slow).await.status, 200);
 }
 
 #[tokio::test]
@@ -452,13 +457,13 @@ async fn injection_through_name_topic_or_data_is_impossible() {
 #[tokio::test]
 async fn healthz_metrics_and_the_demo_page() {
     let hub = hub();
-    let health = hub.healthz();
+    let health = hub.routes().healthz();
     assert_eq!(health.status, 200);
     assert!(matches!(health.body, Body::Full(ref b) if &b[..] == b"ok"));
 
     let _stream = subscribe(&hub, "", None).await;
     publish_ok(&hub, "", "1").await;
-    let metrics = hub.metrics();
+    let metrics = hub.routes().metrics();
     assert_eq!(
         header(&metrics, "content-type"),
         Some(crate::metrics::CONTENT_TYPE)
@@ -470,7 +475,7 @@ async fn healthz_metrics_and_the_demo_page() {
     assert!(text.contains("sse_clients 1"), "{text}");
     assert!(text.contains("sse_events_published_total 1"), "{text}");
 
-    let page = hub.index();
+    let page = hub.routes().index();
     assert_eq!(
         header(&page, "content-type"),
         Some("text/html; charset=utf-8")

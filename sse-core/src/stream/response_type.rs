@@ -73,11 +73,11 @@ macro_rules! sse_response_type {
 /// ```
 /// sse_hub::hub_response_type! {
 ///     /// A hub response as my framework's response.
-///     pub struct SseResponse;
+///     pub struct HubResponse;
 /// }
 ///
 /// let hub = sse_hub::Hub::open(sse_hub::HubConfig::default()).expect("a hub");
-/// let response = SseResponse::from(hub.healthz());
+/// let response = HubResponse::from(hub.routes().healthz());
 /// assert_eq!(response.0.status, 200);
 /// ```
 ///
