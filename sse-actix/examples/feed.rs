@@ -13,7 +13,7 @@ use std::time::Duration;
 use actix_web::{App, HttpRequest, HttpServer, web};
 use futures::stream::{self, Stream};
 use sse_actix::HubConfig;
-use sse_actix::{Event, Hub, LastEventId, Sse, HubResponse};
+use sse_actix::{Event, Hub, HubResponse, LastEventId, Sse};
 
 /// The app: a ticker of its own at `/ticks`, each user's notifications at
 /// `/notifications`, and the SSE contract under `/sse`.

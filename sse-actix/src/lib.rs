@@ -6,7 +6,7 @@ mod response;
 mod routes;
 
 pub use extract::LastEventId;
-pub use response::{Sse, HubResponse};
+pub use response::{HubResponse, Sse};
 pub use routes::configure;
 
 /// The hub's handlers one by one, each taking the [`Hub`] as

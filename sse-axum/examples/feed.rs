@@ -16,7 +16,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
 use futures::stream::{self, Stream};
 use sse_axum::HubConfig;
-use sse_axum::{Event, Hub, LastEventId, Sse, HubResponse};
+use sse_axum::{Event, Hub, HubResponse, LastEventId, Sse};
 
 /// The app: a ticker of its own at `/ticks`, each user's notifications at
 /// `/notifications`, and the SSE contract under `/sse`.

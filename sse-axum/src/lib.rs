@@ -8,7 +8,7 @@ mod routes;
 pub mod serve;
 
 pub use extract::LastEventId;
-pub use response::{Sse, HubResponse};
+pub use response::{HubResponse, Sse};
 pub use routes::{routes, routes_under};
 
 /// The hub's handlers one by one, each taking the [`Hub`] as state.

@@ -16,7 +16,7 @@ use poem::listener::{Acceptor, Listener, TcpListener};
 use poem::web::Data;
 use poem::{Endpoint, EndpointExt, Request, Route, Server, get, handler};
 use sse_poem::HubConfig;
-use sse_poem::{Event, Hub, LastEventId, Sse, HubResponse};
+use sse_poem::{Event, Hub, HubResponse, LastEventId, Sse};
 
 /// The app: a ticker of its own at `/ticks`, each user's notifications at
 /// `/notifications`, and the SSE contract under `/sse`.

@@ -10,7 +10,7 @@ pub mod serve;
 
 pub use extract::LastEventId;
 pub use probe::{ProbeIdle, ProbeIdleEndpoint};
-pub use response::{Sse, HubResponse};
+pub use response::{HubResponse, Sse};
 pub use routes::routes;
 
 /// The hub's endpoints one by one, each over a [`Hub`].

@@ -15,7 +15,7 @@ use rocket::http::Status;
 use rocket::request::{FromRequest, Outcome, Request};
 use rocket::{Build, Rocket, State, get, routes};
 use sse_rocket::HubConfig;
-use sse_rocket::{Event, Hub, LastEventId, Sse, HubResponse};
+use sse_rocket::{Event, Hub, HubResponse, LastEventId, Sse};
 
 /// How often `/ticks` ticks.
 struct Tick(Duration);

@@ -8,14 +8,14 @@ mod routes;
 
 pub use extract::LastEventId;
 pub use probe::ProbeIdle;
-pub use response::{Sse, HubResponse};
+pub use response::{HubResponse, Sse};
 pub use routes::routes;
 
 /// The hub's routes one by one, for `rocket::routes![]`, each reading
 /// the [`Hub`] from managed state.
 pub mod handlers {
     pub use crate::routes::{
-        Parts, events, healthz, history, index, metrics, notify, notify_batch, presence,
+        events, healthz, history, index, metrics, notify, notify_batch, presence,
     };
 }
 pub use sse_hub;

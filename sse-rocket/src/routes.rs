@@ -35,32 +35,17 @@ pub fn routes() -> Vec<Route> {
 }
 
 /// The request parts the hub reads: the query and the headers; a
-/// request guard that never fails.
+/// request guard that never fails. Not exported: handlers take it, users
+/// mount the handlers.
 #[derive(Debug, Clone, Copy)]
 pub struct Parts<'r> {
     query: Option<&'r str>,
     headers: RocketHeaders<'r>,
 }
 
-impl<'r> Parts<'r> {
-    /// The parts of `GET /events`.
-    pub fn events(&self) -> RequestParts<'_> {
-        RequestParts {
-            query: self.query,
-            headers: &self.headers,
-        }
-    }
-
-    /// The parts of `POST /notify` and `POST /notify/batch`.
-    pub fn notify(&self) -> RequestParts<'_> {
-        RequestParts {
-            query: self.query,
-            headers: &self.headers,
-        }
-    }
-
-    /// The parts of `GET /history` and `GET /presence`.
-    pub fn read(&self) -> RequestParts<'_> {
+impl Parts<'_> {
+    /// The parts, as every hub route reads them.
+    fn request(&self) -> RequestParts<'_> {
         RequestParts {
             query: self.query,
             headers: &self.headers,
@@ -98,7 +83,7 @@ impl<'r> FromRequest<'r> for Parts<'r> {
 /// `Last-Event-ID` header; subscribe, replay, then stream.
 #[get("/events")]
 pub async fn events(hub: &State<Hub>, parts: Parts<'_>) -> HubResponse {
-    HubResponse(hub.routes().events(parts.events()).await)
+    HubResponse(hub.routes().events(parts.request()).await)
 }
 
 /// `POST /notify`: publish the JSON body (see
@@ -106,7 +91,7 @@ pub async fn events(hub: &State<Hub>, parts: Parts<'_>) -> HubResponse {
 /// [`Routes::notify`](sse_hub::Hub::notify)).
 #[post("/notify", data = "<body>")]
 pub async fn notify(hub: &State<Hub>, parts: Parts<'_>, body: Data<'_>) -> HubResponse {
-    let head = parts.notify();
+    let head = parts.request();
     if let Some(refused) = hub.routes().notify_refusal(&head) {
         return HubResponse(refused);
     }
@@ -120,7 +105,7 @@ pub async fn notify(hub: &State<Hub>, parts: Parts<'_>, body: Data<'_>) -> HubRe
 /// first (see [`Routes::notify_batch`](sse_hub::Hub::notify_batch)).
 #[post("/notify/batch", data = "<body>")]
 pub async fn notify_batch(hub: &State<Hub>, parts: Parts<'_>, body: Data<'_>) -> HubResponse {
-    let head = parts.notify();
+    let head = parts.request();
     if let Some(refused) = hub.routes().notify_batch_refusal(&head) {
         return HubResponse(refused);
     }
@@ -144,14 +129,14 @@ async fn read_body(hub: &Hub, body: Data<'_>) -> Result<Vec<u8>, sse_hub::hub::R
 /// [`Routes::history`](sse_hub::Routes::history)).
 #[get("/history")]
 pub async fn history(hub: &State<Hub>, parts: Parts<'_>) -> HubResponse {
-    HubResponse(hub.routes().history(parts.read()).await)
+    HubResponse(hub.routes().history(parts.request()).await)
 }
 
 /// `GET /presence`: how many streams follow each topic (see
 /// [`Routes::presence`](sse_hub::Routes::presence)).
 #[get("/presence")]
 pub async fn presence(hub: &State<Hub>, parts: Parts<'_>) -> HubResponse {
-    HubResponse(hub.routes().presence(parts.read()).await)
+    HubResponse(hub.routes().presence(parts.request()).await)
 }
 
 /// `GET /metrics`: the Prometheus text.

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use futures::stream::{self, Stream};
 use sse_warp::HubConfig;
-use sse_warp::{Event, Hub, LastEventId, Sse, HubResponse, last_event_id};
+use sse_warp::{Event, Hub, HubResponse, LastEventId, Sse, last_event_id};
 use warp::Filter;
 use warp::http::StatusCode;
 

@@ -8,7 +8,7 @@ mod routes;
 pub mod serve;
 
 pub use extract::{LastEventId, last_event_id};
-pub use response::{Sse, HubResponse};
+pub use response::{HubResponse, Sse};
 pub use routes::routes;
 
 /// The hub's routes one by one, each a filter over the [`Hub`].
