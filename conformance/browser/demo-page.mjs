@@ -5,7 +5,10 @@
 // new event exactly once), the page under a path prefix, and a phone-sized
 // viewport.
 //
-//   node demo-page.mjs BASE PREFIXED_PAGE SCREENSHOT_DIR NAME RETRY_MS
+//   node demo-page.mjs BASE PREFIXED_PAGE SCREENSHOT_DIR NAME RETRY_MS OTHER_ORIGIN
+//
+// OTHER_ORIGIN serves a page of another origin, which the server allows
+// (`--cors-origin`).
 //
 // The server's lifecycle belongs to the caller (`cargo xtask browser`):
 // the script asks for the restart by printing `@@ {"restart":true}` and
@@ -17,18 +20,16 @@ import { createInterface } from "node:readline";
 import { join } from "node:path";
 import { launch, publish } from "./common.mjs";
 
-const [base, prefixedPage, shots, name, retryText] = process.argv.slice(2);
+const [base, prefixedPage, shots, name, retryText, otherOrigin] = process.argv.slice(2);
 const retry = Number(retryText);
-if (!base || !prefixedPage || !shots || !name || !Number.isFinite(retry)) {
-  console.error("usage: node demo-page.mjs BASE PREFIXED_PAGE SCREENSHOT_DIR NAME RETRY_MS");
+if (!base || !prefixedPage || !shots || !name || !Number.isFinite(retry) || !otherOrigin) {
+  console.error("usage: node demo-page.mjs BASE PREFIXED_PAGE SCREENSHOT_DIR NAME RETRY_MS OTHER_ORIGIN");
   process.exit(2);
 }
 
 // Every wait is bounded: a stuck page fails its check instead of hanging.
 const WAIT = { timeout: 10000 };
 const PHONE = { width: 390, height: 844 };
-// The origin of a page elsewhere, which the server allows (`--cors-origin`).
-const OTHER_ORIGIN = "http://localhost:9";
 
 const stdin = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
 function say(message) {
@@ -240,13 +241,8 @@ try {
   });
 
   await check("a page on another origin publishes once with an Idempotency-Key", async () => {
-    // The other origin's page comes from the browser's own request
-    // interception: no server of its own, and the example server lists it
-    // with --cors-origin (see `cargo xtask browser`).
     const app = await browser.context.newPage();
-    await app.route(`${OTHER_ORIGIN}/**`, (route) =>
-      route.fulfill({ contentType: "text/html", body: "<!doctype html><title>another origin</title>" }));
-    await app.goto(`${OTHER_ORIGIN}/`, WAIT);
+    await app.goto(`${otherOrigin}/`, WAIT);
     const key = `key-${run}`;
     const answers = await app.evaluate(async ({ base, key }) => {
       const send = async () => {

@@ -69,7 +69,7 @@ pub async fn events(hub: web::Data<Hub>, request: HttpRequest) -> HubResponse {
 }
 
 /// `POST /notify`: publish the JSON body (see
-/// [`Routes::notify_from`](sse_hub::Hub::notify_from)).
+/// [`Routes::notify_from`](sse_hub::hub::Routes::notify_from)).
 pub async fn notify(hub: web::Data<Hub>, request: HttpRequest, body: web::Payload) -> HubResponse {
     let headers = ActixHeaders(request.headers());
     let head = RequestParts {
@@ -80,7 +80,7 @@ pub async fn notify(hub: web::Data<Hub>, request: HttpRequest, body: web::Payloa
 }
 
 /// `POST /notify/batch`: publish a JSON array of events, all checked
-/// first (see [`Routes::notify_batch_from`](sse_hub::Hub::notify_batch_from)).
+/// first (see [`Routes::notify_batch_from`](sse_hub::hub::Routes::notify_batch_from)).
 pub async fn notify_batch(
     hub: web::Data<Hub>,
     request: HttpRequest,
@@ -95,7 +95,7 @@ pub async fn notify_batch(
 }
 
 /// `GET /history`: the topics' retained events as JSON (see
-/// [`Routes::history`](sse_hub::Routes::history)).
+/// [`Routes::history`](sse_hub::hub::Routes::history)).
 pub async fn history(hub: web::Data<Hub>, request: HttpRequest) -> HubResponse {
     HubResponse(
         hub.routes()
@@ -108,7 +108,7 @@ pub async fn history(hub: web::Data<Hub>, request: HttpRequest) -> HubResponse {
 }
 
 /// `GET /presence`: how many streams follow each topic (see
-/// [`Routes::presence`](sse_hub::Routes::presence)).
+/// [`Routes::presence`](sse_hub::hub::Routes::presence)).
 pub async fn presence(hub: web::Data<Hub>, request: HttpRequest) -> HubResponse {
     HubResponse(
         hub.routes()

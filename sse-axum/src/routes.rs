@@ -50,7 +50,7 @@ pub async fn events(
 }
 
 /// `POST /notify`: publish the JSON body (see
-/// [`Routes::notify_from`](sse_hub::Hub::notify_from)).
+/// [`Routes::notify_from`](sse_hub::hub::Routes::notify_from)).
 pub async fn notify(
     State(hub): State<Hub>,
     RawQuery(query): RawQuery,
@@ -69,7 +69,7 @@ pub async fn notify(
 }
 
 /// `POST /notify/batch`: publish a JSON array of events, all checked
-/// first (see [`Routes::notify_batch_from`](sse_hub::Hub::notify_batch_from)).
+/// first (see [`Routes::notify_batch_from`](sse_hub::hub::Routes::notify_batch_from)).
 pub async fn notify_batch(
     State(hub): State<Hub>,
     RawQuery(query): RawQuery,
@@ -88,7 +88,7 @@ pub async fn notify_batch(
 }
 
 /// `GET /history`: the topics' retained events as JSON (see
-/// [`Routes::history`](sse_hub::Routes::history)).
+/// [`Routes::history`](sse_hub::hub::Routes::history)).
 pub async fn history(
     State(hub): State<Hub>,
     RawQuery(query): RawQuery,
@@ -102,7 +102,7 @@ pub async fn history(
 }
 
 /// `GET /presence`: how many streams follow each topic (see
-/// [`Routes::presence`](sse_hub::Routes::presence)).
+/// [`Routes::presence`](sse_hub::hub::Routes::presence)).
 pub async fn presence(
     State(hub): State<Hub>,
     RawQuery(query): RawQuery,

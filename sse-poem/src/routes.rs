@@ -54,7 +54,7 @@ pub fn events(hub: Hub) -> impl Endpoint<Output = HubResponse> {
 }
 
 /// `POST /notify`: publish the JSON body (see
-/// [`Routes::notify_from`](sse_hub::Hub::notify_from)).
+/// [`Routes::notify_from`](sse_hub::hub::Routes::notify_from)).
 pub fn notify(hub: Hub) -> impl Endpoint<Output = HubResponse> {
     with(hub, |hub, mut request| async move {
         let chunks = request.take_body().into_bytes_stream();
@@ -67,7 +67,7 @@ pub fn notify(hub: Hub) -> impl Endpoint<Output = HubResponse> {
 }
 
 /// `POST /notify/batch`: publish a JSON array of events, all checked
-/// first (see [`Routes::notify_batch_from`](sse_hub::Hub::notify_batch_from)).
+/// first (see [`Routes::notify_batch_from`](sse_hub::hub::Routes::notify_batch_from)).
 pub fn notify_batch(hub: Hub) -> impl Endpoint<Output = HubResponse> {
     with(hub, |hub, mut request| async move {
         let chunks = request.take_body().into_bytes_stream();
@@ -80,7 +80,7 @@ pub fn notify_batch(hub: Hub) -> impl Endpoint<Output = HubResponse> {
 }
 
 /// `GET /history`: the topics' retained events as JSON (see
-/// [`Routes::history`](sse_hub::Routes::history)).
+/// [`Routes::history`](sse_hub::hub::Routes::history)).
 pub fn history(hub: Hub) -> impl Endpoint<Output = HubResponse> {
     with(hub, |hub, request| async move {
         HubResponse(
@@ -95,7 +95,7 @@ pub fn history(hub: Hub) -> impl Endpoint<Output = HubResponse> {
 }
 
 /// `GET /presence`: how many streams follow each topic (see
-/// [`Routes::presence`](sse_hub::Routes::presence)).
+/// [`Routes::presence`](sse_hub::hub::Routes::presence)).
 pub fn presence(hub: Hub) -> impl Endpoint<Output = HubResponse> {
     with(hub, |hub, request| async move {
         HubResponse(

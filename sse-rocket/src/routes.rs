@@ -87,8 +87,8 @@ pub async fn events(hub: &State<Hub>, parts: Parts<'_>) -> HubResponse {
 }
 
 /// `POST /notify`: publish the JSON body (see
-/// [`Routes::notify_refusal`](sse_hub::Hub::notify_refusal) and
-/// [`Routes::notify`](sse_hub::Hub::notify)).
+/// [`Routes::notify_refusal`](sse_hub::hub::Routes::notify_refusal) and
+/// [`Routes::notify`](sse_hub::hub::Routes::notify)).
 #[post("/notify", data = "<body>")]
 pub async fn notify(hub: &State<Hub>, parts: Parts<'_>, body: Data<'_>) -> HubResponse {
     let head = parts.request();
@@ -102,7 +102,7 @@ pub async fn notify(hub: &State<Hub>, parts: Parts<'_>, body: Data<'_>) -> HubRe
 }
 
 /// `POST /notify/batch`: publish a JSON array of events, all checked
-/// first (see [`Routes::notify_batch`](sse_hub::Hub::notify_batch)).
+/// first (see [`Routes::notify_batch`](sse_hub::hub::Routes::notify_batch)).
 #[post("/notify/batch", data = "<body>")]
 pub async fn notify_batch(hub: &State<Hub>, parts: Parts<'_>, body: Data<'_>) -> HubResponse {
     let head = parts.request();
@@ -126,14 +126,14 @@ async fn read_body(hub: &Hub, body: Data<'_>) -> Result<Vec<u8>, sse_hub::hub::R
 }
 
 /// `GET /history`: the topics' retained events as JSON (see
-/// [`Routes::history`](sse_hub::Routes::history)).
+/// [`Routes::history`](sse_hub::hub::Routes::history)).
 #[get("/history")]
 pub async fn history(hub: &State<Hub>, parts: Parts<'_>) -> HubResponse {
     HubResponse(hub.routes().history(parts.request()).await)
 }
 
 /// `GET /presence`: how many streams follow each topic (see
-/// [`Routes::presence`](sse_hub::Routes::presence)).
+/// [`Routes::presence`](sse_hub::hub::Routes::presence)).
 #[get("/presence")]
 pub async fn presence(hub: &State<Hub>, parts: Parts<'_>) -> HubResponse {
     HubResponse(hub.routes().presence(parts.request()).await)

@@ -64,7 +64,7 @@ pub fn events(hub: Hub) -> impl Filter<Extract = (HubResponse,), Error = Rejecti
 }
 
 /// `POST /notify`: publish the JSON body (see
-/// [`Routes::notify_from`](sse_hub::Hub::notify_from)).
+/// [`Routes::notify_from`](sse_hub::hub::Routes::notify_from)).
 pub fn notify(hub: Hub) -> impl Filter<Extract = (HubResponse,), Error = Rejection> + Clone {
     at("notify")
         .and(warp::post())
@@ -88,7 +88,7 @@ where
 }
 
 /// `POST /notify/batch`: publish a JSON array of events, all checked
-/// first (see [`Routes::notify_batch_from`](sse_hub::Hub::notify_batch_from)).
+/// first (see [`Routes::notify_batch_from`](sse_hub::hub::Routes::notify_batch_from)).
 pub fn notify_batch(hub: Hub) -> impl Filter<Extract = (HubResponse,), Error = Rejection> + Clone {
     warp::path("notify")
         .and(at("batch"))
@@ -109,7 +109,7 @@ pub fn notify_batch(hub: Hub) -> impl Filter<Extract = (HubResponse,), Error = R
 }
 
 /// `GET /history`: the topics' retained events as JSON (see
-/// [`Routes::history`](sse_hub::Routes::history)).
+/// [`Routes::history`](sse_hub::hub::Routes::history)).
 pub fn history(hub: Hub) -> impl Filter<Extract = (HubResponse,), Error = Rejection> + Clone {
     at("history")
         .and(warp::get())
@@ -128,7 +128,7 @@ pub fn history(hub: Hub) -> impl Filter<Extract = (HubResponse,), Error = Reject
 }
 
 /// `GET /presence`: how many streams follow each topic (see
-/// [`Routes::presence`](sse_hub::Routes::presence)).
+/// [`Routes::presence`](sse_hub::hub::Routes::presence)).
 pub fn presence(hub: Hub) -> impl Filter<Extract = (HubResponse,), Error = Rejection> + Clone {
     at("presence")
         .and(warp::get())

@@ -25,10 +25,6 @@ const HTTP1_CONNECTIONS: u64 = 6;
 /// long before it reconnects.
 const RETRY_MS: u64 = 1000;
 
-/// The origin of a page elsewhere that publishes to the servers (its page
-/// is made by the browser's request interception, not served).
-const OTHER_ORIGIN: &str = "http://localhost:9";
-
 /// The most one framework's demo-page run may take, restart included.
 const DEMO_PAGE_LIMIT: Duration = Duration::from_secs(120);
 
@@ -127,8 +123,15 @@ fn node_is_recent_enough() -> Result<(), String> {
 /// port when the script asks. The script's checks, in its order.
 async fn demo_page(root: &Path, target: &Target, shots: &Path) -> Result<Vec<Outcome>, String> {
     let retry = format!("{RETRY_MS}ms");
-    // `demo-page.mjs` publishes from a page of this origin.
-    let options = ["--retry", retry.as_str(), "--cors-origin", OTHER_ORIGIN];
+    // `demo-page.mjs` publishes from a page of this origin, which the
+    // server lists.
+    let (other_origin, _other_page) = other_origin().await?;
+    let options = [
+        "--retry",
+        retry.as_str(),
+        "--cors-origin",
+        other_origin.as_str(),
+    ];
     let mut server = target.start(&options).await?;
     let addr = server.base.trim_start_matches("http://").to_owned();
     let (_proxy, proxied) =
@@ -141,6 +144,7 @@ async fn demo_page(root: &Path, target: &Target, shots: &Path) -> Result<Vec<Out
         .arg(shots)
         .arg(&target.framework)
         .arg(RETRY_MS.to_string())
+        .arg(&other_origin)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -188,6 +192,45 @@ async fn demo_page(root: &Path, target: &Target, shots: &Path) -> Result<Vec<Out
         .map_err(|_| format!("no result within {DEMO_PAGE_LIMIT:?}"))??;
     let _ = tokio::time::timeout(Duration::from_secs(10), node.wait()).await;
     Ok(outcomes)
+}
+
+/// A page on an origin of its own (a loopback port, so that the browser
+/// treats it as the servers' peer, not as a public page reaching into a
+/// private network): every request gets an empty HTML page, until the
+/// guard is dropped. Its origin, and the guard.
+async fn other_origin() -> Result<(String, AbortOnDrop), String> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| format!("cannot bind the other origin's port: {e}"))?;
+    let port = listener
+        .local_addr()
+        .map_err(|e| format!("the other origin has no address: {e}"))?
+        .port();
+    let serve = tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut head = [0; 4096];
+                let _ = tokio::io::AsyncReadExt::read(&mut socket, &mut head).await;
+                let body = "<!doctype html><title>another origin</title>";
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: {}\r\n\
+                     connection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    Ok((format!("http://127.0.0.1:{port}"), AbortOnDrop(serve)))
+}
+
+/// Stops its task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Stops `server` as an operator would (SIGTERM, and it must exit), then

@@ -31,6 +31,24 @@ pub use redis_config::RedisConfig;
 /// [`Hub::presence`](crate::Hub::presence) answers.
 pub type Presence = BTreeMap<String, usize>;
 
+/// Why [`Engine::open`] could not open the engine asked for.
+#[derive(Debug)]
+pub(crate) enum NotOpened {
+    /// Redis could not be set up (a malformed URL, no runtime).
+    #[cfg(feature = "redis")]
+    Redis(crate::redis::RedisError),
+    /// Redis was asked for in a build without it.
+    #[cfg(not(feature = "redis"))]
+    RedisNotBuilt,
+}
+
+#[cfg(feature = "redis")]
+impl From<crate::redis::RedisError> for NotOpened {
+    fn from(err: crate::redis::RedisError) -> Self {
+        Self::Redis(err)
+    }
+}
+
 /// A hub's engine; cheap to clone.
 #[derive(Debug, Clone)]
 pub(crate) enum Engine {
@@ -49,6 +67,21 @@ pub(crate) struct Memory {
 }
 
 impl Engine {
+    /// The engine `redis` names, in memory without it, whose local fan-out
+    /// has the settings of `broker`.
+    pub(crate) fn open(
+        redis: Option<&RedisConfig>,
+        broker: BrokerConfig,
+    ) -> Result<Self, NotOpened> {
+        match redis {
+            None => Ok(Self::memory(broker)),
+            #[cfg(feature = "redis")]
+            Some(redis) => Ok(Self::redis(redis, broker)?),
+            #[cfg(not(feature = "redis"))]
+            Some(_) => Err(NotOpened::RedisNotBuilt),
+        }
+    }
+
     /// An engine in this process's memory.
     pub(crate) fn memory(config: BrokerConfig) -> Self {
         Self::in_memory(Broker::new(config))

@@ -48,7 +48,7 @@ impl Routes<'_> {
     /// `{"topic", "event", "data", "history"}`. Every item is checked
     /// first: a bad one answers `400` with its `index`, a topic without a
     /// publish grant `403`, and nothing is published. Else the events are
-    /// published in order ([`Hub::publish_batch`]) and the answer lists
+    /// published in order ([`Hub::publish_batch`](super::Hub::publish_batch)) and the answer lists
     /// each one's `ids` and `sent`.
     ///
     /// ```

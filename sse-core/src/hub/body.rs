@@ -1,7 +1,7 @@
 //! Reading a publish body, bounded in size.
 
 /// Reads a request body from its chunks, stopping one byte past
-/// `max_body`: enough for [`Routes::notify`](super::Hub::notify) to refuse it as too large without
+/// `max_body`: enough for [`Routes::notify`](super::Routes::notify) to refuse it as too large without
 /// ever holding more.
 ///
 /// ```

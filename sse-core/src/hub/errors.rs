@@ -23,3 +23,14 @@ pub enum OpenError {
     )]
     JwtNotBuilt,
 }
+
+impl From<crate::engine::NotOpened> for OpenError {
+    fn from(err: crate::engine::NotOpened) -> Self {
+        match err {
+            #[cfg(feature = "redis")]
+            crate::engine::NotOpened::Redis(err) => Self::Redis(err),
+            #[cfg(not(feature = "redis"))]
+            crate::engine::NotOpened::RedisNotBuilt => Self::RedisNotBuilt,
+        }
+    }
+}

@@ -87,13 +87,7 @@ impl Hub {
     /// or `config.jwt` in a build without the `jwt` feature.
     pub fn open(config: HubConfig) -> Result<Self, OpenError> {
         let authorizer = jwt_authorizer(&config)?;
-        let engine = match &config.redis {
-            None => Engine::memory(config.broker.clone()),
-            #[cfg(feature = "redis")]
-            Some(redis) => Engine::redis(redis, config.broker.clone())?,
-            #[cfg(not(feature = "redis"))]
-            Some(_) => return Err(OpenError::RedisNotBuilt),
-        };
+        let engine = Engine::open(config.redis.as_ref(), config.broker.clone())?;
         Ok(Self::on(engine, config, authorizer))
     }
 
@@ -134,7 +128,8 @@ impl Hub {
     }
 
     /// This hub with `authorizer` deciding who may subscribe and publish
-    /// through [`Routes::events`] and [`Routes::notify`] (in place of any
+    /// through [`Routes::events`](super::Routes::events) and
+    /// [`Routes::notify`](super::Routes::notify) (in place of any
     /// `config.jwt`); see [`auth`](crate::auth).
     #[must_use]
     pub fn with_authorizer(mut self, authorizer: impl Authorizer) -> Self {

@@ -12,7 +12,7 @@ impl Routes<'_> {
     /// `GET /history`: the retained events of the `topic`s after `after`
     /// (or the newest without it), at most `limit` (1 to 1000, default
     /// 100), as `{"events": [{"id", "topic", "event", "data"}], "reset",
-    /// "more"}`; see [`Hub::history`]. Authorized as subscribing.
+    /// "more"}`; see [`Hub::history`](super::Hub::history). Authorized as subscribing.
     ///
     /// ```
     /// use sse_hub::{Event, Hub, HubConfig, hub::{Body, RequestParts}};
@@ -65,7 +65,7 @@ impl Routes<'_> {
 
     /// `GET /presence`: how many open streams follow each `topic` (1 to
     /// 32), as `{"topics": {"<topic>": {"subscribers": N}}}`; see
-    /// [`Hub::presence`]. Authorized as subscribing.
+    /// [`Hub::presence`](super::Hub::presence). Authorized as subscribing.
     ///
     /// ```
     /// use sse_hub::{Hub, HubConfig, hub::{Body, RequestParts}};
