@@ -39,6 +39,16 @@ impl Backend {
         Some(Self { redis })
     }
 
+    /// A hub of the default configuration on `engine`, ready to publish,
+    /// with its backend (keep it for the test's length); `None` as
+    /// [`Backend::start`].
+    pub async fn open_hub(engine: Engine, test: &str) -> Option<(Self, Hub)> {
+        let backend = Self::start(engine, test)?;
+        let hub = Hub::open(backend.config(HubConfig::default())).expect("a hub");
+        backend.ready(&hub).await;
+        Some((backend, hub))
+    }
+
     /// The hub configuration `config` on this backend.
     pub fn config(&self, config: HubConfig) -> HubConfig {
         HubConfig {

@@ -111,16 +111,12 @@ mod tests {
     }
 
     fn ticks_and_per_user_notifications(engine: Engine) {
-        let Some(backend) = Backend::start(engine, "feed example") else {
-            return;
-        };
         // On Redis the hub's tail runs in the runtime that opens it.
         let runtime = tokio::runtime::Runtime::new().unwrap();
-        let hub = runtime.block_on(async {
-            let hub = Hub::open(backend.config(HubConfig::default())).expect("a hub");
-            backend.ready(&hub).await;
-            hub
-        });
+        let Some((_redis, hub)) = runtime.block_on(Backend::open_hub(engine, "feed example"))
+        else {
+            return;
+        };
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let server_hub = hub.clone();

@@ -96,11 +96,9 @@ mod tests {
     }
 
     async fn ticks_and_per_user_notifications(engine: Engine) {
-        let Some(backend) = Backend::start(engine, "feed example") else {
+        let Some((_redis, hub)) = Backend::open_hub(engine, "feed example").await else {
             return;
         };
-        let hub = Hub::open(backend.config(HubConfig::default())).expect("a hub");
-        backend.ready(&hub).await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let app = app(hub.clone(), Duration::from_millis(50));
