@@ -112,20 +112,20 @@ pub struct ClientStream {
     client_id: u64,
     reset: bool,
     ended: Option<Ended>,
-    /// Kept while the stream lives, dropped after it unsubscribed (a
-    /// mirror's hold on its topics).
+    /// Run once the stream has unsubscribed (a mirror releasing its
+    /// hold on the topics).
     #[cfg(feature = "redis")]
-    _held: Option<Held>,
+    after_drop: Option<AfterDrop>,
 }
 
-/// Whatever a stream keeps alive.
+/// What a stream runs once it has unsubscribed.
 #[cfg(feature = "redis")]
-struct Held(#[allow(dead_code)] Box<dyn std::any::Any + Send + Sync>);
+struct AfterDrop(Box<dyn FnOnce() + Send + Sync>);
 
 #[cfg(feature = "redis")]
-impl std::fmt::Debug for Held {
+impl std::fmt::Debug for AfterDrop {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Held")
+        f.write_str("AfterDrop")
     }
 }
 
@@ -143,15 +143,15 @@ impl ClientStream {
             reset,
             ended: None,
             #[cfg(feature = "redis")]
-            _held: None,
+            after_drop: None,
         }
     }
 
-    /// This stream, keeping `held` until it is dropped, after it has
+    /// This stream, running `then` once it has been dropped and has
     /// unsubscribed.
     #[cfg(feature = "redis")]
-    pub(crate) fn holding(mut self, held: Box<dyn std::any::Any + Send + Sync>) -> Self {
-        self._held = Some(Held(held));
+    pub(crate) fn after_drop(mut self, then: impl FnOnce() + Send + Sync + 'static) -> Self {
+        self.after_drop = Some(AfterDrop(Box::new(then)));
         self
     }
 
@@ -425,5 +425,9 @@ impl Drop for ClientStream {
         }
         self.shared.clients.fetch_sub(1, Ordering::SeqCst);
         self.shared.metrics.clients.dec();
+        #[cfg(feature = "redis")]
+        if let Some(AfterDrop(then)) = self.after_drop.take() {
+            then();
+        }
     }
 }

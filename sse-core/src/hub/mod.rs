@@ -1,16 +1,17 @@
 //! The hub: what an application embeds to serve Server-Sent Events.
 //!
-//! A [`Hub`] holds a broker (in memory, or on Redis with the `redis`
-//! feature), the streams' settings ([`HubConfig`]) and an optional
-//! [`Authorizer`](crate::auth::Authorizer). Application code calls it directly
-//! ([`Hub::publish`], [`Hub::subscribe`], [`Hub::publish_batch`],
-//! [`Hub::publish_ephemeral`], [`Hub::history`], [`Hub::presence`]); the
-//! adapters also mount its ready-made routes (`GET /events`, `POST
-//! /notify`, `POST /notify/batch`, `GET /history`, `GET /presence`, `GET
-//! /metrics`, `GET /healthz` and the demo page), which it answers from plain request
-//! parts with a plain [`Response`]. An adapter only translates its
-//! framework's request into those parts and the `Response` into its
-//! framework's response, so every framework behaves identically.
+//! A [`Hub`] runs on an engine (in memory, or on Redis with the `redis`
+//! feature: the same calls either way), with the streams' settings
+//! ([`HubConfig`]) and an optional [`Authorizer`](crate::auth::Authorizer).
+//! It is the one type application code needs: [`Hub::publish`],
+//! [`Hub::subscribe`], [`Hub::publish_batch`], [`Hub::publish_ephemeral`],
+//! [`Hub::history`], [`Hub::presence`], [`Hub::shutdown`], the connection
+//! limit and the metrics. Its ready-made routes ([`Hub::routes`]: `GET
+//! /events`, `POST /notify`, `POST /notify/batch`, `GET /history`, `GET
+//! /presence`, `GET /metrics`, `GET /healthz` and the demo page) answer
+//! plain [`RequestParts`] with a plain [`Response`]: an adapter only
+//! translates its framework's request into those parts and the `Response`
+//! into its framework's response, so every framework behaves identically.
 //!
 //! ```
 //! use sse_hub::hub::{Body, Hub, HubConfig, RequestParts};
@@ -29,8 +30,8 @@
 //! ```
 //!
 //! With `config.redis` set and the `redis` feature, [`Hub::open`] builds
-//! the hub on a [`RedisBroker`](crate::redis::RedisBroker) instead: the
-//! same calls and routes, shared by every instance on that Redis.
+//! the hub on Redis instead (see [`redis`](crate::redis)): the same calls
+//! and routes, shared by every instance on that Redis.
 //!
 //! The hub serves no connections itself: the server in front of it sets
 //! request timeouts, connection caps and TLS (for hyper-based frameworks,

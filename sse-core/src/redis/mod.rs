@@ -535,7 +535,8 @@ impl RedisBroker {
         }
         let stream = self.link.broker.subscribe_from(&lease.topics, start)?;
         self.link.presence_changed.notify_one();
-        Ok(stream.holding(Box::new(lease)))
+        // The lease goes after the subscription.
+        Ok(stream.after_drop(move || drop(lease)))
     }
 
     /// A hold on `topics` once the tail follows all of them: it loads
