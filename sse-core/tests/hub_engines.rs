@@ -314,8 +314,19 @@ on_both_engines! {
         let Body::Stream(mut stream) = small.subscribe_events_only(["firehose"], None).await.body else {
             panic!("not a stream")
         };
-        for n in 0..20 {
+        for n in 0..8 {
             small.publish("firehose", &Event::new(n.to_string())).await.expect("published");
+        }
+        // A client gets a turn (100 ms) to read a burst before its buffer
+        // counts: wait it out, then the next publish finds it behind.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        small.publish("firehose", &Event::new("one more")).await.expect("published");
+        // On Redis the publish is answered before this instance's mirror
+        // applies it: the cut shows in the counters once it has.
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while small.stats().lagged == 0 {
+            assert!(tokio::time::Instant::now() < deadline, "never cut off");
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
         // It read nothing: it is cut off, and told why once it ends.
         let drained = async { while stream.next().await.is_some() {} };
