@@ -20,7 +20,16 @@ pub fn serve(config: ServerConfig, stop: Stop, ready: Ready) -> std::io::Result<
         let shutdown = Shutdown::on(stop, hub.clone());
         let routes = sse_poem::routes(hub.clone()).map_to_response().boxed();
         let endpoint = match cors(&config.cors_origins) {
-            Some(cors) => routes.with(cors).around(preflight_no_content).boxed(),
+            Some(cors) => {
+                let listed: Arc<[String]> = config.cors_origins.clone().into();
+                routes
+                    .with(cors)
+                    .around(preflight_no_content)
+                    .around(move |endpoint, request| {
+                        unlisted_origin_is_not_cors(endpoint, request, listed.clone())
+                    })
+                    .boxed()
+            }
             None => routes,
         };
         let server =
@@ -31,8 +40,8 @@ pub fn serve(config: ServerConfig, stop: Stop, ready: Ready) -> std::io::Result<
 }
 
 /// poem's own CORS middleware for `--cors-origin`: the listed origins,
-/// with credentials, and the contract's methods and headers. poem refuses
-/// a request from another origin with `403`.
+/// with credentials, and the contract's methods and headers (other
+/// origins never reach it, see [`unlisted_origin_is_not_cors`]).
 fn cors(origins: &[String]) -> Option<Cors> {
     if origins.is_empty() {
         return None;
@@ -46,6 +55,26 @@ fn cors(origins: &[String]) -> Option<Cors> {
             .allow_headers(cors::ALLOWED_HEADERS)
             .max_age(max_age),
     )
+}
+
+/// poem's middleware refuses a request from an origin it does not list
+/// with `403`, even the server's own demo page (a browser sends `Origin`
+/// with every `POST`). Such a request is served as any request without
+/// `Origin`, with no CORS headers: a browser then keeps another origin's
+/// page from reading the answer (and from sending a JSON publish at all,
+/// as its preflight gets no CORS headers), as with the other frameworks.
+async fn unlisted_origin_is_not_cors<E: Endpoint>(
+    endpoint: Arc<E>,
+    mut request: Request,
+    listed: Arc<[String]>,
+) -> poem::Result<E::Output> {
+    let origin = request.headers().get(poem::http::header::ORIGIN);
+    let is_listed =
+        origin.is_some_and(|origin| listed.iter().any(|l| l.as_bytes() == origin.as_bytes()));
+    if !is_listed {
+        request.headers_mut().remove(poem::http::header::ORIGIN);
+    }
+    endpoint.call(request).await
 }
 
 /// poem answers preflights `200`; the contract says `204`.

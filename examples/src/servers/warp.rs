@@ -19,9 +19,12 @@ pub fn serve(config: ServerConfig, stop: Stop, ready: Ready) -> std::io::Result<
         let shutdown = Shutdown::on(stop, hub.clone());
         let routes = sse_warp::routes(hub.clone()).map(Reply::into_response);
         let filter = match cors(&config.cors_origins) {
-            Some(cors) => warp::method()
-                .and(routes.with(cors))
-                .map(preflight_no_content)
+            Some(cors) => unlisted_origin(&config.cors_origins)
+                .and(routes.clone())
+                .or(warp::method()
+                    .and(routes.with(cors))
+                    .map(preflight_no_content))
+                .unify()
                 .boxed(),
             None => routes.boxed(),
         };
@@ -32,8 +35,8 @@ pub fn serve(config: ServerConfig, stop: Stop, ready: Ready) -> std::io::Result<
 }
 
 /// warp's own CORS filter for `--cors-origin`: the listed origins, with
-/// credentials, and the contract's methods and headers. warp refuses a
-/// request from another origin with `403`.
+/// credentials, and the contract's methods and headers (other origins
+/// never reach it, see [`unlisted_origin`]).
 fn cors(origins: &[String]) -> Option<Cors> {
     if origins.is_empty() {
         return None;
@@ -47,6 +50,30 @@ fn cors(origins: &[String]) -> Option<Cors> {
             .max_age(cors::MAX_AGE)
             .build(),
     )
+}
+
+/// Passes requests without `Origin` or from an origin not in `listed`.
+/// warp's CORS filter refuses the latter with `403`, even the server's own
+/// demo page (a browser sends `Origin` with every `POST`); they are served
+/// without it, with no CORS headers: a browser then keeps another origin's
+/// page from reading the answer (and from sending a JSON publish at all,
+/// as its preflight gets no CORS headers), as with the other frameworks.
+fn unlisted_origin(
+    listed: &[String],
+) -> impl Filter<Extract = (), Error = warp::Rejection> + Clone + use<> {
+    let listed: std::sync::Arc<[String]> = listed.to_vec().into();
+    warp::header::optional::<String>("origin")
+        .and_then(move |origin: Option<String>| {
+            let is_listed = origin.is_some_and(|origin| listed.contains(&origin));
+            async move {
+                if is_listed {
+                    Err(warp::reject())
+                } else {
+                    Ok(())
+                }
+            }
+        })
+        .untuple_one()
 }
 
 /// warp answers preflights `200`; the contract says `204`.
