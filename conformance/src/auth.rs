@@ -467,7 +467,9 @@ pub(crate) async fn cors_refused(target: &Target) -> Result<(), Error> {
     }
     for origin in [EVIL, base.as_str()] {
         let (status, headers, _) = post(base, "topic=t", &[("origin", origin)], "1").await?;
-        ensure(status == 200, || format!("a publish from {origin}: {status}"))?;
+        ensure(status == 200, || {
+            format!("a publish from {origin}: {status}")
+        })?;
         for name in granting {
             ensure(header(&headers, name).is_none(), || {
                 format!("{name} on a publish from {origin}")
