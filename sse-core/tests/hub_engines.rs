@@ -1,6 +1,7 @@
 //! The hub's application API on both engines: every test body below runs
-//! twice, with the hub in memory (`in_memory::…`) and on a private real
-//! `redis-server` (`on_redis::…`), opened from its configuration as an
+//! three times, with the hub in memory (`in_memory::…`), on a private
+//! real `redis-server` (`on_redis::…`) and on a private Redis Cluster of
+//! three masters (`on_cluster::…`), opened from its configuration as an
 //! application opens it. What an application sees must not depend on the
 //! engine.
 
@@ -16,7 +17,7 @@ use sse_hub::decode::{Decoded, Decoder};
 use sse_hub::hub::{Body, EventStream, RedisConfig, RequestParts, Response, StreamEnd};
 use sse_hub::{Event, Hub, HubConfig};
 
-use redis_server::TestRedis;
+use redis_server::{RedisCluster, TestRedis};
 
 /// Bounds every wait; far above what any step takes.
 const WAIT: Duration = Duration::from_secs(15);
@@ -28,8 +29,8 @@ fn config() -> HubConfig {
     }
 }
 
-/// A hub of `config` on the Redis at `url`, with keys of its own for
-/// `test`.
+/// A hub of `config` on the Redis at `url` (or the cluster at those
+/// comma-separated URLs), with keys of its own for `test`.
 async fn on_redis(url: &str, test: &str, config: HubConfig) -> Hub {
     let mut redis = RedisConfig::new(url);
     redis.key_prefix = format!("hub-engines-{test}");
@@ -42,12 +43,40 @@ async fn on_redis(url: &str, test: &str, config: HubConfig) -> Hub {
     hub
 }
 
-/// Each test body, once per engine. A body is `async fn name(hub: Hub,
+/// Each test body, once per engine (on Redis, one server and a cluster).
+/// A body is `async fn name(hub: Hub,
 /// another, open)`: `another().await` is a second instance (the same hub
 /// in memory; another instance on the same Redis), `open(config).await` a
 /// hub of its own configuration (in memory, a new one; on Redis, another
 /// instance).
 macro_rules! on_both_engines {
+    (@redis $module:ident $backend:ident; $(async fn $name:ident($hub:ident: Hub, $another:ident, $open:ident) $body:block)*) => {
+        mod $module {
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some((_backend, url)) = $backend(stringify!($name)) else {
+                        return;
+                    };
+                    #[allow(unused_variables)]
+                    let $hub = on_redis(&url, stringify!($name), config()).await;
+                    let nodes = url.clone();
+                    #[allow(unused_variables)]
+                    let $another = move || {
+                        let url = nodes.clone();
+                        async move { on_redis(&url, stringify!($name), config()).await }
+                    };
+                    #[allow(unused_variables)]
+                    let $open = move |config: HubConfig| {
+                        let url = url.clone();
+                        async move { on_redis(&url, stringify!($name), config).await }
+                    };
+                    $body
+                }
+            )*
+        }
+    };
     ($(async fn $name:ident($hub:ident: Hub, $another:ident, $open:ident) $body:block)*) => {
         mod in_memory {
             use super::*;
@@ -71,33 +100,26 @@ macro_rules! on_both_engines {
             )*
         }
 
-        mod on_redis {
-            use super::*;
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let Some(redis) = TestRedis::get(stringify!($name)) else {
-                        return;
-                    };
-                    #[allow(unused_variables)]
-                    let $hub = on_redis(&redis.url, stringify!($name), config()).await;
-                    let url = redis.url.clone();
-                    #[allow(unused_variables)]
-                    let $another = move || {
-                        let url = url.clone();
-                        async move { on_redis(&url, stringify!($name), config()).await }
-                    };
-                    let url = redis.url.clone();
-                    #[allow(unused_variables)]
-                    let $open = move |config: HubConfig| {
-                        let url = url.clone();
-                        async move { on_redis(&url, stringify!($name), config).await }
-                    };
-                    $body
-                }
-            )*
-        }
+        on_both_engines!(@redis on_redis one_redis; $(async fn $name($hub: Hub, $another, $open) $body)*);
+        on_both_engines!(@redis on_cluster a_cluster; $(async fn $name($hub: Hub, $another, $open) $body)*);
     };
+}
+
+/// What a Redis test runs on, kept for its length.
+type Backend = Box<dyn std::any::Any>;
+
+/// A private `redis-server` (or `SSE_TEST_REDIS_URL`), and its URL.
+fn one_redis(test: &str) -> Option<(Backend, String)> {
+    let redis = TestRedis::get(test)?;
+    let url = redis.url.clone();
+    Some((Box::new(redis), url))
+}
+
+/// A private Redis Cluster of three masters, and its nodes' URLs.
+fn a_cluster(test: &str) -> Option<(Backend, String)> {
+    let cluster = RedisCluster::start(test, 3)?;
+    let url = cluster.urls().join(",");
+    Some((Box::new(cluster), url))
 }
 
 /// The stream of an answer to a subscription.
