@@ -213,25 +213,38 @@ async fn concurrent_requests_with_one_key_publish_once() {
     assert_eq!(hub.stats().published, 1);
 }
 
+/// A request with key `k` (as `keyed(hub, "k", "topic=t", "1")` sends it)
+/// that claims the key and answers `answer(hub)` only once `released`.
+fn key_k_held_until<F>(
+    hub: &Hub,
+    released: tokio::sync::oneshot::Receiver<()>,
+    answer: impl FnOnce(Hub) -> F + Send + 'static,
+) -> tokio::task::JoinHandle<Response>
+where
+    F: Future<Output = Response> + Send,
+{
+    let hub = hub.clone();
+    tokio::spawn(async move {
+        let fingerprint =
+            || idempotency::fingerprint(&[b"/notify", b"t", b"notification", b"1", b"1"]);
+        let publish = async {
+            let _ = released.await;
+            answer(hub.clone()).await
+        };
+        hub.key_store()
+            .idempotent(Some("k".into()), fingerprint, publish)
+            .await
+    })
+}
+
 /// The same request arriving while the first still runs waits for it (it
 /// is parked on the key, not answered), then gets the first one's answer.
 #[tokio::test]
 async fn a_retry_waits_for_the_request_in_progress_then_replays_its_answer() {
     let hub = hub();
     let (release, released) = tokio::sync::oneshot::channel::<()>();
-    let first = tokio::spawn({
-        let hub = hub.clone();
-        async move {
-            let fingerprint =
-                || idempotency::fingerprint(&[b"/notify", b"t", b"notification", b"1", b"1"]);
-            let publish = async {
-                let _ = released.await;
-                publish(&hub, "topic=t", "1").await
-            };
-            hub.key_store()
-                .idempotent(Some("k".into()), fingerprint, publish)
-                .await
-        }
+    let first = key_k_held_until(&hub, released, |hub| async move {
+        publish(&hub, "topic=t", "1").await
     });
     let second = tokio::spawn({
         let hub = hub.clone();
@@ -279,20 +292,7 @@ async fn a_request_still_in_progress_answers_409_after_the_timeout() {
     });
     // A first request that claimed the key and has not finished.
     let (release, released) = tokio::sync::oneshot::channel::<()>();
-    let held = tokio::spawn({
-        let hub = hub.clone();
-        async move {
-            let fingerprint =
-                || idempotency::fingerprint(&[b"/notify", b"t", b"notification", b"1", b"1"]);
-            let never = async {
-                let _ = released.await;
-                error(500, "dropped")
-            };
-            hub.key_store()
-                .idempotent(Some("k".into()), fingerprint, never)
-                .await
-        }
-    });
+    let held = key_k_held_until(&hub, released, |_| async { error(500, "dropped") });
     tokio::task::yield_now().await;
     let waiting = keyed(&hub, "k", "topic=t", "1").await;
     assert_eq!(waiting.status, 409);
