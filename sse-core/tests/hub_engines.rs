@@ -180,6 +180,31 @@ impl Client {
         events
     }
 
+    /// Reads the stream to its end (within the bound): the events it
+    /// carried after `connected`, the last `retry:` it was sent, and why it
+    /// ended.
+    async fn read_to_end(mut self) -> (Vec<String>, Option<Duration>, Option<StreamEnd>) {
+        let (mut events, mut retry) = (Vec::new(), None);
+        let read = async {
+            while let Some(Ok(chunk)) = self.stream.next().await {
+                self.decoder.feed(&chunk);
+                while let Some(item) = self.decoder.next_item() {
+                    match item {
+                        Ok(Decoded::Retry(after)) => retry = Some(after),
+                        Ok(Decoded::Event(event)) if event.event() == "message" => {
+                            events.push(event.data().to_owned());
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        };
+        tokio::time::timeout(WAIT, read)
+            .await
+            .expect("the stream ended");
+        (events, retry, self.stream.end_reason())
+    }
+
     /// Whether the stream ends within the bound.
     async fn ends(mut self) -> bool {
         let end = async {
@@ -363,5 +388,54 @@ on_both_engines! {
         let _client = Client::new(hub.subscribe(["news"], None).await);
         assert_eq!(hub.client_count(), 1);
         assert!(hub.render_metrics().contains("sse_clients 1"), "{}", hub.render_metrics());
+    }
+
+    async fn a_drain_ends_every_stream_with_a_retry_and_publishing_goes_on(hub: Hub, another, open) {
+        let retry = Duration::from_millis(300);
+        let draining = open(HubConfig { retry, ..config() }).await;
+        let mut clients = Vec::new();
+        for n in 0..20 {
+            clients.push(Client::new(draining.subscribe([format!("user-{n}")], None).await));
+        }
+        let window = Duration::from_secs(2);
+        let started = tokio::time::Instant::now();
+        let drain = tokio::spawn({
+            let hub = draining.clone();
+            async move { hub.drain(window).await }
+        });
+        tokio::time::timeout(WAIT, async {
+            while !draining.is_draining() {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await
+        .expect("the drain began");
+        // Readiness turns first; new streams are sent elsewhere.
+        assert!(!draining.is_ready());
+        let ready = draining.routes().readyz();
+        assert_eq!(ready.status, 503);
+        let Body::Full(why) = &ready.body else { panic!("a JSON error") };
+        assert!(String::from_utf8_lossy(why).contains("draining"), "{why:?}");
+        let refused = draining.subscribe(["user-0"], None).await;
+        assert_eq!(refused.status, 503);
+        assert_eq!(header(&refused, "retry-after"), Some("1"));
+        // Publishing goes on while the streams drain.
+        let mut delivered = 0;
+        for n in 0..20 {
+            draining.publish(&format!("user-{n}"), &Event::new("during")).await.expect("published");
+        }
+        for client in clients {
+            let (events, sent_retry, why) = client.read_to_end().await;
+            assert_eq!(why, Some(StreamEnd::Drained));
+            let sent_retry = sent_retry.expect("a retry: before the end");
+            assert!(sent_retry <= retry, "{sent_retry:?}");
+            delivered += events.len();
+        }
+        assert!(started.elapsed() <= window + Duration::from_secs(1), "{:?}", started.elapsed());
+        tokio::time::timeout(WAIT, drain).await.expect("the drain ended").expect("no panic");
+        assert!(draining.is_closed());
+        // Most streams were still open for the publishes (those whose
+        // moment came within `retry` of the start had ended).
+        assert!(delivered >= 5, "{delivered} of 20 delivered during the drain");
     }
 }

@@ -9,6 +9,7 @@ use std::task::{Context, Poll};
 use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
 
+use super::drain::StreamDrain;
 use super::ids;
 use super::log::Entry;
 use super::shared::Shared;
@@ -112,6 +113,8 @@ pub struct ClientStream {
     client_id: u64,
     reset: bool,
     ended: Option<Ended>,
+    /// When this stream ends, once the broker drains.
+    drain: Option<Box<StreamDrain>>,
     /// Run once the stream has unsubscribed (a mirror releasing its
     /// hold on the topics).
     #[cfg(feature = "redis")]
@@ -142,6 +145,7 @@ impl ClientStream {
             client_id,
             reset,
             ended: None,
+            drain: None,
             #[cfg(feature = "redis")]
             after_drop: None,
         }
@@ -225,6 +229,10 @@ pub enum Ended {
     },
     /// The broker shut down.
     Shutdown,
+    /// The broker drained ([`Broker::drain`](super::Broker::drain)): the
+    /// stream's last frame was a `retry:` field telling its client when
+    /// to come back.
+    Drained,
 }
 
 impl Stream for ClientStream {
@@ -254,13 +262,47 @@ impl Stream for ClientStream {
         if self.ended.is_some() {
             return Poll::Ready(None);
         }
+        let due = self.poll_drain(cx);
         match self.read(cx) {
             Read::End(why) => self.end(why),
             Read::Chunk(chunk, count) => {
                 self.shared.metrics.delivered.inc_by(count);
-                Poll::Ready(Some(chunk))
+                match due {
+                    // Its last chunk: a stream that always has one to send
+                    // must still end on time.
+                    Some(retry) => {
+                        self.ended = Some(Ended::Drained);
+                        let mut last = BytesMut::with_capacity(chunk.len() + retry.len());
+                        last.extend_from_slice(&chunk);
+                        last.extend_from_slice(&retry);
+                        Poll::Ready(Some(last.freeze()))
+                    }
+                    None => Poll::Ready(Some(chunk)),
+                }
             }
-            Read::Nothing => Poll::Pending,
+            // The drain may have begun during the read (see `Broker::drain`).
+            Read::Nothing => match due.or_else(|| self.poll_drain(cx)) {
+                Some(retry) => {
+                    self.ended = Some(Ended::Drained);
+                    Poll::Ready(Some(retry))
+                }
+                None => Poll::Pending,
+            },
+        }
+    }
+}
+
+impl ClientStream {
+    /// The `retry:` frame to end with, once the broker drains and this
+    /// stream's moment has come; registers for a wake-up until then.
+    fn poll_drain(&mut self, cx: &mut Context<'_>) -> Option<Bytes> {
+        if self.drain.is_none() {
+            let plan = self.shared.drain.get()?;
+            self.drain = Some(Box::new(plan.schedule(tokio::time::Instant::now())));
+        }
+        match self.drain.as_mut()?.poll_due(cx) {
+            Poll::Ready(retry) => Some(retry),
+            Poll::Pending => None,
         }
     }
 }
@@ -423,7 +465,9 @@ impl Drop for ClientStream {
         for topic in &unused {
             self.shared.forget_if_unused(topic);
         }
-        self.shared.clients.fetch_sub(1, Ordering::SeqCst);
+        if self.shared.clients.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.shared.emptied.notify_waiters();
+        }
         self.shared.metrics.clients.dec();
         #[cfg(feature = "redis")]
         if let Some(AfterDrop(then)) = self.after_drop.take() {

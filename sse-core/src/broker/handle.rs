@@ -2,13 +2,15 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
+use std::time::Duration;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use tokio::time::Instant;
 
 use super::client::{ClientStream, Joined, Subscriptions};
 use super::config::{BrokerConfig, BrokerError, History, Publish, Published, Start, Stats};
+use super::drain::DrainPlan;
 use super::ids::{EventId, IdFormat};
 use super::log::Retention;
 use super::shared::*;
@@ -76,6 +78,8 @@ impl Broker {
                 clients: AtomicUsize::new(0),
                 next_client_id: AtomicU64::new(1),
                 closed: AtomicBool::new(false),
+                drain: OnceLock::new(),
+                emptied: tokio::sync::Notify::new(),
                 sweep: Sweep {
                     started,
                     every,
@@ -453,6 +457,68 @@ impl Broker {
     /// Whether [`shutdown`](Self::shutdown) was called.
     pub fn is_closed(&self) -> bool {
         self.shared.is_closed()
+    }
+
+    /// Ends every stream within `window`, spreading their clients'
+    /// reconnects evenly over it: each stream draws a moment of the
+    /// window, stays open until `retry` before it (or ends at once when
+    /// the moment is nearer), and ends with a `retry:` field that brings
+    /// its client back at that moment. `retry` is what the streams are
+    /// normally sent, so that no client waits longer than usual. Streams
+    /// opened during the drain draw from what is left of it. Publishing
+    /// goes on; call [`shutdown`](Self::shutdown) once
+    /// [`streams_closed`](Self::streams_closed) resolves, or at the end
+    /// of the window. Needs a Tokio runtime with its timer; a second call
+    /// changes nothing.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use futures::StreamExt;
+    /// use sse_hub::broker::{Broker, BrokerConfig, Ended};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), sse_hub::broker::BrokerError> {
+    /// let broker = Broker::new(BrokerConfig::default());
+    /// let mut stream = broker.subscribe(["news"], None)?;
+    /// broker.drain(Duration::from_secs(10), Duration::from_secs(3));
+    /// let last = stream.next().await.expect("a retry: field");
+    /// assert!(last.starts_with(b"retry: "), "{last:?}");
+    /// assert_eq!(stream.next().await, None);
+    /// assert_eq!(stream.ended(), Some(Ended::Drained));
+    /// drop(stream);
+    /// broker.streams_closed().await;
+    /// # Ok(()) }
+    /// ```
+    pub fn drain(&self, window: Duration, retry: Duration) {
+        let plan = DrainPlan {
+            started: Instant::now(),
+            window,
+            retry,
+        };
+        if self.shared.drain.set(plan).is_ok() {
+            // A stream looks at the plan after its read, which registers
+            // its waker under its topics' locks: it either saw the plan or
+            // has its waker taken here.
+            self.shared.wake_all(|_| {});
+        }
+    }
+
+    /// Whether [`drain`](Self::drain) was called.
+    pub fn is_draining(&self) -> bool {
+        self.shared.drain.get().is_some()
+    }
+
+    /// Resolves once no stream is open (at once if none is).
+    pub async fn streams_closed(&self) {
+        loop {
+            let emptied = self.shared.emptied.notified();
+            let mut emptied = std::pin::pin!(emptied);
+            emptied.as_mut().enable();
+            if self.client_count() == 0 {
+                return;
+            }
+            emptied.await;
+        }
     }
 
     /// The counters, as they are now.

@@ -88,6 +88,7 @@
 
 mod client;
 mod config;
+mod drain;
 mod handle;
 mod history;
 pub(crate) mod ids;
@@ -108,6 +109,8 @@ pub(crate) use topic::TURN;
 
 #[cfg(test)]
 mod backlog_tests;
+#[cfg(test)]
+mod drain_tests;
 #[cfg(test)]
 mod ephemeral_tests;
 #[cfg(test)]

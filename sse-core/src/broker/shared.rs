@@ -3,12 +3,13 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, MutexGuard, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
 use tokio::time::Instant;
 
 use super::config::{BrokerConfig, Start};
+use super::drain::DrainPlan;
 use super::ids::{self, IdFormat};
 use super::log::Retention;
 use super::topic::{Backlog, Topic, TopicState};
@@ -41,6 +42,10 @@ pub(super) struct Shared {
     pub(super) ids: IdFormat,
     /// Events come from [`Broker::apply`] only, with ids given elsewhere.
     pub(super) mirror: bool,
+    /// Set once by [`Broker::drain`].
+    pub(super) drain: OnceLock<DrainPlan>,
+    /// Told when the last open stream closes.
+    pub(super) emptied: tokio::sync::Notify,
 }
 
 /// How an event gets its id.

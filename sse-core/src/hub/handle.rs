@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::config::HubConfig;
 use super::errors::OpenError;
-use super::response::{Response, control_event, refusal};
+use super::response::{Response, control_event, draining, refusal};
 use crate::Event;
 use crate::auth::{AuthError, AuthRequest, Authorizer, Grants, redact_query};
 use crate::broker::{Publish, Published, Start};
@@ -269,6 +269,9 @@ impl Hub {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
+        if self.is_draining() {
+            return draining(self.config.retry);
+        }
         // An empty last event id is none.
         let start = match start {
             Start::After("") => Start::Live,

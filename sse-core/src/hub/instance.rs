@@ -33,11 +33,11 @@ impl Hub {
         self.engine.local().is_closed()
     }
 
-    /// Whether this instance can take publishes now: in memory until it
-    /// shuts down; on Redis also while Redis is reachable. What a
-    /// readiness probe asks.
+    /// Whether this instance takes new streams and publishes now: in
+    /// memory until it drains or shuts down; on Redis also only while
+    /// Redis is reachable. What a readiness probe asks (`GET /readyz`).
     pub fn is_ready(&self) -> bool {
-        self.engine.is_available()
+        !self.is_draining() && self.engine.is_available()
     }
 
     /// Waits until [`Hub::is_ready`], at most `within`: whether it is. A

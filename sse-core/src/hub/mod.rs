@@ -5,10 +5,10 @@
 //! ([`HubConfig`]) and an optional [`Authorizer`](crate::auth::Authorizer).
 //! It is the one type application code needs: [`Hub::publish`],
 //! [`Hub::subscribe`], [`Hub::publish_batch`], [`Hub::publish_ephemeral`],
-//! [`Hub::history`], [`Hub::presence`], [`Hub::shutdown`], the connection
+//! [`Hub::history`], [`Hub::presence`], [`Hub::drain`], [`Hub::shutdown`], the connection
 //! limit and the metrics. Its ready-made routes ([`Hub::routes`]: `GET
 //! /events`, `POST /notify`, `POST /notify/batch`, `GET /history`, `GET
-//! /presence`, `GET /metrics`, `GET /healthz` and the demo page) answer
+//! /presence`, `GET /metrics`, `GET /healthz`, `GET /readyz` and the demo page) answer
 //! plain [`RequestParts`] with a plain [`Response`]: an adapter only
 //! translates its framework's request into those parts and the `Response`
 //! into its framework's response, so every framework behaves identically.
@@ -42,6 +42,7 @@ mod body;
 mod calls;
 mod config;
 pub mod cors;
+mod drain;
 mod errors;
 mod handle;
 pub mod idempotency;
@@ -53,6 +54,7 @@ mod routes;
 pub use crate::engine::{Presence, PublishError, ReadError, RedisConfig};
 pub use body::read_body;
 pub use config::HubConfig;
+pub use drain::{DRAIN_GRACE, StopSignals, stop_signals};
 pub use errors::OpenError;
 pub use handle::Hub;
 pub use response::{Body, EventStream, INDEX_HTML, Response, StreamEnd, stream_headers};

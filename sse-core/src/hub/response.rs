@@ -85,6 +85,9 @@ pub enum StreamEnd {
     },
     /// The hub shut down.
     Shutdown,
+    /// The hub drained ([`Hub::drain`](super::Hub::drain)): the stream's
+    /// last frame told its client when to reconnect.
+    Drained,
     /// Its time was up: its authorization expired, or it reached
     /// [`HubConfig::max_stream_lifetime`](super::HubConfig::max_stream_lifetime).
     Expired,
@@ -115,6 +118,7 @@ impl EventStream {
         self.get_ref().ended().map(|ended| match ended {
             Ended::Lagged { behind } => StreamEnd::Lagged { behind },
             Ended::Shutdown => StreamEnd::Shutdown,
+            Ended::Drained => StreamEnd::Drained,
         })
     }
 }
@@ -194,6 +198,21 @@ pub(super) fn refusal(err: &dyn EngineError) -> Response {
         Some(BrokerError::NoTopics) => error(400, &err.to_string()),
         _ => unavailable(&err.to_string()),
     }
+}
+
+/// The `503` of a new stream on a draining instance: `Retry-After` is the
+/// streams' `retry` in whole seconds (at least one), so that a client
+/// retries no sooner than one whose stream ended.
+pub(super) fn draining(retry: std::time::Duration) -> Response {
+    let mut response = error(
+        503,
+        "this instance is draining and takes no new streams: connect to another",
+    );
+    let seconds = retry.as_secs_f64().ceil().max(1.0);
+    response
+        .headers
+        .push(("retry-after", format!("{seconds:.0}")));
+    response
 }
 
 pub(super) fn unavailable(err: &dyn std::fmt::Display) -> Response {

@@ -371,6 +371,34 @@ impl Routes<'_> {
         }
     }
 
+    /// `GET /readyz`: `200 ok` while this instance takes new streams;
+    /// `503` with a JSON error saying why not: it is draining or shut
+    /// down, or Redis cannot be reached. Point a load balancer's health
+    /// check or a readiness probe here, and a liveness probe at
+    /// [`healthz`](Self::healthz).
+    ///
+    /// ```
+    /// use sse_hub::{Hub, HubConfig};
+    ///
+    /// let hub = Hub::open(HubConfig::default())?;
+    /// assert_eq!(hub.routes().readyz().status, 200);
+    /// hub.shutdown();
+    /// assert_eq!(hub.routes().readyz().status, 503);
+    /// # Ok::<(), sse_hub::hub::OpenError>(())
+    /// ```
+    pub fn readyz(&self) -> Response {
+        let why = if self.is_closed() {
+            "this instance has shut down"
+        } else if self.is_draining() {
+            "this instance is draining"
+        } else if !self.is_ready() {
+            "Redis cannot be reached"
+        } else {
+            return self.healthz();
+        };
+        error(503, why)
+    }
+
     /// `GET /`: the demo page.
     pub fn index(&self) -> Response {
         Response {

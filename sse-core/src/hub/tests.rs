@@ -585,3 +585,79 @@ async fn rewind_replays_the_newest_events_of_the_topics_then_live() {
     let mut response = hub.subscribe_from(["b"], Start::Rewind(1)).await;
     assert_eq!(data_of(&mut response), ["6"]);
 }
+
+mod drain_on {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn stream_of(response: Response) -> EventStream {
+        let Body::Stream(stream) = response.body else {
+            panic!("not a stream: {}", response.status)
+        };
+        stream
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_first_signal_drains_and_a_second_ends_everything_at_once() {
+        let hub = hub();
+        let mut stream = stream_of(hub.subscribe(["news"], None).await);
+        let (signal, signals) = futures::channel::mpsc::unbounded();
+        let stopped = tokio::spawn(hub.clone().drain_on(signals, Duration::from_secs(3600)));
+        signal.unbounded_send(()).unwrap();
+        while !hub.is_draining() {
+            tokio::task::yield_now().await;
+        }
+        assert!(!hub.is_closed(), "draining, not shut down");
+        assert_eq!(hub.routes().readyz().status, 503);
+        let started = tokio::time::Instant::now();
+        signal.unbounded_send(()).unwrap();
+        stopped.await.unwrap();
+        assert!(hub.is_closed());
+        while stream.next().await.is_some() {}
+        assert_eq!(stream.end_reason(), Some(StreamEnd::Shutdown));
+        assert_eq!(started.elapsed(), Duration::ZERO, "at once");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn without_a_second_signal_the_drain_runs_its_window_then_shuts_down() {
+        let hub = hub();
+        let mut stream = stream_of(hub.subscribe(["news"], None).await);
+        let window = Duration::from_secs(30);
+        let stopped = tokio::spawn(hub.clone().drain_on(futures::stream::iter([()]), window));
+        let started = tokio::time::Instant::now();
+        while stream.next().await.is_some() {}
+        assert_eq!(stream.end_reason(), Some(StreamEnd::Drained));
+        assert!(started.elapsed() <= window);
+        drop(stream);
+        stopped.await.unwrap();
+        assert!(hub.is_closed());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn signals_that_end_without_an_item_stop_nothing() {
+        let hub = hub();
+        let stopping = hub
+            .clone()
+            .drain_on(futures::stream::empty(), Duration::from_secs(1));
+        let waited = tokio::time::timeout(Duration::from_secs(60), stopping).await;
+        assert!(waited.is_err(), "resolved without a signal");
+        assert!(!hub.is_draining() && !hub.is_closed());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_zero_window_shuts_down_at_once_and_streams_keep_their_usual_retry() {
+        let hub = hub();
+        let mut stream = stream_of(hub.subscribe(["news"], None).await);
+        hub.drain(Duration::ZERO).await;
+        assert!(hub.is_closed());
+        let mut frames = Vec::new();
+        while let Some(Ok(chunk)) = stream.next().await {
+            frames.extend_from_slice(&chunk);
+        }
+        assert_eq!(stream.end_reason(), Some(StreamEnd::Shutdown));
+        // Only the opening `retry:`: the clients wait their usual time.
+        let text = String::from_utf8_lossy(&frames);
+        assert_eq!(text.matches("retry:").count(), 1, "{text}");
+    }
+}
