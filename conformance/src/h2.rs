@@ -273,7 +273,7 @@ pub(crate) async fn reset_stream_unsubscribed(target: &Target) -> Result<(), Err
 }
 
 pub(crate) async fn shutdown_over_h2(target: &Target) -> Result<(), Error> {
-    let (mut server, _cert, client) = start_tls(target, &[]).await?;
+    let (mut server, _cert, client) = start_tls(target, &["--drain-timeout", "0s"]).await?;
     let base = server.base.clone();
     let mut streams = Vec::new();
     for _ in 0..3 {

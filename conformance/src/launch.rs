@@ -1,7 +1,6 @@
 //! Starting a server under test: an example binary as a process, the same
 //! server on a thread of the test process, or either behind nginx.
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::pin::Pin;
@@ -50,12 +49,14 @@ impl std::fmt::Debug for Launch {
     }
 }
 
-/// Resolves when an in-process server should shut down.
-pub type Stop = Pin<Box<dyn Future<Output = ()> + Send>>;
+/// An in-process server's stop requests, as a process's signals: the
+/// first drains it, a second ends every stream at once.
+pub type Stop = Pin<Box<dyn futures::Stream<Item = ()> + Send>>;
 /// Told an in-process server's address once it accepts connections.
 pub type Ready = Box<dyn FnOnce(SocketAddr) + Send>;
-/// Runs a server with command-line options until its [`Stop`] resolves,
-/// ending its streams and returning within a second of it.
+/// Runs a server with command-line options until its [`Stop`] asks,
+/// draining or ending its streams and returning within a second of
+/// their end.
 pub type Serve = Arc<dyn Fn(Vec<String>, Stop, Ready) -> Result<(), String> + Send + Sync>;
 
 /// A started server (and its proxy); both stopped when dropped.
@@ -71,8 +72,8 @@ pub struct Running {
 enum Server {
     Process(ServerProcess),
     Thread {
-        /// Sending or dropping it stops the server.
-        stop: Option<tokio::sync::oneshot::Sender<()>>,
+        /// Each message is a stop signal (see [`Stop`]).
+        stop: futures::channel::mpsc::UnboundedSender<()>,
         thread: Option<JoinHandle<Result<(), String>>>,
     },
 }
@@ -82,9 +83,12 @@ impl Drop for Running {
         match &mut self.server {
             // Dropping the process kills it.
             Server::Process(_) => {}
-            // Dropping the sender stops the server; its thread ends within
-            // the server's shutdown grace, on its own.
-            Server::Thread { stop, .. } => drop(stop.take()),
+            // Two signals end every stream at once, drain or not; the
+            // thread ends within the server's shutdown grace, on its own.
+            Server::Thread { stop, .. } => {
+                let _ = stop.unbounded_send(());
+                let _ = stop.unbounded_send(());
+            }
         }
     }
 }
@@ -109,8 +113,9 @@ impl Drop for Proxy {
 }
 
 /// Starts nginx with `template`, its upstream servers (`127.0.0.1:3000`,
-/// `127.0.0.1:3001`, …) pointed at `upstreams` (`HOST:PORT`); the proxy
-/// and the address clients use.
+/// `127.0.0.1:3001`, …) pointed at `upstreams` (`HOST:PORT`), those of
+/// the template beyond them left out; the proxy and the address clients
+/// use.
 pub async fn start_nginx(
     template: &std::path::Path,
     upstreams: &[&str],
@@ -134,6 +139,9 @@ pub async fn start_nginx(
     ensure(config != text, || {
         "the nginx template has no addresses to swap".into()
     })?;
+    for unused in upstreams.len()..16 {
+        config = config.replace(&format!("server 127.0.0.1:{};", 3000 + unused), "");
+    }
     let dir = std::env::temp_dir().join(format!("sse-nginx-{}-{port}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     std::fs::write(dir.join("nginx.conf"), config).map_err(|e| e.to_string())?;
@@ -220,15 +228,13 @@ async fn start_thread(framework: &str, serve: Serve, args: Vec<String>) -> Resul
         "http"
     };
     let (ready, address) = tokio::sync::oneshot::channel();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (stop, stopped) = futures::channel::mpsc::unbounded::<()>();
     let thread = std::thread::Builder::new()
         .name(format!("{framework} server"))
         .spawn(move || {
             serve(
                 args,
-                Box::pin(async move {
-                    let _ = stopped.await;
-                }),
+                Box::pin(stopped),
                 Box::new(move |addr| {
                     let _ = ready.send(addr);
                 }),
@@ -238,7 +244,7 @@ async fn start_thread(framework: &str, serve: Serve, args: Vec<String>) -> Resul
     let mut running = Running {
         base: String::new(),
         server: Server::Thread {
-            stop: Some(stop),
+            stop,
             thread: Some(thread),
         },
         proxy: None,
@@ -266,7 +272,7 @@ impl Running {
     }
 
     /// Asks the server to shut down: SIGTERM to a process, the stop signal
-    /// to a thread.
+    /// to a thread. A second call, during a drain, ends it at once.
     pub fn terminate(&mut self) -> Result<(), Error> {
         match &mut self.server {
             Server::Process(process) => {
@@ -276,12 +282,22 @@ impl Running {
                     .map_err(|e| e.to_string())?;
                 ensure(status.success(), || "kill -TERM failed".into())
             }
-            Server::Thread { stop, .. } => {
-                let stop = stop.take().ok_or("the server was already stopped")?;
-                stop.send(())
-                    .map_err(|()| "the server had already stopped".to_owned())
-            }
+            Server::Thread { stop, .. } => stop
+                .unbounded_send(())
+                .map_err(|_| "the server had already stopped".to_owned()),
         }
+    }
+
+    /// Kills the server's process outright (SIGKILL), as the kernel's OOM
+    /// killer or a lost node would; a server on a thread cannot be.
+    pub fn kill(&mut self) -> Result<(), Error> {
+        let Server::Process(process) = &mut self.server else {
+            return Err("a server on a thread cannot be killed".into());
+        };
+        process
+            .child_mut()
+            .kill()
+            .map_err(|e| format!("SIGKILL failed: {e}"))
     }
 
     /// Waits up to `limit` for the server to end; its exit code (0 for a

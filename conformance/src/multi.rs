@@ -52,6 +52,14 @@ pub const MULTI_INSTANCE_CHECKS: &[Check] = &[
         "multi-instance: presence counts both instances' streams within 2 s",
         |t| Box::pin(presence_over_both(t)),
     ),
+    (
+        "multi-instance: drain: readiness first, new streams 503, each stream a retry: and its end within the window, /notify on",
+        |t| Box::pin(crate::drain::drain_on_redis(t)),
+    ),
+    (
+        "multi-instance: drain: a second signal ends it at once",
+        |t| Box::pin(crate::drain::second_signal_on_redis(t)),
+    ),
 ];
 
 /// The multi-instance checks on a Redis Cluster of three masters.

@@ -162,7 +162,7 @@ pub(crate) async fn no_leaks(target: &Target) -> Result<(), Error> {
 }
 
 pub(crate) async fn graceful_shutdown(target: &Target) -> Result<(), Error> {
-    let mut server = target.start(&[]).await?;
+    let mut server = target.start(&["--drain-timeout", "0s"]).await?;
     let mut stream = subscribe(&server.base, "", &[]).await?;
     server.terminate()?;
     stream.ends_within(Duration::from_secs(1)).await?;

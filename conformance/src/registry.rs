@@ -90,7 +90,16 @@ pub const CHECKS: &[Check] = &[
     ("no leaked clients after disconnects", |t| {
         Box::pin(no_leaks(t))
     }),
-    ("graceful shutdown", |t| Box::pin(graceful_shutdown(t))),
+    ("graceful shutdown (--drain-timeout 0s)", |t| {
+        Box::pin(graceful_shutdown(t))
+    }),
+    (
+        "drain: readiness first, new streams 503, each stream a retry: and its end within the window, /notify on",
+        |t| Box::pin(crate::drain::drain(t)),
+    ),
+    ("drain: a second signal ends it at once", |t| {
+        Box::pin(crate::drain::second_signal(t))
+    }),
     (HEAD_TIMEOUT, |t| Box::pin(slow_heads(t))),
     (BODY_TIMEOUT, |t| Box::pin(stalled_body(t))),
     (EARLY_413, |t| Box::pin(early_413(t))),
@@ -135,7 +144,7 @@ pub const CHECKS: &[Check] = &[
         "h2: a reset stream unsubscribed within 1 s, the others go on",
         |t| Box::pin(h2::reset_stream_unsubscribed(t)),
     ),
-    ("h2: shutdown ends every stream", |t| {
+    ("h2: shutdown ends every stream (--drain-timeout 0s)", |t| {
         Box::pin(h2::shutdown_over_h2(t))
     }),
     (H2C, |t| Box::pin(h2::h2c_prior_knowledge(t))),

@@ -10,7 +10,6 @@
 // The servers' one line of output is their contract: stdout on purpose.
 #![allow(clippy::print_stdout)]
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::process::ExitCode;
@@ -23,16 +22,18 @@ pub mod servers;
 
 pub use options::{Options, ServerConfig};
 
-/// Resolves when the server should shut down: a signal for the binaries,
-/// the test's word in-process.
-pub type Stop = Pin<Box<dyn Future<Output = ()> + Send>>;
+/// The server's stop requests: the first drains it (see
+/// [`Hub::drain_on`]), a second ends every stream at once. SIGINT and
+/// SIGTERM for the binaries, the test's word in-process.
+pub type Stop = Pin<Box<dyn futures_core::Stream<Item = ()> + Send>>;
 
 /// Told the bound address once the server accepts connections.
 pub type Ready = Box<dyn FnOnce(SocketAddr) + Send>;
 
 /// One framework's server: binds `config.addr`, calls `ready` with the
-/// real address, serves the contract until `stop` resolves, then ends the
-/// streams and returns within [`SHUTDOWN_GRACE`]. It builds the runtime
+/// real address, serves the contract until `stop` asks it to, drains the
+/// streams for `config.drain_timeout` (or ends them at once on a second
+/// request), and returns within [`SHUTDOWN_GRACE`] of their end. It builds the runtime
 /// its framework needs, so call it from a plain thread.
 pub type Serve = fn(config: ServerConfig, stop: Stop, ready: Ready) -> std::io::Result<()>;
 
@@ -53,7 +54,8 @@ pub fn main(serve: Serve) -> ExitCode {
         "http"
     };
     let announce = move |addr| announce(scheme, addr);
-    match serve(config, Box::pin(shutdown_signal()), Box::new(announce)) {
+    let stop = Box::pin(sse_hub::hub::stop_signals());
+    match serve(config, stop, Box::new(announce)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             tracing::error!(%err, "the server failed");
@@ -134,27 +136,28 @@ pub fn announce(scheme: &str, addr: SocketAddr) {
     tracing::info!(%addr, "ready");
 }
 
-/// The shutdown of one server: once its [`Stop`] resolves the broker ends
-/// every stream, then the framework's graceful shutdown starts, and the
-/// server gets [`SHUTDOWN_GRACE`] at most.
+/// The shutdown of one server: on its [`Stop`]'s first request the hub
+/// drains for `drain_timeout` while the server goes on serving, and ends
+/// every stream at once on a second; then the framework's graceful
+/// shutdown starts, and the server gets [`SHUTDOWN_GRACE`] at most.
 #[derive(Debug, Clone)]
 pub struct Shutdown {
     signalled: tokio::sync::watch::Receiver<bool>,
 }
 
 impl Shutdown {
-    /// Waits for `stop`, then shuts `hub` down (needs a Tokio runtime).
-    pub fn on(stop: Stop, hub: Hub) -> Self {
+    /// Runs [`Hub::drain_on`] over `stop` (needs a Tokio runtime).
+    pub fn on(stop: Stop, hub: Hub, drain_timeout: Duration) -> Self {
         let (sender, signalled) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
-            stop.await;
-            hub.shutdown();
+            hub.drain_on(stop, drain_timeout).await;
+            tracing::info!("every stream has ended; stopping the server");
             let _ = sender.send(true);
         });
         Self { signalled }
     }
 
-    /// Resolves once the stop came and the streams were ended: the
+    /// Resolves once the drain is over and the streams have ended: the
     /// trigger for the framework's graceful shutdown.
     pub async fn started(mut self) {
         let _ = self.signalled.wait_for(|signalled| *signalled).await;
@@ -173,28 +176,4 @@ impl Shutdown {
             () = deadline => {}
         }
     }
-}
-
-/// Resolves on SIGINT or SIGTERM.
-pub async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut terminate) => {
-                tokio::select! {
-                    _ = interrupt => {}
-                    _ = terminate.recv() => {}
-                }
-            }
-            Err(err) => {
-                tracing::warn!(%err, "cannot watch SIGTERM; SIGINT only");
-                let _ = interrupt.await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = interrupt.await;
-    tracing::info!("shutting down");
 }

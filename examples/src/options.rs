@@ -37,6 +37,9 @@ pub struct ServerConfig {
     /// Serve HTTP/2 over cleartext with prior knowledge (h2c), for a
     /// TLS-terminating proxy in front.
     pub h2c: bool,
+    /// On the first stop signal the streams end spread over this window
+    /// ([`Hub::drain`]); zero ends them at once.
+    pub drain_timeout: Duration,
 }
 
 impl Default for ServerConfig {
@@ -49,6 +52,7 @@ impl Default for ServerConfig {
             cors_origins: Vec::new(),
             tls: None,
             h2c: false,
+            drain_timeout: DEFAULT_DRAIN_TIMEOUT,
         }
     }
 }
@@ -77,6 +81,29 @@ impl ServerConfig {
             None => options,
         })
     }
+}
+
+/// The drain window when none is given. Eight seconds spread the
+/// reconnects of 10,000 streams to about 1,250 a second for the other
+/// instances, and fit, with the second of grace after them, in Docker's
+/// default stop timeout (10 s) and in Kubernetes's grace period (30 s)
+/// after a 5 s `preStop` pause.
+pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(8);
+
+/// The longest drain window accepted: a longer one is a typo (`8m` for
+/// `8s`) more often than a wish.
+pub const MAX_DRAIN_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// A drain window: a duration of at most [`MAX_DRAIN_TIMEOUT`].
+fn parse_drain_timeout(text: &str) -> Result<Duration, String> {
+    let window = parse_duration(text).map_err(|err| err.to_string())?;
+    if window > MAX_DRAIN_TIMEOUT {
+        return Err(format!(
+            "a drain of {} is longer than the most accepted, 1h",
+            humantime::format_duration(window)
+        ));
+    }
+    Ok(window)
 }
 
 /// A duration option's value was not understood.
@@ -244,6 +271,15 @@ pub struct Options {
         value_parser = clap::value_parser!(u32).range(1..),
     )]
     pub max_batch: u32,
+    /// On the first SIGTERM or SIGINT: /readyz answers 503 and new streams
+    /// are refused (503, Retry-After), while open streams end spread over
+    /// this window, each told by `retry:` to reconnect at a moment of its
+    /// own, so that the other instances see no reconnect storm. /notify
+    /// keeps working until the last stream has ended; a second signal ends
+    /// everything at once. 0s ends every stream at once. At most 1h. The
+    /// default fits Docker's 10 s stop timeout.
+    #[arg(long, env = "SSE_DRAIN_TIMEOUT", default_value = "8s", value_parser = parse_drain_timeout)]
+    pub drain_timeout: Duration,
 }
 
 impl Options {
@@ -306,6 +342,7 @@ impl Options {
                 .zip(self.tls_key.clone())
                 .map(|(cert, key)| TlsFiles { cert, key }),
             h2c: self.h2c,
+            drain_timeout: self.drain_timeout,
         }
     }
 

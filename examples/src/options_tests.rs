@@ -30,6 +30,7 @@ fn every_option_reaches_the_config() {
         "--max-stream-lifetime=30m",
         "--idempotency-ttl=90s",
         "--max-batch=50",
+        "--drain-timeout=20s",
     ])
     .unwrap();
     let expected = ServerConfig {
@@ -57,6 +58,7 @@ fn every_option_reaches_the_config() {
         max_connections: Some(50),
         tls: None,
         h2c: false,
+        drain_timeout: Duration::from_secs(20),
         cors_origins: vec![
             "https://a.example".into(),
             "https://b.example".into(),
@@ -156,7 +158,7 @@ fn a_malformed_redis_url_stops_the_server_with_the_reason() {
             "--redis".into(),
             "nonsense".into(),
         ],
-        Box::pin(std::future::pending()),
+        Box::pin(futures::stream::pending()),
         Box::new(|_| panic!("ready with a malformed Redis URL")),
     )
     .expect_err("refused");
@@ -170,9 +172,35 @@ fn a_server_that_cannot_bind_says_so() {
     let err = crate::serve_with_args(
         crate::servers::axum::serve,
         &["--addr".into(), addr],
-        Box::pin(std::future::pending()),
+        Box::pin(futures::stream::pending()),
         Box::new(|_| panic!("ready without a socket")),
     )
     .unwrap_err();
     assert!(err.to_lowercase().contains("address"), "{err}");
+}
+
+#[test]
+fn a_drain_timeout_is_zero_or_up_to_an_hour_and_anything_else_is_refused() {
+    assert_eq!(parse(&[]).unwrap().drain_timeout, Duration::from_secs(8));
+    assert_eq!(
+        parse(&["--drain-timeout", "0s"]).unwrap().drain_timeout,
+        Duration::ZERO
+    );
+    assert_eq!(
+        parse(&["--drain-timeout", "1h"]).unwrap().drain_timeout,
+        Duration::from_secs(3600)
+    );
+    for (given, says) in [
+        ("61m", "longer than the most accepted, 1h"),
+        ("soon", "invalid duration"),
+        ("-1s", "invalid duration"),
+    ] {
+        let err = parse(&[&format!("--drain-timeout={given}")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(says) && err.contains("--drain-timeout"),
+            "{given}: {err}"
+        );
+    }
 }

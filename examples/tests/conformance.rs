@@ -27,7 +27,12 @@ const FRAMEWORKS: [(&str, Serve, &str); 5] = [
 ];
 
 /// What only a process shows.
-const AS_PROCESS: &[&str] = &["preamble and headers", "graceful shutdown"];
+const AS_PROCESS: &[&str] = &[
+    "preamble and headers",
+    "graceful shutdown (--drain-timeout 0s)",
+    "drain: readiness first, new streams 503, each stream a retry: and its end within the window, /notify on",
+    "drain: a second signal ends it at once",
+];
 
 fn in_process(framework: &str, serve: Serve) -> Target {
     Target {

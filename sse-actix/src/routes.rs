@@ -9,7 +9,7 @@ use sse_hub::request::Headers;
 use crate::HubResponse;
 
 /// `/events`, `/notify`, `/notify/batch`, `/history`, `/presence`,
-/// `/metrics`, `/healthz` and `/` (the demo page) over `hub`, for
+/// `/metrics`, `/healthz`, `/readyz` and `/` (the demo page) over `hub`, for
 /// `App::configure`, or for a scope with a prefix
 /// (`web::scope("/sse").configure(configure(hub))`: the page finds the
 /// other routes relative to itself).
@@ -29,6 +29,7 @@ pub fn configure(hub: Hub) -> impl FnOnce(&mut web::ServiceConfig) {
             .route("/presence", web::get().to(presence))
             .route("/metrics", web::get().to(metrics))
             .route("/healthz", web::get().to(healthz))
+            .route("/readyz", web::get().to(readyz))
             .route("/", web::get().to(index))
             // Under a scope, "/" is `/sse/` only; "" is `/sse`. Both serve
             // the page, which finds the other routes either way.
@@ -128,6 +129,12 @@ pub async fn metrics(hub: web::Data<Hub>) -> HubResponse {
 /// `GET /healthz`: `200 ok`.
 pub async fn healthz(hub: web::Data<Hub>) -> HubResponse {
     HubResponse(hub.routes().healthz())
+}
+
+/// `GET /readyz`: `200 ok` while the instance takes new streams, `503`
+/// while it drains or, on Redis, while Redis cannot be reached.
+pub async fn readyz(hub: web::Data<Hub>) -> HubResponse {
+    HubResponse(hub.routes().readyz())
 }
 
 /// `GET /`: the demo page.

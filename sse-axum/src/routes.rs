@@ -11,7 +11,7 @@ use sse_hub::hub::{Hub, RequestParts};
 use crate::HubResponse;
 
 /// `/events`, `/notify`, `/notify/batch`, `/history`, `/presence`,
-/// `/metrics`, `/healthz` and `/` (the demo page) over `hub`, ready to
+/// `/metrics`, `/healthz`, `/readyz` and `/` (the demo page) over `hub`, ready to
 /// merge into an application's router. To put them
 /// under a prefix, use [`routes_under`], which also serves the page at
 /// the prefix with a trailing slash.
@@ -28,6 +28,7 @@ pub fn routes<S: Clone + Send + Sync + 'static>(hub: Hub) -> Router<S> {
         .route("/presence", get(presence))
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .route("/", get(index))
         .with_state(hub)
 }
@@ -123,6 +124,12 @@ pub async fn metrics(State(hub): State<Hub>) -> HubResponse {
 /// `GET /healthz`: `200 ok`.
 pub async fn healthz(State(hub): State<Hub>) -> HubResponse {
     HubResponse(hub.routes().healthz())
+}
+
+/// `GET /readyz`: `200 ok` while the instance takes new streams, `503`
+/// while it drains or, on Redis, while Redis cannot be reached.
+pub async fn readyz(State(hub): State<Hub>) -> HubResponse {
+    HubResponse(hub.routes().readyz())
 }
 
 /// `GET /`: the demo page.

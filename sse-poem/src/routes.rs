@@ -10,7 +10,7 @@ use sse_hub::hub::{Hub, RequestParts};
 use crate::HubResponse;
 
 /// `/events`, `/notify`, `/notify/batch`, `/history`, `/presence`,
-/// `/metrics`, `/healthz` and `/` (the demo page) over `hub`, as a `Route` the application adds its own routes to, or
+/// `/metrics`, `/healthz`, `/readyz` and `/` (the demo page) over `hub`, as a `Route` the application adds its own routes to, or
 /// nests under a prefix (`Route::new().nest("/sse", routes(hub))`: the
 /// page finds the other routes relative to itself).
 ///
@@ -26,6 +26,7 @@ pub fn routes(hub: Hub) -> Route {
         .at("/presence", get(presence(hub.clone())))
         .at("/metrics", get(metrics(hub.clone())))
         .at("/healthz", get(healthz(hub.clone())))
+        .at("/readyz", get(readyz(hub.clone())))
         .at("/", get(index(hub)))
 }
 
@@ -122,6 +123,15 @@ pub fn healthz(hub: Hub) -> impl Endpoint<Output = HubResponse> {
     with(
         hub,
         |hub, _| async move { HubResponse(hub.routes().healthz()) },
+    )
+}
+
+/// `GET /readyz`: `200 ok` while the instance takes new streams, `503`
+/// while it drains or, on Redis, while Redis cannot be reached.
+pub fn readyz(hub: Hub) -> impl Endpoint<Output = HubResponse> {
+    with(
+        hub,
+        |hub, _| async move { HubResponse(hub.routes().readyz()) },
     )
 }
 

@@ -15,13 +15,13 @@ pub use routes::routes;
 /// the [`Hub`] from managed state.
 pub mod handlers {
     pub use crate::routes::{
-        events, healthz, history, index, metrics, notify, notify_batch, presence,
+        events, healthz, history, index, metrics, notify, notify_batch, presence, readyz,
     };
 }
 pub use sse_hub;
 pub use sse_hub::auth;
 pub use sse_hub::broker::BrokerError;
-pub use sse_hub::hub::{Presence, RedisConfig};
+pub use sse_hub::hub::{Presence, RedisConfig, stop_signals};
 pub use sse_hub::{
     Broker, BrokerConfig, Event, EventError, EventId, Hub, HubConfig, KeepAlive, OpenError,
     PublishError, Published, ReadError, SseStream, Start,

@@ -13,7 +13,7 @@ use sse_hub::request::Headers;
 use crate::HubResponse;
 
 /// `/events`, `/notify`, `/notify/batch`, `/history`, `/presence`,
-/// `/metrics`, `/healthz` and `/` (the demo page), to mount on a Rocket that manages a [`Hub`], at `/` or under a prefix
+/// `/metrics`, `/healthz`, `/readyz` and `/` (the demo page), to mount on a Rocket that manages a [`Hub`], at `/` or under a prefix
 /// (`.mount("/sse", routes())`: the page finds the other routes relative
 /// to itself).
 ///
@@ -30,6 +30,7 @@ pub fn routes() -> Vec<Route> {
         presence,
         metrics,
         healthz,
+        readyz,
         index
     ]
 }
@@ -149,6 +150,13 @@ pub fn metrics(hub: &State<Hub>) -> HubResponse {
 #[get("/healthz")]
 pub fn healthz(hub: &State<Hub>) -> HubResponse {
     HubResponse(hub.routes().healthz())
+}
+
+/// `GET /readyz`: `200 ok` while the instance takes new streams, `503`
+/// while it drains or, on Redis, while Redis cannot be reached.
+#[get("/readyz")]
+pub fn readyz(hub: &State<Hub>) -> HubResponse {
+    HubResponse(hub.routes().readyz())
 }
 
 /// `GET /`: the demo page.

@@ -8,7 +8,7 @@ use crate::HubResponse;
 use crate::extract::raw_query;
 
 /// `/events`, `/notify`, `/notify/batch`, `/history`, `/presence`,
-/// `/metrics`, `/healthz` and `/` (the demo page) over `hub`, as one filter to combine with the application's own, or to
+/// `/metrics`, `/healthz`, `/readyz` and `/` (the demo page) over `hub`, as one filter to combine with the application's own, or to
 /// put under a prefix (`warp::path("sse").and(routes(hub))`: the page
 /// finds the other routes relative to itself).
 ///
@@ -28,6 +28,8 @@ pub fn routes(hub: Hub) -> impl Filter<Extract = (HubResponse,), Error = Rejecti
         .or(metrics(hub.clone()))
         .unify()
         .or(healthz(hub.clone()))
+        .unify()
+        .or(readyz(hub.clone()))
         .unify()
         .or(index(hub))
         .unify()
@@ -160,6 +162,15 @@ pub fn healthz(hub: Hub) -> impl Filter<Extract = (HubResponse,), Error = Reject
         .and(warp::get())
         .and(with_hub(hub))
         .map(|hub: Hub| HubResponse(hub.routes().healthz()))
+}
+
+/// `GET /readyz`: `200 ok` while the instance takes new streams, `503`
+/// while it drains or, on Redis, while Redis cannot be reached.
+pub fn readyz(hub: Hub) -> impl Filter<Extract = (HubResponse,), Error = Rejection> + Clone {
+    at("readyz")
+        .and(warp::get())
+        .and(with_hub(hub))
+        .map(|hub: Hub| HubResponse(hub.routes().readyz()))
 }
 
 /// `GET /`: the demo page.

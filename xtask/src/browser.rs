@@ -126,7 +126,11 @@ async fn demo_page(root: &Path, target: &Target, shots: &Path) -> Result<Vec<Out
     // `demo-page.mjs` publishes from a page of this origin, which the
     // server lists.
     let (other_origin, _other_page) = other_origin().await?;
+    // The restart below is the one of a single server, without a drain:
+    // the page must reconnect after exactly its `retry`.
     let options = [
+        "--drain-timeout",
+        "0s",
         "--retry",
         retry.as_str(),
         "--cors-origin",

@@ -17,6 +17,7 @@ mod bench_summary;
 mod browser;
 mod generated;
 mod h2bench;
+mod rolling;
 mod shape;
 mod soak;
 mod sockets;
@@ -138,6 +139,13 @@ enum Task {
         #[arg(last = true)]
         args: Vec<String>,
     },
+    /// Rolling restarts and crashes: each release example server, three
+    /// instances on a private Redis behind nginx, restarted one after the
+    /// other under load with `--drain-timeout 0s`, then with the default
+    /// drain, then killed (SIGKILL); checks that nothing is lost or
+    /// duplicated and that the drain spreads the reconnects, and writes
+    /// the table into BENCHMARKS.md (unless `--check`).
+    RollingRestart(rolling::RollingOptions),
     /// Soak release builds of the example servers: waves of clients
     /// connect, read a few events and leave, for a while, beside steady
     /// subscribers; then check that clients, descriptors and the steady
@@ -181,6 +189,7 @@ fn main() -> ExitCode {
         }
         Task::BenchSockets(options) => bench_sockets(&options),
         Task::Soak(options) => soak(&options),
+        Task::RollingRestart(options) => tasks::rolling_restart(&options),
         Task::Test { args } => test(&args),
         Task::Cert { dir, names } => cert(&dir, names),
         Task::Browser { servers } => browser::run(&workspace_root(), &servers),

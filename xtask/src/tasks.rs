@@ -73,6 +73,14 @@ pub(crate) fn bench_h2(servers: &[String]) -> Result<(), String> {
     h2bench::run(&root, &chosen)
 }
 
+/// `cargo xtask rolling-restart`: see `Task::RollingRestart`.
+pub(crate) fn rolling_restart(options: &crate::rolling::RollingOptions) -> Result<(), String> {
+    let root = workspace_root();
+    crate::system::ensure_packages(crate::system::TEST_PACKAGES)?;
+    build_release_examples(&root)?;
+    crate::rolling::run(&root, &options.frameworks(), options)
+}
+
 /// `cargo xtask cert`: a self-signed certificate (rcgen) and its key.
 pub(crate) fn cert(dir: &Path, names: Vec<String>) -> Result<(), String> {
     let mut subjects = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];

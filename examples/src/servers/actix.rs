@@ -64,7 +64,7 @@ pub fn serve(config: ServerConfig, stop: Stop, ready: Ready) -> std::io::Result<
         ready(addr);
         let server = server.run();
         let handle = server.handle();
-        let shutdown = Shutdown::on(stop, hub.clone());
+        let shutdown = Shutdown::on(stop, hub.clone(), config.drain_timeout);
         let stopping = shutdown.clone();
         let hub = hub.clone();
         actix_web::rt::spawn(async move {

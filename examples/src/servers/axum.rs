@@ -18,7 +18,7 @@ pub fn serve(config: ServerConfig, stop: Stop, ready: Ready) -> std::io::Result<
         let options = config.serve_options(&hub)?;
         let listener = sse_axum::serve::bind(&config.addr)?;
         ready(listener.local_addr()?);
-        let shutdown = Shutdown::on(stop, hub.clone());
+        let shutdown = Shutdown::on(stop, hub.clone(), config.drain_timeout);
         let router: axum::Router = sse_axum::routes(hub.clone());
         let router = match cors(&config.cors_origins) {
             Some(cors) => router

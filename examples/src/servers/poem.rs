@@ -17,7 +17,7 @@ pub fn serve(config: ServerConfig, stop: Stop, ready: Ready) -> std::io::Result<
         let options = config.serve_options(&hub)?;
         let listener = sse_poem::serve::bind(&config.addr)?;
         ready(listener.local_addr()?);
-        let shutdown = Shutdown::on(stop, hub.clone());
+        let shutdown = Shutdown::on(stop, hub.clone(), config.drain_timeout);
         let routes = sse_poem::routes(hub.clone()).map_to_response().boxed();
         let endpoint = match cors(&config.cors_origins) {
             Some(cors) => {

@@ -16,7 +16,7 @@ pub fn serve(config: ServerConfig, stop: Stop, ready: Ready) -> std::io::Result<
         let options = config.serve_options(&hub)?;
         let listener = sse_warp::serve::bind(&config.addr)?;
         ready(listener.local_addr()?);
-        let shutdown = Shutdown::on(stop, hub.clone());
+        let shutdown = Shutdown::on(stop, hub.clone(), config.drain_timeout);
         let routes = sse_warp::routes(hub.clone()).map(Reply::into_response);
         let filter = match cors(&config.cors_origins) {
             Some(cors) => unlisted_origin(&config.cors_origins)

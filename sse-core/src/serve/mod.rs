@@ -48,13 +48,11 @@
 //!         Ok::<_, Infallible>(hyper::Response::new(String::from("ok")))
 //!     })
 //! };
-//! let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-//! # drop(stop);
-//! let shutdown = async move {
-//!     let _ = stopped.await;
-//!     hub.shutdown();
-//! };
-//! serve(bind("127.0.0.1:3000")?, service, options, shutdown).await;
+//! // The first SIGTERM or SIGINT drains the hub over 8 s while `serve`
+//! // goes on accepting (`/notify`, `/readyz`, refusals of new streams);
+//! // a second ends every stream at once. Then `serve` stops accepting.
+//! let stopped = hub.clone().drain_on(sse_hub::hub::stop_signals(), Duration::from_secs(8));
+//! serve(bind("127.0.0.1:3000")?, service, options, stopped).await;
 //! # Ok(()) }
 //! ```
 
@@ -190,9 +188,9 @@ pub fn bind(addr: &str) -> std::io::Result<TcpListener> {
 /// Serves `listener` until `shutdown` resolves, each connection by the
 /// service `service` makes for its peer address; then stops accepting and
 /// waits for the open connections to finish. Event streams end when their
-/// broker shuts down ([`Broker::shutdown`](crate::broker::Broker::shutdown)),
-/// so shut it down when `shutdown` fires, and bound the wait with a
-/// timeout of your own.
+/// hub drains or shuts down: give [`Hub::drain_on`](crate::Hub::drain_on)
+/// as `shutdown`, so that the server serves through the drain, and bound
+/// the wait after it with a timeout of your own.
 pub async fn serve<M, S, B>(
     listener: TcpListener,
     service: M,
