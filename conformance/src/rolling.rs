@@ -79,6 +79,13 @@ pub struct Outcome {
     pub restarts: Vec<Reconnects>,
     /// The longest time a client was without a stream.
     pub longest_gap: Duration,
+    /// Clients that lost an event, and of those, the ones that received
+    /// nothing at all.
+    pub clients_losing: usize,
+    /// Clients that lost an event and received none at all.
+    pub clients_silent: usize,
+    /// A few of the lost events, as (topic, seq).
+    pub lost_sample: Vec<(usize, u64)>,
 }
 
 /// How one disrupted instance's clients came back.
@@ -194,9 +201,25 @@ pub async fn run(
             )
         })?;
 
-    let (publishing, published) = watch::channel(false);
     let publishes = Arc::new(Mutex::new(Vec::<(usize, u64, bool)>::new()));
     let seq = Arc::new(AtomicU64::new(1));
+    if plan.disruption == Disruption::Kill {
+        // A client resumes from the last id it was sent, and `connected`
+        // carries none: a client that has received nothing has nothing to
+        // resume from when its instance dies without a word (a drain ends
+        // each stream with the id instead). So every client first gets an
+        // event of its own.
+        warm_up(&base, plan.streams, &seq, &publishes).await?;
+        let everyone = async {
+            while clients.iter().any(|(log, _)| lock(log).received.is_empty()) {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(30), everyone)
+            .await
+            .map_err(|_| "not every client received its first event within 30 s")?;
+    }
+    let (publishing, published) = watch::channel(false);
     let publishers: Vec<_> = (0..8)
         .map(|_| {
             tokio::spawn(publish_loop(
@@ -285,11 +308,25 @@ pub async fn run(
         if *acked {
             outcome.acked += 1;
             outcome.lost += u64::from(count == 0);
+            if count == 0 && outcome.lost_sample.len() < 10 {
+                outcome.lost_sample.push((*topic, *seq));
+            }
         } else {
             outcome.unanswered += 1;
         }
         outcome.duplicated += u64::from(count.saturating_sub(1));
     }
+    let mut losing: std::collections::HashSet<usize> = std::collections::HashSet::new();
+    for (topic, seq, acked) in &publishes {
+        if *acked && !lock(&clients[*topic].0).received.contains_key(seq) {
+            losing.insert(*topic);
+        }
+    }
+    outcome.clients_losing = losing.len();
+    outcome.clients_silent = losing
+        .iter()
+        .filter(|topic| lock(&clients[**topic].0).received.is_empty())
+        .count();
     for (log, _) in &clients {
         let log = lock(log);
         outcome.resets += log.resets;
@@ -387,22 +424,22 @@ async fn follow(
                     while let Some(item) = decoder.next_item() {
                         match item {
                             Ok(Decoded::Retry(after)) => retry = after,
-                            Ok(Decoded::Event(event)) => {
-                                if !event.last_event_id().is_empty() {
-                                    last_id = Some(event.last_event_id().to_owned());
-                                }
-                                match event.event() {
-                                    "connected" => {}
-                                    "reset" => lock(&log).resets += 1,
-                                    _ => {
-                                        if let Ok(seq) = event.data().parse::<u64>() {
-                                            *lock(&log).received.entry(seq).or_default() += 1;
-                                        }
+                            Ok(Decoded::Event(event)) => match event.event() {
+                                "connected" => {}
+                                "reset" => lock(&log).resets += 1,
+                                _ => {
+                                    if let Ok(seq) = event.data().parse::<u64>() {
+                                        *lock(&log).received.entry(seq).or_default() += 1;
                                     }
                                 }
-                            }
+                            },
                             _ => {}
                         }
+                    }
+                    // As EventSource: the last id the stream set, by an
+                    // event or by an `id:` alone.
+                    if !decoder.last_event_id().is_empty() {
+                        last_id = Some(decoder.last_event_id().to_owned());
                     }
                 }
                 ended = Some(Instant::now());
@@ -414,6 +451,34 @@ async fn follow(
             _ = stop.changed() => return,
         }
     }
+}
+
+/// One event to each of `topics` topics, eight at a time.
+async fn warm_up(
+    base: &str,
+    topics: usize,
+    seq: &AtomicU64,
+    publishes: &Mutex<Vec<(usize, u64, bool)>>,
+) -> Result<(), Error> {
+    let client = reqwest::Client::new();
+    let sends = futures::stream::iter(0..topics).map(|topic| {
+        let seq = seq.fetch_add(1, Ordering::Relaxed);
+        let request = client
+            .post(format!("{base}/notify?topic=user-{topic}"))
+            .header("content-type", "application/json")
+            .body(seq.to_string())
+            .send();
+        async move { (topic, seq, request.await) }
+    });
+    let mut sends = sends.buffer_unordered(8);
+    while let Some((topic, seq, answer)) = sends.next().await {
+        let acked = matches!(&answer, Ok(response) if response.status() == 200);
+        ensure(acked, || {
+            format!("the warm-up publish to user-{topic} failed: {answer:?}")
+        })?;
+        lock(publishes).push((topic, seq, true));
+    }
+    Ok(())
 }
 
 /// Publishes `per_second` events a second, each to the topic its sequence

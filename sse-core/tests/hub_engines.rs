@@ -438,4 +438,42 @@ on_both_engines! {
         // moment came within `retry` of the start had ended).
         assert!(delivered >= 5, "{delivered} of 20 delivered during the drain");
     }
+
+    async fn a_drained_stream_that_received_nothing_resumes_without_a_gap(hub: Hub, another, open) {
+        // Resuming on another instance needs a shared engine: in memory
+        // the broker's own test covers it (`broker::drain_tests`).
+        if hub.config().redis.is_none() {
+            return;
+        }
+        for topics in [&["quiet-1"][..], &["quiet-a", "quiet-b"][..]] {
+            let draining = open(config()).await;
+            let mut stream = stream_of(draining.subscribe(topics, None).await);
+            let drain = tokio::spawn({
+                let draining = draining.clone();
+                async move { draining.drain(Duration::from_millis(300)).await }
+            });
+            let mut decoder = Decoder::new();
+            let read = async {
+                while let Some(Ok(chunk)) = stream.next().await {
+                    decoder.feed(&chunk);
+                    while decoder.next_item().is_some() {}
+                }
+            };
+            tokio::time::timeout(WAIT, read).await.expect("the stream ended");
+            assert_eq!(stream.end_reason(), Some(StreamEnd::Drained));
+            drop(stream);
+            tokio::time::timeout(WAIT, drain).await.expect("drained").expect("no panic");
+            // The stream carried no event, yet its end set a last event id.
+            let resume = decoder.last_event_id().to_owned();
+            assert!(!resume.is_empty(), "{topics:?}: no last event id");
+            let missed = hub.publish(topics[topics.len() - 1], &Event::new("while away")).await.expect("published");
+            let mut back = Client::new(another().await.subscribe(topics, Some(&resume)).await);
+            let got = back.events(1).await;
+            assert_eq!(data(&got), ["while away"], "{topics:?}");
+            assert!(!back.reset, "{topics:?}: resumed after {resume:?} with a reset");
+            if let [_] = topics {
+                assert_eq!(got[0].0, missed.id.to_string());
+            }
+        }
+    }
 }

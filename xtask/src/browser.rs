@@ -76,6 +76,17 @@ pub(crate) fn run(root: &Path, servers: &[String]) -> Result<(), String> {
                 failures.push(format!("{framework}, the demo page: {name}: {detail}"));
             }
         }
+        let mut outcomes = outcomes;
+        eprintln!("{framework}, the demo page through a rolling restart…");
+        let rolling = runtime
+            .block_on(rolling_page(root, &target))
+            .map_err(|e| format!("{framework}, the rolling restart: {e}"))?;
+        for (name, ok, detail) in &rolling {
+            if !ok {
+                failures.push(format!("{framework}, the demo page: {name}: {detail}"));
+            }
+        }
+        outcomes.extend(rolling);
         pages.push((framework, outcomes));
         rows.push(runtime.block_on(connections(&target, &mut failures, &scripts))?);
     }
@@ -196,6 +207,124 @@ async fn demo_page(root: &Path, target: &Target, shots: &Path) -> Result<Vec<Out
         .map_err(|_| format!("no result within {DEMO_PAGE_LIMIT:?}"))??;
     let _ = tokio::time::timeout(Duration::from_secs(10), node.wait()).await;
     Ok(outcomes)
+}
+
+/// Runs `rolling.mjs`: two instances of `target` on a private Redis behind
+/// nginx (`examples/deploy/nginx-redis.conf`), with a short drain; when
+/// the script asks, the instance that holds the page's stream is stopped
+/// with SIGTERM, drains, and is started again on its port.
+async fn rolling_page(root: &Path, target: &Target) -> Result<Vec<Outcome>, String> {
+    sse_conformance::client::install_crypto();
+    let redis = sse_conformance::redis_server::RedisServer::start("browser rolling restart")
+        .ok_or("redis-server is not installed (apt-get install redis-server)")?;
+    let url = redis.url();
+    let retry = format!("{RETRY_MS}ms");
+    let options = [
+        "--redis",
+        url.as_str(),
+        "--retry",
+        retry.as_str(),
+        "--drain-timeout",
+        "2s",
+    ];
+    let mut instances = vec![target.start(&options).await?, target.start(&options).await?];
+    let addrs: Vec<String> = instances
+        .iter()
+        .map(|i| i.base.trim_start_matches("http://").to_owned())
+        .collect();
+    let upstreams: Vec<&str> = addrs.iter().map(String::as_str).collect();
+    let (_proxy, proxied) =
+        start_nginx(&root.join("examples/deploy/nginx-redis.conf"), &upstreams).await?;
+    let mut node = tokio::process::Command::new("node")
+        .current_dir(root.join("conformance/browser"))
+        .arg("rolling.mjs")
+        .arg(&proxied)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("cannot run node: {e}"))?;
+    let (Some(mut stdin), Some(stdout)) = (node.stdin.take(), node.stdout.take()) else {
+        return Err("node has no stdin or stdout".into());
+    };
+    let mut lines = BufReader::new(stdout).lines();
+    let talk = async {
+        while let Some(line) = lines.next_line().await.map_err(|e| e.to_string())? {
+            let Some(message) = line.strip_prefix("@@ ") else {
+                eprintln!("{line}");
+                continue;
+            };
+            let message: serde_json::Value = serde_json::from_str(message)
+                .map_err(|e| format!("a message that is not JSON ({e}): {message}"))?;
+            if message["restart"] == true {
+                let answer = match restart_holder(target, &mut instances, &addrs, &options).await {
+                    Ok(()) => "restarted\n".to_owned(),
+                    Err(err) => format!("failed: {err}\n"),
+                };
+                stdin
+                    .write_all(answer.as_bytes())
+                    .await
+                    .map_err(|e| format!("cannot answer the script: {e}"))?;
+            } else if let Some(checks) = message["checks"].as_array() {
+                return Ok(checks
+                    .iter()
+                    .map(|check| {
+                        (
+                            check["name"].as_str().unwrap_or("?").to_owned(),
+                            check["ok"] == true,
+                            check["detail"].as_str().unwrap_or("").to_owned(),
+                        )
+                    })
+                    .collect());
+            }
+        }
+        Err("the script ended without its results".to_owned())
+    };
+    let outcomes = tokio::time::timeout(DEMO_PAGE_LIMIT, talk)
+        .await
+        .map_err(|_| format!("no result within {DEMO_PAGE_LIMIT:?}"))??;
+    let _ = tokio::time::timeout(Duration::from_secs(10), node.wait()).await;
+    Ok(outcomes)
+}
+
+/// Stops the instance that holds the page's stream (the one whose
+/// `sse_clients` is not 0) with SIGTERM, waits out its drain, and starts
+/// it again on its port.
+async fn restart_holder(
+    target: &Target,
+    instances: &mut [sse_conformance::launch::Running],
+    addrs: &[String],
+    options: &[&str],
+) -> Result<(), String> {
+    let mut holder = None;
+    for (i, instance) in instances.iter().enumerate() {
+        let text = reqwest::get(format!("{}/metrics", instance.base))
+            .await
+            .and_then(|r| r.error_for_status())
+            .map_err(|e| e.to_string())?
+            .text()
+            .await
+            .map_err(|e| e.to_string())?;
+        let clients = text
+            .lines()
+            .find_map(|line| line.strip_prefix("sse_clients "))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .unwrap_or(0.0);
+        if clients > 0.0 {
+            holder = Some(i);
+        }
+    }
+    let i = holder.ok_or("no instance holds the page's stream")?;
+    instances[i].terminate()?;
+    let code = instances[i]
+        .exit_code_within(Duration::from_secs(5))
+        .await?;
+    if code != Some(0) {
+        return Err(format!("the instance exited with {code:?}"));
+    }
+    instances[i] = target.start_at(&addrs[i], options).await?;
+    Ok(())
 }
 
 /// A page on an origin of its own (a loopback port, so that the browser
@@ -335,7 +464,11 @@ fn report(pages: &[(&str, Vec<Outcome>)], rows: &[String]) -> Result<String, Str
          the server runs with `--retry {RETRY_MS}ms`, and is stopped with SIGTERM and started \
          again on the same port halfway through. The page is also opened under `/sse/` \
          behind nginx (`examples/deploy/nginx-prefix.conf`) and at 390×844. Screenshots: \
-         `target/browser/<server>.png` and `<server>-phone.png`.\n\n\
+         `target/browser/<server>.png` and `<server>-phone.png`. The last check \
+         (`rolling.mjs`) opens the page through nginx in front of two instances on one \
+         Redis (`examples/deploy/nginx-redis.conf`, `--drain-timeout 2s`) and, while events \
+         are published every 100 ms, stops the instance that holds the page's stream with \
+         SIGTERM and starts it again.\n\n\
          | check | {} |\n|---|{}\n{checks}\n\
          ## Streams per page\n\n\
          `connections.mjs` opens {BROWSER_STREAMS} `EventSource`s to one server in one page; \

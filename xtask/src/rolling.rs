@@ -31,7 +31,8 @@ pub(crate) struct RollingOptions {
     /// Only these servers (default: all five).
     #[arg(long = "server")]
     servers: Vec<String>,
-    /// Check the figures without writing BENCHMARKS.md (CI's run).
+    /// Check the figures without writing BENCHMARKS.md, and without the
+    /// SIGKILL run, which `cargo test` makes (CI's run).
     #[arg(long)]
     check: bool,
 }
@@ -58,14 +59,22 @@ pub(crate) fn run(
     for framework in frameworks {
         let binary = crate::target_dir::dir(root).join("release").join(framework);
         let mut by_mode = Vec::new();
-        for (label, disruption) in [
+        let modes = [
             (
                 "`--drain-timeout 0s`",
                 Disruption::Drain(Some(Duration::ZERO)),
             ),
             ("default drain (8 s)", Disruption::Drain(None)),
             ("SIGKILL", Disruption::Kill),
-        ] {
+        ];
+        // CI's run leaves the kill to `examples/tests/crash.rs`, which
+        // kills every framework's instances under the same load.
+        let modes = if options.check {
+            &modes[..2]
+        } else {
+            &modes[..]
+        };
+        for &(label, disruption) in modes {
             eprintln!("{framework}: {} streams, {label}…", options.streams);
             let plan = Plan {
                 streams: options.streams,
@@ -132,8 +141,11 @@ fn problems(outcome: &Outcome, disruption: Disruption, no_drain_peak: u64) -> Ve
     if outcome.acked == 0 {
         problems.push("no publish was answered 200".into());
     }
+    // Without a drain every client of an instance comes back at once: that
+    // storm is what the run without one shows, not a fault of it.
     let longest = RETRY + Duration::from_secs(1);
-    if outcome.longest_gap > longest {
+    let storm = disruption == Disruption::Drain(Some(Duration::ZERO));
+    if !storm && outcome.longest_gap > longest {
         problems.push(format!(
             "a client was without a stream for {:?} (at most {longest:?})",
             outcome.longest_gap

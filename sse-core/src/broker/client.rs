@@ -9,7 +9,7 @@ use std::task::{Context, Poll};
 use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
 
-use super::drain::StreamDrain;
+use super::drain::{StreamDrain, last_frame};
 use super::ids;
 use super::log::Entry;
 use super::shared::Shared;
@@ -269,22 +269,24 @@ impl Stream for ClientStream {
                 self.shared.metrics.delivered.inc_by(count);
                 match due {
                     // Its last chunk: a stream that always has one to send
-                    // must still end on time.
-                    Some(retry) => {
+                    // must still end on time. The last frame is made after
+                    // the read, which moved the cursors it names.
+                    Some(left) => {
                         self.ended = Some(Ended::Drained);
-                        let mut last = BytesMut::with_capacity(chunk.len() + retry.len());
-                        last.extend_from_slice(&chunk);
-                        last.extend_from_slice(&retry);
-                        Poll::Ready(Some(last.freeze()))
+                        let last = last_frame(&self.resume_id(), left);
+                        let mut both = BytesMut::with_capacity(chunk.len() + last.len());
+                        both.extend_from_slice(&chunk);
+                        both.extend_from_slice(&last);
+                        Poll::Ready(Some(both.freeze()))
                     }
                     None => Poll::Ready(Some(chunk)),
                 }
             }
             // The drain may have begun during the read (see `Broker::drain`).
             Read::Nothing => match due.or_else(|| self.poll_drain(cx)) {
-                Some(retry) => {
+                Some(left) => {
                     self.ended = Some(Ended::Drained);
-                    Poll::Ready(Some(retry))
+                    Poll::Ready(Some(last_frame(&self.resume_id(), left)))
                 }
                 None => Poll::Pending,
             },
@@ -293,16 +295,32 @@ impl Stream for ClientStream {
 }
 
 impl ClientStream {
-    /// The `retry:` frame to end with, once the broker drains and this
-    /// stream's moment has come; registers for a wake-up until then.
-    fn poll_drain(&mut self, cx: &mut Context<'_>) -> Option<Bytes> {
+    /// The time left until this client's moment, once the broker drains
+    /// and the stream's end has come; registers for a wake-up until then.
+    fn poll_drain(&mut self, cx: &mut Context<'_>) -> Option<std::time::Duration> {
         if self.drain.is_none() {
             let plan = self.shared.drain.get()?;
             self.drain = Some(Box::new(plan.schedule(tokio::time::Instant::now())));
         }
         match self.drain.as_mut()?.poll_due(cx) {
-            Poll::Ready(retry) => Some(retry),
+            Poll::Ready(left) => Some(left),
             Poll::Pending => None,
+        }
+    }
+
+    /// Where this client resumes: everything of its topics up to its
+    /// cursors was sent (each read moves every cursor to its topic's
+    /// newest). In memory one id stands for all topics: an event published
+    /// after the last read gets an id above every cursor. A mirror's
+    /// topics count ids of their own: the topic's id, or the composite of
+    /// the cursors.
+    fn resume_id(&mut self) -> String {
+        let shared = &*self.shared;
+        let (_, cursors) = self.subscriptions.parts();
+        match cursors {
+            [one] => shared.ids.format(*one),
+            many if shared.mirror => ids::format_composite(many),
+            many => shared.ids.format(many.iter().copied().max().unwrap_or(0)),
         }
     }
 }

@@ -35,6 +35,14 @@ impl DrainPlan {
     /// The end of one stream opened or first polled `now`: its reconnect
     /// moment drawn from what is left of the window.
     pub(super) fn schedule(&self, now: Instant) -> StreamDrain {
+        // No window: every stream ends at once, its client back after
+        // the usual `retry`.
+        if self.window.is_zero() {
+            return StreamDrain {
+                reconnect_at: now + self.retry,
+                timer: Box::pin(tokio::time::sleep_until(now)),
+            };
+        }
         let fraction = fastrand::f64();
         let reconnect_at = (self.started + self.window.mul_f64(fraction)).max(now);
         let end_at = reconnect_at.checked_sub(self.retry).unwrap_or(now).max(now);
@@ -54,17 +62,32 @@ pub(super) struct StreamDrain {
 }
 
 impl StreamDrain {
-    /// The `retry:` frame to end the stream with, once its time has come;
-    /// registers for a wake-up until then.
-    pub(super) fn poll_due(&mut self, cx: &mut Context<'_>) -> Poll<Bytes> {
+    /// The time left until the client's moment, once the stream's end
+    /// has come; registers for a wake-up until then.
+    pub(super) fn poll_due(&mut self, cx: &mut Context<'_>) -> Poll<Duration> {
         match self.timer.as_mut().poll(cx) {
             Poll::Ready(()) => {
-                let left = self.reconnect_at.saturating_duration_since(Instant::now());
-                Poll::Ready(encode::retry(left))
+                Poll::Ready(self.reconnect_at.saturating_duration_since(Instant::now()))
             }
             Poll::Pending => Poll::Pending,
         }
     }
+}
+
+/// A drained stream's last frame: `id:` with where its client resumes,
+/// and `retry:` with when. A block without `data:` dispatches no event,
+/// but it sets the client's last event id (the WHATWG parsing rules), so
+/// that a client that has received no event since it connected (whose
+/// `connected` carries no id) still resumes from this point, and misses
+/// nothing published while it reconnects.
+pub(super) fn last_frame(resume_id: &str, retry: Duration) -> Bytes {
+    let retry = encode::retry(retry);
+    let mut frame = Vec::with_capacity(resume_id.len() + 5 + retry.len());
+    frame.extend_from_slice(b"id: ");
+    frame.extend_from_slice(resume_id.as_bytes());
+    frame.push(b'\n');
+    frame.extend_from_slice(&retry);
+    Bytes::from(frame)
 }
 
 #[cfg(test)]
@@ -100,7 +123,8 @@ mod tests {
         };
         tokio::time::advance(Duration::from_secs(5)).await;
         let mut drain = plan.schedule(Instant::now());
-        let frame = std::future::poll_fn(|cx| drain.poll_due(cx)).await;
-        assert_eq!(&frame[..], b"retry: 0\n\n");
+        let left = std::future::poll_fn(|cx| drain.poll_due(cx)).await;
+        assert_eq!(left, Duration::ZERO);
+        assert_eq!(&last_frame("42", left)[..], b"id: 42\nretry: 0\n\n");
     }
 }

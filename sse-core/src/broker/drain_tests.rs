@@ -189,3 +189,31 @@ async fn streams_closed_resolves_when_the_last_stream_goes() {
     drop(second);
     assert!(futures::poll!(closed.as_mut()).is_ready());
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_stream_that_received_nothing_ends_with_the_id_to_resume_from() {
+    let broker = Broker::with_first_id(BrokerConfig::default(), 1);
+    broker.publish("other", &Event::new("elsewhere")).unwrap();
+    for topics in [&["quiet"][..], &["quiet-a", "quiet-b"][..]] {
+        let stream = broker.subscribe(topics, None).unwrap();
+        let reader = follow(stream);
+        broker.drain(Duration::from_secs(1), RETRY);
+        let ending = reader.await.unwrap();
+        let mut decoder = crate::decode::Decoder::new();
+        decoder.feed(&ending.last.unwrap());
+        while decoder.next_item().is_some() {}
+        let resume = decoder.last_event_id().to_owned();
+        assert!(!resume.is_empty(), "{topics:?}");
+        // Published while its client reconnects: the resume replays it.
+        let missed = broker
+            .publish(topics[0], &Event::new("while away"))
+            .unwrap();
+        let mut back = broker.subscribe(topics, Some(&resume)).unwrap();
+        assert!(!back.is_reset(), "{topics:?}: {resume}");
+        let replay = back.next().await.unwrap();
+        assert!(
+            replay.starts_with(format!("id: {}\n", missed.id).as_bytes()),
+            "{topics:?}: {replay:?}"
+        );
+    }
+}

@@ -37,8 +37,12 @@ impl Hub {
     /// instance. Publishing and the other routes keep working. The future
     /// resolves once every stream has ended, or `window` plus
     /// [`DRAIN_GRACE`] has passed, or the hub was shut down; the hub is
-    /// then shut down. A zero `window` shuts down at once, and the clients
-    /// reconnect after their usual `retry`.
+    /// then shut down. With a zero `window` every stream ends at once, and
+    /// the clients reconnect after their usual `retry`. Either way a
+    /// stream's last frame also carries the id its client resumes from
+    /// (an `id:` without data, which dispatches no event), so that a
+    /// client that has received nothing since it connected misses nothing
+    /// either.
     ///
     /// ```
     /// use std::time::Duration;
@@ -60,10 +64,6 @@ impl Hub {
     /// ```
     pub async fn drain(&self, window: Duration) {
         let local = self.engine.local();
-        if window.is_zero() {
-            self.shutdown();
-            return;
-        }
         local.drain(window, self.config.retry);
         tracing::info!(
             streams = local.client_count(),

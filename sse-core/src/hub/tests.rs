@@ -646,18 +646,29 @@ mod drain_on {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_zero_window_shuts_down_at_once_and_streams_keep_their_usual_retry() {
+    async fn a_zero_window_ends_every_stream_at_once_and_keeps_the_usual_retry() {
         let hub = hub();
         let mut stream = stream_of(hub.subscribe(["news"], None).await);
+        let started = tokio::time::Instant::now();
+        let reading = tokio::spawn(async move {
+            let mut frames = Vec::new();
+            while let Some(Ok(chunk)) = stream.next().await {
+                frames.extend_from_slice(&chunk);
+            }
+            (frames, stream.end_reason())
+        });
         hub.drain(Duration::ZERO).await;
         assert!(hub.is_closed());
-        let mut frames = Vec::new();
-        while let Some(Ok(chunk)) = stream.next().await {
-            frames.extend_from_slice(&chunk);
-        }
-        assert_eq!(stream.end_reason(), Some(StreamEnd::Shutdown));
-        // Only the opening `retry:`: the clients wait their usual time.
+        let (frames, why) = reading.await.unwrap();
+        assert_eq!(why, Some(StreamEnd::Drained));
+        assert!(started.elapsed() <= DRAIN_GRACE, "{:?}", started.elapsed());
+        // The opening `retry:` and the last one, both the usual 3 s; the
+        // last with the id to resume from.
         let text = String::from_utf8_lossy(&frames);
-        assert_eq!(text.matches("retry:").count(), 1, "{text}");
+        assert_eq!(text.matches("retry: 3000\n").count(), 2, "{text}");
+        assert!(
+            text.ends_with("\nretry: 3000\n\n") && text.contains("\nid: "),
+            "{text}"
+        );
     }
 }
