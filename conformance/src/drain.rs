@@ -13,7 +13,7 @@ use tokio::time::Instant;
 use crate::client::{Error, EventStream, http_client, open};
 use crate::launch::{Running, Target};
 use crate::redis_server::RedisServer;
-use crate::support::{ensure, publish, subscribe};
+use crate::support::{ensure, publish, readyz, subscribe};
 
 /// The drain window the checks give, and the streams' usual `retry`.
 const WINDOW: Duration = Duration::from_secs(3);
@@ -44,18 +44,6 @@ impl Backing {
             }
         }
     }
-}
-
-/// `GET {base}/readyz`: the status and body.
-async fn readyz(base: &str) -> Result<(u16, String), Error> {
-    let response = http_client()
-        .get(format!("{base}/readyz"))
-        .send()
-        .await
-        .map_err(|e| format!("GET /readyz: {e}"))?;
-    let status = response.status().as_u16();
-    let body = response.text().await.map_err(|e| e.to_string())?;
-    Ok((status, body))
 }
 
 /// Waits (at most `within`) until `/readyz` answers `503`, and checks that

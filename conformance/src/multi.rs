@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::client::{Error, EventStream, http_client, notify};
 use crate::launch::{Running, Target, start_nginx};
 use crate::redis_server::{RedisCluster, RedisServer};
-use crate::support::{Check, ensure, metric, publish, subscribe};
+use crate::support::{Check, ensure, metric, publish, readyz, subscribe};
 
 /// How long Redis may take to come back into use after a restart: the
 /// tail's backoff is at most 5 s.
@@ -33,7 +33,7 @@ pub const MULTI_INSTANCE_CHECKS: &[Check] = &[
         |t| Box::pin(reset(t)),
     ),
     (
-        "multi-instance: Redis down answers 503, streams stay open, publishing comes back",
+        "multi-instance: Redis down answers 503 (and /readyz 503), streams stay open, publishing comes back",
         |t| Box::pin(redis_down(t)),
     ),
     (
@@ -434,6 +434,10 @@ async fn redis_down(target: &Target) -> Result<(), Error> {
         on_a.ends_within(Duration::from_millis(300)).await.is_err(),
         || "a stream ended when Redis went down".into(),
     )?;
+    let (status, body) = readyz(&a.base).await?;
+    ensure(status == 503 && body.contains("Redis"), || {
+        format!("/readyz while Redis is down: {status} {body}")
+    })?;
 
     redis.restart();
     redis_connected(&a.base, true).await?;
@@ -442,6 +446,10 @@ async fn redis_down(target: &Target) -> Result<(), Error> {
         metric(&a.base, "sse_redis_reconnects_total").await? >= 1.0,
         || "the reconnect was not counted".into(),
     )?;
+    let (status, body) = readyz(&a.base).await?;
+    ensure(status == 200, || {
+        format!("/readyz once Redis is back: {status} {body}")
+    })?;
     publish(&a.base, "topic=d", "\"after\"").await?;
     for stream in [&mut on_a, &mut on_b] {
         let got = events(stream, 1).await?;

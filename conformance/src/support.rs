@@ -89,3 +89,15 @@ pub(crate) async fn metric_with(
         .map_err(|e| e.to_string())?;
     series(&text, name).ok_or_else(|| format!("no {name} in /metrics"))
 }
+
+/// `GET {base}/readyz`: the status and body.
+pub(crate) async fn readyz(base: &str) -> Result<(u16, String), Error> {
+    let response = http_client()
+        .get(format!("{base}/readyz"))
+        .send()
+        .await
+        .map_err(|e| format!("GET /readyz: {e}"))?;
+    let status = response.status().as_u16();
+    let body = response.text().await.map_err(|e| e.to_string())?;
+    Ok((status, body))
+}

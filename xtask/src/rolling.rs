@@ -197,7 +197,7 @@ fn row(
         _ => "–".into(),
     };
     format!(
-        "| {framework} | {label} | {} / {} | {} | {} | {} | {} | {} | {ratio} | {against_no_drain} | {:.1} s |",
+        "| {framework} | {label} | {} / {} | {} | {} | {} | {} | {} | {ratio} | {against_no_drain} | {:.2} s |",
         outcome.acked,
         outcome.unanswered,
         outcome.lost,
