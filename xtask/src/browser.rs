@@ -151,21 +151,42 @@ async fn demo_page(root: &Path, target: &Target, shots: &Path) -> Result<Vec<Out
     let addr = server.base.trim_start_matches("http://").to_owned();
     let (_proxy, proxied) =
         start_nginx(&root.join("examples/deploy/nginx-prefix.conf"), &[&addr]).await?;
-    let mut node = tokio::process::Command::new("node")
-        .current_dir(root.join("conformance/browser"))
-        .arg("demo-page.mjs")
-        .arg(&server.base)
-        .arg(format!("{proxied}/sse/"))
-        .arg(shots)
-        .arg(&target.framework)
-        .arg(RETRY_MS.to_string())
-        .arg(&other_origin)
+    let script = spawn_script(
+        tokio::process::Command::new("node")
+            .current_dir(root.join("conformance/browser"))
+            .arg("demo-page.mjs")
+            .arg(&server.base)
+            .arg(format!("{proxied}/sse/"))
+            .arg(shots)
+            .arg(&target.framework)
+            .arg(RETRY_MS.to_string())
+            .arg(&other_origin),
+    )?;
+    checks_of(script, async || {
+        restart(target, &mut server, &addr, &options).await
+    })
+    .await
+}
+
+/// Starts a browser script with its stdin and stdout piped, killed when
+/// dropped.
+fn spawn_script(command: &mut tokio::process::Command) -> Result<tokio::process::Child, String> {
+    command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .kill_on_drop(true)
         .spawn()
-        .map_err(|e| format!("cannot run node: {e}"))?;
+        .map_err(|e| format!("cannot run node: {e}"))
+}
+
+/// Talks with a browser script: answers each `@@ {"restart":true}` with
+/// `restart`'s outcome (`restarted`, or why not), and returns the checks
+/// of its last message, within [`DEMO_PAGE_LIMIT`].
+async fn checks_of(
+    mut node: tokio::process::Child,
+    mut restart: impl AsyncFnMut() -> Result<(), String>,
+) -> Result<Vec<Outcome>, String> {
     let (Some(mut stdin), Some(stdout)) = (node.stdin.take(), node.stdout.take()) else {
         return Err("node has no stdin or stdout".into());
     };
@@ -179,7 +200,7 @@ async fn demo_page(root: &Path, target: &Target, shots: &Path) -> Result<Vec<Out
             let message: serde_json::Value = serde_json::from_str(message)
                 .map_err(|e| format!("a message that is not JSON ({e}): {message}"))?;
             if message["restart"] == true {
-                let answer = match restart(target, &mut server, &addr, &options).await {
+                let answer = match restart().await {
                     Ok(()) => "restarted\n".to_owned(),
                     Err(err) => format!("failed: {err}\n"),
                 };
@@ -235,57 +256,16 @@ async fn rolling_page(root: &Path, target: &Target) -> Result<Vec<Outcome>, Stri
     let upstreams: Vec<&str> = addrs.iter().map(String::as_str).collect();
     let (_proxy, proxied) =
         start_nginx(&root.join("examples/deploy/nginx-redis.conf"), &upstreams).await?;
-    let mut node = tokio::process::Command::new("node")
-        .current_dir(root.join("conformance/browser"))
-        .arg("rolling.mjs")
-        .arg(&proxied)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| format!("cannot run node: {e}"))?;
-    let (Some(mut stdin), Some(stdout)) = (node.stdin.take(), node.stdout.take()) else {
-        return Err("node has no stdin or stdout".into());
-    };
-    let mut lines = BufReader::new(stdout).lines();
-    let talk = async {
-        while let Some(line) = lines.next_line().await.map_err(|e| e.to_string())? {
-            let Some(message) = line.strip_prefix("@@ ") else {
-                eprintln!("{line}");
-                continue;
-            };
-            let message: serde_json::Value = serde_json::from_str(message)
-                .map_err(|e| format!("a message that is not JSON ({e}): {message}"))?;
-            if message["restart"] == true {
-                let answer = match restart_holder(target, &mut instances, &addrs, &options).await {
-                    Ok(()) => "restarted\n".to_owned(),
-                    Err(err) => format!("failed: {err}\n"),
-                };
-                stdin
-                    .write_all(answer.as_bytes())
-                    .await
-                    .map_err(|e| format!("cannot answer the script: {e}"))?;
-            } else if let Some(checks) = message["checks"].as_array() {
-                return Ok(checks
-                    .iter()
-                    .map(|check| {
-                        (
-                            check["name"].as_str().unwrap_or("?").to_owned(),
-                            check["ok"] == true,
-                            check["detail"].as_str().unwrap_or("").to_owned(),
-                        )
-                    })
-                    .collect());
-            }
-        }
-        Err("the script ended without its results".to_owned())
-    };
-    let outcomes = tokio::time::timeout(DEMO_PAGE_LIMIT, talk)
-        .await
-        .map_err(|_| format!("no result within {DEMO_PAGE_LIMIT:?}"))??;
-    let _ = tokio::time::timeout(Duration::from_secs(10), node.wait()).await;
-    Ok(outcomes)
+    let script = spawn_script(
+        tokio::process::Command::new("node")
+            .current_dir(root.join("conformance/browser"))
+            .arg("rolling.mjs")
+            .arg(&proxied),
+    )?;
+    checks_of(script, async || {
+        restart_holder(target, &mut instances, &addrs, &options).await
+    })
+    .await
 }
 
 /// Stops the instance that holds the page's stream (the one whose
