@@ -66,17 +66,14 @@ pub fn serve(config: ServerConfig, stop: Stop, ready: Ready) -> std::io::Result<
         let handle = server.handle();
         let shutdown = Shutdown::on(stop, hub.clone(), config.drain_timeout);
         let stopping = shutdown.clone();
-        let hub = hub.clone();
         actix_web::rt::spawn(async move {
+            // Once the drain is over every stream has ended, but a
+            // connection may still be writing its last chunk: a graceful
+            // stop lets it, and closes idle keep-alive connections after
+            // `shutdown_timeout` (SHUTDOWN_GRACE). Stopping at once cut
+            // those last chunks off.
             stopping.started().await;
-            // actix-web's graceful stop would wait out idle keep-alive
-            // connections; the streams are what must end cleanly, so wait
-            // for those, then stop at once.
-            let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
-            while hub.client_count() > 0 && tokio::time::Instant::now() < deadline {
-                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-            }
-            handle.stop(false).await;
+            handle.stop(true).await;
         });
         shutdown.run(server).await;
         Ok(())
