@@ -463,7 +463,9 @@ impl Broker {
     /// reconnects evenly over it: each stream draws a moment of the
     /// window, stays open until `retry` before it (or ends at once when
     /// the moment is nearer), and ends with a `retry:` field that brings
-    /// its client back at that moment. `retry` is what the streams are
+    /// its client back at that moment, beside an `id:` with the point the
+    /// stream reached (no data, so no event is dispatched: a client that
+    /// has received nothing still resumes from there). `retry` is what the streams are
     /// normally sent, so that no client waits longer than usual. Streams
     /// opened during the drain draw from what is left of it. Publishing
     /// goes on; call [`shutdown`](Self::shutdown) once
@@ -477,12 +479,14 @@ impl Broker {
     /// use sse_hub::broker::{Broker, BrokerConfig, Ended};
     ///
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
-    /// # async fn main() -> Result<(), sse_hub::broker::BrokerError> {
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let broker = Broker::new(BrokerConfig::default());
     /// let mut stream = broker.subscribe(["news"], None)?;
     /// broker.drain(Duration::from_secs(10), Duration::from_secs(3));
     /// let last = stream.next().await.expect("a retry: field");
-    /// assert!(last.starts_with(b"retry: "), "{last:?}");
+    /// // Where and when its client comes back: `id:` and `retry:`, no data.
+    /// assert!(last.starts_with(b"id: ") && last.ends_with(b"\n\n"), "{last:?}");
+    /// assert!(std::str::from_utf8(&last)?.contains("\nretry: "), "{last:?}");
     /// assert_eq!(stream.next().await, None);
     /// assert_eq!(stream.ended(), Some(Ended::Drained));
     /// drop(stream);
