@@ -87,7 +87,11 @@ pub(crate) fn run(
         }
         let no_drain_peak = by_mode[0].2.peak_per_second();
         for (label, disruption, outcome) in &by_mode {
-            let problems = problems(outcome, *disruption, no_drain_peak);
+            // At CI's few hundred streams a second's count is too small a
+            // sample to hold the drain's peak against a fifth of the no-drain
+            // one; the full run (3,000 streams) checks that.
+            let compare = (!options.check).then_some(no_drain_peak);
+            let problems = problems(outcome, *disruption, compare);
             for problem in &problems {
                 failures.push(format!("{framework}, {label}: {problem}"));
             }
@@ -127,7 +131,7 @@ pub(crate) fn run(
 }
 
 /// What `outcome` misses of its targets.
-fn problems(outcome: &Outcome, disruption: Disruption, no_drain_peak: u64) -> Vec<String> {
+fn problems(outcome: &Outcome, disruption: Disruption, no_drain_peak: Option<u64>) -> Vec<String> {
     let mut problems = Vec::new();
     for (what, count) in [
         ("lost", outcome.lost),
@@ -160,7 +164,9 @@ fn problems(outcome: &Outcome, disruption: Disruption, no_drain_peak: u64) -> Ve
                 "peak {peak}/s is {ratio:.2}× the even rate (at most 2×)"
             ));
         }
-        if peak * 5 >= no_drain_peak {
+        if let Some(no_drain_peak) = no_drain_peak
+            && peak * 5 >= no_drain_peak
+        {
             problems.push(format!(
                 "peak {peak}/s is not below a fifth of the no-drain peak ({no_drain_peak}/s)"
             ));
