@@ -107,18 +107,24 @@ pub fn init_tracing() {
 /// anyway (publishing answers 503 until Redis is reachable).
 const REDIS_START_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// The hub the configuration describes (see [`Hub::open`]). On Redis it
-/// waits a little for the first connection, so that the server starts
+/// The hub the configuration describes (see [`Hub::connect`]). On Redis
+/// it waits a little for the first connection, so that the server starts
 /// with the history loaded; needs a Tokio runtime.
 ///
 /// # Errors
 ///
-/// A malformed Redis URL.
+/// A malformed Redis URL, settings that do not go together, or Redis's
+/// refusal (a wrong password, an untrusted certificate, a Sentinel master
+/// name that no sentinel knows): the message names the option to fix.
 pub async fn open_hub(config: HubConfig) -> std::io::Result<Hub> {
-    let hub = Hub::open(config)
-        .map_err(|err| std::io::Error::new(std::io::ErrorKind::InvalidInput, err))?;
+    let hub = Hub::connect(config, REDIS_START_WAIT).await.map_err(|err| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("{err} (see --redis, --redis-sentinel, --redis-master, --redis-ca, --redis-cert, --redis-key)"),
+        )
+    })?;
     if hub.config().redis.is_some() {
-        if hub.ready_within(REDIS_START_WAIT).await {
+        if hub.is_ready() {
             tracing::info!("multi-instance mode: connected to Redis");
         } else {
             tracing::warn!(

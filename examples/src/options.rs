@@ -242,8 +242,48 @@ pub struct Options {
     /// client may publish to, subscribe to or resume on any of them. While
     /// Redis is unreachable /notify answers 503 and streams stay open.
     /// Repeated (or a comma-separated list): the nodes of a Redis Cluster.
-    #[arg(long = "redis", env = "SSE_REDIS_URL", value_delimiter = ',')]
+    /// `rediss://` connects over TLS, and `redis://user:password@host`
+    /// (or `rediss://…`) authenticates as an ACL user.
+    #[arg(
+        long = "redis",
+        env = "SSE_REDIS_URL",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
     pub redis: Vec<String>,
+    /// CA certificates (PEM) that `rediss://` servers are checked against,
+    /// in place of the platform's roots.
+    #[arg(long, env = "SSE_REDIS_CA", value_parser = read_pem_bytes)]
+    pub redis_ca: Option<Vec<u8>>,
+    /// Client certificate (PEM) for `rediss://` servers that ask for one;
+    /// needs --redis-key.
+    #[arg(long, env = "SSE_REDIS_CERT", value_parser = read_pem_bytes, requires = "redis_key")]
+    pub redis_cert: Option<Vec<u8>>,
+    /// The client certificate's private key (PEM).
+    #[arg(long, env = "SSE_REDIS_KEY", value_parser = read_pem_bytes, requires = "redis_cert")]
+    pub redis_key: Option<Vec<u8>>,
+    /// Redis behind Sentinel, instead of --redis: a sentinel's URL
+    /// (`redis://` or `rediss://`, with the credentials that the sentinels
+    /// and the master take); repeated, or a comma-separated list. The
+    /// instance asks them where the master is, and follows a failover.
+    #[arg(
+        long = "redis-sentinel",
+        env = "SSE_REDIS_SENTINELS",
+        value_delimiter = ',',
+        hide_env_values = true,
+        conflicts_with = "redis",
+        requires = "redis_master"
+    )]
+    pub redis_sentinels: Vec<String>,
+    /// The name of the master the sentinels watch; needs --redis-sentinel.
+    #[arg(long, env = "SSE_REDIS_MASTER", requires = "redis_sentinels")]
+    pub redis_master: Option<String>,
+    /// A publish answers 200 only once this many replicas hold it (Redis's
+    /// WAIT, within the Redis timeout), else 503 (the event is stored,
+    /// and may still be delivered): an acknowledged event then survives
+    /// the loss of its master.
+    #[arg(long, env = "SSE_REDIS_WAIT_REPLICAS", default_value_t = 0)]
+    pub redis_wait_replicas: u16,
     /// Each stream ends cleanly after this (e.g. 30m), give or take 10%,
     /// and its client resumes with its last event id: streams spread over
     /// instances added since, and outlive a revoked token by no more than
@@ -323,11 +363,7 @@ impl Options {
                 // A publish body gets the time a request head gets.
                 body_timeout: self.request_timeout,
                 publish_token: self.publish_token.clone(),
-                redis: (!self.redis.is_empty()).then(|| {
-                    let mut redis = RedisConfig::new(self.redis.join(","));
-                    redis.publish_batch = usize::from(self.redis_publish_batch);
-                    redis
-                }),
+                redis: self.redis(),
                 jwt: self.jwt(),
                 max_stream_lifetime: self.max_stream_lifetime,
                 idempotency_ttl: self.idempotency_ttl,
@@ -346,6 +382,22 @@ impl Options {
         }
     }
 
+    /// Multi-instance mode's settings, if `--redis` or `--redis-sentinel`
+    /// is given.
+    fn redis(&self) -> Option<RedisConfig> {
+        let mut redis = match (&self.redis_master, self.redis.is_empty()) {
+            (Some(master), _) => RedisConfig::sentinel(&self.redis_sentinels, master.clone()),
+            (None, false) => RedisConfig::new(self.redis.join(",")),
+            (None, true) => return None,
+        };
+        redis.publish_batch = usize::from(self.redis_publish_batch);
+        redis.wait_replicas = usize::from(self.redis_wait_replicas);
+        redis.tls.ca_pem.clone_from(&self.redis_ca);
+        redis.tls.client_cert_pem.clone_from(&self.redis_cert);
+        redis.tls.client_key_pem.clone_from(&self.redis_key);
+        Some(redis)
+    }
+
     fn jwt(&self) -> Option<JwtConfig> {
         let key = match (&self.jwt_secret, &self.jwt_public_key) {
             (Some(secret), _) => JwtKey::Secret(secret.clone()),
@@ -362,7 +414,12 @@ impl Options {
 
 /// The contents of a PEM file named on the command line.
 fn read_pem(path: &str) -> Result<String, String> {
-    std::fs::read_to_string(path).map_err(|err| format!("cannot read the key file {path}: {err}"))
+    std::fs::read_to_string(path).map_err(|err| format!("cannot read the PEM file {path}: {err}"))
+}
+
+/// The contents of a PEM file named on the command line, as bytes.
+fn read_pem_bytes(path: &str) -> Result<Vec<u8>, String> {
+    read_pem(path).map(String::into_bytes)
 }
 
 #[cfg(test)]

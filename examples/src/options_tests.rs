@@ -106,7 +106,7 @@ fn jwt_options_reach_the_config_and_exclude_the_publish_token() {
         .unwrap_err()
         .to_string();
     assert!(
-        missing.contains("cannot read the key file /nonexistent.pem"),
+        missing.contains("cannot read the PEM file /nonexistent.pem"),
         "{missing}"
     );
     let both = parse(&["--jwt-secret=s", "--publish-token=t"])
@@ -203,4 +203,78 @@ fn a_drain_timeout_is_zero_or_up_to_an_hour_and_anything_else_is_refused() {
             "{given}: {err}"
         );
     }
+}
+
+#[test]
+fn redis_tls_sentinel_and_durability_options_reach_the_config() {
+    let dir = std::env::temp_dir().join(format!("sse-options-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (ca, cert, key) = (
+        dir.join("ca.pem"),
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+    );
+    std::fs::write(&ca, "CA").unwrap();
+    std::fs::write(&cert, "CERT").unwrap();
+    std::fs::write(&key, "KEY").unwrap();
+    let config = parse(&[
+        "--redis=rediss://app:pw@127.0.0.1:6380/",
+        "--redis-ca",
+        ca.to_str().unwrap(),
+        "--redis-cert",
+        cert.to_str().unwrap(),
+        "--redis-key",
+        key.to_str().unwrap(),
+        "--redis-wait-replicas=1",
+    ])
+    .expect("TLS options");
+    let redis = config.hub.redis.expect("Redis mode");
+    assert_eq!(redis.tls.ca_pem.as_deref(), Some(&b"CA"[..]));
+    assert_eq!(redis.tls.client_cert_pem.as_deref(), Some(&b"CERT"[..]));
+    assert_eq!(redis.tls.client_key_pem.as_deref(), Some(&b"KEY"[..]));
+    assert_eq!(redis.wait_replicas, 1);
+    assert_eq!(redis.sentinel_master, None);
+
+    let sentinel = parse(&[
+        "--redis-sentinel=redis://127.0.0.1:26379",
+        "--redis-sentinel=redis://127.0.0.1:26380",
+        "--redis-master=events",
+    ])
+    .expect("Sentinel options")
+    .hub
+    .redis
+    .expect("Redis mode");
+    assert_eq!(sentinel.sentinel_master.as_deref(), Some("events"));
+    assert_eq!(
+        sentinel.url,
+        "redis://127.0.0.1:26379,redis://127.0.0.1:26380"
+    );
+
+    // Each mistake is refused at start, naming the flags involved.
+    let mixed = parse(&[
+        "--redis=redis://127.0.0.1:7000",
+        "--redis-sentinel=redis://127.0.0.1:26379",
+        "--redis-master=events",
+    ])
+    .unwrap_err()
+    .to_string();
+    assert!(
+        mixed.contains("--redis-sentinel") && mixed.contains("--redis"),
+        "{mixed}"
+    );
+    let no_master = parse(&["--redis-sentinel=redis://127.0.0.1:26379"])
+        .unwrap_err()
+        .to_string();
+    assert!(no_master.contains("--redis-master"), "{no_master}");
+    let no_sentinel = parse(&["--redis-master=events"]).unwrap_err().to_string();
+    assert!(no_sentinel.contains("--redis-sentinel"), "{no_sentinel}");
+    let lone_cert = parse(&["--redis=rediss://h", "--redis-cert", cert.to_str().unwrap()])
+        .unwrap_err()
+        .to_string();
+    assert!(lone_cert.contains("--redis-key"), "{lone_cert}");
+    let missing = parse(&["--redis=rediss://h", "--redis-ca", "/nonexistent-ca.pem"])
+        .unwrap_err()
+        .to_string();
+    assert!(missing.contains("/nonexistent-ca.pem"), "{missing}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

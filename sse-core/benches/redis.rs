@@ -12,7 +12,7 @@
 
 #[path = "redis/paths.rs"]
 mod paths;
-#[path = "../../conformance/src/redis_server.rs"]
+#[path = "../../conformance/src/redis_server/mod.rs"]
 #[allow(dead_code, unreachable_pub)]
 mod redis_server;
 

@@ -13,7 +13,7 @@
 
 #![allow(clippy::print_stdout, clippy::unwrap_used)]
 
-#[path = "../../conformance/src/redis_server.rs"]
+#[path = "../../conformance/src/redis_server/mod.rs"]
 #[allow(dead_code, unreachable_pub)]
 mod redis_server;
 

@@ -1,11 +1,13 @@
 //! The hub's application API on both engines: every test body below runs
-//! three times, with the hub in memory (`in_memory::…`), on a private
-//! real `redis-server` (`on_redis::…`) and on a private Redis Cluster of
-//! three masters (`on_cluster::…`), opened from its configuration as an
+//! four times, with the hub in memory (`in_memory::…`), on a private
+//! real `redis-server` (`on_redis::…`), on a private Redis Cluster of
+//! three masters (`on_cluster::…`), and on a server that takes only TLS
+//! with client certificates, as an ACL user with the README's minimal
+//! rights (`on_tls_acl::…`), opened from its configuration as an
 //! application opens it. What an application sees must not depend on the
-//! engine.
+//! engine, nor on how Redis is secured.
 
-#[path = "../../conformance/src/redis_server.rs"]
+#[path = "../../conformance/src/redis_server/mod.rs"]
 #[allow(dead_code, unreachable_pub)]
 mod redis_server;
 
@@ -17,7 +19,7 @@ use sse_hub::decode::{Decoded, Decoder};
 use sse_hub::hub::{Body, EventStream, RedisConfig, RequestParts, Response, StreamEnd};
 use sse_hub::{Event, Hub, HubConfig};
 
-use redis_server::{RedisCluster, TestRedis};
+use redis_server::{RedisCluster, RedisServer, Setup, TestCertificates, TestRedis};
 
 /// Bounds every wait; far above what any step takes.
 const WAIT: Duration = Duration::from_secs(15);
@@ -29,18 +31,27 @@ fn config() -> HubConfig {
     }
 }
 
-/// A hub of `config` on the Redis at `url` (or the cluster at those
-/// comma-separated URLs), with keys of its own for `test`.
-async fn on_redis(url: &str, test: &str, config: HubConfig) -> Hub {
-    let mut redis = RedisConfig::new(url);
-    redis.key_prefix = format!("hub-engines-{test}");
-    let hub = Hub::open(HubConfig {
-        redis: Some(redis),
-        ..config
-    })
-    .expect("a valid URL");
-    assert!(hub.ready_within(WAIT).await, "connected to Redis");
+/// A hub of `config` on the Redis that `redis` describes, with keys of its
+/// own for `test`.
+async fn on_redis(redis: &RedisConfig, test: &str, config: HubConfig) -> Hub {
+    let mut redis = redis.clone();
+    redis.key_prefix = prefix(test);
+    let hub = Hub::connect(
+        HubConfig {
+            redis: Some(redis),
+            ..config
+        },
+        WAIT,
+    )
+    .await
+    .expect("Redis accepts this instance");
+    assert!(hub.is_ready(), "connected to Redis");
     hub
+}
+
+/// The key prefix of `test`'s hubs.
+fn prefix(test: &str) -> String {
+    format!("hub-engines-{test}")
 }
 
 /// Each test body, once per engine (on Redis, one server and a cluster).
@@ -56,21 +67,21 @@ macro_rules! on_both_engines {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    let Some((_backend, url)) = $backend(stringify!($name)) else {
+                    let Some((_backend, redis)) = $backend(stringify!($name)) else {
                         return;
                     };
                     #[allow(unused_variables)]
-                    let $hub = on_redis(&url, stringify!($name), config()).await;
-                    let nodes = url.clone();
+                    let $hub = on_redis(&redis, stringify!($name), config()).await;
+                    let nodes = redis.clone();
                     #[allow(unused_variables)]
                     let $another = move || {
-                        let url = nodes.clone();
-                        async move { on_redis(&url, stringify!($name), config()).await }
+                        let redis = nodes.clone();
+                        async move { on_redis(&redis, stringify!($name), config()).await }
                     };
                     #[allow(unused_variables)]
                     let $open = move |config: HubConfig| {
-                        let url = url.clone();
-                        async move { on_redis(&url, stringify!($name), config).await }
+                        let redis = redis.clone();
+                        async move { on_redis(&redis, stringify!($name), config).await }
                     };
                     $body
                 }
@@ -102,24 +113,68 @@ macro_rules! on_both_engines {
 
         on_both_engines!(@redis on_redis one_redis; $(async fn $name($hub: Hub, $another, $open) $body)*);
         on_both_engines!(@redis on_cluster a_cluster; $(async fn $name($hub: Hub, $another, $open) $body)*);
+        on_both_engines!(@redis on_tls_acl tls_with_acl_user; $(async fn $name($hub: Hub, $another, $open) $body)*);
     };
 }
 
 /// What a Redis test runs on, kept for its length.
 type Backend = Box<dyn std::any::Any>;
 
-/// A private `redis-server` (or `SSE_TEST_REDIS_URL`), and its URL.
-fn one_redis(test: &str) -> Option<(Backend, String)> {
+/// A private `redis-server` (or `SSE_TEST_REDIS_URL`).
+fn one_redis(test: &str) -> Option<(Backend, RedisConfig)> {
     let redis = TestRedis::get(test)?;
-    let url = redis.url.clone();
-    Some((Box::new(redis), url))
+    let config = RedisConfig::new(redis.url.clone());
+    Some((Box::new(redis), config))
 }
 
-/// A private Redis Cluster of three masters, and its nodes' URLs.
-fn a_cluster(test: &str) -> Option<(Backend, String)> {
+/// A private Redis Cluster of three masters.
+fn a_cluster(test: &str) -> Option<(Backend, RedisConfig)> {
     let cluster = RedisCluster::start(test, 3)?;
-    let url = cluster.urls().join(",");
-    Some((Box::new(cluster), url))
+    let config = RedisConfig::new(cluster.urls().join(","));
+    Some((Box::new(cluster), config))
+}
+
+/// The README's minimal ACL for the key prefix `prefix`, as `redis-server
+/// --user` takes it.
+fn minimal_acl(prefix: &str, password: &str) -> Vec<String> {
+    let readme = include_str!("../../README.md");
+    let rule = readme
+        .lines()
+        .find_map(|line| {
+            line.trim()
+                .strip_prefix("ACL SETUSER sse-app on >PASSWORD ")
+        })
+        .expect("the README's minimal ACL: `ACL SETUSER sse-app on >PASSWORD …`");
+    let mut args = vec![
+        "--user".to_owned(),
+        "sse-app".into(),
+        "on".into(),
+        format!(">{password}"),
+    ];
+    args.extend(
+        rule.split_whitespace()
+            .map(|part| part.replace("PREFIX", prefix)),
+    );
+    args
+}
+
+/// A private `redis-server` that takes only TLS, with client
+/// certificates, and the hub as an ACL user with the README's rights.
+fn tls_with_acl_user(test: &str) -> Option<(Backend, RedisConfig)> {
+    let certificates = TestCertificates::new(test);
+    let server = RedisServer::start_with(
+        test,
+        Setup {
+            tls: Some(certificates.server(true)),
+            args: minimal_acl(&prefix(test), "s3cret"),
+            ..Setup::default()
+        },
+    )?;
+    let mut config = RedisConfig::new(server.tls_url("sse-app:s3cret@"));
+    config.tls.ca_pem = Some(TestCertificates::read(&certificates.ca));
+    config.tls.client_cert_pem = Some(TestCertificates::read(&certificates.client_cert));
+    config.tls.client_key_pem = Some(TestCertificates::read(&certificates.client_key));
+    Some((Box::new((server, certificates)), config))
 }
 
 /// The stream of an answer to a subscription.

@@ -1,11 +1,11 @@
 //! Multi-instance mode against a real `redis-server` that each test starts
 //! on a free port, or the one `SSE_TEST_REDIS_URL` names for the tests
-//! that never stop it (see `conformance/src/redis_server.rs`): delivery and
+//! that never stop it (see `conformance/src/redis_server/mod.rs`): delivery and
 //! order across instances, replay from any instance, history across a
 //! restart, the reset rules, and the faults (Redis stopped, one instance
 //! cut off while the others publish).
 
-#[path = "../../conformance/src/redis_server.rs"]
+#[path = "../../conformance/src/redis_server/mod.rs"]
 #[allow(dead_code, unreachable_pub)]
 mod redis_server;
 

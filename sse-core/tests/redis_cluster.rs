@@ -1,8 +1,8 @@
 //! Multi-instance mode on a real Redis Cluster: three masters that each
 //! test starts on free ports and joins with `redis-cli --cluster create`
-//! (see `conformance/src/redis_server.rs`), torn down when it ends.
+//! (see `conformance/src/redis_server/mod.rs`), torn down when it ends.
 
-#[path = "../../conformance/src/redis_server.rs"]
+#[path = "../../conformance/src/redis_server/mod.rs"]
 #[allow(dead_code, unreachable_pub)]
 mod redis_server;
 

@@ -3,7 +3,7 @@
 //! does not follow the topic, presence over instances, and idempotency
 //! keys shared by instances.
 
-#[path = "../../conformance/src/redis_server.rs"]
+#[path = "../../conformance/src/redis_server/mod.rs"]
 #[allow(dead_code, unreachable_pub)]
 mod redis_server;
 

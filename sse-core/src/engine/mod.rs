@@ -25,7 +25,7 @@ use tokio::sync::Notify;
 use crate::broker::{Broker, BrokerConfig, ClientStream, History, Publish, Published, Start};
 use crate::keys::{KeyState, MemoryKeys};
 pub use error::{PublishError, ReadError};
-pub use redis_config::RedisConfig;
+pub use redis_config::{RedisConfig, RedisTls};
 
 /// How many open streams follow each topic: what
 /// [`Hub::presence`](crate::Hub::presence) answers.
@@ -108,6 +108,9 @@ impl Engine {
         options.timeout = config.timeout;
         options.ping_interval = config.ping_interval;
         options.max_publish_batch = config.publish_batch;
+        options.sentinel_master.clone_from(&config.sentinel_master);
+        options.tls = config.tls.clone();
+        options.wait_replicas = config.wait_replicas;
         crate::redis::RedisBroker::with_options(&config.url, broker, options).map(Self::Redis)
     }
 
@@ -142,6 +145,21 @@ impl Engine {
                 // An error means the tail is gone: nothing to wait for.
                 let _ = state.wait_for(|connected| *connected).await;
             }
+        }
+    }
+
+    /// Waits until the engine is available, at most `within`: whether it
+    /// is; on Redis, a refusal (see
+    /// [`RedisError::Refused`](crate::redis::RedisError::Refused)) ends
+    /// the wait as an error.
+    pub(crate) async fn connected_within(&self, within: Duration) -> Result<bool, NotOpened> {
+        match self {
+            Self::Memory(_) => {
+                let _ = within;
+                Ok(self.is_available())
+            }
+            #[cfg(feature = "redis")]
+            Self::Redis(redis) => Ok(redis.connected_within(within).await?),
         }
     }
 

@@ -91,6 +91,38 @@ impl Hub {
         Ok(Self::on(engine, config, authorizer))
     }
 
+    /// [`Hub::open`], then, on Redis, a wait of at most `within` for the
+    /// first connection, so that a server announces itself with its
+    /// topics reachable. Redis still unreachable after `within` is not an
+    /// error: the hub serves, answers publishes `503` and keeps trying
+    /// (see [`Hub::is_ready`]). A refusal is: a wrong password, an ACL or
+    /// a certificate that Redis or this instance does not accept, a
+    /// Sentinel master name that no sentinel knows; no wait would cure it.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use sse_hub::hub::{Hub, HubConfig};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+    /// let hub = Hub::connect(HubConfig::default(), Duration::from_secs(5)).await?;
+    /// assert!(hub.is_ready());
+    /// # Ok::<(), sse_hub::hub::OpenError>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// Those of [`Hub::open`], and Redis's refusal.
+    pub async fn connect(
+        config: HubConfig,
+        within: std::time::Duration,
+    ) -> Result<Self, OpenError> {
+        let hub = Self::open(config)?;
+        hub.engine.connected_within(within).await?;
+        Ok(hub)
+    }
+
     /// The hub of `config` on `engine`, which `config` describes.
     pub(super) fn on(
         engine: Engine,

@@ -233,6 +233,11 @@ async fn invoke(
         Err(RedisError::Unavailable(reason)) if reason.contains("NONLOCAL") => return Err(Stale),
         Err(err) => return Ok(Err(err)),
     };
+    if link.options.wait_replicas > 0 {
+        if let Err(err) = wait_for_replicas(link, &mut connection, topics[group[0]].0).await {
+            return Ok(Err(err));
+        }
+    }
     if answered.len() != expected {
         return Ok(Err(RedisError::Unavailable(format!(
             "Redis answered {} ids for {expected} events",
@@ -246,4 +251,35 @@ async fn invoke(
                 .ok_or_else(|| RedisError::Unavailable(format!("Redis answered {id:?} for an id")))
         })
         .collect())
+}
+
+/// Waits until `wait_replicas` replicas of `topic`'s master hold what
+/// this connection wrote there (`WAIT`, within the timeout): the script
+/// call just answered, and anything before it.
+async fn wait_for_replicas(
+    link: &Link,
+    connection: &mut super::nodes::Connection,
+    topic: &str,
+) -> Result<(), RedisError> {
+    let wanted = link.options.wait_replicas;
+    let timeout_ms = u64::try_from(link.options.timeout.as_millis()).unwrap_or(u64::MAX);
+    let mut wait = redis::cmd("WAIT");
+    wait.arg(wanted).arg(timeout_ms);
+    // WAIT answers within its own timeout: give it one more for the round trip.
+    let answer = tokio::time::timeout(
+        link.options.timeout * 2,
+        connection.query_on_slot::<usize>(wait, link.keys.slot(topic)),
+    )
+    .await;
+    match answer {
+        Ok(Ok(held)) if held >= wanted => Ok(()),
+        Ok(Ok(held)) => Err(RedisError::Unavailable(format!(
+            "stored, but {held} of the {wanted} replicas asked for acknowledged it within {:?}",
+            link.options.timeout
+        ))),
+        Ok(Err(err)) => Err(RedisError::from_redis(&err)),
+        Err(_) => Err(RedisError::Unavailable(
+            "no answer to WAIT for replicas".into(),
+        )),
+    }
 }

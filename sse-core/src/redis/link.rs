@@ -33,6 +33,14 @@ pub struct RedisOptions {
     /// `1` makes every publish a script call of its own: fewer events per
     /// second, and no queue between the publisher and Redis.
     pub max_publish_batch: usize,
+    /// With a name, the URLs given are those of Sentinels, which say where
+    /// the master of this name is (see [`RedisConfig::sentinel_master`](crate::hub::RedisConfig::sentinel_master)).
+    pub sentinel_master: Option<String>,
+    /// Certificates for `rediss://` URLs.
+    pub tls: crate::engine::RedisTls,
+    /// A publish succeeds only once this many replicas hold it (`WAIT`
+    /// within `timeout`); `0` does not wait.
+    pub wait_replicas: usize,
 }
 
 impl Default for RedisOptions {
@@ -42,6 +50,9 @@ impl Default for RedisOptions {
             timeout: Duration::from_secs(2),
             ping_interval: Duration::from_secs(5),
             max_publish_batch: 256,
+            sentinel_master: None,
+            tls: crate::engine::RedisTls::default(),
+            wait_replicas: 0,
         }
     }
 }
@@ -63,6 +74,13 @@ pub(super) struct Link {
     pub(super) connection: Mutex<Option<Connection>>,
     /// Whether `connection` is set, for whoever waits on it.
     pub(super) connected: tokio::sync::watch::Sender<bool>,
+    /// Why Redis refused the last attempt to connect, when it did (a
+    /// wrong password, an untrusted certificate): retrying will not help
+    /// until someone changes the configuration.
+    pub(super) refused: tokio::sync::watch::Sender<Option<String>>,
+    /// Signalled when a command found the tail's server no longer the
+    /// master (`READONLY`, after a failover): the tail reconnects.
+    pub(super) demoted: tokio::sync::Notify,
     /// The topics this instance's clients follow.
     pub(super) interest: Interest,
     /// In a cluster, which master serves which slots, once asked; dropped
@@ -289,7 +307,12 @@ impl Link {
     ) -> Result<T, RedisError> {
         match tokio::time::timeout(self.options.timeout, future).await {
             Ok(Ok(value)) => Ok(value),
-            Ok(Err(err)) => Err(RedisError::Unavailable(err.to_string())),
+            Ok(Err(err)) => {
+                if err.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::ReadOnly) {
+                    self.demoted.notify_waiters();
+                }
+                Err(RedisError::from_redis(&err))
+            }
             Err(_) => Err(RedisError::Unavailable(format!(
                 "no answer within {:?}",
                 self.options.timeout

@@ -244,7 +244,7 @@ impl RedisBroker {
             .map(str::trim)
             .filter(|url| !url.is_empty())
             .collect();
-        let nodes = Nodes::open(&urls)?;
+        let nodes = Nodes::open(&urls, options.sentinel_master.as_deref(), &options.tls)?;
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| RedisError::NoRuntime)?;
         let metrics = RedisMetrics::default();
         let broker = Broker::mirror(config, Metrics::with_redis(metrics.clone()));
@@ -258,6 +258,8 @@ impl RedisBroker {
             metrics,
             connection: Mutex::new(None),
             connected: tokio::sync::watch::Sender::new(false),
+            refused: tokio::sync::watch::Sender::new(None),
+            demoted: tokio::sync::Notify::new(),
             interest: Interest::default(),
             slot_map: Mutex::new(None),
             instance: format!("{:016x}", fastrand::u64(..)),
@@ -335,6 +337,44 @@ impl RedisBroker {
     /// ```
     pub fn connection_state(&self) -> tokio::sync::watch::Receiver<bool> {
         self.link.connected.subscribe()
+    }
+
+    /// Waits until the tail is connected, at most `within`: whether it
+    /// is. A refusal ends the wait at once, as an error: a wrong password
+    /// or an untrusted certificate will not pass by waiting.
+    ///
+    /// ```no_run
+    /// # async fn run(redis: sse_hub::redis::RedisBroker) -> Result<(), sse_hub::redis::RedisError> {
+    /// if !redis.connected_within(std::time::Duration::from_secs(5)).await? {
+    ///     eprintln!("Redis is unreachable for now; the tail keeps trying");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`RedisError::Refused`], with what Redis or the TLS handshake said.
+    pub async fn connected_within(&self, within: std::time::Duration) -> Result<bool, RedisError> {
+        let mut connected = self.link.connected.subscribe();
+        let mut refused = self.link.refused.subscribe();
+        let wait = async {
+            loop {
+                if *connected.borrow_and_update() {
+                    return Ok(());
+                }
+                if let Some(reason) = refused.borrow_and_update().clone() {
+                    return Err(RedisError::Refused(reason));
+                }
+                tokio::select! {
+                    changed = connected.changed() => if changed.is_err() { return Ok(()) },
+                    changed = refused.changed() => if changed.is_err() { return Ok(()) },
+                }
+            }
+        };
+        match tokio::time::timeout(within, wait).await {
+            Ok(Err(err)) => Err(err),
+            Ok(Ok(())) | Err(_) => Ok(self.is_connected()),
+        }
     }
 
     /// Publishes `event` to `topic` for every instance, under the next id

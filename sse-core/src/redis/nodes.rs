@@ -1,14 +1,22 @@
-//! Where the Redis of a deployment is: one server, or the nodes of a Redis
-//! Cluster; and the command connection to it, whichever it is.
+//! Where the Redis of a deployment is: one server, the nodes of a Redis
+//! Cluster, or a master that Sentinels watch; and the command connection
+//! to it, whichever it is.
 
 use redis::aio::{ConnectionLike, MultiplexedConnection};
-use redis::cluster::ClusterClient;
+use redis::cluster::{ClusterClient, ClusterClientBuilder};
 use redis::cluster_async::ClusterConnection;
-use redis::{Cmd, Pipeline, RedisFuture, Value};
+use redis::{
+    Cmd, ConnectionAddr, IntoConnectionInfo, Pipeline, RedisFuture, TlsCertificates, Value,
+};
 
 use super::error::RedisError;
+use crate::engine::RedisTls;
 
-/// One Redis server, or the nodes of a Redis Cluster.
+mod sentinel;
+
+pub(super) use sentinel::Sentinels;
+
+/// One Redis server, the nodes of a Redis Cluster, or Sentinels.
 #[derive(Debug, Clone)]
 pub(super) enum Nodes {
     Standalone(redis::Client),
@@ -19,25 +27,61 @@ pub(super) enum Nodes {
         /// every message published on any node to the subscribers of all.
         nodes: Vec<redis::Client>,
     },
+    /// A master found through Sentinels, anew for each session.
+    Sentinel(Box<Sentinels>),
 }
 
 impl Nodes {
     /// `urls`: one URL for a standalone server, several for the nodes of a
-    /// cluster.
-    pub(super) fn open(urls: &[&str]) -> Result<Self, RedisError> {
+    /// cluster; with `sentinel_master`, the Sentinels' URLs. `tls` applies
+    /// to `rediss://` URLs.
+    pub(super) fn open(
+        urls: &[&str],
+        sentinel_master: Option<&str>,
+        tls: &RedisTls,
+    ) -> Result<Self, RedisError> {
+        if urls.is_empty() {
+            return Err(RedisError::NoUrl);
+        }
+        let certificates = certificates(urls, tls)?;
+        let client = |url: &str| {
+            match &certificates {
+                Some(certificates) => redis::Client::build_with_tls(url, certificates.clone()),
+                None => redis::Client::open(url),
+            }
+            .map_err(RedisError::Url)
+        };
+        if let Some(master) = sentinel_master {
+            if master.is_empty() {
+                return Err(RedisError::Config(
+                    "the Sentinel master name is empty".into(),
+                ));
+            }
+            let sentinels = urls
+                .iter()
+                .map(|url| client(url))
+                .collect::<Result<_, _>>()?;
+            return Ok(Self::Sentinel(Box::new(Sentinels::new(
+                sentinels,
+                master.to_owned(),
+                certificates,
+            ))));
+        }
         match urls {
-            [] => Err(RedisError::NoUrl),
-            [url] => Ok(Self::Standalone(
-                redis::Client::open(*url).map_err(RedisError::Url)?,
-            )),
-            several => Ok(Self::Cluster {
-                client: Box::new(ClusterClient::new(several.to_vec()).map_err(RedisError::Url)?),
-                nodes: several
-                    .iter()
-                    .map(|url| redis::Client::open(*url))
-                    .collect::<Result<_, _>>()
-                    .map_err(RedisError::Url)?,
-            }),
+            [url] => Ok(Self::Standalone(client(url)?)),
+            several => {
+                let mut builder = ClusterClientBuilder::new(several.to_vec());
+                if let Some(certificates) = certificates.clone() {
+                    builder = builder.certs(certificates);
+                }
+                Ok(Self::Cluster {
+                    client: Box::new(builder.build().map_err(RedisError::Url)?),
+                    nodes: several
+                        .iter()
+                        .map(|url| client(url))
+                        .collect::<Result<_, _>>()?,
+                })
+            }
         }
     }
 
@@ -46,26 +90,89 @@ impl Nodes {
         matches!(self, Self::Cluster { .. })
     }
 
-    /// The client to subscribe through on the `attempt`th try: the nodes
-    /// of a cluster in turn, so that one node down does not stop the tail.
-    pub(super) fn pubsub_client(&self, attempt: usize) -> &redis::Client {
+    /// The server of a session, on its `attempt`th try: for its Pub/Sub
+    /// connection, the nodes of a cluster in turn, so that one node down
+    /// does not stop the tail; the master the Sentinels name now.
+    pub(super) async fn session(
+        &self,
+        attempt: usize,
+        within: std::time::Duration,
+    ) -> Result<(redis::Client, Connection), RedisError> {
         match self {
-            Self::Standalone(client) => client,
-            Self::Cluster { nodes, .. } => &nodes[attempt % nodes.len()],
-        }
-    }
-
-    /// A command connection.
-    pub(super) async fn connect(&self) -> redis::RedisResult<Connection> {
-        match self {
-            Self::Standalone(client) => client
-                .get_multiplexed_async_connection()
-                .await
-                .map(Connection::Standalone),
-            Self::Cluster { client, .. } => {
-                client.get_async_connection().await.map(Connection::Cluster)
+            Self::Standalone(client) => {
+                let connection = timed(within, client.get_multiplexed_async_connection()).await?;
+                Ok((client.clone(), Connection::Standalone(connection)))
+            }
+            Self::Cluster { client, nodes } => {
+                let connection = timed(within, client.get_async_connection()).await?;
+                Ok((
+                    nodes[attempt % nodes.len()].clone(),
+                    Connection::Cluster(connection),
+                ))
+            }
+            Self::Sentinel(sentinels) => {
+                let master = sentinels.master(within).await?;
+                let connection = timed(within, master.get_multiplexed_async_connection()).await?;
+                Ok((master, Connection::Standalone(connection)))
             }
         }
+    }
+}
+
+/// `future` within `within`, its errors as this crate's.
+pub(super) async fn timed<T>(
+    within: std::time::Duration,
+    future: impl Future<Output = redis::RedisResult<T>>,
+) -> Result<T, RedisError> {
+    match tokio::time::timeout(within, future).await {
+        Ok(result) => result.map_err(|err| RedisError::from_redis(&err)),
+        Err(_) => Err(RedisError::Unavailable(format!(
+            "no answer within {within:?}"
+        ))),
+    }
+}
+
+/// The certificates for `urls`, if `tls` gives any; an error if they
+/// could not be used.
+fn certificates(urls: &[&str], tls: &RedisTls) -> Result<Option<TlsCertificates>, RedisError> {
+    if !tls.is_set() {
+        return Ok(None);
+    }
+    let secure = |url: &&str| {
+        url.into_connection_info()
+            .is_ok_and(|info| matches!(info.addr(), ConnectionAddr::TcpTls { .. }))
+    };
+    if !urls.iter().all(secure) {
+        return Err(RedisError::Config(
+            "TLS certificates were given, but not every Redis URL is a rediss:// one".into(),
+        ));
+    }
+    let client_tls = match (&tls.client_cert_pem, &tls.client_key_pem) {
+        (Some(cert), Some(key)) => Some(redis::ClientTlsConfig {
+            client_cert: cert.clone(),
+            client_key: key.clone(),
+        }),
+        (None, None) => None,
+        _ => {
+            return Err(RedisError::Config(
+                "a TLS client certificate needs its key, and a key its certificate".into(),
+            ));
+        }
+    };
+    install_crypto_provider();
+    Ok(Some(TlsCertificates {
+        client_tls,
+        root_cert: tls.ca_pem.clone(),
+    }))
+}
+
+/// The `redis` crate builds its TLS settings with rustls's process-wide
+/// provider: make it ring, which this crate's rustls is built with,
+/// unless the application chose one.
+pub(super) fn install_crypto_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Another thread may have installed one meanwhile: that one stays.
+        let _ = rustls::crypto::ring::default_provider().install_default();
     }
 }
 
@@ -83,6 +190,31 @@ impl std::fmt::Debug for Connection {
             Self::Standalone(_) => "Connection::Standalone",
             Self::Cluster(_) => "Connection::Cluster",
         })
+    }
+}
+
+impl Connection {
+    /// Sends `command` to the master of `slot`, where keys live in slots;
+    /// else to the one server.
+    pub(super) async fn query_on_slot<T: redis::FromRedisValue>(
+        &mut self,
+        command: Cmd,
+        slot: u16,
+    ) -> redis::RedisResult<T> {
+        use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
+        match self {
+            Self::Standalone(connection) => command.query_async(connection).await,
+            Self::Cluster(connection) => {
+                let route = Route::new(slot, SlotAddr::Master);
+                let value = connection
+                    .route_command(
+                        command,
+                        RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(route)),
+                    )
+                    .await?;
+                redis::FromRedisValue::from_redis_value(value).map_err(Into::into)
+            }
+        }
     }
 }
 

@@ -61,6 +61,10 @@ pub(super) async fn run(link: Arc<Link>) {
         if link.broker.is_closed() {
             return;
         }
+        if let RedisError::Refused(reason) = &err {
+            tracing::error!("{err}; retrying, but only a change of configuration can help");
+            link.refused.send_replace(Some(reason.clone()));
+        }
         if let Some((redis_ms, at)) = current_since {
             let current_for = u64::try_from(at.elapsed().as_millis()).unwrap_or(u64::MAX);
             current_until = Some(redis_ms.saturating_add(current_for));
@@ -139,9 +143,8 @@ async fn session(
     current_until: Option<u64>,
     mirrored: &mut HashSet<String>,
 ) -> Result<Infallible, RedisError> {
-    let pubsub = link.nodes.pubsub_client(attempt);
+    let (pubsub, mut connection) = link.nodes.session(attempt, link.options.timeout).await?;
     let (sink, mut messages) = link.within(pubsub.get_async_pubsub()).await?.split();
-    let mut connection = link.within(link.nodes.connect()).await?;
     let now_ms = redis_now_ms(link, &mut connection).await?;
     let now = Instant::now();
     let config = link.broker.config();
@@ -170,6 +173,7 @@ async fn session(
     } else {
         tracing::info!(loaded, "connected to Redis");
     }
+    link.refused.send_replace(None);
     link.set_connection(Some(connection));
     *current_since = Some((now_ms, now));
 
@@ -180,7 +184,8 @@ async fn session(
     ping.reset();
     loop {
         let changed = link.interest.changed.notified();
-        match next_step(&mut messages, &mut ping, changed).await {
+        let demoted = link.demoted.notified();
+        match next_step(&mut messages, &mut ping, changed, demoted).await {
             Step::Message(Some(message)) => {
                 if link.broker.is_closed() {
                     return Err(RedisError::Closed);
@@ -188,6 +193,11 @@ async fn session(
                 session.apply(&message);
             }
             Step::Message(None) => return Err(lost()),
+            Step::Demoted => {
+                return Err(RedisError::Unavailable(
+                    "the server is no longer the master (READONLY); finding the new one".into(),
+                ));
+            }
             Step::Changed => {
                 session.follow(false).await?;
             }
@@ -210,6 +220,8 @@ enum Step {
     Changed,
     /// Time for a ping.
     Ping,
+    /// A command found the server a replica now: a failover happened.
+    Demoted,
 }
 
 /// Whichever comes first: a message, a change of interest, a ping's tick.
@@ -217,8 +229,10 @@ async fn next_step(
     messages: &mut redis::aio::PubSubStream,
     ping: &mut tokio::time::Interval,
     changed: tokio::sync::futures::Notified<'_>,
+    demoted: tokio::sync::futures::Notified<'_>,
 ) -> Step {
     tokio::pin!(changed);
+    tokio::pin!(demoted);
     std::future::poll_fn(|cx| {
         if let Poll::Ready(message) = futures_core::Stream::poll_next(Pin::new(&mut *messages), cx)
         {
@@ -226,6 +240,9 @@ async fn next_step(
         }
         if changed.as_mut().poll(cx).is_ready() {
             return Poll::Ready(Step::Changed);
+        }
+        if demoted.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Step::Demoted);
         }
         ping.poll_tick(cx).map(|_| Step::Ping)
     })

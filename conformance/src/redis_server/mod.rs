@@ -6,16 +6,28 @@
 //! `SSE_REQUIRE_REDIS=1` (set by `.ci/run`) turns that into a failure.
 //! `SSE_TEST_REDIS_URL` points tests that do not stop Redis at a server of
 //! your own instead ([`TestRedis::get`]). [`RedisCluster::start`] starts
-//! a private Redis Cluster of such servers.
+//! a private Redis Cluster of such servers, [`RedisServer::start_with`]
+//! one with TLS, ACL users or a master to replicate ([`Setup`]), and
+//! [`RedisSentinels::start`] Sentinels watching a master.
 //!
-//! The file has no dependency beyond `std`, so that `sse-hub`'s own tests
-//! include it too.
+//! The files depend on `std` alone, and on `rcgen` for the certificates
+//! of TLS tests, so that `sse-hub`'s own tests and benches include them
+//! too.
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+mod certs;
+mod sentinel;
+mod setup;
+
+pub use certs::TestCertificates;
+#[allow(unused_imports)] // Not every test that includes this file uses each part.
+pub use sentinel::{DOWN_AFTER as SENTINEL_DOWN_AFTER, RedisSentinels};
+pub use setup::{Setup, TlsFiles};
 
 /// How long a starting server may take to answer `PING`.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
@@ -35,6 +47,9 @@ pub struct RedisServer {
     port: u16,
     /// The cluster bus port, for a node of a [`RedisCluster`].
     cluster_port: Option<u16>,
+    /// The TLS port, when [`Setup::tls`] is set.
+    tls_port: Option<u16>,
+    setup: Setup,
     dir: PathBuf,
     child: Option<Child>,
 }
@@ -66,22 +81,36 @@ impl RedisServer {
         if !installed("redis-server") {
             return unavailable(test, "redis-server is not on PATH");
         }
-        Some(Self::launch(false))
+        Some(Self::launch(false, Setup::default()))
+    }
+
+    /// [`RedisServer::start`], run as `setup` says.
+    ///
+    /// # Panics
+    ///
+    /// As [`RedisServer::start`].
+    pub fn start_with(test: &str, setup: Setup) -> Option<Self> {
+        if !installed("redis-server") {
+            return unavailable(test, "redis-server is not on PATH");
+        }
+        Some(Self::launch(false, setup))
     }
 
     /// A server on ports the system called free, started on other ones
     /// when another process took them meanwhile: a port cannot be held
     /// for `redis-server` until it binds it (its `--port 0` means no TCP).
-    fn launch(cluster: bool) -> Self {
+    fn launch(cluster: bool, setup: Setup) -> Self {
         const ATTEMPTS: usize = 5;
         for attempt in 1..=ATTEMPTS {
-            let ports = free_ports(if cluster { 2 } else { 1 });
+            let ports = free_ports(1 + usize::from(cluster) + usize::from(setup.tls.is_some()));
             let port = ports[0];
             let dir = std::env::temp_dir().join(format!("sse-redis-{}-{port}", std::process::id()));
             std::fs::create_dir_all(&dir).expect("a directory for redis-server");
             let mut server = Self {
                 port,
-                cluster_port: ports.get(1).copied(),
+                cluster_port: cluster.then(|| ports[1]),
+                tls_port: setup.tls.as_ref().map(|_| ports[ports.len() - 1]),
+                setup: setup.clone(),
                 dir,
                 child: None,
             };
@@ -97,6 +126,13 @@ impl RedisServer {
     /// This server's URL.
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// Its TLS URL (with [`Setup::tls`]), as `user:password@` says:
+    /// `rediss://{credentials}127.0.0.1:{tls port}/`.
+    pub fn tls_url(&self, credentials: &str) -> String {
+        let port = self.tls_port.expect("a server started with TLS");
+        format!("rediss://{credentials}127.0.0.1:{port}/")
     }
 
     /// The server process's id, while it runs.
@@ -151,16 +187,22 @@ impl RedisServer {
     fn try_restart(&mut self) -> Result<(), Start> {
         self.stop();
         let mut command = Command::new("redis-server");
+        // A configuration file must be redis-server's first argument.
         if self.cluster_port.is_some() {
-            // A configuration file must be redis-server's first argument.
             command.arg(cluster_node_conf());
+        } else if let Some(file) = &self.setup.config_file {
+            command.arg(file);
         }
         command
             .args(["--port", &self.port.to_string()])
-            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args(["--bind", "127.0.0.1"])
             .arg("--dir")
             .arg(&self.dir)
             .args(["--logfile", "redis.log"]);
+        if !self.setup.sentinel {
+            command.args(["--save", "", "--appendonly", "no"]);
+        }
+        self.setup.add_args(&mut command, self.tls_port);
         if let Some(bus) = self.cluster_port {
             // The deployment's node configuration (its file comes first),
             // with a shorter node timeout for quick tests. The bus port is
@@ -294,7 +336,9 @@ impl RedisCluster {
         }
         // Each node started (on ports no other one then holds) before the
         // next one picks its ports.
-        let nodes: Vec<RedisServer> = (0..masters).map(|_| RedisServer::launch(true)).collect();
+        let nodes: Vec<RedisServer> = (0..masters)
+            .map(|_| RedisServer::launch(true, Setup::default()))
+            .collect();
         let status = Command::new("redis-cli")
             .args(["--cluster", "create"])
             .args(nodes.iter().map(|node| format!("127.0.0.1:{}", node.port)))
