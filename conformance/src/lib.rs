@@ -31,6 +31,7 @@ pub mod backlog;
 pub mod client;
 pub mod drain;
 pub mod examples;
+pub mod failover;
 pub mod features;
 pub mod h2;
 pub mod hostile;

@@ -37,6 +37,10 @@ pub const MULTI_INSTANCE_CHECKS: &[Check] = &[
         |t| Box::pin(redis_down(t)),
     ),
     (
+        "multi-instance: over TLS with client certificates, as the README's minimal ACL user",
+        |t| Box::pin(crate::failover::tls_acl(t)),
+    ),
+    (
         "multi-instance: batches and ephemeral events reach both; an ephemeral id resumes anywhere",
         |t| Box::pin(batch_and_ephemeral(t)),
     ),

@@ -246,6 +246,12 @@ pub async fn run_cluster(target: &Target) -> Vec<(&'static str, Result<(), Error
     run_checks(target, crate::multi::CLUSTER_CHECKS.iter()).await
 }
 
+/// Runs the checks that kill a Redis master against `target` (see
+/// [`crate::failover::FAULT_CHECKS`]): seconds each.
+pub async fn run_faults(target: &Target) -> Vec<(&'static str, Result<(), Error>)> {
+    run_checks(target, crate::failover::FAULT_CHECKS.iter()).await
+}
+
 /// Runs the checks called `names` against `target`, in [`CHECKS`] order.
 pub async fn run_named(target: &Target, names: &[&str]) -> Vec<(&'static str, Result<(), Error>)> {
     run_checks(

@@ -254,14 +254,14 @@ pub struct Options {
     /// CA certificates (PEM) that `rediss://` servers are checked against,
     /// in place of the platform's roots.
     #[arg(long, env = "SSE_REDIS_CA", value_parser = read_pem_bytes)]
-    pub redis_ca: Option<Vec<u8>>,
+    pub redis_ca: Option<PemFile>,
     /// Client certificate (PEM) for `rediss://` servers that ask for one;
     /// needs --redis-key.
     #[arg(long, env = "SSE_REDIS_CERT", value_parser = read_pem_bytes, requires = "redis_key")]
-    pub redis_cert: Option<Vec<u8>>,
+    pub redis_cert: Option<PemFile>,
     /// The client certificate's private key (PEM).
     #[arg(long, env = "SSE_REDIS_KEY", value_parser = read_pem_bytes, requires = "redis_cert")]
-    pub redis_key: Option<Vec<u8>>,
+    pub redis_key: Option<PemFile>,
     /// Redis behind Sentinel, instead of --redis: a sentinel's URL
     /// (`redis://` or `rediss://`, with the credentials that the sentinels
     /// and the master take); repeated, or a comma-separated list. The
@@ -392,9 +392,9 @@ impl Options {
         };
         redis.publish_batch = usize::from(self.redis_publish_batch);
         redis.wait_replicas = usize::from(self.redis_wait_replicas);
-        redis.tls.ca_pem.clone_from(&self.redis_ca);
-        redis.tls.client_cert_pem.clone_from(&self.redis_cert);
-        redis.tls.client_key_pem.clone_from(&self.redis_key);
+        redis.tls.ca_pem = self.redis_ca.clone().map(|pem| pem.0);
+        redis.tls.client_cert_pem = self.redis_cert.clone().map(|pem| pem.0);
+        redis.tls.client_key_pem = self.redis_key.clone().map(|pem| pem.0);
         Some(redis)
     }
 
@@ -417,9 +417,19 @@ fn read_pem(path: &str) -> Result<String, String> {
     std::fs::read_to_string(path).map_err(|err| format!("cannot read the PEM file {path}: {err}"))
 }
 
-/// The contents of a PEM file named on the command line, as bytes.
-fn read_pem_bytes(path: &str) -> Result<Vec<u8>, String> {
-    read_pem(path).map(String::into_bytes)
+/// The contents of a PEM file named on the command line.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PemFile(pub Vec<u8>);
+
+impl std::fmt::Debug for PemFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // It may be a private key.
+        write!(f, "PemFile({} bytes)", self.0.len())
+    }
+}
+
+fn read_pem_bytes(path: &str) -> Result<PemFile, String> {
+    read_pem(path).map(|text| PemFile(text.into_bytes()))
 }
 
 #[cfg(test)]

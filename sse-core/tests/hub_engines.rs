@@ -134,30 +134,6 @@ fn a_cluster(test: &str) -> Option<(Backend, RedisConfig)> {
     Some((Box::new(cluster), config))
 }
 
-/// The README's minimal ACL for the key prefix `prefix`, as `redis-server
-/// --user` takes it.
-fn minimal_acl(prefix: &str, password: &str) -> Vec<String> {
-    let readme = include_str!("../../README.md");
-    let rule = readme
-        .lines()
-        .find_map(|line| {
-            line.trim()
-                .strip_prefix("ACL SETUSER sse-app on >PASSWORD ")
-        })
-        .expect("the README's minimal ACL: `ACL SETUSER sse-app on >PASSWORD …`");
-    let mut args = vec![
-        "--user".to_owned(),
-        "sse-app".into(),
-        "on".into(),
-        format!(">{password}"),
-    ];
-    args.extend(
-        rule.split_whitespace()
-            .map(|part| part.replace("PREFIX", prefix)),
-    );
-    args
-}
-
 /// A private `redis-server` that takes only TLS, with client
 /// certificates, and the hub as an ACL user with the README's rights.
 fn tls_with_acl_user(test: &str) -> Option<(Backend, RedisConfig)> {
@@ -166,7 +142,7 @@ fn tls_with_acl_user(test: &str) -> Option<(Backend, RedisConfig)> {
         test,
         Setup {
             tls: Some(certificates.server(true)),
-            args: minimal_acl(&prefix(test), "s3cret"),
+            args: Setup::readme_acl_user(&prefix(test), "sse-app", "s3cret"),
             ..Setup::default()
         },
     )?;

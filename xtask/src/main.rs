@@ -131,14 +131,23 @@ enum Task {
     /// Install what the tests need when it is missing (Debian's
     /// redis-server and nginx-light, with apt-get), then run the whole
     /// test suite (`cargo test --workspace`) with the Redis tests required
-    /// rather than skipped, then the browser checks (`browser`, which
-    /// installs Chromium, Node.js and the npm packages); with a filter,
-    /// only the matching cargo tests.
+    /// rather than skipped, the Redis fault tests (`faults`), then the
+    /// browser checks (`browser`, which installs Chromium, Node.js and the
+    /// npm packages); with a filter, only the matching cargo tests.
     Test {
+        /// Leave out the Redis fault tests (`cargo xtask faults`), which CI
+        /// runs in a step of its own.
+        #[arg(long)]
+        without_faults: bool,
         /// Extra arguments for `cargo test`, e.g. a filter.
         #[arg(last = true)]
         args: Vec<String>,
     },
+    /// The Redis fault tests, ignored by a plain `cargo test`: masters
+    /// killed under Sentinel, publishes that wait for replicas; the
+    /// library's tests, then every example server's (installs
+    /// `redis-server` when missing).
+    Faults,
     /// Rolling restarts and crashes: each release example server, three
     /// instances on a private Redis behind nginx, restarted one after the
     /// other under load with `--drain-timeout 0s`, then with the default
@@ -190,7 +199,11 @@ fn main() -> ExitCode {
         Task::BenchSockets(options) => bench_sockets(&options),
         Task::Soak(options) => soak(&options),
         Task::RollingRestart(options) => tasks::rolling_restart(&options),
-        Task::Test { args } => test(&args),
+        Task::Test {
+            without_faults,
+            args,
+        } => test(&args, without_faults),
+        Task::Faults => tasks::faults(),
         Task::Cert { dir, names } => cert(&dir, names),
         Task::Browser { servers } => browser::run(&workspace_root(), &servers),
         Task::BenchH2 { servers } => bench_h2(&servers),

@@ -156,6 +156,7 @@ pub(crate) fn conformance(via_nginx: bool) -> Result<(), String> {
             outcomes.extend(sse_conformance::registry::run_multi_instance(&target).await);
             if target.nginx_config.is_none() {
                 outcomes.extend(sse_conformance::registry::run_cluster(&target).await);
+                outcomes.extend(sse_conformance::registry::run_faults(&target).await);
             }
             columns.push((framework.to_owned(), outcomes));
         }
@@ -200,19 +201,43 @@ pub(crate) fn conformance(via_nginx: bool) -> Result<(), String> {
     }
 }
 
-pub(crate) fn test(args: &[String]) -> Result<(), String> {
+pub(crate) fn test(args: &[String], without_faults: bool) -> Result<(), String> {
     ensure_packages(TEST_PACKAGES)?;
     run(crate::workspace::cargo()
         .current_dir(workspace_root())
         .env("SSE_REQUIRE_REDIS", "1")
         .args(["test", "--workspace"])
         .args(args))?;
-    // A filter asks for some tests, not for the browser's.
-    if args.is_empty() {
-        browser::run(&workspace_root(), &[])
-    } else {
-        Ok(())
+    // A filter asks for some tests, not for the faults' or the browser's.
+    if !args.is_empty() {
+        return Ok(());
     }
+    if !without_faults {
+        faults()?;
+    }
+    browser::run(&workspace_root(), &[])
+}
+
+/// `cargo xtask faults`: the tests that kill Redis masters (ignored by a
+/// plain `cargo test`, seconds each): the library's, then every example
+/// server's.
+pub(crate) fn faults() -> Result<(), String> {
+    ensure_packages(&TEST_PACKAGES[..1])?;
+    for (package, test, features) in [
+        ("sse-hub", "redis_failover", Some("redis,hub")),
+        ("sse-examples", "redis_faults", None),
+    ] {
+        let mut command = crate::workspace::cargo();
+        command
+            .current_dir(workspace_root())
+            .env("SSE_REQUIRE_REDIS", "1")
+            .args(["test", "-p", package, "--test", test]);
+        if let Some(features) = features {
+            command.args(["--features", features]);
+        }
+        run(command.args(["--", "--ignored"]))?;
+    }
+    Ok(())
 }
 
 pub(crate) fn bench(args: &[String]) -> Result<(), String> {

@@ -24,9 +24,12 @@ mod certs;
 mod sentinel;
 mod setup;
 
+// Not every test that includes these files uses each part.
+#[allow(unused_imports)]
 pub use certs::TestCertificates;
-#[allow(unused_imports)] // Not every test that includes this file uses each part.
+#[allow(unused_imports)]
 pub use sentinel::{DOWN_AFTER as SENTINEL_DOWN_AFTER, RedisSentinels};
+#[allow(unused_imports)]
 pub use setup::{Setup, TlsFiles};
 
 /// How long a starting server may take to answer `PING`.

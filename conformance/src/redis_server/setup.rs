@@ -45,6 +45,37 @@ impl Setup {
         }
     }
 
+    /// A user `name` with `password` and the README's minimal rights for
+    /// the key prefix `prefix` (`ACL SETUSER sse-app on >PASSWORD …` in
+    /// "Redis as production runs it"), as `--user` arguments: what the
+    /// tests run the hub as is what users are told to grant.
+    ///
+    /// # Panics
+    ///
+    /// When the README has no such line.
+    pub fn readme_acl_user(prefix: &str, name: &str, password: &str) -> Vec<String> {
+        let readme = include_str!("../../../README.md");
+        let rules = readme
+            .lines()
+            .find_map(|line| {
+                line.trim()
+                    .strip_prefix("ACL SETUSER sse-app on >PASSWORD ")
+            })
+            .expect("the README's minimal ACL: `ACL SETUSER sse-app on >PASSWORD …`");
+        let mut args = vec![
+            "--user".to_owned(),
+            name.to_owned(),
+            "on".into(),
+            format!(">{password}"),
+        ];
+        args.extend(
+            rules
+                .split_whitespace()
+                .map(|rule| rule.replace("PREFIX", prefix)),
+        );
+        args
+    }
+
     /// Adds this setup's arguments to `command`, with TLS on `tls_port`.
     pub(super) fn add_args(&self, command: &mut Command, tls_port: Option<u16>) {
         if let (Some(tls), Some(port)) = (&self.tls, tls_port) {

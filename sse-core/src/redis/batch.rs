@@ -233,10 +233,10 @@ async fn invoke(
         Err(RedisError::Unavailable(reason)) if reason.contains("NONLOCAL") => return Err(Stale),
         Err(err) => return Ok(Err(err)),
     };
-    if link.options.wait_replicas > 0 {
-        if let Err(err) = wait_for_replicas(link, &mut connection, topics[group[0]].0).await {
-            return Ok(Err(err));
-        }
+    if link.options.wait_replicas > 0
+        && let Err(err) = wait_for_replicas(link, &mut connection, topics[group[0]].0).await
+    {
+        return Ok(Err(err));
     }
     if answered.len() != expected {
         return Ok(Err(RedisError::Unavailable(format!(

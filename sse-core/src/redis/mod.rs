@@ -244,7 +244,12 @@ impl RedisBroker {
             .map(str::trim)
             .filter(|url| !url.is_empty())
             .collect();
-        let nodes = Nodes::open(&urls, options.sentinel_master.as_deref(), &options.tls)?;
+        let nodes = Nodes::open(
+            &urls,
+            options.sentinel_master.as_deref(),
+            &options.tls,
+            options.timeout,
+        )?;
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| RedisError::NoRuntime)?;
         let metrics = RedisMetrics::default();
         let broker = Broker::mirror(config, Metrics::with_redis(metrics.clone()));

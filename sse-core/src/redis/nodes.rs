@@ -19,7 +19,7 @@ pub(super) use sentinel::Sentinels;
 /// One Redis server, the nodes of a Redis Cluster, or Sentinels.
 #[derive(Debug, Clone)]
 pub(super) enum Nodes {
-    Standalone(redis::Client),
+    Standalone(Box<redis::Client>),
     Cluster {
         /// Routes each command to the master of its key's slot.
         client: Box<ClusterClient>,
@@ -39,6 +39,7 @@ impl Nodes {
         urls: &[&str],
         sentinel_master: Option<&str>,
         tls: &RedisTls,
+        timeout: std::time::Duration,
     ) -> Result<Self, RedisError> {
         if urls.is_empty() {
             return Err(RedisError::NoUrl);
@@ -68,9 +69,13 @@ impl Nodes {
             ))));
         }
         match urls {
-            [url] => Ok(Self::Standalone(client(url)?)),
+            [url] => Ok(Self::Standalone(Box::new(client(url)?))),
             several => {
-                let mut builder = ClusterClientBuilder::new(several.to_vec());
+                // Calls are bounded by the timeout where they are made;
+                // `WAIT` takes up to the timeout itself, plus its answer.
+                let mut builder = ClusterClientBuilder::new(several.to_vec())
+                    .connection_timeout(timeout)
+                    .response_timeout(timeout * 2);
                 if let Some(certificates) = certificates.clone() {
                     builder = builder.certs(certificates);
                 }
@@ -100,8 +105,12 @@ impl Nodes {
     ) -> Result<(redis::Client, Connection), RedisError> {
         match self {
             Self::Standalone(client) => {
-                let connection = timed(within, client.get_multiplexed_async_connection()).await?;
-                Ok((client.clone(), Connection::Standalone(connection)))
+                let connection = timed(
+                    within,
+                    client.get_multiplexed_async_connection_with_config(&config(within)),
+                )
+                .await?;
+                Ok(((**client).clone(), Connection::Standalone(connection)))
             }
             Self::Cluster { client, nodes } => {
                 let connection = timed(within, client.get_async_connection()).await?;
@@ -112,11 +121,24 @@ impl Nodes {
             }
             Self::Sentinel(sentinels) => {
                 let master = sentinels.master(within).await?;
-                let connection = timed(within, master.get_multiplexed_async_connection()).await?;
+                let connection = timed(
+                    within,
+                    master.get_multiplexed_async_connection_with_config(&config(within)),
+                )
+                .await?;
                 Ok((master, Connection::Standalone(connection)))
             }
         }
     }
+}
+
+/// A command connection's settings: calls are bounded where they are
+/// made (`WAIT` by the timeout it is given, plus its answer), not by the
+/// `redis` crate's default of 500 ms for every answer.
+fn config(within: std::time::Duration) -> redis::AsyncConnectionConfig {
+    redis::AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(within))
+        .set_response_timeout(Some(within * 2))
 }
 
 /// `future` within `within`, its errors as this crate's.

@@ -1,0 +1,190 @@
+//! Redis as production runs it, through the example servers: over TLS as
+//! the README's least-privileged ACL user, and behind Sentinel while the
+//! master is killed. Two instances of one framework's server, talked to
+//! over HTTP only.
+
+use std::time::{Duration, Instant};
+
+use crate::client::{Error, http_client, notify};
+use crate::launch::{Running, Target};
+use crate::redis_server::{RedisSentinels, RedisServer, Setup, TestCertificates};
+use crate::support::{Check, ensure, publish, subscribe};
+
+/// The checks that kill a Redis master: seconds each, run by `cargo xtask
+/// faults` in a step of their own.
+pub const FAULT_CHECKS: &[Check] = &[(
+    "Sentinel: the master killed, publishes answer 503 until a replica is promoted, then 200; streams stay open",
+    |t| Box::pin(sentinel_failover(t)),
+)];
+
+/// The password of the checks' ACL user.
+const PASSWORD: &str = "conformance-s3cret";
+
+fn missing() -> Error {
+    "redis-server is not installed (apt-get install redis-server)".into()
+}
+
+/// Two instances on a Redis that takes only TLS with client
+/// certificates, as an ACL user with the README's rights: delivery and a
+/// resume on the other instance (one of the multi-instance checks).
+pub(crate) async fn tls_acl(target: &Target) -> Result<(), Error> {
+    let certificates = TestCertificates::new("conformance-tls");
+    let server = RedisServer::start_with(
+        "TLS check",
+        Setup {
+            tls: Some(certificates.server(true)),
+            // The servers' key prefix is the default, `sse`.
+            args: Setup::readme_acl_user("sse", "sse-app", PASSWORD),
+            ..Setup::default()
+        },
+    )
+    .ok_or_else(missing)?;
+    let url = server.tls_url(&format!("sse-app:{PASSWORD}@"));
+    let files = [
+        ("--redis-ca", &certificates.ca),
+        ("--redis-cert", &certificates.client_cert),
+        ("--redis-key", &certificates.client_key),
+    ]
+    .map(|(flag, path)| (flag, path.display().to_string()));
+    let mut options = vec!["--redis", url.as_str()];
+    for (flag, path) in &files {
+        options.extend([*flag, path.as_str()]);
+    }
+    let a = target.start(&options).await?;
+    let b = target.start(&options).await?;
+    let mut on_a = subscribe(&a.base, "?topic=secure", &[]).await?;
+    let first = publish(&b.base, "topic=secure", "\"one\"").await?;
+    let second = publish(&b.base, "topic=secure", "\"two\"").await?;
+    for (id, data) in [(&first, "\"one\""), (&second, "\"two\"")] {
+        let event = on_a.next_event().await?;
+        ensure(event.last_event_id() == id && event.data() == data, || {
+            format!("expected {data} as {id} on the other instance, got {event:?}")
+        })?;
+    }
+    let mut resumed =
+        subscribe(&b.base, &format!("?topic=secure&lastEventId={first}"), &[]).await?;
+    let event = resumed.next_event().await?;
+    ensure(event.last_event_id() == second, || {
+        format!("a resume after {first} on the other instance gave {event:?}")
+    })?;
+    Ok(())
+}
+
+/// A master with two replicas under three sentinels: after the failover
+/// one replica is the master and the other its replica.
+struct Sentinelled {
+    master: RedisServer,
+    replicas: Vec<RedisServer>,
+    sentinels: RedisSentinels,
+}
+
+impl Sentinelled {
+    fn start() -> Result<Self, Error> {
+        let test = "Sentinel check";
+        let master = RedisServer::start(test).ok_or_else(missing)?;
+        let replicas = (0..2)
+            .map(|_| {
+                RedisServer::start_with(test, Setup::replica_of(master.port())).ok_or_else(missing)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !replicas.iter().all(|replica| {
+            replica
+                .query("INFO replication")
+                .is_some_and(|info| info.contains("master_link_status:up"))
+        }) {
+            ensure(Instant::now() < deadline, || {
+                "the replicas did not synchronise".into()
+            })?;
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let sentinels = RedisSentinels::start(test, &master, "events", 3, 2).ok_or_else(missing)?;
+        Ok(Self {
+            master,
+            replicas,
+            sentinels,
+        })
+    }
+
+    /// The servers' options: the sentinels, the master's name, and an
+    /// acknowledgement only once a replica holds an event.
+    fn options(&self) -> Vec<String> {
+        let mut options: Vec<String> = self
+            .sentinels
+            .urls()
+            .into_iter()
+            .flat_map(|url| ["--redis-sentinel".to_owned(), url])
+            .collect();
+        options
+            .extend(["--redis-master", "events", "--redis-wait-replicas", "1"].map(String::from));
+        options
+    }
+
+    async fn instance(&self, target: &Target) -> Result<Running, Error> {
+        let options = self.options();
+        let options: Vec<&str> = options.iter().map(String::as_str).collect();
+        target.start(&options).await
+    }
+}
+
+async fn sentinel_failover(target: &Target) -> Result<(), Error> {
+    let mut redis = tokio::task::spawn_blocking(Sentinelled::start)
+        .await
+        .map_err(|e| format!("the Redis start failed: {e}"))??;
+    let a = redis.instance(target).await?;
+    let b = redis.instance(target).await?;
+    let mut on_a = subscribe(&a.base, "?topic=orders", &[]).await?;
+    let before = publish(&b.base, "topic=orders", "\"before\"").await?;
+    let event = on_a.next_event().await?;
+    ensure(event.data() == "\"before\"", || {
+        format!("expected before, got {event:?}")
+    })?;
+
+    redis.master.stop(); // SIGKILL
+    let killed = Instant::now();
+    let client = http_client();
+    let mut refused = 0;
+    let after = loop {
+        let (status, body) = notify(&client, &b.base, "topic=orders", "\"after\"").await?;
+        match status {
+            200 => {
+                let value: serde_json::Value =
+                    serde_json::from_str(&body).map_err(|e| e.to_string())?;
+                break value["id"].as_str().map(str::to_owned).ok_or("no id")?;
+            }
+            503 => refused += 1,
+            other => {
+                return Err(format!(
+                    "during the failover /notify answered {other} {body}"
+                ));
+            }
+        }
+        ensure(killed.elapsed() < Duration::from_secs(20), || {
+            format!("no publish succeeded within 20 s of the master's death ({refused} refused)")
+        })?;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    ensure(
+        redis.replicas.iter().any(|replica| {
+            replica
+                .query("INFO replication")
+                .is_some_and(|info| info.contains("role:master"))
+        }),
+        || "no replica was promoted".into(),
+    )?;
+    // The stream opened before the failover goes on.
+    let event = on_a.next_event().await?;
+    ensure(
+        event.last_event_id() == after && event.data() == "\"after\"",
+        || format!("the open stream got {event:?} after the failover, not {after}"),
+    )?;
+    // The acknowledged event survived: a resume after it is no reset.
+    let mut resumed =
+        subscribe(&a.base, &format!("?topic=orders&lastEventId={before}"), &[]).await?;
+    let event = resumed.next_event().await?;
+    ensure(
+        event.event() != "reset" && event.last_event_id() == after,
+        || format!("a resume after {before} gave {event:?}, not {after}"),
+    )?;
+    Ok(())
+}

@@ -1,0 +1,211 @@
+//! Redis losing its master, against real processes: a master with two
+//! replicas under three Sentinels, killed with SIGKILL while a hub serves
+//! a stream; and publishes that wait for a replica (`wait_replicas`). The
+//! failover takes seconds (it cannot be hurried past Sentinel's own
+//! timeouts), so a plain `cargo test` leaves it out: `cargo xtask faults`
+//! runs it, and CI runs that in a step of its own.
+
+#[path = "../../conformance/src/redis_server/mod.rs"]
+#[allow(dead_code, unreachable_pub)]
+mod redis_server;
+
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use sse_hub::decode::{Decoded, Decoder};
+use sse_hub::hub::{Body, EventStream, Hub, HubConfig, RedisConfig, Response};
+use sse_hub::{Event, PublishError};
+
+use redis_server::{RedisSentinels, RedisServer, SENTINEL_DOWN_AFTER, Setup};
+
+/// Bounds every wait; a failover on loopback takes a few seconds.
+const WAIT: Duration = Duration::from_secs(60);
+
+/// A stream as a client reads it: events as (id, data), past `connected`.
+struct Client {
+    stream: EventStream,
+    decoder: Decoder,
+    reset: bool,
+}
+
+impl Client {
+    fn new(response: Response) -> Self {
+        assert_eq!(response.status, 200, "a stream");
+        let Body::Stream(stream) = response.body else {
+            panic!("not a stream")
+        };
+        Self {
+            stream,
+            decoder: Decoder::new(),
+            reset: false,
+        }
+    }
+
+    /// The next event that is not `connected` or `reset`, as (id, data).
+    async fn next(&mut self) -> (String, String) {
+        loop {
+            while let Some(item) = self.decoder.next_item() {
+                let Ok(Decoded::Event(event)) = item else {
+                    continue;
+                };
+                match event.event() {
+                    "connected" => {}
+                    "reset" => self.reset = true,
+                    _ => return (event.last_event_id().to_owned(), event.data().to_owned()),
+                }
+            }
+            let chunk = tokio::time::timeout(WAIT, self.stream.next())
+                .await
+                .expect("an event within the bound")
+                .expect("the stream stays open")
+                .expect("no stream error");
+            self.decoder.feed(&chunk);
+        }
+    }
+}
+
+/// Waits until `replica` has synchronised with its master.
+fn in_sync(replica: &RedisServer) {
+    let deadline = Instant::now() + WAIT;
+    while !replica
+        .query("INFO replication")
+        .is_some_and(|info| info.contains("master_link_status:up"))
+    {
+        assert!(Instant::now() < deadline, "the replica did not synchronise");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn hub_config(redis: RedisConfig) -> HubConfig {
+    HubConfig {
+        redis: Some(redis),
+        heartbeat: Duration::from_secs(3600),
+        ..HubConfig::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "kills a Redis master, seconds: cargo xtask faults"]
+async fn a_sentinel_failover_keeps_the_hub_serving_without_a_restart() {
+    let test = "sentinel_failover";
+    let Some(mut master) = RedisServer::start(test) else {
+        return;
+    };
+    // Two replicas: after the failover, one of them is the master and the
+    // other its replica, so publishes that wait for one can succeed.
+    let replicas: Vec<RedisServer> = (0..2)
+        .filter_map(|_| RedisServer::start_with(test, Setup::replica_of(master.port())))
+        .collect();
+    if replicas.len() < 2 {
+        return;
+    }
+    replicas.iter().for_each(in_sync);
+    let Some(sentinels) = RedisSentinels::start(test, &master, "events", 3, 2) else {
+        return;
+    };
+    let mut redis = RedisConfig::sentinel(sentinels.urls(), "events");
+    redis.timeout = Duration::from_secs(1);
+    // What was acknowledged before the failover is on the replica.
+    redis.wait_replicas = 1;
+    let hub = Hub::connect(hub_config(redis), WAIT)
+        .await
+        .expect("the sentinels name the master");
+    let mut live = Client::new(hub.subscribe(["orders"], None).await);
+    let before = hub
+        .publish("orders", &Event::new("before"))
+        .await
+        .expect("a publish to the master");
+    assert_eq!(live.next().await.1, "before");
+
+    master.stop(); // SIGKILL: no goodbye to anyone
+    let killed = Instant::now();
+    let mut refused = 0;
+    let after = loop {
+        match hub.publish("orders", &Event::new("after")).await {
+            Ok(published) => break published,
+            Err(PublishError::Redis(_)) => refused += 1,
+            Err(err) => panic!("not an outage: {err}"),
+        }
+        assert!(
+            killed.elapsed() < WAIT,
+            "no publish succeeded after the failover"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let gap = killed.elapsed();
+    println!(
+        "Sentinel failover: {refused} publishes refused (503) over {gap:.2?}; \
+         down-after-milliseconds {SENTINEL_DOWN_AFTER:?}"
+    );
+    assert!(
+        replicas.iter().any(|replica| replica
+            .query("INFO replication")
+            .is_some_and(|info| info.contains("role:master"))),
+        "a replica was promoted"
+    );
+
+    // The stream opened before the failover goes on, with the new event.
+    assert_eq!(
+        live.next().await,
+        (after.id.to_string(), "after".to_owned())
+    );
+    assert!(!live.reset);
+    // A client that saw "before" resumes, on the new master's data, with
+    // exactly what it missed.
+    let mut resumed = Client::new(
+        hub.subscribe(["orders"], Some(&before.id.to_string()))
+            .await,
+    );
+    assert_eq!(
+        resumed.next().await,
+        (after.id.to_string(), "after".to_owned())
+    );
+    assert!(
+        !resumed.reset,
+        "the acknowledged event survived the failover"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publish_that_waits_for_replicas_succeeds_only_once_they_hold_it() {
+    let test = "wait_replicas";
+    let Some(master) = RedisServer::start(test) else {
+        return;
+    };
+    let Some(replica) = RedisServer::start_with(test, Setup::replica_of(master.port())) else {
+        return;
+    };
+    in_sync(&replica);
+    let open = |wait_replicas: usize| {
+        let mut redis = RedisConfig::new(master.url());
+        redis.key_prefix = test.into();
+        redis.timeout = Duration::from_millis(500);
+        redis.wait_replicas = wait_replicas;
+        Hub::connect(hub_config(redis), WAIT)
+    };
+    let one = open(1).await.expect("a master");
+    let published = one
+        .publish("news", &Event::new("held by a replica"))
+        .await
+        .expect("one replica holds it");
+    let held = replica
+        .query(&format!("XLEN {test}:{{news}}"))
+        .expect("the replica answers");
+    assert_eq!(held, "1", "the replica had it when the publish answered");
+
+    // More replicas than there are: stored, but never acknowledged.
+    let two = open(2).await.expect("a master");
+    let err = two
+        .publish("news", &Event::new("not enough replicas"))
+        .await
+        .expect_err("only one replica exists");
+    assert!(err.to_string().contains("1 of the 2 replicas"), "{err}");
+    assert!(!published.id.to_string().is_empty());
+    let stored = master
+        .query(&format!("XLEN {test}:{{news}}"))
+        .expect("the master answers");
+    assert_eq!(
+        stored, "2",
+        "the unacknowledged event was stored all the same"
+    );
+}
