@@ -262,6 +262,18 @@ pub(crate) fn bench(args: &[String]) -> Result<(), String> {
             "--bench",
             "batch",
         ]))?;
+    // What a durable publish costs, on a private master and replica.
+    run(crate::workspace::cargo()
+        .current_dir(workspace_root())
+        .args([
+            "bench",
+            "-p",
+            "sse-hub",
+            "--features",
+            "redis,hub",
+            "--bench",
+            "durable",
+        ]))?;
     // The Rust client beside the clients users pick, over loopback.
     run(crate::workspace::cargo()
         .current_dir(workspace_root())
