@@ -7,15 +7,21 @@ use std::time::{Duration, Instant};
 
 use crate::client::{Error, http_client, notify};
 use crate::launch::{Running, Target};
-use crate::redis_server::{RedisSentinels, RedisServer, Setup, TestCertificates};
+use crate::redis_server::{RedisCluster, RedisSentinels, RedisServer, Setup, TestCertificates};
 use crate::support::{Check, ensure, publish, subscribe};
 
 /// The checks that kill a Redis master: seconds each, run by `cargo xtask
 /// faults` in a step of their own.
-pub const FAULT_CHECKS: &[Check] = &[(
-    "Sentinel: the master killed, publishes answer 503 until a replica is promoted, then 200; streams stay open",
-    |t| Box::pin(sentinel_failover(t)),
-)];
+pub const FAULT_CHECKS: &[Check] = &[
+    (
+        "Sentinel: the master killed, publishes answer 503 until a replica is promoted, then 200; streams stay open",
+        |t| Box::pin(sentinel_failover(t)),
+    ),
+    (
+        "cluster with replicas: a master killed, its topics answer 503 until its replica is promoted, the others never stop; streams stay open",
+        |t| Box::pin(cluster_failover(t)),
+    ),
+];
 
 /// The password of the checks' ACL user.
 const PASSWORD: &str = "conformance-s3cret";
@@ -181,6 +187,110 @@ async fn sentinel_failover(target: &Target) -> Result<(), Error> {
     // The acknowledged event survived: a resume after it is no reset.
     let mut resumed =
         subscribe(&a.base, &format!("?topic=orders&lastEventId={before}"), &[]).await?;
+    let event = resumed.next_event().await?;
+    ensure(
+        event.event() != "reset" && event.last_event_id() == after,
+        || format!("a resume after {before} gave {event:?}, not {after}"),
+    )?;
+    Ok(())
+}
+
+/// A topic of the servers (key prefix `sse`) whose slot node `node` of
+/// `cluster` serves, or does not serve.
+fn topic_on(cluster: &RedisCluster, node: usize, on_it: bool) -> Result<String, Error> {
+    (0..1000)
+        .map(|n| format!("t{n}"))
+        .find(|topic| (cluster.node_serving(&format!("sse:{{{topic}}}")) == Some(node)) == on_it)
+        .ok_or_else(|| {
+            format!(
+                "no topic found {} node {node}",
+                if on_it { "on" } else { "off" }
+            )
+        })
+}
+
+async fn cluster_failover(target: &Target) -> Result<(), Error> {
+    let mut cluster = tokio::task::spawn_blocking(|| {
+        RedisCluster::start_with_replicas("cluster failover check", 3, 1)
+    })
+    .await
+    .map_err(|e| format!("the cluster start failed: {e}"))?
+    .ok_or_else(missing)?;
+    // The first node, a master, is also where a tail subscribes first.
+    let victim = 0;
+    let doomed = topic_on(&cluster, victim, true)?;
+    let spared = topic_on(&cluster, victim, false)?;
+    let options: Vec<String> = cluster
+        .urls()
+        .into_iter()
+        .flat_map(|url| ["--redis".to_owned(), url])
+        .collect();
+    let options: Vec<&str> = options.iter().map(String::as_str).collect();
+    let a = target.start(&options).await?;
+    let b = target.start(&options).await?;
+    let mut on_a = subscribe(&a.base, &format!("?topic={doomed}&topic={spared}"), &[]).await?;
+    let before = publish(&b.base, &format!("topic={doomed}"), "\"before\"").await?;
+    let event = on_a.next_event().await?;
+    ensure(event.data() == "\"before\"", || {
+        format!("expected before, got {event:?}")
+    })?;
+    ensure(cluster.replicated(victim, Duration::from_secs(5)), || {
+        "the replica did not catch up with its master".into()
+    })?;
+
+    cluster.nodes_mut()[victim].stop(); // SIGKILL
+    let killed = Instant::now();
+    let client = http_client();
+    let (mut refused, mut spared_published) = (0, 0);
+    let after = loop {
+        let (status, body) =
+            notify(&client, &b.base, &format!("topic={spared}"), "\"spared\"").await?;
+        ensure(status == 200, || {
+            format!("a topic of another master answered {status} {body} during the failover")
+        })?;
+        spared_published += 1;
+        let (status, body) =
+            notify(&client, &b.base, &format!("topic={doomed}"), "\"after\"").await?;
+        match status {
+            200 => {
+                let value: serde_json::Value =
+                    serde_json::from_str(&body).map_err(|e| e.to_string())?;
+                break value["id"].as_str().map(str::to_owned).ok_or("no id")?;
+            }
+            503 => refused += 1,
+            other => {
+                return Err(format!(
+                    "during the failover /notify answered {other} {body}"
+                ));
+            }
+        }
+        ensure(killed.elapsed() < Duration::from_secs(20), || {
+            format!("no publish succeeded within 20 s of the master's death ({refused} refused)")
+        })?;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    // The open stream goes on: every event of the other topic once, then
+    // the lost master's topic again.
+    let mut spared_seen = 0;
+    loop {
+        let event = on_a.next_event().await?;
+        match event.data() {
+            "\"spared\"" => spared_seen += 1,
+            "\"after\"" => break,
+            other => return Err(format!("unexpected {other} on the open stream")),
+        }
+    }
+    ensure(spared_seen == spared_published, || {
+        format!(
+            "the open stream got {spared_seen} of the {spared_published} events of the other topic"
+        )
+    })?;
+    let mut resumed = subscribe(
+        &a.base,
+        &format!("?topic={doomed}&lastEventId={before}"),
+        &[],
+    )
+    .await?;
     let event = resumed.next_event().await?;
     ensure(
         event.event() != "reset" && event.last_event_id() == after,

@@ -16,7 +16,7 @@ use sse_hub::decode::{Decoded, Decoder};
 use sse_hub::hub::{Body, EventStream, Hub, HubConfig, RedisConfig, Response};
 use sse_hub::{Event, PublishError};
 
-use redis_server::{RedisSentinels, RedisServer, SENTINEL_DOWN_AFTER, Setup};
+use redis_server::{RedisCluster, RedisSentinels, RedisServer, SENTINEL_DOWN_AFTER, Setup};
 
 /// Bounds every wait; a failover on loopback takes a few seconds.
 const WAIT: Duration = Duration::from_secs(60);
@@ -207,5 +207,102 @@ async fn a_publish_that_waits_for_replicas_succeeds_only_once_they_hold_it() {
     assert_eq!(
         stored, "2",
         "the unacknowledged event was stored all the same"
+    );
+}
+
+/// A topic whose key (`sse:{topic}`) the cluster's node `node` serves, or
+/// does not serve.
+fn topic_on(cluster: &RedisCluster, node: usize, on_it: bool) -> String {
+    (0..)
+        .map(|n| format!("topic-{n}"))
+        .find(|topic| (cluster.node_serving(&format!("sse:{{{topic}}}")) == Some(node)) == on_it)
+        .expect("some topic")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "kills a Redis Cluster master, seconds: cargo xtask faults"]
+async fn a_cluster_master_killed_is_replaced_by_its_replica_without_a_restart() {
+    let test = "cluster_failover";
+    let Some(mut cluster) = RedisCluster::start_with_replicas(test, 3, 1) else {
+        return;
+    };
+    // The first node: a master, and the one the tail subscribes through
+    // first, so that the tail loses its own connection too.
+    let victim = 0;
+    let doomed = topic_on(&cluster, victim, true);
+    let spared = topic_on(&cluster, victim, false);
+    let mut redis = RedisConfig::new(cluster.urls().join(","));
+    redis.timeout = Duration::from_secs(1);
+    let hub = Hub::connect(hub_config(redis.clone()), WAIT)
+        .await
+        .expect("the cluster");
+    let mut live = Client::new(
+        hub.subscribe([doomed.as_str(), spared.as_str()], None)
+            .await,
+    );
+    // Published through another instance that waits for the replica: it
+    // survives the failover. (Once its replica is promoted, the lost
+    // master's slots have no replica left to wait for.)
+    redis.wait_replicas = 1;
+    let durable = Hub::connect(hub_config(redis), WAIT)
+        .await
+        .expect("the cluster");
+    let before = durable
+        .publish(&doomed, &Event::new("before"))
+        .await
+        .expect("a publish to the doomed master");
+    drop(durable);
+    assert_eq!(live.next().await.1, "before");
+
+    cluster.nodes_mut()[victim].stop(); // SIGKILL
+    let killed = Instant::now();
+    let (mut refused, mut spared_refused, mut spared_published) = (0, 0, 0);
+    let after = loop {
+        match hub.publish(&spared, &Event::new("spared")).await {
+            Ok(_) => spared_published += 1,
+            Err(_) => spared_refused += 1,
+        }
+        match hub.publish(&doomed, &Event::new("after")).await {
+            Ok(published) => break published,
+            Err(PublishError::Redis(_)) => refused += 1,
+            Err(err) => panic!("not an outage: {err}"),
+        }
+        assert!(
+            killed.elapsed() < WAIT,
+            "no publish succeeded after the failover"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let gap = killed.elapsed();
+    println!(
+        "Cluster failover: {refused} publishes to the lost master's topic refused (503) over \
+         {gap:.2?}; the other master's topic: {spared_published} published, {spared_refused} refused"
+    );
+    assert_eq!(spared_refused, 0, "a topic of another master stopped");
+    let mut seen = Vec::new();
+    while seen
+        .last()
+        .map(|(_, data): &(String, String)| data.as_str())
+        != Some("after")
+    {
+        seen.push(live.next().await);
+    }
+    assert_eq!(
+        seen.iter().filter(|(_, data)| data == "spared").count(),
+        spared_published,
+        "the open stream got every event of the other topic once: {seen:?}"
+    );
+    assert!(!live.reset);
+    let mut resumed = Client::new(
+        hub.subscribe([doomed.as_str()], Some(&before.id.to_string()))
+            .await,
+    );
+    assert_eq!(
+        resumed.next().await,
+        (after.id.to_string(), "after".to_owned())
+    );
+    assert!(
+        !resumed.reset,
+        "the acknowledged event survived the failover"
     );
 }

@@ -332,6 +332,17 @@ impl RedisCluster {
     /// When the nodes do not start, or the cluster does not come up with
     /// every slot served within 10 seconds.
     pub fn start(test: &str, masters: usize) -> Option<Self> {
+        Self::start_with_replicas(test, masters, 0)
+    }
+
+    /// [`RedisCluster::start`] with `replicas` replicas of each master, so
+    /// that a replica takes over a master that fails (after the nodes'
+    /// timeout of 1 s). The first `masters` nodes are the masters.
+    ///
+    /// # Panics
+    ///
+    /// As [`RedisCluster::start`].
+    pub fn start_with_replicas(test: &str, masters: usize, replicas: usize) -> Option<Self> {
         for binary in ["redis-server", "redis-cli"] {
             if !installed(binary) {
                 return unavailable(test, &format!("{binary} is not on PATH"));
@@ -339,13 +350,13 @@ impl RedisCluster {
         }
         // Each node started (on ports no other one then holds) before the
         // next one picks its ports.
-        let nodes: Vec<RedisServer> = (0..masters)
+        let nodes: Vec<RedisServer> = (0..masters * (1 + replicas))
             .map(|_| RedisServer::launch(true, Setup::default()))
             .collect();
         let status = Command::new("redis-cli")
             .args(["--cluster", "create"])
             .args(nodes.iter().map(|node| format!("127.0.0.1:{}", node.port)))
-            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .args(["--cluster-replicas", &replicas.to_string(), "--cluster-yes"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
@@ -356,10 +367,10 @@ impl RedisCluster {
         );
         let cluster = Self { nodes };
         let deadline = Instant::now() + START_TIMEOUT;
-        while !cluster.is_up() {
+        while !cluster.is_up() || cluster.synchronised_replicas() < masters * replicas {
             assert!(
                 Instant::now() < deadline,
-                "the cluster did not serve every slot within {START_TIMEOUT:?}"
+                "the cluster did not serve every slot, with its replicas synchronised, within {START_TIMEOUT:?}"
             );
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -373,6 +384,52 @@ impl RedisCluster {
                 info.contains("cluster_state:ok") && info.contains("cluster_slots_ok:16384")
             })
         })
+    }
+
+    /// How many nodes are replicas whose link to their master is up.
+    pub fn synchronised_replicas(&self) -> usize {
+        self.nodes
+            .iter()
+            .filter(|node| {
+                node.query("INFO replication").is_some_and(|info| {
+                    info.contains("role:slave") && info.contains("master_link_status:up")
+                })
+            })
+            .count()
+    }
+
+    /// Waits until every replica of node `master` holds what it held when
+    /// asked (its replication offset), at most `limit`: whether they do.
+    pub fn replicated(&self, master: usize, limit: Duration) -> bool {
+        let field = |info: &str, name: &str| -> Option<u64> {
+            info.lines()
+                .find_map(|line| line.strip_prefix(name))
+                .and_then(|value| value.trim().parse().ok())
+        };
+        let node = &self.nodes[master];
+        let Some(offset) = node
+            .query("INFO replication")
+            .and_then(|info| field(&info, "master_repl_offset:"))
+        else {
+            return false;
+        };
+        let port = format!("master_port:{}", node.port);
+        let deadline = Instant::now() + limit;
+        loop {
+            let behind = self.nodes.iter().any(|replica| {
+                replica.query("INFO replication").is_some_and(|info| {
+                    info.lines().any(|line| line.trim_end() == port)
+                        && field(&info, "slave_repl_offset:").is_none_or(|held| held < offset)
+                })
+            });
+            if !behind {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     /// The nodes' URLs, as `--redis` takes them.

@@ -44,13 +44,34 @@ impl RedisSentinels {
                     master.port(),
                     fastish_id()
                 ));
-                let conf = format!(
-                    "sentinel monitor {name} 127.0.0.1 {port} {quorum}\n\
-                     sentinel down-after-milliseconds {name} {down}\n\
-                     sentinel failover-timeout {name} 5000\n\
-                     sentinel parallel-syncs {name} 1\n",
-                    port = master.port(),
-                    down = DOWN_AFTER.as_millis(),
+                // The deployment's file, for this master and name, with
+                // shorter timeouts for quick tests.
+                let conf = include_str!("../../../examples/deploy/redis-sentinel.conf")
+                    .replace(
+                        "127.0.0.1 6379 2",
+                        &format!("127.0.0.1 {} {quorum}", master.port()),
+                    )
+                    .replace(
+                        "down-after-milliseconds sse-events 5000",
+                        &format!(
+                            "down-after-milliseconds sse-events {}",
+                            DOWN_AFTER.as_millis()
+                        ),
+                    )
+                    .replace(
+                        "failover-timeout sse-events 60000",
+                        "failover-timeout sse-events 5000",
+                    )
+                    .replace("sse-events", name);
+                assert!(
+                    conf.contains(&format!(
+                        "sentinel monitor {name} 127.0.0.1 {} ",
+                        master.port()
+                    )) && conf.contains(&format!(
+                        "down-after-milliseconds {name} {}",
+                        DOWN_AFTER.as_millis()
+                    )),
+                    "examples/deploy/redis-sentinel.conf no longer has the lines the tests adapt"
                 );
                 std::fs::write(&file, conf).expect("a Sentinel configuration file");
                 RedisServer::launch(

@@ -231,11 +231,13 @@ impl Link {
     }
 
     /// Whether a publish may go to Redis now: the broker is open and the
-    /// tail is connected (and caught up).
+    /// tail is connected (and caught up); on a cluster, also while the
+    /// tail reconnects, since its command connection routes around a lost
+    /// node by itself: topics of the other masters go on.
     pub(super) fn can_publish(&self) -> Result<(), RedisError> {
         if self.broker.is_closed() {
             Err(RedisError::Closed)
-        } else if *self.connected.borrow() {
+        } else if *self.connected.borrow() || self.nodes.is_cluster() {
             Ok(())
         } else {
             Err(RedisError::Unavailable("not connected".into()))
@@ -287,6 +289,20 @@ impl Link {
             .slot_map
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+    }
+
+    /// The tail lost its connection: not connected until it is back. A
+    /// cluster's command connection stays in use meanwhile (see
+    /// [`Link::can_publish`]); another server's goes, since the next
+    /// session may find its master elsewhere (Sentinel).
+    pub(super) fn tail_lost(&self) {
+        if self.nodes.is_cluster() {
+            self.metrics.connected.set(0);
+            self.connected
+                .send_if_modified(|state| std::mem::replace(state, false));
+        } else {
+            self.set_connection(None);
+        }
     }
 
     pub(super) fn set_connection(&self, connection: Option<Connection>) {

@@ -121,16 +121,41 @@
 //! commands go to the master of their topic's slot, and the tail
 //! subscribes through one node after another. While a master is down,
 //! publishes to its topics fail with [`RedisError::Unavailable`], other
-//! topics go on, and streams stay open; a topic of that master that an
-//! instance starts following meanwhile is loaded at the tail's next ping
-//! after the master is back. An instance cut from one master alone is the
-//! same case seen from one side: if its Pub/Sub connection was on that
-//! master, the tail reconnects through another node and reloads every
-//! topic after its newest event; those of the lost master fail to load
-//! and are tried again at each ping, so their clients get what they
-//! missed, once and in order, as soon as the master is reachable again,
-//! while the other masters' topics go on.
+//! topics go on, and streams stay open. The command connection follows
+//! the cluster's own view (`MOVED`, a refresh of the slots after a lost
+//! node), so once a replica is promoted its topics publish again, with no
+//! restart; meanwhile it stays in use even while the tail reconnects, so
+//! the other masters' topics never stop. An instance cut from one master
+//! alone is the same case seen from one side: if its Pub/Sub connection
+//! was on that master, the tail reconnects through another node and
+//! reloads every topic after its newest event; those of the lost master
+//! fail to load and are tried again every half second, so their clients
+//! get what they missed, once and in order, as soon as the master (or
+//! the replica that took over) answers, while the other masters' topics
+//! go on. Measured on loopback with `cluster-node-timeout 1000`: 3.5 s
+//! from the master's SIGKILL to the first publish its replica took.
 //!
+//! # Sentinel, TLS and durability
+//!
+//! - **Sentinel.** With [`RedisOptions::sentinel_master`], the URLs are
+//!   Sentinels'. Each session of the tail asks them, in turn, where the
+//!   master is (`SENTINEL GET-MASTER-ADDR-BY-NAME`), and checks with
+//!   `ROLE` that the server they name is the master; a lost connection,
+//!   or a write answered `READONLY` (the old master back as a replica),
+//!   ends the session, and the next one asks again. A name that no
+//!   sentinel knows is a [`RedisError::Refused`].
+//! - **TLS and ACLs.** `rediss://` connects with rustls, against the
+//!   platform's roots or [`RedisOptions::tls`]'s CA, with its client
+//!   certificate if given. A wrong password, a missing ACL right or a
+//!   certificate either side refuses is a [`RedisError::Refused`]: the
+//!   tail keeps trying, and [`RedisBroker::connected_within`] reports it
+//!   at once, so that a server stops at start instead of hiding it.
+//! - **Durability.** Redis replicates asynchronously: a failover may drop
+//!   the newest events the old master acknowledged. With
+//!   [`RedisOptions::wait_replicas`], a publish succeeds only once that
+//!   many replicas hold it (`WAIT` on the master, after the script, within
+//!   the timeout; measured in `BENCHMARKS.md`).
+
 //! # Limits
 //!
 //! - A composite id grows with the topics of its stream, and every frame
@@ -141,10 +166,10 @@
 //! - A stream expires after `history_ttl` without events. A client that
 //!   resumes a topic whose stream expired and was recreated since is
 //!   reset, as the events it missed may be gone.
-//! - Behind Sentinel, connect to an address that always leads to the
-//!   current primary (a proxy or a virtual IP; this module does not speak
-//!   the Sentinel protocol). Events the old primary had not replicated
-//!   when it failed are lost.
+//! - A failover may drop events the old master acknowledged but had not
+//!   replicated (unless [`RedisOptions::wait_replicas`] is set). A client
+//!   that resumes after such an event on an instance that still holds it
+//!   is not told that other instances no longer can.
 
 mod batch;
 mod error;

@@ -30,6 +30,9 @@ use crate::broker::ids::{self, IdFormat};
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
+/// How soon a topic whose load failed is tried again.
+const LOAD_RETRY: Duration = Duration::from_millis(500);
+
 /// Topics that one `SUBSCRIBE`, and one round of loads, take.
 const TOPICS_PER_ROUND: usize = 512;
 
@@ -57,7 +60,7 @@ pub(super) async fn run(link: Arc<Link>) {
             Err(err) => err,
             Ok(never) => match never {},
         };
-        link.set_connection(None);
+        link.tail_lost();
         if link.broker.is_closed() {
             return;
         }
@@ -183,6 +186,12 @@ async fn session(
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ping.reset();
     loop {
+        // A topic whose load failed (its master is down, or failing over)
+        // is tried again soon rather than at the next ping: its clients
+        // wait for what its new master holds.
+        if !session.retry.is_empty() {
+            ping.reset_after(LOAD_RETRY.min(link.options.ping_interval));
+        }
         let changed = link.interest.changed.notified();
         let demoted = link.demoted.notified();
         match next_step(&mut messages, &mut ping, changed, demoted).await {
