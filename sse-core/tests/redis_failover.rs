@@ -306,3 +306,150 @@ async fn a_cluster_master_killed_is_replaced_by_its_replica_without_a_restart() 
         "the acknowledged event survived the failover"
     );
 }
+
+/// Events published per topic during the reshard.
+const RESHARD_EVENTS: usize = 150;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "moves Redis Cluster slots while publishing, seconds: cargo xtask faults"]
+async fn a_live_reshard_loses_nothing_and_keeps_each_topics_order() {
+    let test = "live_reshard";
+    let Some(cluster) = RedisCluster::start(test, 3) else {
+        return;
+    };
+    // Four busy topics of the first master, each in a slot of its own.
+    let mut topics: Vec<String> = Vec::new();
+    let mut slots = Vec::new();
+    for n in 0.. {
+        let topic = format!("busy-{n}");
+        let key = format!("sse:{{{topic}}}");
+        let slot = cluster.slot_of(&key).expect("a slot");
+        if cluster.node_serving(&key) == Some(0) && !slots.contains(&slot) {
+            topics.push(topic);
+            slots.push(slot);
+        }
+        if topics.len() == 4 {
+            break;
+        }
+    }
+    let redis = RedisConfig::new(cluster.urls().join(","));
+    let a = Hub::connect(hub_config(redis.clone()), WAIT)
+        .await
+        .expect("the cluster");
+    let b = Hub::connect(hub_config(redis), WAIT)
+        .await
+        .expect("the cluster");
+    // Each stream read as it comes, as a browser would, until the end
+    // marker of every topic.
+    let reader = |mut client: Client, markers: usize| {
+        tokio::spawn(async move {
+            let mut seen: Vec<String> = Vec::new();
+            while seen.iter().filter(|data| data.ends_with("/end")).count() < markers {
+                seen.push(client.next().await.1);
+            }
+            (seen, client.reset)
+        })
+    };
+    let on_a = reader(Client::new(a.subscribe(&topics, None).await), topics.len());
+    let on_b = reader(Client::new(b.subscribe(&topics, None).await), topics.len());
+
+    // Publishers on both instances, two topics each, from before the
+    // slots start moving until after the last has moved.
+    let moving = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let started = std::sync::Arc::new(tokio::sync::Notify::new());
+    let publisher = |hub: Hub, topics: Vec<String>| {
+        let (moving, started) = (moving.clone(), started.clone());
+        tokio::spawn(async move {
+            let (mut acked, mut refused) = (Vec::new(), Vec::new());
+            for n in 0.. {
+                if n == RESHARD_EVENTS / 10 {
+                    started.notify_one();
+                }
+                if n >= RESHARD_EVENTS && !moving.load(std::sync::atomic::Ordering::SeqCst) {
+                    break;
+                }
+                for topic in &topics {
+                    let data = format!("{topic}/{n}");
+                    match hub.publish(topic, &Event::new(data.clone())).await {
+                        Ok(_) => acked.push(data),
+                        Err(PublishError::Redis(_)) => refused.push(data),
+                        Err(err) => panic!("not an outage: {err}"),
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            (acked, refused)
+        })
+    };
+    let from_a = publisher(a.clone(), topics[..2].to_vec());
+    let from_b = publisher(b.clone(), topics[2..].to_vec());
+    started.notified().await;
+    let asked_before = cluster.nodes()[1].command_calls("asking");
+    let done = moving.clone();
+    let moved = tokio::task::spawn_blocking(move || {
+        for &slot in &slots {
+            cluster
+                .move_slot(slot, 0, 1, 10, Duration::from_millis(100))
+                .expect("the slot moves");
+        }
+        done.store(false, std::sync::atomic::Ordering::SeqCst);
+        cluster
+    });
+    let (acked_a, refused_a) = from_a.await.expect("a publisher");
+    let (acked_b, refused_b) = from_b.await.expect("a publisher");
+    let cluster = moved.await.expect("the slots moved");
+    for topic in &topics {
+        assert_eq!(
+            cluster.node_serving(&format!("sse:{{{topic}}}")),
+            Some(1),
+            "{topic} moved"
+        );
+    }
+    let asked = cluster.nodes()[1].command_calls("asking") - asked_before;
+    assert!(
+        asked > 0,
+        "no publish or read was sent to the importing master with ASK"
+    );
+    let acked: Vec<String> = acked_a.into_iter().chain(acked_b).collect();
+    let refused: Vec<String> = refused_a.into_iter().chain(refused_b).collect();
+    println!(
+        "Live reshard of 4 slots: {} publishes answered 200, {} answered 503; {asked} ASK redirections followed",
+        acked.len(),
+        refused.len()
+    );
+
+    // A publish after the move, on every topic, marks the end of each
+    // stream's reading.
+    for topic in &topics {
+        a.publish(topic, &Event::new(format!("{topic}/end")))
+            .await
+            .expect("a publish after the move");
+    }
+    for (name, reader) in [("A", on_a), ("B", on_b)] {
+        let (seen, reset) = reader.await.expect("a reader");
+        for data in &acked {
+            assert_eq!(
+                seen.iter().filter(|d| *d == data).count(),
+                1,
+                "{data}, answered 200, reached {name} once"
+            );
+        }
+        for data in &refused {
+            assert!(
+                seen.iter().filter(|d| *d == data).count() <= 1,
+                "{data} twice on {name}"
+            );
+        }
+        for topic in &topics {
+            let order: Vec<usize> = seen
+                .iter()
+                .filter_map(|data| data.strip_prefix(&format!("{topic}/"))?.parse().ok())
+                .collect();
+            assert!(
+                order.windows(2).all(|pair| pair[0] < pair[1]),
+                "{topic} out of order on {name}: {order:?}"
+            );
+        }
+        assert!(!reset, "no reset on {name}");
+    }
+}

@@ -21,6 +21,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod certs;
+mod reshard;
 mod sentinel;
 mod setup;
 
