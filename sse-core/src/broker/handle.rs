@@ -243,6 +243,35 @@ impl Broker {
         state.pinned.then(|| state.log.last_id())
     }
 
+    /// The newest retained (not ephemeral) event `topic` holds, if the
+    /// mirror follows it.
+    #[cfg(feature = "redis")]
+    pub(crate) fn newest_retained_of(&self, topic: &str) -> Option<u64> {
+        let topic = self.shared.find(topic)?;
+        let state = topic.lock();
+        if state.pinned {
+            state.log.newest_retained()
+        } else {
+            None
+        }
+    }
+
+    /// Every event of `topic` up to `through` is gone from Redis (a
+    /// failover dropped what its old master had not replicated): they are
+    /// not replayed, a resume from before `through` resets, and no later
+    /// event may carry an id up to it. Open streams go on.
+    #[cfg(feature = "redis")]
+    pub(crate) fn mark_lost(&self, topic: &str, through: u64) {
+        let Some(held) = self.shared.find(topic) else {
+            return;
+        };
+        let mut state = held.lock();
+        if state.pinned {
+            state.log.mark_lost(through);
+            self.shared.newest.fetch_max(through, Ordering::SeqCst);
+        }
+    }
+
     /// The newest id applied to any topic.
     #[cfg(feature = "redis")]
     pub(crate) fn newest(&self) -> u64 {

@@ -79,6 +79,27 @@ impl Log {
         self.newest
     }
 
+    /// The newest retained (not ephemeral) id held.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn newest_retained(&self) -> Option<u64> {
+        self.entries
+            .iter()
+            .rev()
+            .find(|entry| !entry.ephemeral)
+            .map(|entry| entry.id)
+    }
+
+    /// Every retained frame up to `through` is gone from the source of
+    /// truth (a failover dropped them): no replay offers them, a cursor
+    /// before `through` cannot be honoured, and no later frame takes an id
+    /// up to it. The frames stay for readers that have not read them yet:
+    /// a live stream goes on.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn mark_lost(&mut self, through: u64) {
+        self.lost = self.lost.max(through);
+        self.newest = self.newest.max(through);
+    }
+
     /// Ids up to `id` were issued elsewhere and none is held here: a
     /// mirror's topic whose newest ids were ephemeral events.
     #[cfg_attr(not(feature = "redis"), allow(dead_code))]
@@ -233,7 +254,8 @@ impl Log {
             .range(..start)
             .rev()
             .find(|entry| !entry.ephemeral)
-            .map_or(self.lost, |entry| entry.id)
+            // Frames at or before a loss (`mark_lost`) may still be held.
+            .map_or(self.lost, |entry| entry.id.max(self.lost))
     }
 
     /// The newest id held before `id`, or the floor: a cursor from which
@@ -309,6 +331,23 @@ mod tests {
         assert_eq!(log.last_id(), 104);
         assert_eq!(log.floor(), 99);
         assert_eq!(Log::new(7).last_id(), 7);
+    }
+
+    #[test]
+    fn frames_marked_lost_are_never_replayed_but_still_read_live() {
+        let now = Instant::now();
+        let history = retention(10, 10);
+        let mut log = log_with(3, &history, now);
+        log.mark_lost(105);
+        // A reader that has not read them yet still gets them.
+        assert_eq!(ids_after(&log, 101), [102, 104]);
+        assert_eq!(log.floor(), 99, "no reader counts as lagging");
+        // A resume from before the loss cannot be honoured, and no later
+        // frame takes a lost id.
+        assert_eq!(log.replay_floor(&history, now), 105);
+        assert_eq!(log.last_id(), 105);
+        log.append(106, Bytes::new(), now, false);
+        assert_eq!(log.replay_floor(&history, now), 105);
     }
 
     #[test]

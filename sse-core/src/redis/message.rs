@@ -2,7 +2,8 @@
 //! reads. A message holds one or more events of the channel's topic, in
 //! id order, each `<id> <event length>\n<event>` (`<id> <event length>
 //! e\n<event>` for an ephemeral event), the event encoded without its id
-//! line.
+//! line. `<id> 0 l\n`, from `load.lua`, says that a failover dropped the
+//! topic's events up to `<id>`.
 
 use crate::broker::ids;
 
@@ -13,6 +14,8 @@ pub(super) struct Received {
     pub(super) body: Vec<u8>,
     /// For live subscribers only.
     pub(super) ephemeral: bool,
+    /// Not an event: every event up to `id` is gone.
+    pub(super) lost: bool,
 }
 
 /// The events of a message, or `None` if any record is malformed (the
@@ -24,10 +27,11 @@ pub(super) fn parse_payload(payload: &[u8]) -> Option<Vec<Received>> {
         let newline = memchr::memchr(b'\n', rest)?;
         let head = std::str::from_utf8(&rest[..newline]).ok()?;
         let (id, len) = head.split_once(' ')?;
-        let (len, ephemeral) = match len.split_once(' ') {
-            Some((len, "e")) => (len, true),
+        let (len, ephemeral, lost) = match len.split_once(' ') {
+            Some((len, "e")) => (len, true, false),
+            Some(("0", "l")) => ("0", false, true),
             Some(_) => return None,
-            None => (len, false),
+            None => (len, false, false),
         };
         let id = ids::parse_redis(id)?;
         let len: usize = len.parse().ok()?;
@@ -41,6 +45,7 @@ pub(super) fn parse_payload(payload: &[u8]) -> Option<Vec<Received>> {
             id,
             body: body.to_vec(),
             ephemeral,
+            lost,
         });
         rest = &record[len..];
     }
@@ -77,6 +82,20 @@ mod tests {
     }
 
     #[test]
+    fn a_loss_is_announced_with_no_event() {
+        let parsed = parse_payload(b"1764150000002-1 0 l\n").expect("a valid payload");
+        assert_eq!(
+            parsed,
+            [Received {
+                id: ids::parse_redis("1764150000002-1").expect("an id"),
+                body: Vec::new(),
+                ephemeral: false,
+                lost: true,
+            }]
+        );
+    }
+
+    #[test]
     fn malformed_payloads_are_refused() {
         for bad in [
             &b""[..],
@@ -89,6 +108,7 @@ mod tests {
             b"1-0 4 4\ndata",
             b"1-0 4 x\ndata",
             b"1-0 4 e e\ndata",
+            b"1-0 4 l\ndata",
             b"1-0 4\ndata1-1",
             b"1-0 4\ndata1-0 0\n",
             b"2-0 0\n1-0 0\n",

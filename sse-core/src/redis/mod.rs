@@ -167,9 +167,20 @@
 //!   resumes a topic whose stream expired and was recreated since is
 //!   reset, as the events it missed may be gone.
 //! - A failover may drop events the old master acknowledged but had not
-//!   replicated (unless [`RedisOptions::wait_replicas`] is set). A client
-//!   that resumes after such an event on an instance that still holds it
-//!   is not told that other instances no longer can.
+//!   replicated (unless [`RedisOptions::wait_replicas`] is set). An
+//!   instance that mirrored them finds out when its tail reconnects: its
+//!   newest retained event is gone from the stream, and was not trimmed.
+//!   `load.lua` then moves the stream's last id and its deleted id past
+//!   everything that instance held, in Redis, and says so on the topic's
+//!   channel: no later event takes a dropped id, and on every instance a
+//!   resume from before that point resets (a resume from before the
+//!   dropped events too: the conservative side), while open streams go
+//!   on. Two limits: the promoted replica's clock must not be behind the
+//!   old master's by more than the failover took (else a new event could
+//!   take an id among the dropped ones), and an instance that publishes
+//!   to the topic after the failover but before any instance that held
+//!   the dropped events has reconnected lets a resume in that moment go
+//!   unreset.
 
 mod batch;
 mod error;

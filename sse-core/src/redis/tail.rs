@@ -321,16 +321,16 @@ impl Session<'_> {
             let channels: Vec<String> = chunk.iter().map(|topic| link.keys.stream(topic)).collect();
             link.within(self.sink.subscribe(&channels)).await?;
             let reads = chunk.iter().map(|topic| {
-                let after = self
-                    .mirrored
-                    .contains(topic)
-                    .then(|| link.broker.newest_of(topic))
+                let held = self.mirrored.contains(topic);
+                let after = held.then(|| link.broker.newest_of(topic)).flatten();
+                let retained = held
+                    .then(|| link.broker.newest_retained_of(topic))
                     .flatten();
-                read(link, self.connection.clone(), topic, after)
+                read(link, self.connection.clone(), topic, after, retained)
             });
             let read = futures_util::future::join_all(reads).await;
             for (topic, result) in chunk.iter().zip(read) {
-                let (floor, events, newest) = match result {
+                let (floor, events, newest, lost) = match result {
                     Ok(read) => read,
                     Err(err) => {
                         // Its master may be down while others are up:
@@ -355,6 +355,9 @@ impl Session<'_> {
                     }),
                     newest,
                 );
+                if let Some(lost) = lost {
+                    link.broker.mark_lost(topic, lost);
+                }
                 self.subscribed.insert(topic.clone());
                 self.mirrored.insert(topic.clone());
             }
@@ -387,6 +390,15 @@ impl Session<'_> {
         };
         let now = Instant::now();
         for event in &events {
+            if event.lost {
+                tracing::warn!(
+                    topic,
+                    through = %IdFormat::Redis.format(event.id),
+                    "a failover dropped events of this topic; resumes from before them reset"
+                );
+                self.link.broker.mark_lost(topic, event.id);
+                continue;
+            }
             self.link.broker.apply(
                 topic,
                 Mirrored {
@@ -419,16 +431,23 @@ async fn redis_now_ms(link: &Link, connection: &mut Connection) -> Result<u64, R
 ///
 /// A first load also takes the stream's deleted ids as gone: a stream
 /// recreated after it expired says so (see `publish.lua`). A catch-up
-/// does not: a stream expires only after the TTL without events, which
-/// a mirror connected since then received, and one cut off for longer
-/// counts everything before the TTL as gone anyway (`raise_floor`).
+/// does not (a stream expires only after the TTL without events, which a
+/// mirror connected since then received, and one cut off for longer
+/// counts everything before the TTL as gone anyway: `raise_floor`),
+/// unless they reach past what the mirror holds: then a failover dropped
+/// events (see `load.lua`), the last value, which the mirror marks lost.
+///
+/// A catch-up gives `retained`, the newest retained event the mirror
+/// holds: if the stream lost it to a failover, `load.lua` records the
+/// loss in Redis (see there) and the floor moves past it.
 async fn read(
     link: &Link,
     mut connection: Connection,
     topic: &str,
     after: Option<u64>,
-) -> Result<(u64, Vec<Received>, u64), RedisError> {
-    let (bound, _) = link.stream_limits();
+    retained: Option<u64>,
+) -> Result<(u64, Vec<Received>, u64, Option<u64>), RedisError> {
+    let (bound, ttl) = link.stream_limits();
     let start = after.map_or_else(
         || "-".to_owned(),
         |id| format!("({}", IdFormat::Redis.format(id)),
@@ -438,9 +457,22 @@ async fn read(
         .key(link.keys.stream(topic))
         .arg(start)
         .arg(bound.saturating_add(1));
-    let (deleted, entries, last, missing_at): (String, Vec<StreamEntry>, String, u64) = link
-        .within(invocation.invoke_async(&mut connection))
-        .await?;
+    if let (Some(after), Some(retained)) = (after, retained) {
+        invocation
+            .arg(IdFormat::Redis.format(retained))
+            .arg(IdFormat::Redis.format(after.saturating_add(1)))
+            .arg(ttl);
+    }
+    let (deleted, entries, last, missing_at, dropped): (String, Vec<StreamEntry>, String, u64, u8) =
+        link.within(invocation.invoke_async(&mut connection))
+            .await?;
+    if dropped == 1 {
+        tracing::warn!(
+            topic,
+            newest_held = %IdFormat::Redis.format(after.unwrap_or(0)),
+            "a failover dropped events of this topic that this instance had; recorded in Redis"
+        );
+    }
     let mut events: Vec<Received> = entries
         .into_iter()
         .rev()
@@ -454,13 +486,18 @@ async fn read(
                 id,
                 body,
                 ephemeral: false,
+                lost: false,
             })
         })
         .collect();
     events.dedup_by_key(|event| event.id);
-    let mut floor = match after {
-        None => ids::parse_redis(&deleted).unwrap_or(0),
-        Some(_) => 0,
+    let deleted = ids::parse_redis(&deleted).unwrap_or(0);
+    let (mut floor, lost) = match after {
+        None => (deleted, None),
+        // Gone after what this mirror holds: a failover's loss (see
+        // `load.lua`), which its open streams outlive.
+        Some(after) if deleted > after => (0, Some(deleted)),
+        Some(_) => (0, None),
     };
     if events.len() > bound {
         let beyond = events.remove(0);
@@ -475,7 +512,7 @@ async fn read(
         // another instance, once the stream exists, is no reset.
         newest = newest.max(ids::join(missing_at, 0).unwrap_or(0).saturating_sub(1));
     }
-    Ok((floor, events, newest))
+    Ok((floor, events, newest, lost))
 }
 
 /// A stream entry as Redis sends it: its id, and its fields and values.
