@@ -1,14 +1,16 @@
-//! Redis as production runs it, through the example servers: over TLS as
-//! the README's least-privileged ACL user, and behind Sentinel while the
-//! master is killed. Two instances of one framework's server, talked to
-//! over HTTP only.
+//! Redis losing a master, through the example servers: a Sentinel master
+//! and a cluster master killed with SIGKILL, and a failover that drops
+//! events its replica never received; with a live reshard
+//! ([`crate::reshard`]), the checks `cargo xtask faults` runs. Two
+//! instances of one framework's server, talked to over HTTP only.
 
 use std::time::{Duration, Instant};
 
 use crate::client::{Error, http_client, notify};
 use crate::launch::{Running, Target};
-use crate::redis_server::{RedisCluster, RedisSentinels, RedisServer, Setup, TestCertificates};
-use crate::support::{Check, ensure, publish, subscribe};
+use crate::redis_server::sentinel::RedisSentinels;
+use crate::redis_server::{RedisCluster, RedisServer, Setup};
+use crate::support::{Check, ensure, publish, redis_missing as missing, subscribe};
 
 /// The checks that kill a Redis master: seconds each, run by `cargo xtask
 /// faults` in a step of their own.
@@ -23,62 +25,13 @@ pub const FAULT_CHECKS: &[Check] = &[
     ),
     (
         "cluster: a live reshard of busy topics' slots, publishers on both instances: nothing lost or twice, each topic in order",
-        |t| Box::pin(live_reshard(t)),
+        |t| Box::pin(crate::reshard::live_reshard(t)),
+    ),
+    (
+        "Sentinel: events a failover drops reset every resume after them, on both instances; their ids are never reused",
+        |t| Box::pin(dropped_events(t)),
     ),
 ];
-
-/// The password of the checks' ACL user.
-const PASSWORD: &str = "conformance-s3cret";
-
-fn missing() -> Error {
-    "redis-server is not installed (apt-get install redis-server)".into()
-}
-
-/// Two instances on a Redis that takes only TLS with client
-/// certificates, as an ACL user with the README's rights: delivery and a
-/// resume on the other instance (one of the multi-instance checks).
-pub(crate) async fn tls_acl(target: &Target) -> Result<(), Error> {
-    let certificates = TestCertificates::new("conformance-tls");
-    let server = RedisServer::start_with(
-        "TLS check",
-        Setup {
-            tls: Some(certificates.server(true)),
-            // The servers' key prefix is the default, `sse`.
-            args: Setup::readme_acl_user("sse", "sse-app", PASSWORD),
-            ..Setup::default()
-        },
-    )
-    .ok_or_else(missing)?;
-    let url = server.tls_url(&format!("sse-app:{PASSWORD}@"));
-    let files = [
-        ("--redis-ca", &certificates.ca),
-        ("--redis-cert", &certificates.client_cert),
-        ("--redis-key", &certificates.client_key),
-    ]
-    .map(|(flag, path)| (flag, path.display().to_string()));
-    let mut options = vec!["--redis", url.as_str()];
-    for (flag, path) in &files {
-        options.extend([*flag, path.as_str()]);
-    }
-    let a = target.start(&options).await?;
-    let b = target.start(&options).await?;
-    let mut on_a = subscribe(&a.base, "?topic=secure", &[]).await?;
-    let first = publish(&b.base, "topic=secure", "\"one\"").await?;
-    let second = publish(&b.base, "topic=secure", "\"two\"").await?;
-    for (id, data) in [(&first, "\"one\""), (&second, "\"two\"")] {
-        let event = on_a.next_event().await?;
-        ensure(event.last_event_id() == id && event.data() == data, || {
-            format!("expected {data} as {id} on the other instance, got {event:?}")
-        })?;
-    }
-    let mut resumed =
-        subscribe(&b.base, &format!("?topic=secure&lastEventId={first}"), &[]).await?;
-    let event = resumed.next_event().await?;
-    ensure(event.last_event_id() == second, || {
-        format!("a resume after {first} on the other instance gave {event:?}")
-    })?;
-    Ok(())
-}
 
 /// A master with two replicas under three sentinels: after the failover
 /// one replica is the master and the other its replica.
@@ -303,163 +256,134 @@ async fn cluster_failover(target: &Target) -> Result<(), Error> {
     Ok(())
 }
 
-/// Publishes `topic/0`, `topic/1`, … to each of `topics` through `base`,
-/// round after round, until `moving` is false and `rounds` are done: the
-/// data answered 200, and those answered 503.
-async fn publish_rounds(
-    base: String,
-    topics: Vec<String>,
-    rounds: usize,
-    moving: std::sync::Arc<std::sync::atomic::AtomicBool>,
-) -> Result<(Vec<String>, Vec<String>), Error> {
-    let client = http_client();
-    let (mut acked, mut refused) = (Vec::new(), Vec::new());
-    for n in 0.. {
-        if n >= rounds && !moving.load(std::sync::atomic::Ordering::SeqCst) {
-            break;
-        }
-        for topic in &topics {
-            let data = format!("{topic}/{n}");
-            let (status, body) = notify(
-                &client,
-                &base,
-                &format!("topic={topic}"),
-                &format!("\"{data}\""),
-            )
-            .await?;
-            match status {
-                200 => acked.push(data),
-                503 => refused.push(data),
-                other => {
-                    return Err(format!(
-                        "during the reshard /notify answered {other} {body}"
-                    ));
-                }
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    Ok((acked, refused))
+/// Sends `signal` (`STOP`, `CONT`) to `server`'s process.
+fn signal(server: &RedisServer, signal: &str) -> Result<(), Error> {
+    let pid = server.pid().ok_or("the server is not running")?;
+    let status = std::process::Command::new("kill")
+        .args([&format!("-{signal}"), &pid.to_string()])
+        .status()
+        .map_err(|e| e.to_string())?;
+    ensure(status.success(), || format!("kill -{signal} {pid} failed"))
 }
 
-async fn live_reshard(target: &Target) -> Result<(), Error> {
-    let cluster = tokio::task::spawn_blocking(|| RedisCluster::start("reshard check", 3))
-        .await
-        .map_err(|e| format!("the cluster start failed: {e}"))?
-        .ok_or_else(missing)?;
-    // Four topics of the first master, each in a slot of its own.
-    let (mut topics, mut slots) = (Vec::new(), Vec::new());
-    for n in 0..10_000 {
-        let topic = format!("busy{n}");
-        let key = format!("sse:{{{topic}}}");
-        let slot = cluster.slot_of(&key).ok_or("no slot")?;
-        if cluster.node_serving(&key) == Some(0) && !slots.contains(&slot) {
-            topics.push(topic);
-            slots.push(slot);
-            if topics.len() == 4 {
-                break;
-            }
+/// `<ms>-<seq>` as a pair, to compare ids as Redis orders them.
+fn redis_order(id: &str) -> Result<(u64, u64), Error> {
+    let parse = || {
+        let (ms, seq) = id.split_once('-')?;
+        Some((ms.parse().ok()?, seq.parse().ok()?))
+    };
+    parse().ok_or_else(|| format!("{id:?} is not a Redis id"))
+}
+
+async fn dropped_events(target: &Target) -> Result<(), Error> {
+    let test = "dropped events check";
+    let (mut master, replica, sentinels) = tokio::task::spawn_blocking(move || {
+        let master = RedisServer::start(test).ok_or_else(missing)?;
+        let replica =
+            RedisServer::start_with(test, Setup::replica_of(master.port())).ok_or_else(missing)?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !replica
+            .query("INFO replication")
+            .is_some_and(|info| info.contains("master_link_status:up"))
+        {
+            ensure(Instant::now() < deadline, || {
+                "the replica did not synchronise".into()
+            })?;
+            std::thread::sleep(Duration::from_millis(20));
         }
-    }
-    let options: Vec<String> = cluster
+        let sentinels = RedisSentinels::start(test, &master, "events", 3, 1).ok_or_else(missing)?;
+        Ok::<_, Error>((master, replica, sentinels))
+    })
+    .await
+    .map_err(|e| e.to_string())??;
+    let mut options: Vec<String> = sentinels
         .urls()
         .into_iter()
-        .flat_map(|url| ["--redis".to_owned(), url])
+        .flat_map(|url| ["--redis-sentinel".to_owned(), url])
         .collect();
+    options.extend(["--redis-master".into(), "events".into()]);
     let options: Vec<&str> = options.iter().map(String::as_str).collect();
     let a = target.start(&options).await?;
-    let b = target.start(&options).await?;
-    let query = format!(
-        "?{}",
-        topics
-            .iter()
-            .map(|topic| format!("topic={topic}"))
-            .collect::<Vec<_>>()
-            .join("&")
-    );
-    let on_a = subscribe(&a.base, &query, &[]).await?;
-    let on_b = subscribe(&b.base, &query, &[]).await?;
-    let moving = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
-    let from_a = tokio::spawn(publish_rounds(
-        a.base.clone(),
-        topics[..2].to_vec(),
-        60,
-        moving.clone(),
-    ));
-    let from_b = tokio::spawn(publish_rounds(
-        b.base.clone(),
-        topics[2..].to_vec(),
-        60,
-        moving.clone(),
-    ));
-    let done = moving.clone();
-    let moved = tokio::task::spawn_blocking(move || {
-        let moved = slots
-            .iter()
-            .try_for_each(|&slot| cluster.move_slot(slot, 0, 1, 10, Duration::from_millis(100)));
-        done.store(false, std::sync::atomic::Ordering::SeqCst);
-        moved.map(|()| cluster)
-    });
-    // Read as the events come, so that no stream lags behind.
-    let expected_end = topics.len();
-    let read = move |mut stream: crate::client::EventStream| async move {
-        let mut seen: Vec<String> = Vec::new();
-        while seen.iter().filter(|data| data.ends_with("/end\"")).count() < expected_end {
-            let event = stream.next_event().await?;
-            ensure(event.event() != "reset", || {
-                format!("a reset during the reshard: {event:?}")
-            })?;
-            seen.push(event.data().to_owned());
+    let mut live = subscribe(&a.base, "?topic=orders", &[]).await?;
+    let mut ids = Vec::new();
+    for n in 1..=3 {
+        ids.push(publish(&a.base, "topic=orders", &format!("\"e{n}\"")).await?);
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while replica
+        .query("XLEN sse:{orders}")
+        .is_none_or(|len| len != "3")
+    {
+        ensure(Instant::now() < deadline, || {
+            "the replica did not get e1..e3".into()
+        })?;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // The replica stops and its master cuts it off: e4 and e5 reach the
+    // master and the live stream, never the replica.
+    signal(&replica, "STOP")?;
+    ensure(
+        master.query("CLIENT KILL TYPE replica").as_deref() == Some("1"),
+        || "the master had no replica to cut off".into(),
+    )?;
+    for n in 4..=5 {
+        ids.push(publish(&a.base, "topic=orders", &format!("\"e{n}\"")).await?);
+    }
+    for n in 1..=5 {
+        let event = live.next_event().await?;
+        ensure(event.data() == format!("\"e{n}\""), || {
+            format!("expected e{n}, got {event:?}")
+        })?;
+    }
+    master.stop(); // SIGKILL: e4 and e5 die with it
+    signal(&replica, "CONT")?;
+    let client = http_client();
+    let killed = Instant::now();
+    let e6 = loop {
+        let (status, body) = notify(&client, &a.base, "topic=orders", "\"e6\"").await?;
+        if status == 200 {
+            let value: serde_json::Value =
+                serde_json::from_str(&body).map_err(|e| e.to_string())?;
+            break value["id"].as_str().map(str::to_owned).ok_or("no id")?;
         }
-        Ok::<_, Error>(seen)
+        ensure(killed.elapsed() < Duration::from_secs(20), || {
+            format!("no publish succeeded within 20 s of the master's death: {status} {body}")
+        })?;
+        tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    let reading_a = tokio::spawn(async move { read(on_a).await });
-    let reading_b = tokio::spawn(async move { read(on_b).await });
-    let (acked_a, refused_a) = from_a.await.map_err(|e| e.to_string())??;
-    let (acked_b, refused_b) = from_b.await.map_err(|e| e.to_string())??;
-    let cluster = moved.await.map_err(|e| e.to_string())??;
-    for topic in &topics {
-        ensure(
-            cluster.node_serving(&format!("sse:{{{topic}}}")) == Some(1),
-            || format!("{topic}'s slot did not move"),
-        )?;
-        publish(
-            &a.base,
-            &format!("topic={topic}"),
-            &format!("\"{topic}/end\""),
-        )
-        .await?;
-    }
-    let acked: Vec<String> = acked_a.into_iter().chain(acked_b).collect();
-    let refused: Vec<String> = refused_a.into_iter().chain(refused_b).collect();
-    for (name, reading) in [("A", reading_a), ("B", reading_b)] {
-        let seen = reading.await.map_err(|e| e.to_string())??;
-        for data in &acked {
-            let quoted = format!("\"{data}\"");
-            let times = seen.iter().filter(|d| **d == quoted).count();
-            ensure(times == 1, || {
-                format!("{data}, answered 200, reached {name} {times} times")
-            })?;
-        }
-        for data in &refused {
-            let quoted = format!("\"{data}\"");
-            ensure(seen.iter().filter(|d| **d == quoted).count() <= 1, || {
-                format!("{data} reached {name} twice")
-            })?;
-        }
-        for topic in &topics {
-            let prefix = format!("\"{topic}/");
-            let order: Vec<usize> = seen
-                .iter()
-                .filter_map(|data| data.strip_prefix(&prefix)?.strip_suffix('"')?.parse().ok())
-                .collect();
-            ensure(order.windows(2).all(|pair| pair[0] < pair[1]), || {
-                format!("{topic} out of order on {name}: {order:?}")
-            })?;
-        }
-    }
-    ensure(!acked.is_empty(), || {
-        "nothing was published during the reshard".into()
+    ensure(redis_order(&e6)? > redis_order(&ids[4])?, || {
+        format!("e6 took {e6}, not after the dropped e5 {}", ids[4])
     })?;
+    let event = live.next_event().await?;
+    ensure(event.data() == "\"e6\"", || {
+        format!("the open stream got {event:?}, not e6")
+    })?;
+
+    let b = target.start(&options).await?;
+    for (name, base) in [
+        ("the instance that saw them", &a.base),
+        ("the other", &b.base),
+    ] {
+        for dropped in &ids[3..] {
+            let mut resumed = crate::client::open(
+                &client,
+                base,
+                &format!("/events?topic=orders&lastEventId={dropped}"),
+                &[],
+            )
+            .await?;
+            let mut names = Vec::new();
+            loop {
+                let event = resumed.next_event().await?;
+                names.push(event.event().to_owned());
+                if event.last_event_id() == e6 {
+                    break;
+                }
+            }
+            ensure(names.iter().any(|name| name == "reset"), || {
+                format!("{name}: a resume after the dropped {dropped} gave {names:?}, no reset")
+            })?;
+        }
+    }
     Ok(())
 }

@@ -45,6 +45,8 @@ pub mod redis_server;
 pub mod registry;
 pub mod replay;
 pub mod report;
+pub mod reshard;
 pub mod rolling;
+pub mod secure_redis;
 pub mod streams;
 pub mod support;

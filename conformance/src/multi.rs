@@ -38,7 +38,7 @@ pub const MULTI_INSTANCE_CHECKS: &[Check] = &[
     ),
     (
         "multi-instance: over TLS with client certificates, as the README's minimal ACL user",
-        |t| Box::pin(crate::failover::tls_acl(t)),
+        |t| Box::pin(crate::secure_redis::tls_acl(t)),
     ),
     (
         "multi-instance: batches and ephemeral events reach both; an ephemeral id resumes anywhere",

@@ -24,6 +24,11 @@ pub(crate) fn series(text: &str, name: &str) -> Option<f64> {
 
 pub(crate) use crate::client::ensure;
 
+/// Why a check that needs `redis-server` cannot run.
+pub(crate) fn redis_missing() -> Error {
+    "redis-server is not installed (apt-get install redis-server)".into()
+}
+
 pub(crate) async fn subscribe(
     base: &str,
     query: &str,

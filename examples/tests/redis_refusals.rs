@@ -12,7 +12,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use binaries::BINARIES;
-use sse_conformance::redis_server::{RedisSentinels, RedisServer, Setup, TestCertificates};
+use sse_conformance::redis_server::sentinel::RedisSentinels;
+use sse_conformance::redis_server::{RedisServer, Setup, TestCertificates};
 
 /// Far above the moment a refusal comes (Redis answers at once).
 const LIMIT: Duration = Duration::from_secs(20);

@@ -68,6 +68,8 @@ mod keys;
 pub mod metrics;
 #[cfg(feature = "redis")]
 pub mod redis;
+#[cfg(any(feature = "hub", feature = "redis"))]
+mod redis_tls;
 #[cfg(feature = "hub")]
 pub mod request;
 #[cfg(feature = "serve")]

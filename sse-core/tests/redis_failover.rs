@@ -16,7 +16,8 @@ use sse_hub::decode::{Decoded, Decoder};
 use sse_hub::hub::{Body, EventStream, Hub, HubConfig, RedisConfig, Response};
 use sse_hub::{Event, PublishError};
 
-use redis_server::{RedisCluster, RedisSentinels, RedisServer, SENTINEL_DOWN_AFTER, Setup};
+use redis_server::sentinel::{DOWN_AFTER as SENTINEL_DOWN_AFTER, RedisSentinels};
+use redis_server::{RedisCluster, RedisServer, Setup};
 
 /// Bounds every wait; a failover on loopback takes a few seconds.
 const WAIT: Duration = Duration::from_secs(60);

@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use sse_hub::hub::{Hub, HubConfig, OpenError, RedisConfig};
 
-use redis_server::{RedisSentinels, RedisServer, Setup, TestCertificates};
+use redis_server::sentinel::RedisSentinels;
+use redis_server::{RedisServer, Setup, TestCertificates};
 
 /// What `Hub::connect` may wait for Redis; a refusal must come long
 /// before (it ends the wait), an unreachable Redis would take all of it.

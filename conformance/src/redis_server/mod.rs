@@ -8,7 +8,7 @@
 //! your own instead ([`TestRedis::get`]). [`RedisCluster::start`] starts
 //! a private Redis Cluster of such servers, [`RedisServer::start_with`]
 //! one with TLS, ACL users or a master to replicate ([`Setup`]), and
-//! [`RedisSentinels::start`] Sentinels watching a master.
+//! [`sentinel::RedisSentinels::start`] Sentinels watching a master.
 //!
 //! The files depend on `std` alone, and on `rcgen` for the certificates
 //! of TLS tests, so that `sse-hub`'s own tests and benches include them
@@ -22,14 +22,12 @@ use std::time::{Duration, Instant};
 
 mod certs;
 mod reshard;
-mod sentinel;
+pub mod sentinel;
 mod setup;
 
 // Not every test that includes these files uses each part.
 #[allow(unused_imports)]
 pub use certs::TestCertificates;
-#[allow(unused_imports)]
-pub use sentinel::{DOWN_AFTER as SENTINEL_DOWN_AFTER, RedisSentinels};
 #[allow(unused_imports)]
 pub use setup::{Setup, TlsFiles};
 

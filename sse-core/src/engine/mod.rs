@@ -25,7 +25,7 @@ use tokio::sync::Notify;
 use crate::broker::{Broker, BrokerConfig, ClientStream, History, Publish, Published, Start};
 use crate::keys::{KeyState, MemoryKeys};
 pub use error::{PublishError, ReadError};
-pub use redis_config::{RedisConfig, RedisTls};
+pub use redis_config::RedisConfig;
 
 /// How many open streams follow each topic: what
 /// [`Hub::presence`](crate::Hub::presence) answers.

@@ -51,7 +51,8 @@ mod reads;
 mod response;
 mod routes;
 
-pub use crate::engine::{Presence, PublishError, ReadError, RedisConfig, RedisTls};
+pub use crate::engine::{Presence, PublishError, ReadError, RedisConfig};
+pub use crate::redis_tls::RedisTls;
 pub use body::read_body;
 pub use config::HubConfig;
 pub use drain::{DRAIN_GRACE, StopSignals, stop_signals};

@@ -145,3 +145,16 @@ fn certificate_problem(err: &rustls::Error) -> Option<String> {
         _ => None,
     }
 }
+
+/// `future` within `within`, its errors as this crate's.
+pub(super) async fn timed<T>(
+    within: std::time::Duration,
+    future: impl Future<Output = redis::RedisResult<T>>,
+) -> Result<T, RedisError> {
+    match tokio::time::timeout(within, future).await {
+        Ok(result) => result.map_err(|err| RedisError::from_redis(&err)),
+        Err(_) => Err(RedisError::Unavailable(format!(
+            "no answer within {within:?}"
+        ))),
+    }
+}

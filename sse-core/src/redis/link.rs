@@ -37,7 +37,7 @@ pub struct RedisOptions {
     /// the master of this name is (see [`RedisConfig::sentinel_master`](crate::hub::RedisConfig::sentinel_master)).
     pub sentinel_master: Option<String>,
     /// Certificates for `rediss://` URLs.
-    pub tls: crate::engine::RedisTls,
+    pub tls: crate::redis_tls::RedisTls,
     /// A publish succeeds only once this many replicas hold it (`WAIT`
     /// within `timeout`); `0` does not wait.
     pub wait_replicas: usize,
@@ -51,7 +51,7 @@ impl Default for RedisOptions {
             ping_interval: Duration::from_secs(5),
             max_publish_batch: 256,
             sentinel_master: None,
-            tls: crate::engine::RedisTls::default(),
+            tls: crate::redis_tls::RedisTls::default(),
             wait_replicas: 0,
         }
     }

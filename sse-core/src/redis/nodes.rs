@@ -9,8 +9,8 @@ use redis::{
     Cmd, ConnectionAddr, IntoConnectionInfo, Pipeline, RedisFuture, TlsCertificates, Value,
 };
 
-use super::error::RedisError;
-use crate::engine::RedisTls;
+use super::error::{RedisError, timed};
+use crate::redis_tls::RedisTls;
 
 mod sentinel;
 
@@ -139,19 +139,6 @@ fn config(within: std::time::Duration) -> redis::AsyncConnectionConfig {
     redis::AsyncConnectionConfig::new()
         .set_connection_timeout(Some(within))
         .set_response_timeout(Some(within * 2))
-}
-
-/// `future` within `within`, its errors as this crate's.
-pub(super) async fn timed<T>(
-    within: std::time::Duration,
-    future: impl Future<Output = redis::RedisResult<T>>,
-) -> Result<T, RedisError> {
-    match tokio::time::timeout(within, future).await {
-        Ok(result) => result.map_err(|err| RedisError::from_redis(&err)),
-        Err(_) => Err(RedisError::Unavailable(format!(
-            "no answer within {within:?}"
-        ))),
-    }
 }
 
 /// The certificates for `urls`, if `tls` gives any; an error if they

@@ -14,8 +14,7 @@ use std::time::Duration;
 
 use redis::{ConnectionAddr, TlsCertificates};
 
-use super::timed;
-use crate::redis::error::RedisError;
+use crate::redis::error::{RedisError, timed};
 
 /// The sentinels of one master.
 #[derive(Debug, Clone)]
