@@ -42,6 +42,19 @@ impl Client {
         }
     }
 
+    /// Reads up to the event `id`: every event on the way carries `data`
+    /// (a publish refused during a failover may still have been stored,
+    /// and delivered).
+    async fn until(&mut self, id: &str, data: &str) {
+        loop {
+            let (event_id, event_data) = self.next().await;
+            assert_eq!(event_data, data, "on the way to {id}");
+            if event_id == id {
+                return;
+            }
+        }
+    }
+
     /// The next event that is not `connected` or `reset`, as (id, data).
     async fn next(&mut self) -> (String, String) {
         loop {
@@ -146,10 +159,7 @@ async fn a_sentinel_failover_keeps_the_hub_serving_without_a_restart() {
     );
 
     // The stream opened before the failover goes on, with the new event.
-    assert_eq!(
-        live.next().await,
-        (after.id.to_string(), "after".to_owned())
-    );
+    live.until(&after.id.to_string(), "after").await;
     assert!(!live.reset);
     // A client that saw "before" resumes, on the new master's data, with
     // exactly what it missed.
@@ -157,10 +167,7 @@ async fn a_sentinel_failover_keeps_the_hub_serving_without_a_restart() {
         hub.subscribe(["orders"], Some(&before.id.to_string()))
             .await,
     );
-    assert_eq!(
-        resumed.next().await,
-        (after.id.to_string(), "after".to_owned())
-    );
+    resumed.until(&after.id.to_string(), "after").await;
     assert!(
         !resumed.reset,
         "the acknowledged event survived the failover"
@@ -280,11 +287,10 @@ async fn a_cluster_master_killed_is_replaced_by_its_replica_without_a_restart() 
          {gap:.2?}; the other master's topic: {spared_published} published, {spared_refused} refused"
     );
     assert_eq!(spared_refused, 0, "a topic of another master stopped");
-    let mut seen = Vec::new();
-    while seen
-        .last()
-        .map(|(_, data): &(String, String)| data.as_str())
-        != Some("after")
+    // Its topics interleave in no promised order.
+    let mut seen: Vec<(String, String)> = Vec::new();
+    while seen.iter().filter(|(_, data)| data == "spared").count() < spared_published
+        || !seen.iter().any(|(_, data)| data == "after")
     {
         seen.push(live.next().await);
     }
@@ -298,10 +304,7 @@ async fn a_cluster_master_killed_is_replaced_by_its_replica_without_a_restart() 
         hub.subscribe([doomed.as_str()], Some(&before.id.to_string()))
             .await,
     );
-    assert_eq!(
-        resumed.next().await,
-        (after.id.to_string(), "after".to_owned())
-    );
+    resumed.until(&after.id.to_string(), "after").await;
     assert!(
         !resumed.reset,
         "the acknowledged event survived the failover"
@@ -569,7 +572,7 @@ async fn events_a_failover_drops_reset_every_client_that_saw_them() {
         ids[4]
     );
     // The live stream goes on, with e6.
-    assert_eq!(live.next().await, (e6.clone(), "e6".to_owned()));
+    live.until(&e6, "e6").await;
 
     // On the instance that delivered them, and on one that never held
     // them: a resume after a dropped event resets; one after a kept event
@@ -587,7 +590,9 @@ async fn events_a_failover_drops_reset_every_client_that_saw_them() {
         }
         let (reset, replayed) = resume(hub, "orders", &ids[1], &e6).await;
         assert!(
-            reset || replayed == ["e3", "e6"],
+            reset
+                || (replayed.first().map(String::as_str) == Some("e3")
+                    && replayed[1..].iter().all(|d| d == "e6")),
             "{name}: a resume after e2 replayed {replayed:?} without a reset"
         );
     }
